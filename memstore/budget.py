@@ -1,0 +1,132 @@
+"""Exact bit arithmetic: the budget a store may spend and the ledger of what it spends.
+
+Everything here is a Python ``int``. No floats, so no rounding: a ledger says how many bits a store
+holds, and ``persist`` writes exactly ``ceil(payload / 8)`` payload bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["Budget", "Ledger", "index_bits", "label_bits", "mask_bits", "param_bits", "dtype_bits"]
+
+
+def index_bits(count: int) -> int:
+    """Bits of a fixed-width field that distinguishes ``count`` values: ``ceil(log2(count))``, 0 for one value."""
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise ValueError(f"count must be a positive int, got {count!r}")
+    return (count - 1).bit_length()
+
+
+def label_bits(num_classes: int) -> int:
+    """Bits per stored label: ``ceil(log2(num_classes))`` (DESIGN §3)."""
+    return index_bits(num_classes)
+
+
+def dtype_bits(dtype: torch.dtype) -> int:
+    """Bits of one element of ``dtype`` (``torch.bool`` counts as 8: that is how torch stores it)."""
+    return torch.empty((), dtype=dtype).element_size() * 8
+
+
+def param_bits(params: torch.nn.Module | Iterable[torch.Tensor], dtype: torch.dtype | None = None) -> int:
+    """Bits of every parameter of a module (or of an iterable of tensors), at ``dtype`` or at each tensor's own dtype."""
+    tensors = params.parameters() if isinstance(params, torch.nn.Module) else params
+    return sum(t.numel() * dtype_bits(dtype or t.dtype) for t in tensors)
+
+
+def mask_bits(mask: torch.Tensor) -> int:
+    """Bits of a binary mask stored the cheaper of two ways, exactly.
+
+    A dense bitmap costs one bit per element; a sparse list costs ``index_bits(numel)`` per set element.
+    The mask's shape is metadata, as an item's shape is, and is not charged.
+    """
+    numel = mask.numel()
+    if numel == 0:
+        return 0
+    ones = int(torch.count_nonzero(mask))
+    return min(numel, ones * index_bits(numel))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How many bits a store may spend. Models count against it only when ``charge_models`` is true.
+
+    ``charge_models=False`` is the papers' *incremental storage* regime (an autoencoder or generator is a
+    sunk cost, like the task model); ``True`` is *total storage* (Riemer et al., Table 3).
+    """
+
+    bits: int
+    charge_models: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.bits, int) or isinstance(self.bits, bool) or self.bits < 0:
+            raise ValueError(f"Budget.bits must be a non-negative int, got {self.bits!r}")
+        if not isinstance(self.charge_models, bool):
+            raise ValueError(f"Budget.charge_models must be a bool, got {self.charge_models!r}")
+
+    @classmethod
+    def bytes(cls, n: int, *, charge_models: bool = False) -> Budget:
+        """A budget of ``n`` bytes."""
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"byte count must be a non-negative int, got {n!r}")
+        return cls(8 * n, charge_models)
+
+    @classmethod
+    def images(
+        cls,
+        n: int,
+        item_shape: tuple[int, ...],
+        num_classes: int,
+        *,
+        num_tasks: int | None = None,
+        charge_models: bool = False,
+    ) -> Budget:
+        """The bits of ``n`` raw uint8 items with their labels (and task ids, when ``num_tasks`` is given).
+
+        This is the papers' unit of comparison: "the effective incremental storage of n real examples".
+        """
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"image count must be a non-negative int, got {n!r}")
+        per_item = 8 * math.prod(item_shape) + label_bits(num_classes)
+        if num_tasks is not None:
+            per_item += index_bits(num_tasks)
+        return cls(n * per_item, charge_models)
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """The bits a store holds, by category.
+
+    - ``payload``: the encoded items (or exemplar tensors).
+    - ``labels``: packed labels, and task ids where the store keeps them.
+    - ``index``: what locates items in the payload (per-item lengths of variable-size codes).
+    - ``models``: networks and masks the store keeps beyond the task model.
+    """
+
+    payload: int = 0
+    labels: int = 0
+    index: int = 0
+    models: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("payload", "labels", "index", "models"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"Ledger.{name} must be a non-negative int, got {value!r}")
+
+    @property
+    def total(self) -> int:
+        """Every bit held, models included."""
+        return self.payload + self.labels + self.index + self.models
+
+    def charged(self, budget: Budget) -> int:
+        """The bits that count against ``budget`` (models only in the total-storage regime)."""
+        return self.total if budget.charge_models else self.total - self.models
+
+    def payload_bytes(self) -> int:
+        """Bytes the payload occupies on disk: ``ceil(payload / 8)``."""
+        return -(-self.payload // 8)

@@ -1,0 +1,78 @@
+"""The codec interface, in the spirit of numcodecs: a tiny class with ``encode``, ``decode`` and a config.
+
+An item codec turns float32 items in [0, 1] of one ``item_shape`` into stored symbols and back. A
+fixed-width codec emits ``symbols`` unsigned values of ``symbol_bits`` bits per item, so every item costs
+exactly ``item_bits = symbols × symbol_bits`` and the item engine packs them with ``bitpack``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+from torch import Tensor
+
+__all__ = ["ItemCodec", "FixedWidthCodec", "CODECS", "codec_from_config"]
+
+#: Codec classes by ``codec_id``.
+CODECS: dict[str, type[ItemCodec]] = {}
+
+
+class ItemCodec(ABC):
+    """Encode items for storage and decode them back."""
+
+    codec_id: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.codec_id:
+            CODECS[cls.codec_id] = cls
+
+    @abstractmethod
+    def encode(self, x: Tensor) -> Any:
+        """Float32 items (B, C, H, W) in [0, 1] → their stored form."""
+
+    @abstractmethod
+    def decode(self, codes: Any) -> Tensor:
+        """Stored form → float32 items (B, C, H, W) in [0, 1]."""
+
+    @abstractmethod
+    def get_config(self) -> dict[str, Any]:
+        """JSON-serialisable arguments, with ``id``: ``codec_from_config(c.get_config())`` is an equal codec."""
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ItemCodec:
+        return cls(**{k: v for k, v in config.items() if k != "id"})
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()  # type: ignore[union-attr]
+
+    def __hash__(self) -> int:
+        return hash(repr(sorted(self.get_config().items())))
+
+
+class FixedWidthCodec(ItemCodec):
+    """A codec whose every item is ``symbols`` values of ``symbol_bits`` bits (an int array (B, symbols))."""
+
+    symbols: int
+    symbol_bits: int
+
+    @property
+    def item_bits(self) -> int:
+        return self.symbols * self.symbol_bits
+
+    @abstractmethod
+    def encode(self, x: Tensor) -> np.ndarray: ...
+
+    @abstractmethod
+    def decode(self, codes: np.ndarray) -> Tensor: ...
+
+
+def codec_from_config(config: dict[str, Any]) -> ItemCodec:
+    """The codec a config describes (its ``id`` names the class)."""
+    try:
+        cls = CODECS[config["id"]]
+    except KeyError as exc:
+        raise ValueError(f"unknown codec config {config!r}") from exc
+    return cls.from_config(config)

@@ -1,0 +1,255 @@
+"""The contract every memstore backend keeps (DESIGN §2), on one screen.
+
+A plain PyTorch loop needs five lines::
+
+    store = RawStore(Budget.images(500, (1, 28, 28), 10), (1, 28, 28), 10, seed=0)
+    for x, y in stream:
+        replay = store.sample(10)               # a Batch: x float32 in [0, 1], y int64, keys for edit
+        loss = step(model, x, y, replay)
+        store.write(x, y)
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from .budget import Budget, Ledger
+from .errors import (
+    DTypeError,
+    InvalidInputError,
+    LabelError,
+    NonFiniteError,
+    NotEditable,
+    RangeError,
+    ShapeError,
+)
+
+__all__ = ["Batch", "RecallContext", "TaskContext", "MemoryStore", "STORE_TYPES"]
+
+#: Concrete store classes by their ``store_type``, for ``memstore.open``.
+STORE_TYPES: dict[str, type[MemoryStore]] = {}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Items returned by ``sample``.
+
+    ``keys`` are slot ids to pass to ``edit`` (None for generated items); they stay valid until the next
+    ``write``. ``soft`` holds target distributions where a store provides them (ARM's old-model outputs).
+    """
+
+    x: Tensor
+    y: Tensor
+    keys: Tensor | None = None
+    soft: Tensor | None = None
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+
+@dataclass(frozen=True)
+class RecallContext:
+    """What a model-based store needs to produce a batch: the model in training, a frozen old model, the real batch."""
+
+    model: nn.Module
+    old_model: nn.Module | None = None
+    batch: Batch | None = None
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """Handed to ``end_task``: the finished task's id, the task model and (optionally) the phase's data."""
+
+    task: int
+    model: nn.Module | None = None
+    x: Tensor | None = None
+    y: Tensor | None = None
+
+
+def _check_shape(item_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    shape = tuple(item_shape)
+    if len(shape) != 3 or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise InvalidInputError(f"item_shape must be three positive ints (C, H, W), got {item_shape!r}")
+    return shape  # type: ignore[return-value]
+
+
+def _check_count(name: str, value: int | None, *, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidInputError(f"{name} must be a positive int, got {value!r}")
+
+
+class MemoryStore(ABC):
+    """A replay memory whose budget is bits. See DESIGN §2 for the contract and §3 for what costs what."""
+
+    #: Name under which ``memstore.open`` finds the class; set by every concrete backend.
+    store_type: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.store_type:
+            STORE_TYPES[cls.store_type] = cls
+
+    def __init__(
+        self,
+        budget: Budget,
+        item_shape: tuple[int, ...],
+        num_classes: int,
+        *,
+        seed: int | None = None,
+        num_tasks: int | None = None,
+    ) -> None:
+        if not isinstance(budget, Budget):
+            raise InvalidInputError(f"budget must be a memstore.Budget, got {type(budget).__name__}")
+        _check_count("num_classes", num_classes)
+        _check_count("num_tasks", num_tasks, optional=True)
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise InvalidInputError(f"seed must be an int or None, got {seed!r}")
+        self.budget = budget
+        self.item_shape = _check_shape(item_shape)
+        self.num_classes = num_classes
+        self.num_tasks = num_tasks
+        self.seed = seed
+        self.generator = torch.Generator()
+        if seed is None:
+            self.generator.seed()  # a fresh nondeterministic seed for this store only
+        else:
+            self.generator.manual_seed(seed)
+
+    # -- the contract -------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def write(self, x: Tensor, y: Tensor, *, task: int | None = None) -> int:
+        """Offer a stream batch; returns how many items were admitted."""
+
+    @abstractmethod
+    def sample(
+        self,
+        n: int,
+        *,
+        classes: Any = None,
+        tasks: Any = None,
+        context: RecallContext | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Batch:
+        """Up to ``n`` items (fewer if fewer exist), optionally only of some classes or tasks."""
+
+    def edit(self, keys: Tensor, x: Tensor) -> None:
+        """Replace stored inputs in place (GMED). Stores without items raise :class:`NotEditable`."""
+        raise NotEditable(f"{type(self).__name__} keeps no items to edit")
+
+    def end_task(self, context: TaskContext) -> None:
+        """Phase hook for stores that consolidate at task boundaries; a no-op by default."""
+
+    @abstractmethod
+    def ledger(self) -> Ledger:
+        """Exact bits held, by category."""
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """Stored items (0 for stores that generate or recall)."""
+
+    @property
+    def can_sample(self) -> bool:
+        """Whether ``sample`` can produce a batch now."""
+        return len(self) > 0
+
+    @abstractmethod
+    def config(self) -> dict[str, Any]:
+        """JSON-serialisable constructor arguments: ``type(self).from_config(self.config())`` is an empty twin."""
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> MemoryStore:
+        """Build an empty store from ``config()``'s output."""
+        return cls(**config)
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Everything that makes this store what it is: tensors, arrays and plain values, nested in dicts."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore ``state_dict()``'s output onto a store built from the same config."""
+
+    def save(self, target: Any = None) -> Any:
+        """Save as a Zarr v3 group (in memory when ``target`` is None); ``memstore.open(target)`` reopens it."""
+        from .persist import save
+
+        return save(self, target)
+
+    # -- shared argument checks -----------------------------------------------------------------------------------
+
+    def check_items(self, x: Tensor) -> None:
+        """Raise unless ``x`` is float32 (B, C, H, W) of ``item_shape``, finite, in [0, 1]."""
+        if not isinstance(x, Tensor):
+            raise DTypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if x.dtype != torch.float32:
+            raise DTypeError(f"x must be float32 in [0, 1], got {x.dtype}")
+        if x.dim() != 4 or tuple(x.shape[1:]) != self.item_shape:
+            raise ShapeError(f"x must have shape (B, {', '.join(map(str, self.item_shape))}), got {tuple(x.shape)}")
+        if x.numel() == 0:
+            return
+        if not bool(torch.isfinite(x).all()):
+            raise NonFiniteError("x contains NaN or infinite values; expected finite values in [0, 1]")
+        low, high = float(x.min()), float(x.max())
+        if low < 0.0 or high > 1.0:
+            raise RangeError(f"x must lie in [0, 1], got values in [{low:g}, {high:g}]")
+
+    def check_labels(self, y: Tensor, batch_size: int) -> None:
+        """Raise unless ``y`` is int64 of shape (batch_size,) with values in [0, num_classes)."""
+        if not isinstance(y, Tensor):
+            raise DTypeError(f"y must be a torch.Tensor, got {type(y).__name__}")
+        if y.dtype != torch.int64:
+            raise DTypeError(f"y must be int64 class labels, got {y.dtype}")
+        if tuple(y.shape) != (batch_size,):
+            raise ShapeError(f"y must have shape ({batch_size},) to match x, got {tuple(y.shape)}")
+        if y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
+            raise LabelError(f"labels must lie in [0, {self.num_classes}), got [{int(y.min())}, {int(y.max())}]")
+
+    def check_task(self, task: int | None) -> None:
+        """Raise unless ``task`` is None or an int in [0, num_tasks) (any non-negative int if tasks are not kept)."""
+        if task is None:
+            return
+        if not isinstance(task, int) or isinstance(task, bool) or task < 0:
+            raise LabelError(f"task must be a non-negative int or None, got {task!r}")
+        if self.num_tasks is not None and task >= self.num_tasks:
+            raise LabelError(f"task must lie in [0, {self.num_tasks}), got {task}")
+
+    def check_write(self, x: Tensor, y: Tensor, task: int | None) -> None:
+        """All of ``write``'s argument checks."""
+        self.check_items(x)
+        self.check_labels(y, int(x.shape[0]))
+        self.check_task(task)
+
+    @staticmethod
+    def check_count(n: int) -> None:
+        """Raise unless ``n`` is a non-negative int (a sample size)."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise InvalidInputError(f"n must be a non-negative int, got {n!r}")
+
+    @property
+    def item_size(self) -> int:
+        """Channel values per item."""
+        return math.prod(self.item_shape)
+
+    def empty_batch(self) -> Batch:
+        """A batch of no items, with the right shapes and dtypes."""
+        return Batch(
+            x=torch.empty((0, *self.item_shape)),
+            y=torch.empty(0, dtype=torch.int64),
+            keys=torch.empty(0, dtype=torch.int64),
+        )
+
+    def __repr__(self) -> str:
+        led = self.ledger()
+        return (
+            f"{type(self).__name__}(items={len(self)}, charged={led.charged(self.budget)}"
+            f"/{self.budget.bits} bits, item_shape={self.item_shape}, num_classes={self.num_classes})"
+        )

@@ -1,0 +1,268 @@
+"""The item engine: what every store that keeps explicit items shares (policy + codec + packed payload).
+
+::
+
+    write(x, y) ──policy.place──▶ slots ──codec.encode──▶ PackedArray payload   (item_bits each)
+                                        └─ labels, task ids ─▶ PackedArray labels (label_bits [+ task_bits] each)
+    sample(n)  ◀──codec.decode── payload[slots]  ◀── slots drawn without replacement (generator)
+
+A backend is this engine with a codec (RawStore: uint8; RecollectionStore: dVAE codes), not a copy of it.
+Capacity follows from the budget: ``(budget − charged model bits) // (item_bits + label_bits + task_bits)``.
+Occupied slots are always the prefix ``[0, len(store))``: items are appended until the store is full, then
+replaced in place. The ledger charges occupied slots only, and ``save`` writes exactly those bits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..budget import Budget, Ledger, index_bits, label_bits
+from ..codecs.base import FixedWidthCodec
+from ..codecs.bitpack import PackedArray
+from ..errors import BudgetTooSmallError, InvalidInputError, LabelError, ShapeError, UnknownKeyError
+from ..policies import Occupancy, Policy, Reservoir, policy_from_config
+from ..store import Batch, MemoryStore, RecallContext
+
+__all__ = ["ItemStore"]
+
+
+def _last_occurrence(slots: np.ndarray) -> np.ndarray:
+    """Positions of the last occurrence of each distinct slot (a later item overwrites an earlier one)."""
+    reversed_first = np.unique(slots[::-1], return_index=True)[1]
+    return np.sort(slots.size - 1 - reversed_first)
+
+
+class ItemStore(MemoryStore):
+    """A store of explicit items under a bit budget, parameterised by a fixed-width codec and a policy."""
+
+    def __init__(
+        self,
+        budget: Budget,
+        item_shape: tuple[int, ...],
+        num_classes: int,
+        *,
+        codec: FixedWidthCodec | None = None,
+        seed: int | None = None,
+        policy: Policy | None = None,
+        num_tasks: int | None = None,
+    ) -> None:
+        super().__init__(budget, item_shape, num_classes, seed=seed, num_tasks=num_tasks)
+        codec = self.make_codec() if codec is None else codec
+        if not isinstance(codec, FixedWidthCodec):
+            raise InvalidInputError(f"codec must be a FixedWidthCodec, got {type(codec).__name__}")
+        policy = Reservoir() if policy is None else policy
+        if not isinstance(policy, Policy):
+            raise InvalidInputError(f"policy must be a memstore Policy object, got {policy!r}")
+        self.codec, self.policy = codec, policy
+        self._size = 0
+        self._seen = 0
+        self.label_bits = label_bits(num_classes)
+        self.task_bits = 0 if num_tasks is None else index_bits(num_tasks)
+        self.capacity = self._capacity()
+        policy.check(capacity=self.capacity, num_tasks=num_tasks)
+        self._payload = PackedArray(self.capacity, codec.symbols, codec.symbol_bits)
+        self._labels = PackedArray(self.capacity, 1, self.label_bits)
+        self._tasks = PackedArray(self.capacity, 1, self.task_bits)
+        self._seen_per_class = torch.zeros(num_classes, dtype=torch.int64)
+        self._seen_per_task = None if num_tasks is None else torch.zeros(num_tasks, dtype=torch.int64)
+
+    def make_codec(self) -> FixedWidthCodec:
+        """The codec a backend uses when none is given."""
+        raise InvalidInputError(f"{type(self).__name__} needs a codec")
+
+    # -- bits ------------------------------------------------------------------------------------------------------
+
+    @property
+    def bits_per_item(self) -> int:
+        """Bits one stored item costs: payload, label and task id."""
+        return self.codec.item_bits + self.label_bits + self.task_bits
+
+    def model_bits(self) -> int:
+        """Bits of the models this store keeps (a learned codec's networks); none for plain codecs."""
+        return 0
+
+    def _capacity(self) -> int:
+        models = self.model_bits() if self.budget.charge_models else 0
+        capacity = max(self.budget.bits - models, 0) // self.bits_per_item
+        if capacity < 1:
+            raise BudgetTooSmallError(
+                f"a budget of {self.budget.bits} bits cannot hold one item of {self.bits_per_item} bits"
+                + (f" beside {models} bits of models" if models else "")
+            )
+        return capacity
+
+    def ledger(self) -> Ledger:
+        return Ledger(
+            payload=self._size * self.codec.item_bits,
+            labels=self._size * (self.label_bits + self.task_bits),
+            models=self.model_bits(),
+        )
+
+    def __len__(self) -> int:
+        return self._size
+
+    # -- write -----------------------------------------------------------------------------------------------------
+
+    def _occupancy(self) -> Occupancy:
+        return Occupancy(
+            capacity=self.capacity,
+            size=self._size,
+            seen=self._seen,
+            seen_per_class=self._seen_per_class,
+            seen_per_task=self._seen_per_task,
+            read_labels=lambda: self._read_column(self._labels, np.arange(self._size)),
+            read_tasks=lambda: None if self.num_tasks is None else self._read_column(self._tasks, np.arange(self._size)),
+        )
+
+    @staticmethod
+    def _read_column(column: PackedArray, slots: np.ndarray) -> Tensor:
+        return torch.from_numpy(column.read(slots).reshape(-1).astype(np.int64))
+
+    def write(self, x: Tensor, y: Tensor, *, task: int | None = None) -> int:
+        self.check_write(x, y, task)
+        self.policy.check_write(task)
+        slots = self.policy.place(self._occupancy(), y, task, self.generator).numpy()
+        admitted = np.flatnonzero(slots >= 0)
+        kept = admitted[_last_occurrence(slots[admitted])]
+        self._store(slots[kept], x[torch.from_numpy(kept)], y[torch.from_numpy(kept)], task)
+        self._seen += int(y.shape[0])
+        self._seen_per_class += torch.bincount(y.cpu(), minlength=self.num_classes)
+        if self._seen_per_task is not None and task is not None:
+            self._seen_per_task[task] += int(y.shape[0])
+        return int(admitted.size)
+
+    def _store(self, slots: np.ndarray, x: Tensor, y: Tensor, task: int | None) -> None:
+        if slots.size == 0:
+            return
+        self._payload.write(slots, self.codec.encode(x))
+        self._labels.write(slots, y.cpu().numpy().reshape(-1, 1))
+        if self.num_tasks is not None:
+            self._tasks.write(slots, np.full((slots.size, 1), task or 0, dtype=np.int64))
+        self._size = max(self._size, int(slots.max()) + 1)
+
+    # -- sample and edit ---------------------------------------------------------------------------------------------
+
+    def _filter(self, values: Any, column: PackedArray, limit: int, name: str) -> np.ndarray:
+        wanted = torch.as_tensor(list(values) if isinstance(values, Iterable) and not isinstance(values, Tensor)
+                                 else values, dtype=torch.int64).reshape(-1)
+        if wanted.numel() and (int(wanted.min()) < 0 or int(wanted.max()) >= limit):
+            raise LabelError(f"{name} to sample must lie in [0, {limit}), got {wanted.tolist()}")
+        held = self._read_column(column, np.arange(self._size))
+        return torch.isin(held, wanted).numpy()
+
+    def _candidates(self, classes: Any, tasks: Any) -> np.ndarray | None:
+        """Slots matching the filters, or None for all occupied slots."""
+        if classes is None and tasks is None:
+            return None
+        keep = np.ones(self._size, dtype=bool)
+        if classes is not None:
+            keep &= self._filter(classes, self._labels, self.num_classes, "classes")
+        if tasks is not None:
+            if self.num_tasks is None:
+                raise InvalidInputError("this store keeps no task ids: build it with num_tasks to sample by task")
+            keep &= self._filter(tasks, self._tasks, self.num_tasks, "tasks")
+        return np.flatnonzero(keep)
+
+    def sample(
+        self,
+        n: int,
+        *,
+        classes: Any = None,
+        tasks: Any = None,
+        context: RecallContext | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Batch:
+        self.check_count(n)
+        candidates = self._candidates(classes, tasks)
+        pool = self._size if candidates is None else candidates.size
+        order = torch.randperm(pool, generator=generator or self.generator)[:n].numpy()
+        slots = order if candidates is None else candidates[order]
+        return self.read(slots)
+
+    def read(self, slots: np.ndarray) -> Batch:
+        """The items in ``slots`` (no randomness): decoded inputs, labels and the slots as keys."""
+        slots = np.asarray(slots, dtype=np.int64)
+        if slots.size == 0:
+            return self.empty_batch()
+        return Batch(
+            x=self.codec.decode(self._payload.read(slots)),
+            y=self._read_column(self._labels, slots),
+            keys=torch.from_numpy(slots.copy()),
+        )
+
+    def edit(self, keys: Tensor, x: Tensor) -> None:
+        """Re-encode ``x`` into the slots ``keys`` (from ``sample``), keeping labels, count and bits."""
+        if not isinstance(keys, Tensor) or keys.dtype != torch.int64 or keys.dim() != 1:
+            raise InvalidInputError("keys must be a 1-D int64 tensor of slots returned by sample()")
+        self.check_items(x)
+        if x.shape[0] != keys.shape[0]:
+            raise ShapeError(f"edit got {keys.shape[0]} keys but {x.shape[0]} items")
+        slots = keys.cpu().numpy()
+        if slots.size and (int(slots.min()) < 0 or int(slots.max()) >= self._size):
+            raise UnknownKeyError(f"keys must name stored slots in [0, {self._size}), got {slots.tolist()}")
+        if np.unique(slots).size != slots.size:
+            raise InvalidInputError("edit keys must be unique")
+        if slots.size:
+            self._payload.write(slots, self.codec.encode(x))
+
+    # -- persistence -------------------------------------------------------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "budget": {"bits": self.budget.bits, "charge_models": self.budget.charge_models},
+            "item_shape": list(self.item_shape),
+            "num_classes": self.num_classes,
+            "seed": self.seed,
+            "num_tasks": self.num_tasks,
+            "policy": self.policy.get_config(),
+        }
+
+    @classmethod
+    def decode_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """``config()``'s output as constructor keyword arguments."""
+        kwargs = dict(config)
+        kwargs["budget"] = Budget(**config["budget"])
+        kwargs["item_shape"] = tuple(config["item_shape"])
+        kwargs["policy"] = policy_from_config(config["policy"])
+        return kwargs
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> MemoryStore:
+        return cls(**cls.decode_config(config))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "payload": self._payload.to_bytes(self._size),
+            "labels": self._labels.to_bytes(self._size),
+            "tasks": self._tasks.to_bytes(self._size),
+            "size": self._size,
+            "seen": self._seen,
+            "seen_per_class": self._seen_per_class.clone(),
+            "seen_per_task": None if self._seen_per_task is None else self._seen_per_task.clone(),
+            "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        size = int(state["size"])
+        if not 0 <= size <= self.capacity:
+            raise InvalidInputError(f"state holds {size} items but this store's capacity is {self.capacity}")
+        columns = {"payload": self._payload, "labels": self._labels, "tasks": self._tasks}
+        data = {key: np.asarray(state[key], dtype=np.uint8).reshape(-1) for key in columns}
+        for key, column in columns.items():
+            if data[key].size != column.nbytes(size):
+                raise InvalidInputError(f"state {key!r} has {data[key].size} bytes, expected {column.nbytes(size)}")
+        per_class = torch.as_tensor(state["seen_per_class"], dtype=torch.int64).clone()
+        per_task = None if state["seen_per_task"] is None else torch.as_tensor(state["seen_per_task"]).long().clone()
+        if per_class.shape != self._seen_per_class.shape or (per_task is None) != (self._seen_per_task is None):
+            raise InvalidInputError("state stream counts do not match this store's classes and tasks")
+        generator_state = torch.as_tensor(state["generator"], dtype=torch.uint8).clone()
+        for key, column in columns.items():
+            column.load_bytes(data[key], size)
+        self._size, self._seen = size, int(state["seen"])
+        self._seen_per_class, self._seen_per_task = per_class, per_task
+        self.generator.set_state(generator_state)

@@ -1,0 +1,267 @@
+"""The conformance suite every backend passes: subclass :class:`StoreConformance` in a ``Test…`` class.
+
+::
+
+    class TestRawStore(StoreConformance):
+        def make_store(self, budget, item_shape, num_classes, **options):
+            return RawStore(budget, item_shape, num_classes, **options)
+
+It checks the contract of DESIGN §2–§5: shapes and dtypes, sampling without replacement and by class,
+typed errors that change nothing, the budget invariant, exact payload bytes on disk, save/open round trips,
+atomic saves, refusal of corrupt and newer stores, edits in place, injected randomness, and a hypothesis
+state machine that interleaves all of these over random shapes and budgets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+import zarr
+from hypothesis import settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from .. import persist
+from ..budget import Budget
+from ..errors import BudgetTooSmallError, CorruptStoreError, IncompatibleStoreError, InvalidInputError, UnknownKeyError
+from ..persist import open_store
+from ..store import MemoryStore
+from .machine import make_store_machine, payload_bytes_on_disk
+from .strategies import bad_writes, random_items, state_equal
+
+__all__ = ["StoreConformance"]
+
+
+class StoreConformance:
+    """Shared tests. Subclasses implement :meth:`make_store`; the class attributes tune the suite."""
+
+    item_shape: tuple[int, int, int] = (1, 5, 4)
+    num_classes: int = 4
+    capacity: int = 12
+    #: decode(encode(x)) == x for inputs on the 1/255 grid (false for lossy codecs)
+    exact: bool = True
+    #: max |decode(encode(x)) - x| allowed for lossy codecs
+    tolerance: float = 0.0
+    #: store options the state machine may draw from (e.g. policies), besides the defaults
+    option_sets: tuple[dict[str, Any], ...] = ({},)
+    stateful_examples: int = 20
+
+    def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, **options: Any) -> MemoryStore:
+        raise NotImplementedError
+
+    def budget_for(self, items: int, item_shape: tuple[int, ...], num_classes: int) -> Budget:
+        """A budget that holds about ``items`` items (raw-image units by default)."""
+        return Budget.images(items, item_shape, num_classes)
+
+    # -- helpers ----------------------------------------------------------------------------------------------------
+
+    def store(self, seed: int = 0, **options: Any) -> MemoryStore:
+        budget = self.budget_for(self.capacity, self.item_shape, self.num_classes)
+        return self.make_store(budget, self.item_shape, self.num_classes, seed=seed, **options)
+
+    def items(self, n: int, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        return random_items(n, self.item_shape, self.num_classes, torch.Generator().manual_seed(seed))
+
+    def filled(self, n: int = 30, seed: int = 0) -> MemoryStore:
+        store = self.store(seed)
+        x, y = self.items(n)
+        for start in range(0, n, 10):
+            store.write(x[start:start + 10], y[start:start + 10])
+        return store
+
+    def assert_close(self, got: torch.Tensor, want: torch.Tensor) -> None:
+        if self.exact:
+            assert torch.equal(got, want)
+        else:
+            assert float((got - want).abs().max()) <= self.tolerance
+
+    # -- writing and sampling ------------------------------------------------------------------------------------------
+
+    def test_write_admits_and_len_is_bounded(self) -> None:
+        store = self.store()
+        x, y = self.items(40)
+        admitted = sum(store.write(x[i:i + 10], y[i:i + 10]) for i in range(0, 40, 10))
+        assert 0 < len(store) <= admitted
+        assert store.can_sample
+
+    def test_empty_store_samples_nothing(self) -> None:
+        store = self.store()
+        assert not store.can_sample and len(store) == 0
+        batch = store.sample(5)
+        assert len(batch) == 0 and batch.x.shape == (0, *self.item_shape)
+
+    def test_sample_shapes_dtypes_and_range(self) -> None:
+        batch = self.filled().sample(7)
+        assert batch.x.shape == (7, *self.item_shape) and batch.x.dtype == torch.float32
+        assert batch.y.shape == (7,) and batch.y.dtype == torch.int64
+        assert float(batch.x.min()) >= 0.0 and float(batch.x.max()) <= 1.0
+        assert batch.keys is not None and batch.keys.dtype == torch.int64
+
+    def test_sample_is_without_replacement_and_capped(self) -> None:
+        store = self.filled()
+        batch = store.sample(len(store) + 5)
+        assert len(batch) == len(store)
+        assert batch.keys is not None and batch.keys.unique().numel() == len(store)
+
+    def test_sample_by_class(self) -> None:
+        store = self.filled()
+        held = store.sample(len(store)).y
+        wanted = int(held[0])
+        batch = store.sample(len(store), classes=[wanted])
+        assert len(batch) == int((held == wanted).sum()) and bool((batch.y == wanted).all())
+
+    def test_written_items_come_back(self) -> None:
+        store = self.store()
+        x, y = self.items(3)
+        store.write(x, y)
+        batch = store.sample(3)
+        assert batch.keys is not None
+        order = torch.argsort(batch.keys)
+        self.assert_close(batch.x[order], x)
+        assert torch.equal(batch.y[order], y)
+
+    # -- budget ------------------------------------------------------------------------------------------------------
+
+    def test_budget_invariant_over_a_long_stream(self) -> None:
+        store = self.store()
+        x, y = self.items(200)
+        for start in range(0, 200, 10):
+            store.write(x[start:start + 10], y[start:start + 10])
+            assert store.ledger().charged(store.budget) <= store.budget.bits
+
+    def test_budget_too_small_for_one_item(self) -> None:
+        with pytest.raises(BudgetTooSmallError, match="bits"):
+            self.make_store(Budget(1), self.item_shape, self.num_classes, seed=0)
+
+    # -- bad input ---------------------------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("case", list(bad_writes((1, 5, 4), 4)))
+    def test_bad_write_raises_typed_error_and_changes_nothing(self, case: str) -> None:
+        store = self.filled()
+        x, y = bad_writes(self.item_shape, self.num_classes)[case]
+        before = store.state_dict()
+        with pytest.raises(InvalidInputError) as info:
+            store.write(x, y)
+        assert "expected" in str(info.value) or "must" in str(info.value)
+        assert state_equal(before, store.state_dict())
+
+    def test_bad_sample_arguments(self) -> None:
+        store = self.filled()
+        before = store.state_dict()
+        for bad in (-1, 2.5, "3"):
+            with pytest.raises(InvalidInputError):
+                store.sample(bad)  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError):
+            store.sample(3, classes=[self.num_classes])
+        assert state_equal(before, store.state_dict())
+
+    # -- edit --------------------------------------------------------------------------------------------------------
+
+    def test_edit_replaces_in_place(self) -> None:
+        store = self.filled()
+        batch = store.sample(4)
+        new_x, _ = self.items(4, seed=99)
+        ledger, count = store.ledger(), len(store)
+        assert batch.keys is not None
+        store.edit(batch.keys, new_x)
+        assert store.ledger() == ledger and len(store) == count
+        everything = store.sample(len(store))
+        assert everything.keys is not None
+        position = {int(key): i for i, key in enumerate(everything.keys)}
+        rows = torch.tensor([position[int(key)] for key in batch.keys])
+        self.assert_close(everything.x[rows], new_x)
+        assert torch.equal(everything.y[rows], batch.y)
+
+    def test_edit_rejects_bad_keys_and_changes_nothing(self) -> None:
+        store = self.filled()
+        before = store.state_dict()
+        new_x, _ = self.items(2)
+        with pytest.raises(UnknownKeyError):
+            store.edit(torch.tensor([0, len(store)]), new_x)
+        with pytest.raises(InvalidInputError):
+            store.edit(torch.tensor([0, 0]), new_x)
+        with pytest.raises(InvalidInputError):
+            store.edit(torch.tensor([0, 1]), new_x * 3)
+        assert state_equal(before, store.state_dict())
+
+    # -- randomness --------------------------------------------------------------------------------------------------
+
+    def test_seeded_stores_are_identical(self) -> None:
+        assert state_equal(self.filled(seed=5).state_dict(), self.filled(seed=5).state_dict())
+
+    def test_injected_generator_decides_the_sample(self) -> None:
+        store = self.filled()
+        first = store.sample(5, generator=torch.Generator().manual_seed(3))
+        second = store.sample(5, generator=torch.Generator().manual_seed(3))
+        assert first.keys is not None and second.keys is not None
+        assert torch.equal(first.keys, second.keys)
+
+    # -- persistence -------------------------------------------------------------------------------------------------
+
+    def test_save_open_in_memory_and_on_disk(self, tmp_path: Any) -> None:
+        store = self.filled()
+        in_memory = store.save()
+        store.save(tmp_path / "store")
+        for reopened in (open_store(in_memory), open_store(tmp_path / "store")):
+            assert type(reopened) is type(store)
+            assert state_equal(store.state_dict(), reopened.state_dict())
+            assert reopened.ledger() == store.ledger()
+
+    def test_saved_payload_is_exactly_the_ledger(self, tmp_path: Any) -> None:
+        store = self.filled()
+        store.save(tmp_path / "store")
+        assert payload_bytes_on_disk(tmp_path / "store") == store.ledger().payload_bytes()
+
+    def test_corrupt_store_is_refused(self, tmp_path: Any) -> None:
+        self.filled().save(tmp_path / "store")
+        chunk = next(path for path in (tmp_path / "store").rglob("*") if path.parent.name == "c"
+                     and path.parent.parent.name == "payload")
+        data = bytearray(chunk.read_bytes())
+        data[0] ^= 0xFF
+        chunk.write_bytes(bytes(data))
+        with pytest.raises(CorruptStoreError, match="checksum"):
+            open_store(tmp_path / "store")
+
+    def test_newer_format_is_refused(self) -> None:
+        zstore = self.filled().save()
+        root = zarr.open_group(zstore, mode="a")
+        root.attrs["memstore"] = {**root.attrs["memstore"], "format_version": persist.FORMAT_VERSION + 1}
+        with pytest.raises(IncompatibleStoreError, match="newer"):
+            open_store(zstore)
+
+    def test_missing_store_is_refused(self, tmp_path: Any) -> None:
+        with pytest.raises(CorruptStoreError):
+            open_store(tmp_path / "nothing-here")
+
+    def test_interrupted_save_keeps_the_previous_store(self, tmp_path: Any, monkeypatch: Any) -> None:
+        store = self.filled()
+        target = tmp_path / "store"
+        store.save(target)
+        saved = store.state_dict()
+        x, y = self.items(20, seed=7)
+        store.write(x, y)
+        calls = {"n": 0}
+        real = persist._write_array
+
+        def dies_midway(*args: Any) -> None:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise KeyboardInterrupt("killed")
+            real(*args)
+
+        monkeypatch.setattr(persist, "_write_array", dies_midway)
+        with pytest.raises(KeyboardInterrupt):
+            store.save(target)
+        monkeypatch.setattr(persist, "_write_array", real)
+        assert state_equal(open_store(target).state_dict(), saved)
+        store.save(target)  # a later save cleans up and succeeds
+        assert state_equal(open_store(target).state_dict(), store.state_dict())
+
+    # -- the state machine -------------------------------------------------------------------------------------------
+
+    def test_stateful(self) -> None:
+        machine = make_store_machine(self.make_store, self.budget_for, self.option_sets, self.exact, self.tolerance)
+        run_state_machine_as_test(
+            machine, settings=settings(max_examples=self.stateful_examples, stateful_step_count=15, deadline=None)
+        )

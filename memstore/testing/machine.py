@@ -1,0 +1,128 @@
+"""A hypothesis state machine that interleaves write, sample, edit, bad calls, save and open on one store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from hypothesis import assume
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from ..budget import Budget
+from ..errors import BudgetTooSmallError, MemstoreError
+from ..persist import open_store, stored_payload_bytes
+from ..store import MemoryStore
+from .strategies import bad_writes, item_shapes, items, random_items, state_equal
+
+__all__ = ["make_store_machine", "payload_bytes_on_disk"]
+
+payload_bytes_on_disk = stored_payload_bytes
+
+StoreFactory = Callable[..., MemoryStore]
+BudgetFactory = Callable[[int, tuple[int, ...], int], Budget]
+
+
+def make_store_machine(
+    make_store: StoreFactory,
+    budget_for: BudgetFactory,
+    option_sets: Sequence[dict[str, Any]] = ({},),
+    exact: bool = True,
+    tolerance: float = 0.0,
+) -> type[RuleBasedStateMachine]:
+    """A state machine class over stores that ``make_store(budget, item_shape, num_classes, seed=, **options)`` builds.
+
+    Budgets are random bit counts (not multiples of an item's size) between one and ~20 items' worth.
+    Invariants after every step: the charged bits never exceed the budget, and a rejected call changed nothing.
+    """
+
+    class StoreMachine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.store: MemoryStore | None = None
+
+        @initialize(
+            shape=item_shapes(),
+            num_classes=st.integers(1, 12),
+            items_worth=st.integers(1, 20),
+            spare_bits=st.integers(0, 200),
+            seed=st.integers(0, 2**16),
+            options=st.sampled_from(list(option_sets)),
+        )
+        def build(self, shape, num_classes, items_worth, spare_bits, seed, options) -> None:
+            self.shape, self.num_classes = shape, num_classes
+            self.budget = Budget(budget_for(items_worth, shape, num_classes).bits + spare_bits)
+            try:
+                self.store = make_store(self.budget, shape, num_classes, seed=seed, **options)
+            except BudgetTooSmallError:
+                assume(False)  # budgets below one item are covered by test_budget_too_small_for_one_item
+            self.task = None if self.store.num_tasks is None else 0
+
+        def unchanged_after(self, call: Callable[[], Any]) -> None:
+            before = self.store.state_dict()
+            try:
+                call()
+            except MemstoreError:
+                assert state_equal(before, self.store.state_dict()), "a rejected call changed the store"
+            else:
+                raise AssertionError("an invalid call was accepted")
+
+        @rule(data=st.data())
+        def write(self, data) -> None:
+            x, y = data.draw(items(self.shape, self.num_classes))
+            admitted = self.store.write(x, y, task=self.task)
+            assert 0 <= admitted <= x.shape[0]
+
+        @rule()
+        def next_task(self) -> None:
+            if self.task is not None:
+                self.task = min(self.task + 1, self.store.num_tasks - 1)
+
+        @rule(n=st.integers(0, 25))
+        def sample(self, n) -> None:
+            batch = self.store.sample(n)
+            assert len(batch) == min(n, len(self.store))
+            assert batch.x.shape == (len(batch), *self.shape)
+            assert bool((batch.y >= 0).all()) and bool((batch.y < self.num_classes).all())
+
+        @precondition(lambda self: len(self.store) > 0)
+        @rule(n=st.integers(1, 5), seed=st.integers(0, 2**16))
+        def edit(self, n, seed) -> None:
+            keys = self.store.sample(n).keys
+            assert keys is not None
+            x, _ = random_items(keys.numel(), self.shape, self.num_classes, torch.Generator().manual_seed(seed))
+            ledger = self.store.ledger()
+            self.store.edit(keys, x)
+            assert self.store.ledger() == ledger
+            everything = self.store.sample(len(self.store))
+            assert everything.keys is not None
+            rows = torch.cat([torch.nonzero(everything.keys == key).flatten() for key in keys])
+            error = float((everything.x[rows] - x).abs().max())
+            assert error == 0.0 if exact else error <= tolerance
+
+        @rule(case=st.sampled_from(sorted(bad_writes((1, 2, 2), 2))))
+        def bad_write(self, case) -> None:
+            x, y = bad_writes(self.shape, self.num_classes)[case]
+            self.unchanged_after(lambda: self.store.write(x, y, task=self.task))
+
+        @rule()
+        def bad_edit(self) -> None:
+            x, _ = random_items(1, self.shape, self.num_classes, torch.Generator().manual_seed(0))
+            self.unchanged_after(lambda: self.store.edit(torch.tensor([len(self.store)]), x))
+
+        @rule()
+        def save_and_open(self) -> None:
+            zstore = self.store.save()
+            assert stored_payload_bytes(zstore) == self.store.ledger().payload_bytes()
+            reopened = open_store(zstore)
+            assert type(reopened) is type(self.store)
+            assert state_equal(reopened.state_dict(), self.store.state_dict())
+            self.store = reopened
+
+        @invariant()
+        def within_budget(self) -> None:
+            if self.store is not None:
+                assert self.store.ledger().charged(self.budget) <= self.budget.bits
+
+    return StoreMachine

@@ -1,0 +1,79 @@
+"""RawStore passes the shared conformance suite, under every policy, with and without task ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from memstore import Budget, ClassBalanced, PerTask, RawStore, Reservoir, Ring
+from memstore.budget import index_bits
+from memstore.errors import InvalidInputError, LabelError
+from memstore.testing import StoreConformance, random_items
+
+
+class TestRawStore(StoreConformance):
+    option_sets = (
+        {},
+        {"policy": ClassBalanced()},
+        {"policy": Ring()},
+        {"policy": Reservoir(), "num_tasks": 3},
+        {"policy": PerTask(), "num_tasks": 1},
+    )
+
+    def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, **options: Any) -> RawStore:
+        return RawStore(budget, item_shape, num_classes, **options)
+
+
+def test_capacity_and_ledger_are_exact() -> None:
+    budget = Budget.images(50, (1, 28, 28), 10)
+    store = RawStore(budget, (1, 28, 28), 10, seed=0)
+    assert store.capacity == 50 and store.bits_per_item == 8 * 784 + 4
+    x, y = random_items(70, (1, 28, 28), 10, torch.Generator().manual_seed(0))
+    store.write(x, y)
+    ledger = store.ledger()
+    assert (ledger.payload, ledger.labels, ledger.index, ledger.models) == (50 * 8 * 784, 50 * 4, 0, 0)
+    assert ledger.charged(budget) == budget.bits
+
+
+def test_task_ids_are_charged_and_filter_samples() -> None:
+    budget = Budget.images(20, (1, 2, 2), 4, num_tasks=5)
+    store = RawStore(budget, (1, 2, 2), 4, seed=0, num_tasks=5)
+    assert store.capacity == 20 and store.task_bits == index_bits(5) == 3
+    for task in range(3):
+        x, y = random_items(4, (1, 2, 2), 4, torch.Generator().manual_seed(task))
+        store.write(x, y, task=task)
+    assert store.ledger().labels == 12 * (2 + 3)
+    assert len(store.sample(20, tasks=[0, 2])) == 8
+    assert len(store.sample(20, tasks=range(1))) == 4
+    with pytest.raises(LabelError):
+        store.write(x, y, task=5)
+
+
+def test_sampling_by_task_needs_task_ids() -> None:
+    store = RawStore(Budget.images(4, (1, 2, 2), 2), (1, 2, 2), 2, seed=0)
+    store.write(*random_items(4, (1, 2, 2), 2, torch.Generator().manual_seed(0)))
+    with pytest.raises(InvalidInputError, match="num_tasks"):
+        store.sample(2, tasks=[0])
+
+
+def test_unaligned_items_pack_without_padding() -> None:
+    # A 1-class store has 0-bit labels; 3 channels × 1 pixel = 24 bits; with 3 classes 26 bits: rows straddle bytes.
+    store = RawStore(Budget(26 * 7 + 25), (3, 1, 1), 3, seed=1)
+    assert store.capacity == 7
+    x, y = random_items(7, (3, 1, 1), 3, torch.Generator().manual_seed(2))
+    store.write(x, y)
+    state = store.state_dict()
+    assert state["payload"].size == 7 * 3 and state["labels"].size == 2  # 14 label bits → 2 bytes
+    everything = store.read(torch.arange(7).numpy())
+    assert torch.equal(everything.x, x) and torch.equal(everything.y, y)
+
+
+def test_inputs_on_the_uint8_grid_round_trip_and_others_quantise() -> None:
+    store = RawStore(Budget.images(2, (1, 1, 2), 2), (1, 1, 2), 2, seed=0)
+    x = torch.tensor([[[[0.0, 1.0]]], [[[0.5, 0.1234]]]])
+    store.write(x, torch.tensor([0, 1]))
+    got = store.read(torch.arange(2).numpy()).x
+    assert torch.equal(got[0], x[0])
+    assert float((got[1] - x[1]).abs().max()) <= 0.5 / 255 + 1e-7
