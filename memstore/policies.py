@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
-from torch import Tensor
 
 from .errors import InvalidInputError
 
@@ -34,10 +34,10 @@ class Occupancy:
     capacity: int
     size: int
     seen: int
-    seen_per_class: Tensor
-    seen_per_task: Tensor | None
-    read_labels: Callable[[], Tensor]
-    read_tasks: Callable[[], Tensor | None]
+    seen_per_class: np.ndarray
+    seen_per_task: np.ndarray | None
+    read_labels: Callable[[], np.ndarray]
+    read_tasks: Callable[[], np.ndarray | None]
 
 
 class Policy(ABC):
@@ -47,12 +47,12 @@ class Policy(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.policy_id:
+        if cls.__dict__.get("policy_id"):  # only classes that name themselves; subclasses inherit no entry
             POLICIES[cls.policy_id] = cls
 
     @abstractmethod
-    def place(self, occ: Occupancy, y: Tensor, task: int | None, generator: torch.Generator) -> Tensor:
-        """Slots (int64, one per item of ``y``) in [0, capacity), or -1 for items not admitted."""
+    def place(self, occ: Occupancy, y: np.ndarray, task: int | None, generator: torch.Generator) -> list[int]:
+        """One slot per label in ``y``, in [0, capacity), or -1 for an item not admitted."""
 
     def check(self, *, capacity: int, num_tasks: int | None) -> None:
         """Raise if this policy cannot run on a store of this shape."""
@@ -64,12 +64,10 @@ class Policy(ABC):
         return {"id": self.policy_id, **asdict(self)}  # type: ignore[call-overload]
 
 
-def _append_then(occ: Occupancy, count: int) -> tuple[Tensor, int]:
-    """Slots for the items that fit in free space (appended in order), and how many items that covers."""
+def _append_then(occ: Occupancy, count: int) -> tuple[list[int], int]:
+    """Slots for the items that fit in free space (appended in order, then -1), and how many items that covers."""
     free = min(occ.capacity - occ.size, count)
-    slots = torch.full((count,), SKIP, dtype=torch.int64)
-    slots[:free] = torch.arange(occ.size, occ.size + free)
-    return slots, free
+    return [*range(occ.size, occ.size + free), *[SKIP] * (count - free)], free
 
 
 @dataclass(frozen=True)
@@ -78,14 +76,14 @@ class Reservoir(Policy):
 
     policy_id: ClassVar[str] = "reservoir"
 
-    def place(self, occ: Occupancy, y: Tensor, task: int | None, generator: torch.Generator) -> Tensor:
+    def place(self, occ: Occupancy, y: np.ndarray, task: int | None, generator: torch.Generator) -> list[int]:
         slots, free = _append_then(occ, y.shape[0])
         rest = y.shape[0] - free
-        if rest:
-            seen_before = occ.seen + free + torch.arange(rest, dtype=torch.float64)
-            draw = torch.rand(rest, generator=generator, dtype=torch.float64)
-            pick = (draw * (seen_before + 1)).floor().to(torch.int64)  # uniform in [0, seen_before]
-            slots[free:] = torch.where(pick < occ.capacity, pick, SKIP)
+        if rest:  # plain ints: a stream batch is small, and numpy calls cost more than the arithmetic
+            draws = torch.rand(rest, generator=generator, dtype=torch.float64).tolist()
+            seen = occ.seen + free
+            picks = [int(u * (seen + k + 1)) for k, u in enumerate(draws)]  # uniform in [0, seen + k]
+            slots[free:] = [p if p < occ.capacity else SKIP for p in picks]
         return slots
 
 
@@ -95,14 +93,14 @@ class Ring(Policy):
 
     policy_id: ClassVar[str] = "ring"
 
-    def place(self, occ: Occupancy, y: Tensor, task: int | None, generator: torch.Generator) -> Tensor:
+    def place(self, occ: Occupancy, y: np.ndarray, task: int | None, generator: torch.Generator) -> list[int]:
         slots, free = _append_then(occ, y.shape[0])
-        slots[free:] = (occ.seen + free + torch.arange(y.shape[0] - free)) % occ.capacity
+        slots[free:] = [(occ.seen + k) % occ.capacity for k in range(free, y.shape[0])]
         return slots
 
 
-def _random_choice(candidates: Tensor, generator: torch.Generator) -> int:
-    return int(candidates[torch.randint(candidates.numel(), (1,), generator=generator)])
+def _random_choice(candidates: np.ndarray, generator: torch.Generator) -> int:
+    return int(candidates[int(torch.randint(candidates.size, (1,), generator=generator))])
 
 
 @dataclass(frozen=True)
@@ -116,12 +114,12 @@ class ClassBalanced(Policy):
 
     policy_id: ClassVar[str] = "class_balanced"
 
-    def place(self, occ: Occupancy, y: Tensor, task: int | None, generator: torch.Generator) -> Tensor:
-        labels = torch.full((occ.capacity,), SKIP, dtype=torch.int64)
+    def place(self, occ: Occupancy, y: np.ndarray, task: int | None, generator: torch.Generator) -> list[int]:
+        labels = np.full(occ.capacity, SKIP, dtype=np.int64)
         labels[: occ.size] = occ.read_labels()
-        held = torch.bincount(labels[: occ.size], minlength=occ.seen_per_class.numel())
-        seen = occ.seen_per_class.clone()
-        size, slots = occ.size, torch.full((y.shape[0],), SKIP, dtype=torch.int64)
+        held = np.bincount(labels[: occ.size], minlength=occ.seen_per_class.size)
+        seen = occ.seen_per_class.copy()
+        size, slots = occ.size, [SKIP] * y.shape[0]
         for k, label in enumerate(y.tolist()):
             seen[label] += 1
             slot = self._slot(labels[:size], held, seen, label, size, occ.capacity, generator)
@@ -137,18 +135,18 @@ class ClassBalanced(Policy):
         return slots
 
     @staticmethod
-    def _slot(labels: Tensor, held: Tensor, seen: Tensor, label: int, size: int, capacity: int,
+    def _slot(labels: np.ndarray, held: np.ndarray, seen: np.ndarray, label: int, size: int, capacity: int,
               generator: torch.Generator) -> int:
         if size < capacity:
             return size
         largest = held.max()
         if held[label] < largest:
-            victim_class = _random_choice(torch.nonzero(held == largest).flatten(), generator)
-            return _random_choice(torch.nonzero(labels == victim_class).flatten(), generator)
+            victim_class = _random_choice(np.flatnonzero(held == largest), generator)
+            return _random_choice(np.flatnonzero(labels == victim_class), generator)
         pick = int(torch.randint(int(seen[label]), (1,), generator=generator))
         if pick >= int(held[label]):
             return SKIP
-        return _random_choice(torch.nonzero(labels == label).flatten(), generator)
+        return _random_choice(np.flatnonzero(labels == label), generator)
 
 
 @dataclass(frozen=True)
@@ -167,14 +165,14 @@ class PerTask(Policy):
         if task is None:
             raise InvalidInputError("PerTask admission needs write(..., task=t)")
 
-    def place(self, occ: Occupancy, y: Tensor, task: int | None, generator: torch.Generator) -> Tensor:
+    def place(self, occ: Occupancy, y: np.ndarray, task: int | None, generator: torch.Generator) -> list[int]:
         assert task is not None and occ.seen_per_task is not None
         tasks = occ.read_tasks()
         assert tasks is not None
-        quota = occ.capacity // occ.seen_per_task.numel()
-        own = torch.nonzero(tasks == task).flatten().tolist()  # ascending slot order = arrival order
+        quota = occ.capacity // occ.seen_per_task.size
+        own = np.flatnonzero(tasks == task).tolist()  # ascending slot order = arrival order
         seen, size = int(occ.seen_per_task[task]), occ.size
-        slots = torch.empty(y.shape[0], dtype=torch.int64)
+        slots = [SKIP] * y.shape[0]
         for k in range(y.shape[0]):
             if len(own) < quota:
                 own.append(size)

@@ -94,7 +94,7 @@ class MemoryStore(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.store_type:
+        if cls.__dict__.get("store_type"):  # only classes that name themselves; subclasses inherit no entry
             STORE_TYPES[cls.store_type] = cls
 
     def __init__(
@@ -196,11 +196,12 @@ class MemoryStore(ABC):
             raise ShapeError(f"x must have shape (B, {', '.join(map(str, self.item_shape))}), got {tuple(x.shape)}")
         if x.numel() == 0:
             return
+        low, high = (float(v) for v in torch.aminmax(x.detach()))  # NaN propagates into low and high
+        if 0.0 <= low and high <= 1.0:
+            return
         if not bool(torch.isfinite(x).all()):
             raise NonFiniteError("x contains NaN or infinite values; expected finite values in [0, 1]")
-        low, high = float(x.min()), float(x.max())
-        if low < 0.0 or high > 1.0:
-            raise RangeError(f"x must lie in [0, 1], got values in [{low:g}, {high:g}]")
+        raise RangeError(f"x must lie in [0, 1], got values in [{low:g}, {high:g}]")
 
     def check_labels(self, y: Tensor, batch_size: int) -> None:
         """Raise unless ``y`` is int64 of shape (batch_size,) with values in [0, num_classes)."""
@@ -210,8 +211,11 @@ class MemoryStore(ABC):
             raise DTypeError(f"y must be int64 class labels, got {y.dtype}")
         if tuple(y.shape) != (batch_size,):
             raise ShapeError(f"y must have shape ({batch_size},) to match x, got {tuple(y.shape)}")
-        if y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
-            raise LabelError(f"labels must lie in [0, {self.num_classes}), got [{int(y.min())}, {int(y.max())}]")
+        if y.numel():
+            values = y.tolist()
+            low, high = min(values), max(values)
+            if low < 0 or high >= self.num_classes:
+                raise LabelError(f"labels must lie in [0, {self.num_classes}), got [{low}, {high}]")
 
     def check_task(self, task: int | None) -> None:
         """Raise unless ``task`` is None or an int in [0, num_tasks) (any non-negative int if tasks are not kept)."""

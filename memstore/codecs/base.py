@@ -26,7 +26,7 @@ class ItemCodec(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.codec_id:
+        if cls.__dict__.get("codec_id"):  # only classes that name themselves; subclasses inherit no entry
             CODECS[cls.codec_id] = cls
 
     @abstractmethod

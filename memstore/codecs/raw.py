@@ -25,12 +25,12 @@ class RawCodec(FixedWidthCodec):
         self.symbols = math.prod(self.item_shape)
 
     def encode(self, x: Tensor) -> np.ndarray:
-        quantised = torch.round(x.detach().to("cpu", torch.float32) * 255).to(torch.uint8)
-        return quantised.reshape(x.shape[0], self.symbols).numpy()
+        values = x.detach().to("cpu", torch.float32).numpy().reshape(x.shape[0], self.symbols)
+        return np.rint(values * np.float32(255)).astype(np.uint8)
 
     def decode(self, codes: np.ndarray) -> Tensor:
-        values = torch.from_numpy(np.ascontiguousarray(codes, dtype=np.uint8))
-        return values.reshape(-1, *self.item_shape).to(torch.float32).div_(255)
+        values = codes.astype(np.float32) / np.float32(255)  # exact: k / 255 rounded once, as torch computes it
+        return torch.from_numpy(values).reshape(-1, *self.item_shape)
 
     def get_config(self) -> dict[str, Any]:
         return {"id": self.codec_id, "item_shape": list(self.item_shape)}

@@ -31,10 +31,29 @@ from ..store import Batch, MemoryStore, RecallContext
 __all__ = ["ItemStore"]
 
 
-def _last_occurrence(slots: np.ndarray) -> np.ndarray:
-    """Positions of the last occurrence of each distinct slot (a later item overwrites an earlier one)."""
-    reversed_first = np.unique(slots[::-1], return_index=True)[1]
-    return np.sort(slots.size - 1 - reversed_first)
+def _kept(slots: list[int]) -> tuple[list[int], list[int]]:
+    """Batch positions and slots of admitted items; when two items share a slot the later one wins."""
+    last = {slot: position for position, slot in enumerate(slots) if slot >= 0}
+    positions = sorted(last.values())
+    return positions, [slots[p] for p in positions]
+
+
+def choose(pool: int, n: int, generator: torch.Generator) -> np.ndarray:
+    """``min(n, pool)`` distinct indices of ``range(pool)`` in uniformly random order.
+
+    For small ``n`` it keeps the first distinct values of i.i.d. uniform draws (an ordered uniform subset, one
+    ``randint`` call); otherwise it takes a prefix of a random permutation.
+    """
+    n = min(n, pool)
+    if 4 * n > pool:
+        return torch.randperm(pool, generator=generator)[:n].numpy()
+    picked: dict[int, None] = {}
+    while len(picked) < n:
+        for value in torch.randint(pool, (2 * n,), generator=generator).tolist():
+            picked.setdefault(value)
+            if len(picked) == n:
+                break
+    return np.fromiter(picked, dtype=np.int64, count=n)
 
 
 class ItemStore(MemoryStore):
@@ -68,8 +87,8 @@ class ItemStore(MemoryStore):
         self._payload = PackedArray(self.capacity, codec.symbols, codec.symbol_bits)
         self._labels = PackedArray(self.capacity, 1, self.label_bits)
         self._tasks = PackedArray(self.capacity, 1, self.task_bits)
-        self._seen_per_class = torch.zeros(num_classes, dtype=torch.int64)
-        self._seen_per_task = None if num_tasks is None else torch.zeros(num_tasks, dtype=torch.int64)
+        self._seen_per_class = np.zeros(num_classes, dtype=np.int64)
+        self._seen_per_task = None if num_tasks is None else np.zeros(num_tasks, dtype=np.int64)
 
     def make_codec(self) -> FixedWidthCodec:
         """The codec a backend uses when none is given."""
@@ -115,34 +134,30 @@ class ItemStore(MemoryStore):
             seen=self._seen,
             seen_per_class=self._seen_per_class,
             seen_per_task=self._seen_per_task,
-            read_labels=lambda: self._read_column(self._labels, np.arange(self._size)),
-            read_tasks=lambda: None if self.num_tasks is None else self._read_column(self._tasks, np.arange(self._size)),
+            read_labels=lambda: self._labels._read(np.arange(self._size)).reshape(-1),
+            read_tasks=lambda: None if self.num_tasks is None else self._tasks._read(np.arange(self._size)).reshape(-1),
         )
-
-    @staticmethod
-    def _read_column(column: PackedArray, slots: np.ndarray) -> Tensor:
-        return torch.from_numpy(column.read(slots).reshape(-1).astype(np.int64))
 
     def write(self, x: Tensor, y: Tensor, *, task: int | None = None) -> int:
         self.check_write(x, y, task)
         self.policy.check_write(task)
-        slots = self.policy.place(self._occupancy(), y, task, self.generator).numpy()
-        admitted = np.flatnonzero(slots >= 0)
-        kept = admitted[_last_occurrence(slots[admitted])]
-        self._store(slots[kept], x[torch.from_numpy(kept)], y[torch.from_numpy(kept)], task)
-        self._seen += int(y.shape[0])
-        self._seen_per_class += torch.bincount(y.cpu(), minlength=self.num_classes)
+        labels = y.cpu().numpy()
+        slots = self.policy.place(self._occupancy(), labels, task, self.generator)
+        positions, targets = _kept(slots)
+        if positions:
+            chosen = x if len(positions) == labels.size else torch.from_numpy(x.detach().cpu().numpy()[positions])
+            self._store(np.array(targets), chosen, labels[positions], task)
+        self._seen += labels.size
+        self._seen_per_class += np.bincount(labels, minlength=self.num_classes)
         if self._seen_per_task is not None and task is not None:
-            self._seen_per_task[task] += int(y.shape[0])
-        return int(admitted.size)
+            self._seen_per_task[task] += labels.size
+        return sum(slot >= 0 for slot in slots)
 
-    def _store(self, slots: np.ndarray, x: Tensor, y: Tensor, task: int | None) -> None:
-        if slots.size == 0:
-            return
-        self._payload.write(slots, self.codec.encode(x))
-        self._labels.write(slots, y.cpu().numpy().reshape(-1, 1))
+    def _store(self, slots: np.ndarray, x: Tensor, labels: np.ndarray, task: int | None) -> None:
+        self._payload._write(slots, self.codec.encode(x))
+        self._labels._write(slots, labels.reshape(-1, 1))
         if self.num_tasks is not None:
-            self._tasks.write(slots, np.full((slots.size, 1), task or 0, dtype=np.int64))
+            self._tasks._write(slots, np.full((slots.size, 1), task or 0, dtype=np.int64))
         self._size = max(self._size, int(slots.max()) + 1)
 
     # -- sample and edit ---------------------------------------------------------------------------------------------
@@ -152,8 +167,7 @@ class ItemStore(MemoryStore):
                                  else values, dtype=torch.int64).reshape(-1)
         if wanted.numel() and (int(wanted.min()) < 0 or int(wanted.max()) >= limit):
             raise LabelError(f"{name} to sample must lie in [0, {limit}), got {wanted.tolist()}")
-        held = self._read_column(column, np.arange(self._size))
-        return torch.isin(held, wanted).numpy()
+        return np.isin(column._read(np.arange(self._size)).reshape(-1), wanted.numpy())
 
     def _candidates(self, classes: Any, tasks: Any) -> np.ndarray | None:
         """Slots matching the filters, or None for all occupied slots."""
@@ -180,18 +194,22 @@ class ItemStore(MemoryStore):
         self.check_count(n)
         candidates = self._candidates(classes, tasks)
         pool = self._size if candidates is None else candidates.size
-        order = torch.randperm(pool, generator=generator or self.generator)[:n].numpy()
-        slots = order if candidates is None else candidates[order]
-        return self.read(slots)
+        order = choose(pool, n, generator or self.generator)
+        return self._batch(order if candidates is None else candidates[order])
 
-    def read(self, slots: np.ndarray) -> Batch:
+    def read(self, slots: Any) -> Batch:
         """The items in ``slots`` (no randomness): decoded inputs, labels and the slots as keys."""
-        slots = np.asarray(slots, dtype=np.int64)
+        slots = np.asarray(slots, dtype=np.int64).reshape(-1)
+        if slots.size and (int(slots.min()) < 0 or int(slots.max()) >= self._size):
+            raise UnknownKeyError(f"slots must lie in [0, {self._size}), got {slots.tolist()}")
+        return self._batch(slots)
+
+    def _batch(self, slots: np.ndarray) -> Batch:
         if slots.size == 0:
             return self.empty_batch()
         return Batch(
-            x=self.codec.decode(self._payload.read(slots)),
-            y=self._read_column(self._labels, slots),
+            x=self.codec.decode(self._payload._read(slots)),
+            y=torch.from_numpy(self._labels._read(slots).reshape(-1).astype(np.int64)),
             keys=torch.from_numpy(slots.copy()),
         )
 
@@ -208,7 +226,7 @@ class ItemStore(MemoryStore):
         if np.unique(slots).size != slots.size:
             raise InvalidInputError("edit keys must be unique")
         if slots.size:
-            self._payload.write(slots, self.codec.encode(x))
+            self._payload._write(slots, self.codec.encode(x))
 
     # -- persistence -------------------------------------------------------------------------------------------------
 
@@ -242,8 +260,8 @@ class ItemStore(MemoryStore):
             "tasks": self._tasks.to_bytes(self._size),
             "size": self._size,
             "seen": self._seen,
-            "seen_per_class": self._seen_per_class.clone(),
-            "seen_per_task": None if self._seen_per_task is None else self._seen_per_task.clone(),
+            "seen_per_class": self._seen_per_class.copy(),
+            "seen_per_task": None if self._seen_per_task is None else self._seen_per_task.copy(),
             "generator": self.generator.get_state(),
         }
 
@@ -256,8 +274,8 @@ class ItemStore(MemoryStore):
         for key, column in columns.items():
             if data[key].size != column.nbytes(size):
                 raise InvalidInputError(f"state {key!r} has {data[key].size} bytes, expected {column.nbytes(size)}")
-        per_class = torch.as_tensor(state["seen_per_class"], dtype=torch.int64).clone()
-        per_task = None if state["seen_per_task"] is None else torch.as_tensor(state["seen_per_task"]).long().clone()
+        per_class = np.array(state["seen_per_class"], dtype=np.int64)
+        per_task = None if state["seen_per_task"] is None else np.array(state["seen_per_task"], dtype=np.int64)
         if per_class.shape != self._seen_per_class.shape or (per_task is None) != (self._seen_per_task is None):
             raise InvalidInputError("state stream counts do not match this store's classes and tasks")
         generator_state = torch.as_tensor(state["generator"], dtype=torch.uint8).clone()

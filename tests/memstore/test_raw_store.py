@@ -77,3 +77,26 @@ def test_inputs_on_the_uint8_grid_round_trip_and_others_quantise() -> None:
     got = store.read(torch.arange(2).numpy()).x
     assert torch.equal(got[0], x[0])
     assert float((got[1] - x[1]).abs().max()) <= 0.5 / 255 + 1e-7
+
+
+@pytest.mark.parametrize("n", [3, 30])  # rejection draws for small n, a permutation prefix for large n
+def test_sample_draws_every_item_and_position_uniformly(n: int) -> None:
+    from scipy.stats import chisquare
+
+    store = RawStore(Budget.images(40, (1, 1, 1), 2), (1, 1, 1), 2, seed=0)
+    store.write(*random_items(40, (1, 1, 1), 2, torch.Generator().manual_seed(0)))
+    generator = torch.Generator().manual_seed(1)
+    draws = torch.stack([store.sample(n, generator=generator).keys for _ in range(3000)])
+    assert all(row.unique().numel() == n for row in draws[:50])
+    assert chisquare(torch.bincount(draws.flatten(), minlength=40).numpy()).pvalue > 1e-3
+    assert chisquare(torch.bincount(draws[:, 0], minlength=40).numpy()).pvalue > 1e-3  # first position too
+
+
+def test_a_subclass_that_names_no_store_type_does_not_replace_rawstore_on_open() -> None:
+    class Instrumented(RawStore):
+        pass
+
+    import memstore
+
+    store = Instrumented(Budget.images(2, (1, 1, 1), 2), (1, 1, 1), 2, seed=0)
+    assert type(memstore.open(store.save())) is RawStore

@@ -1,0 +1,66 @@
+"""Fixed-width bit packing: exact sizes, random access, and golden bytes that must never change."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from memstore.codecs.bitpack import PackedArray, pack, unpack
+
+
+def test_golden_bytes() -> None:
+    # Format stability: MSB-first continuous bitstream, no padding between values.
+    assert pack(np.array([1, 0, 1, 1, 0, 0, 1, 1, 1]), 1).tolist() == [0b10110011, 0b10000000]
+    assert pack(np.array([5, 3, 7]), 3).tolist() == [0b10101111, 0b10000000]
+    assert pack(np.array([0xABC, 0x123]), 12).tolist() == [0xAB, 0xC1, 0x23]
+    assert unpack(np.array([0b10101111, 0b10000000], dtype=np.uint8), 3, 3).tolist() == [5, 3, 7]
+
+
+@given(width=st.integers(0, 32), values=st.lists(st.integers(0, 2**32 - 1), max_size=40))
+def test_pack_round_trip_and_size(width: int, values: list[int]) -> None:
+    data = np.array([v % (1 << width) if width else 0 for v in values], dtype=np.int64)
+    packed = pack(data, width)
+    assert packed.size == -(-data.size * width // 8)
+    assert unpack(packed, width, data.size).tolist() == data.tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 30),
+    symbols=st.integers(1, 6),
+    width=st.integers(0, 20),
+    data=st.data(),
+)
+def test_packed_array_random_access_matches_a_plain_table(rows: int, symbols: int, width: int, data) -> None:
+    table = np.zeros((rows, symbols), dtype=np.int64)
+    packed = PackedArray(rows, symbols, width)
+    for _ in range(data.draw(st.integers(1, 6))):
+        chosen = data.draw(st.lists(st.integers(0, rows - 1), min_size=1, max_size=rows, unique=True))
+        seed = data.draw(st.integers(0, 2**31))
+        values = np.random.default_rng(seed).integers(0, 1 << width, size=(len(chosen), symbols))
+        packed.write(np.array(chosen), values)
+        table[chosen] = values
+        read = data.draw(st.lists(st.integers(0, rows - 1), max_size=rows))
+        assert packed.read(np.array(read, dtype=np.int64)).tolist() == table[read].tolist()
+    n = data.draw(st.integers(0, rows))
+    as_bytes = packed.to_bytes(n)
+    assert as_bytes.tolist() == pack(table[:n].reshape(-1), width).tolist()
+    copy = PackedArray(rows, symbols, width)
+    copy.load_bytes(as_bytes, n)
+    assert copy.read(np.arange(n)).tolist() == table[:n].tolist()
+
+
+def test_rejects_bad_arguments() -> None:
+    packed = PackedArray(4, 2, 3)
+    with pytest.raises(ValueError, match="unique"):
+        packed.write(np.array([1, 1]), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="2\\*\\*3"):
+        packed.write(np.array([1]), np.array([[8, 0]]))
+    with pytest.raises(IndexError):
+        packed.read(np.array([4]))
+    with pytest.raises(ValueError, match="expected 3 bytes"):
+        packed.load_bytes(np.zeros(2, dtype=np.uint8), 4)
+    with pytest.raises(ValueError, match="width"):
+        PackedArray(1, 1, 33)

@@ -1,0 +1,61 @@
+"""Exact integer bit arithmetic."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from memstore import Budget, Ledger, label_bits, mask_bits, param_bits
+
+
+@pytest.mark.parametrize(("classes", "bits"), [(1, 0), (2, 1), (3, 2), (4, 2), (5, 3), (10, 4), (16, 4), (17, 5), (100, 7)])
+def test_label_bits_is_ceil_log2(classes: int, bits: int) -> None:
+    assert label_bits(classes) == bits
+
+
+@given(st.integers(1, 10**12))
+def test_label_bits_matches_definition(n: int) -> None:
+    bits = label_bits(n)
+    assert 2**bits >= n and (bits == 0 or 2 ** (bits - 1) < n)
+
+
+def test_budget_constructors() -> None:
+    assert Budget.bytes(3).bits == 24
+    assert Budget.images(10, (1, 28, 28), 10).bits == 10 * (784 * 8 + 4)
+    assert Budget.images(10, (3, 32, 32), 100, num_tasks=20).bits == 10 * (3072 * 8 + 7 + 5)
+    assert Budget.images(2, (1, 1, 1), 2, charge_models=True).charge_models
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "8"])
+def test_budget_rejects_non_integers(bad: object) -> None:
+    with pytest.raises(ValueError):
+        Budget(bad)  # type: ignore[arg-type]
+
+
+def test_ledger_total_and_charged() -> None:
+    ledger = Ledger(payload=100, labels=10, index=5, models=1000)
+    assert ledger.total == 1115
+    assert ledger.charged(Budget(2000)) == 115
+    assert ledger.charged(Budget(2000, charge_models=True)) == 1115
+    assert Ledger(payload=9).payload_bytes() == 2
+    with pytest.raises(ValueError):
+        Ledger(payload=-1)
+
+
+def test_param_bits_counts_every_parameter_at_its_dtype() -> None:
+    layer = torch.nn.Linear(3, 2)  # 6 weights + 2 biases
+    assert param_bits(layer) == 8 * 32
+    assert param_bits(layer, torch.float16) == 8 * 16
+    assert param_bits([torch.zeros(5, dtype=torch.uint8)]) == 40
+
+
+def test_mask_bits_is_the_smaller_of_dense_and_sparse() -> None:
+    dense_mask = torch.ones(100, dtype=torch.bool)
+    assert mask_bits(dense_mask) == 100  # 100 indices × 7 bits would be 700
+    sparse_mask = torch.zeros(1000, dtype=torch.bool)
+    sparse_mask[[3, 500]] = True
+    assert mask_bits(sparse_mask) == 2 * 10  # two 10-bit indices beat a 1000-bit map
+    assert mask_bits(torch.zeros(64, dtype=torch.bool)) == 0
+    assert mask_bits(torch.zeros(0)) == 0
