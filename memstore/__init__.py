@@ -20,11 +20,11 @@ from .persist import open_store as open
 from .persist import save
 from .policies import ClassBalanced, PerTask, Policy, Reservoir, Ring
 from .store import Batch, MemoryStore, RecallContext, TaskContext
-from .stores import ItemStore, RawStore
+from .stores import ItemStore, JPEGStore, RawStore, VariableItemStore, choose_quality
 
 __all__ = [
     "Batch", "Budget", "BudgetTooSmallError", "ClassBalanced", "CorruptStoreError", "IncompatibleStoreError",
-    "InvalidInputError", "ItemStore", "Ledger", "MemoryStore", "MemstoreError", "NotEditable", "PerTask", "Policy",
-    "RawStore", "RecallContext", "Reservoir", "Ring", "TaskContext", "dtype_bits", "errors", "index_bits",
-    "label_bits", "mask_bits", "open", "param_bits", "save",
+    "InvalidInputError", "ItemStore", "JPEGStore", "Ledger", "MemoryStore", "MemstoreError", "NotEditable", "PerTask",
+    "Policy", "RawStore", "RecallContext", "Reservoir", "Ring", "TaskContext", "VariableItemStore", "choose_quality",
+    "dtype_bits", "errors", "index_bits", "label_bits", "mask_bits", "open", "param_bits", "save",
 ]

@@ -5,6 +5,10 @@ A policy is a small stateless object. Given what the store holds (an :class:`Occ
 arrived one at a time. Slots ``[0, size)`` are occupied; a slot equal to the current size appends. All
 randomness comes from the ``generator`` argument. What a policy remembers between batches (how many items
 were offered, per class and per task) is the store's stream state, passed in the occupancy.
+
+Stores of variable-size items (JPEG) place one item at a time with ``capacity`` = the current size when the item
+does not fit in the free bits, and ask ``evict`` for further victims until a larger replacement fits
+(docs/decisions/0005-variable-size-items.md). ``fixed_slots_only`` policies (PerTask's quota) refuse such stores.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class Policy(ABC):
     """Decides where each incoming item goes."""
 
     policy_id: ClassVar[str] = ""
+    #: whether the policy needs a fixed slot count (a quota per task), so cannot run on variable-size items
+    fixed_slots_only: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -56,6 +62,11 @@ class Policy(ABC):
 
     def check(self, *, capacity: int, num_tasks: int | None) -> None:
         """Raise if this policy cannot run on a store of this shape."""
+
+    def evict(self, occ: Occupancy, keep: int, generator: torch.Generator) -> int:
+        """A further occupied slot, not ``keep``, to free for a larger item: uniform by default."""
+        pick = int(torch.randint(occ.size - 1, (1,), generator=generator))
+        return pick + (pick >= keep)
 
     def check_write(self, task: int | None) -> None:
         """Raise if a write with this task argument cannot be placed."""
@@ -114,6 +125,14 @@ class ClassBalanced(Policy):
 
     policy_id: ClassVar[str] = "class_balanced"
 
+    def evict(self, occ: Occupancy, keep: int, generator: torch.Generator) -> int:
+        """A random item of a largest class (``keep`` excluded)."""
+        labels = occ.read_labels().copy()
+        labels[keep] = -1
+        held = np.bincount(labels[labels >= 0], minlength=occ.seen_per_class.size)
+        victim_class = _random_choice(np.flatnonzero(held == held.max()), generator)
+        return _random_choice(np.flatnonzero(labels == victim_class), generator)
+
     def place(self, occ: Occupancy, y: np.ndarray, task: int | None, generator: torch.Generator) -> list[int]:
         labels = np.full(occ.capacity, SKIP, dtype=np.int64)
         labels[: occ.size] = occ.read_labels()
@@ -154,6 +173,7 @@ class PerTask(Policy):
     """GEM's memory: an equal share ``capacity // num_tasks`` per task, keeping each task's most recent items."""
 
     policy_id: ClassVar[str] = "per_task"
+    fixed_slots_only: ClassVar[bool] = True
 
     def check(self, *, capacity: int, num_tasks: int | None) -> None:
         if num_tasks is None:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 from torch import Tensor
 
-__all__ = ["ItemCodec", "FixedWidthCodec", "CODECS", "codec_from_config"]
+__all__ = ["ItemCodec", "FixedWidthCodec", "VariableLengthCodec", "CODECS", "codec_from_config"]
 
 #: Codec classes by ``codec_id``.
 CODECS: dict[str, type[ItemCodec]] = {}
@@ -67,6 +67,27 @@ class FixedWidthCodec(ItemCodec):
 
     @abstractmethod
     def decode(self, codes: np.ndarray) -> Tensor: ...
+
+
+class VariableLengthCodec(ItemCodec):
+    """A codec whose items are byte strings of varying length (JPEG scans).
+
+    ``shared`` are the bytes every item's decoding needs (a header for a fixed shape and quality), charged once per
+    store; ``length_bits`` is the fixed width of the per-item length field (in bytes) that a store charges in
+    ``Ledger.index``.
+    """
+
+    length_bits: int
+
+    @property
+    @abstractmethod
+    def shared(self) -> bytes: ...
+
+    @abstractmethod
+    def encode(self, x: Tensor) -> list[bytes]: ...
+
+    @abstractmethod
+    def decode(self, codes: list[bytes]) -> Tensor: ...
 
 
 def codec_from_config(config: dict[str, Any]) -> ItemCodec:

@@ -14,15 +14,15 @@ replaced in place. The ledger charges occupied slots only, and ``save`` writes e
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from ..budget import Budget, Ledger, index_bits, label_bits
-from ..codecs.base import FixedWidthCodec
+from ..codecs.base import FixedWidthCodec, ItemCodec
 from ..codecs.bitpack import PackedArray
 from ..errors import BudgetTooSmallError, InvalidInputError, LabelError, ShapeError, UnknownKeyError
 from ..policies import Occupancy, Policy, Reservoir, policy_from_config
@@ -57,7 +57,15 @@ def choose(pool: int, n: int, generator: torch.Generator) -> np.ndarray:
 
 
 class ItemStore(MemoryStore):
-    """A store of explicit items under a bit budget, parameterised by a fixed-width codec and a policy."""
+    """A store of explicit items under a bit budget, parameterised by a fixed-width codec and a policy.
+
+    The payload layer is four hooks (``_init_payload``, ``_put``, ``_get``, ``_payload_state``/``_check_payload``):
+    fixed-width codecs use one :class:`PackedArray` here; :class:`~memstore.stores.variable.VariableItemStore`
+    replaces them with byte strings and admission that evicts until an item fits.
+    """
+
+    #: the codec interface this engine stores
+    codec_type: ClassVar[type[ItemCodec]] = FixedWidthCodec
 
     def __init__(
         self,
@@ -65,15 +73,15 @@ class ItemStore(MemoryStore):
         item_shape: tuple[int, ...],
         num_classes: int,
         *,
-        codec: FixedWidthCodec | None = None,
+        codec: ItemCodec | None = None,
         seed: int | None = None,
         policy: Policy | None = None,
         num_tasks: int | None = None,
     ) -> None:
         super().__init__(budget, item_shape, num_classes, seed=seed, num_tasks=num_tasks)
         codec = self.make_codec() if codec is None else codec
-        if not isinstance(codec, FixedWidthCodec):
-            raise InvalidInputError(f"codec must be a FixedWidthCodec, got {type(codec).__name__}")
+        if not isinstance(codec, self.codec_type):
+            raise InvalidInputError(f"codec must be a {self.codec_type.__name__}, got {type(codec).__name__}")
         policy = Reservoir() if policy is None else policy
         if not isinstance(policy, Policy):
             raise InvalidInputError(f"policy must be a memstore Policy object, got {policy!r}")
@@ -84,15 +92,38 @@ class ItemStore(MemoryStore):
         self.task_bits = 0 if num_tasks is None else index_bits(num_tasks)
         self.capacity = self._capacity()
         policy.check(capacity=self.capacity, num_tasks=num_tasks)
-        self._payload = PackedArray(self.capacity, codec.symbols, codec.symbol_bits)
+        self._init_payload()
         self._labels = PackedArray(self.capacity, 1, self.label_bits)
         self._tasks = PackedArray(self.capacity, 1, self.task_bits)
         self._seen_per_class = np.zeros(num_classes, dtype=np.int64)
         self._seen_per_task = None if num_tasks is None else np.zeros(num_tasks, dtype=np.int64)
 
-    def make_codec(self) -> FixedWidthCodec:
+    def make_codec(self) -> ItemCodec:
         """The codec a backend uses when none is given."""
         raise InvalidInputError(f"{type(self).__name__} needs a codec")
+
+    # -- the payload layer (fixed width: one PackedArray) -----------------------------------------------------------
+
+    def _init_payload(self) -> None:
+        self._payload = PackedArray(self.capacity, self.codec.symbols, self.codec.symbol_bits)
+
+    def _put(self, slots: np.ndarray, x: Tensor) -> None:
+        """Encode ``x`` into ``slots`` (in range, unique)."""
+        self._payload._write(slots, self.codec.encode(x))
+
+    def _get(self, slots: np.ndarray) -> Tensor:
+        """Decoded items of ``slots`` (in range)."""
+        return self.codec.decode(self._payload._read(slots))
+
+    def _payload_state(self) -> dict[str, Any]:
+        return {"payload": self._payload.to_bytes(self._size)}
+
+    def _check_payload(self, state: dict[str, Any], size: int) -> Callable[[], None]:
+        """Validate the payload part of ``state`` for ``size`` items; returns what installs it (no change before)."""
+        data = np.asarray(state["payload"], dtype=np.uint8).reshape(-1)
+        if data.size != self._payload.nbytes(size):
+            raise InvalidInputError(f"state 'payload' has {data.size} bytes, expected {self._payload.nbytes(size)}")
+        return lambda: self._payload.load_bytes(data, size)
 
     # -- bits ------------------------------------------------------------------------------------------------------
 
@@ -127,9 +158,9 @@ class ItemStore(MemoryStore):
 
     # -- write -----------------------------------------------------------------------------------------------------
 
-    def _occupancy(self) -> Occupancy:
+    def _occupancy(self, capacity: int | None = None) -> Occupancy:
         return Occupancy(
-            capacity=self.capacity,
+            capacity=self.capacity if capacity is None else capacity,
             size=self._size,
             seen=self._seen,
             seen_per_class=self._seen_per_class,
@@ -147,14 +178,17 @@ class ItemStore(MemoryStore):
         if positions:
             chosen = x if len(positions) == labels.size else torch.from_numpy(x.detach().cpu().numpy()[positions])
             self._store(np.array(targets), chosen, labels[positions], task)
+        self._count_seen(labels, task)
+        return sum(slot >= 0 for slot in slots)
+
+    def _count_seen(self, labels: np.ndarray, task: int | None) -> None:
         self._seen += labels.size
         self._seen_per_class += np.bincount(labels, minlength=self.num_classes)
         if self._seen_per_task is not None and task is not None:
             self._seen_per_task[task] += labels.size
-        return sum(slot >= 0 for slot in slots)
 
     def _store(self, slots: np.ndarray, x: Tensor, labels: np.ndarray, task: int | None) -> None:
-        self._payload._write(slots, self.codec.encode(x))
+        self._put(slots, x)
         self._labels._write(slots, labels.reshape(-1, 1))
         if self.num_tasks is not None:
             self._tasks._write(slots, np.full((slots.size, 1), task or 0, dtype=np.int64))
@@ -208,13 +242,19 @@ class ItemStore(MemoryStore):
         if slots.size == 0:
             return self.empty_batch()
         return Batch(
-            x=self.codec.decode(self._payload._read(slots)),
+            x=self._get(slots),
             y=torch.from_numpy(self._labels._read(slots).reshape(-1).astype(np.int64)),
             keys=torch.from_numpy(slots.copy()),
         )
 
     def edit(self, keys: Tensor, x: Tensor) -> None:
         """Re-encode ``x`` into the slots ``keys`` (from ``sample``), keeping labels, count and bits."""
+        slots = self._edit_slots(keys, x)
+        if slots.size:
+            self._put(slots, x)
+
+    def _edit_slots(self, keys: Tensor, x: Tensor) -> np.ndarray:
+        """``edit``'s argument checks; the slots to edit."""
         if not isinstance(keys, Tensor) or keys.dtype != torch.int64 or keys.dim() != 1:
             raise InvalidInputError("keys must be a 1-D int64 tensor of slots returned by sample()")
         self.check_items(x)
@@ -225,8 +265,7 @@ class ItemStore(MemoryStore):
             raise UnknownKeyError(f"keys must name stored slots in [0, {self._size}), got {slots.tolist()}")
         if np.unique(slots).size != slots.size:
             raise InvalidInputError("edit keys must be unique")
-        if slots.size:
-            self._payload._write(slots, self.codec.encode(x))
+        return slots
 
     # -- persistence -------------------------------------------------------------------------------------------------
 
@@ -255,7 +294,7 @@ class ItemStore(MemoryStore):
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "payload": self._payload.to_bytes(self._size),
+            **self._payload_state(),
             "labels": self._labels.to_bytes(self._size),
             "tasks": self._tasks.to_bytes(self._size),
             "size": self._size,
@@ -269,7 +308,8 @@ class ItemStore(MemoryStore):
         size = int(state["size"])
         if not 0 <= size <= self.capacity:
             raise InvalidInputError(f"state holds {size} items but this store's capacity is {self.capacity}")
-        columns = {"payload": self._payload, "labels": self._labels, "tasks": self._tasks}
+        install_payload = self._check_payload(state, size)
+        columns = {"labels": self._labels, "tasks": self._tasks}
         data = {key: np.asarray(state[key], dtype=np.uint8).reshape(-1) for key in columns}
         for key, column in columns.items():
             if data[key].size != column.nbytes(size):
@@ -279,6 +319,7 @@ class ItemStore(MemoryStore):
         if per_class.shape != self._seen_per_class.shape or (per_task is None) != (self._seen_per_task is None):
             raise InvalidInputError("state stream counts do not match this store's classes and tasks")
         generator_state = torch.as_tensor(state["generator"], dtype=torch.uint8).clone()
+        install_payload()
         for key, column in columns.items():
             column.load_bytes(data[key], size)
         self._size, self._seen = size, int(state["seen"])

@@ -1,0 +1,120 @@
+"""``python -m benchmarks``: run a benchmark grid, print its markdown table, write CSV, markdown and plot.
+
+With no arguments it runs the embedded default (digits Split, RawStore at a few budgets, ER and naive, 3 seeds).
+``--config NAME`` starts from a paper config instead; every other flag overrides one field of the config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from .configs import CONFIGS, DEFAULT_CONFIG
+from .report import write_report
+from .runner import Grid, run_grid
+from .specs import LEARNERS, SETTINGS, STORES, BudgetSpec, MLPSpec
+from .streams import STREAMS
+
+__all__ = ["build_parser", "grid_from_args", "main", "parse_seeds"]
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``"0-19"`` -> 0..19; ``"0,3,5"`` -> (0, 3, 5); ranges and lists combine: ``"0-4,10"``."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        seeds.extend(range(int(low), int(high) + 1) if high else [int(low)])
+    if not seeds:
+        raise ValueError(f"no seeds in {text!r}")
+    return tuple(seeds)
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _optional_count(text: str) -> int | None:
+    return None if text.lower() in ("all", "none") else int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", default=DEFAULT_CONFIG, choices=sorted(CONFIGS), help="named grid to start from")
+    p.add_argument("--list-configs", action="store_true", help="print the named configs and exit")
+    p.add_argument("--dataset", choices=["digits", "mnist"], help="digits (embedded) or mnist (from --data-root)")
+    p.add_argument("--data-root", help="folder holding MNIST/raw/* (default: $MEMSTORE_DATA, else ../shared/data)")
+    p.add_argument("--stream", choices=sorted(STREAMS), help="split, permuted or rotated")
+    p.add_argument("--examples-per-task", type=_optional_count, default=argparse.SUPPRESS,
+                   help="training images per task, or 'all'")
+    p.add_argument("--test-cap", type=_optional_count, default=argparse.SUPPRESS, help="cap per task test set")
+    p.add_argument("--num-tasks", type=int, help="tasks of a permuted/rotated stream")
+    p.add_argument("--setting", choices=sorted(SETTINGS), help="protocol setting: gmed (task-free) or mir")
+    p.add_argument("--lr", type=float, help="learning rate (overrides the setting's)")
+    p.add_argument("--hidden", help="MLP hidden widths, e.g. 400,400")
+    p.add_argument("--stores", type=_names, help=f"comma list of {sorted(STORES)}")
+    p.add_argument("--budgets", help="comma list: 500 (raw images) or 40000bits")
+    p.add_argument("--learners", type=_names, help=f"comma list of {sorted(LEARNERS)}")
+    p.add_argument("--seeds", type=parse_seeds, help="e.g. 0-19 or 0,1,2")
+    p.add_argument("--out", type=Path, help="output folder (default results/, or results/<config> for a named one)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p
+
+
+def _stream_from_args(grid: Grid, args: argparse.Namespace) -> object:
+    kind = args.stream or grid.stream.name
+    stream = grid.stream if kind == grid.stream.name else STREAMS[kind]()
+    changes: dict[str, object] = {}
+    for name in ("examples_per_task", "test_cap"):
+        if hasattr(args, name):
+            changes[name] = getattr(args, name)
+    if args.num_tasks is not None:
+        if not hasattr(stream, "num_tasks"):
+            raise SystemExit(f"--num-tasks does not apply to the {kind} stream")
+        changes["num_tasks"] = args.num_tasks
+    return dataclasses.replace(stream, **changes)
+
+
+def grid_from_args(args: argparse.Namespace) -> Grid:
+    """The named config with every given flag applied."""
+    grid = CONFIGS[args.config]
+    setting = SETTINGS[args.setting] if args.setting else grid.setting
+    if args.lr is not None:
+        setting = dataclasses.replace(setting, lr=args.lr)
+    changes: dict[str, object] = {"stream": _stream_from_args(grid, args), "setting": setting}
+    if args.dataset:
+        changes["dataset"] = args.dataset
+    if args.hidden:
+        changes["model"] = MLPSpec(tuple(int(w) for w in args.hidden.split(",")))
+    if args.budgets:
+        changes["budgets"] = tuple(BudgetSpec.parse(b) for b in args.budgets.split(","))
+    for name in ("stores", "learners", "seeds"):
+        if getattr(args, name):
+            changes[name] = getattr(args, name)
+    return dataclasses.replace(grid, **changes)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.list_configs:
+        for name, grid in CONFIGS.items():
+            print(f"{name}: {grid.dataset} {grid.stream.name}, setting {grid.setting.name}, {len(grid.cells())} cells")
+        return 0
+    try:
+        grid = grid_from_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    torch.set_num_threads(args.threads)
+    out = args.out or (Path("results") if args.config == DEFAULT_CONFIG else Path("results") / args.config)
+    run = run_grid(grid, out, data_root=args.data_root, progress=not args.no_progress)
+    files = write_report(run.results, out)
+    print(files.table)
+    print(f"{run.computed} cells computed, {run.skipped} found finished")
+    print(f"wrote {files.csv}, {files.markdown}, {files.plot}")
+    return 0

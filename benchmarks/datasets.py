@@ -1,0 +1,103 @@
+"""The image datasets the streams are cut from, as float32 tensors in [0, 1] of shape (N, 1, H, W).
+
+- ``digits``: scikit-learn's bundled 8x8 handwritten digits (values 0..16, divided by 16), split into train and test
+  deterministically (a stratified quarter for test, fixed seed): the embedded default, works offline anywhere.
+- ``mnist``: torchvision's MNIST from a data root (never downloaded), x / 255 without normalisation.
+
+The data root is, in order: the explicit argument, the ``MEMSTORE_DATA`` variable, or ``../shared/data`` beside this
+checkout when it exists (where this repository's checkouts keep real MNIST).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+__all__ = ["Dataset", "DATASETS", "load_dataset", "load_digits", "load_mnist", "resolve_data_root"]
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+_DIGITS_TEST_FRACTION = 0.25
+_DIGITS_SPLIT_SEED = 0
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A labelled image set: ``x`` float32 in [0, 1], (N, C, H, W); ``y`` int64 in [0, num_classes)."""
+
+    name: str
+    train_x: Tensor
+    train_y: Tensor
+    test_x: Tensor
+    test_y: Tensor
+    num_classes: int
+
+    @property
+    def item_shape(self) -> tuple[int, int, int]:
+        c, h, w = self.train_x.shape[1:]
+        return (int(c), int(h), int(w))
+
+
+def resolve_data_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """Where torchvision datasets live: ``root``, else ``$MEMSTORE_DATA``, else ``../shared/data`` if present."""
+    if root is not None:
+        return Path(root)
+    env = os.environ.get("MEMSTORE_DATA")
+    if env:
+        return Path(env)
+    sibling = _REPO_ROOT.parent / "shared" / "data"
+    if sibling.is_dir():
+        return sibling
+    raise FileNotFoundError("no data root: pass --data-root or set MEMSTORE_DATA to a folder holding MNIST/raw/*")
+
+
+def load_digits(data_root: str | os.PathLike[str] | None = None) -> Dataset:
+    """scikit-learn's 8x8 digits, /16, with a fixed stratified 75/25 train/test split."""
+    from sklearn.datasets import load_digits as sk_load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = sk_load_digits()
+    x = torch.as_tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    y = torch.as_tensor(bunch.target, dtype=torch.int64)
+    train_idx, test_idx = train_test_split(
+        range(len(y)), test_size=_DIGITS_TEST_FRACTION, random_state=_DIGITS_SPLIT_SEED, stratify=bunch.target
+    )
+    train, test = torch.as_tensor(train_idx), torch.as_tensor(test_idx)
+    return Dataset("digits", x[train], y[train], x[test], y[test], 10)
+
+
+def load_mnist(data_root: str | os.PathLike[str] | None = None) -> Dataset:
+    """torchvision MNIST (``MNIST/raw/*`` under the data root, never downloaded), x / 255 as float32."""
+    from torchvision import datasets
+
+    root = resolve_data_root(data_root)
+    try:
+        train = datasets.MNIST(str(root), train=True, download=False)
+        test = datasets.MNIST(str(root), train=False, download=False)
+    except RuntimeError as exc:
+        raise FileNotFoundError(f"MNIST not found under {root} (expected {root}/MNIST/raw/*): {exc}") from exc
+
+    def images(data: Tensor) -> Tensor:
+        return data.to(torch.float32).unsqueeze(1) / 255.0
+
+    return Dataset("mnist", images(train.data), train.targets.long(), images(test.data), test.targets.long(), 10)
+
+
+DATASETS: dict[str, Callable[[str | None], Dataset]] = {"digits": load_digits, "mnist": load_mnist}
+
+
+@lru_cache(maxsize=4)
+def _cached(name: str, root: str | None) -> Dataset:
+    return DATASETS[name](root)
+
+
+def load_dataset(name: str, data_root: str | os.PathLike[str] | None = None) -> Dataset:
+    """Load a dataset by name (cached per process: streams only read it)."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}")
+    return _cached(name, None if data_root is None else str(data_root))

@@ -1,0 +1,171 @@
+"""Reports of a grid: per-cell CSV, a markdown table of mean ± std per configuration, a storage-vs-accuracy plot."""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .runner import CellResult
+from .specs import BudgetSpec
+
+__all__ = ["Summary", "ReportFiles", "markdown_table", "summarise", "write_csv", "write_plot", "write_report"]
+
+_CSV_FIELDS = [
+    "dataset", "stream", "setting", "metric", "learner", "store", "budget", "seed", "accuracy", "average_accuracy",
+    "retention", "forgetting", "items", "bits_charged", "budget_bits", "seconds",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One configuration over its seeds (accuracies in percent)."""
+
+    dataset: str
+    stream: str
+    setting: str
+    metric: str
+    learner: str
+    store: str
+    budget: str
+    budget_bits: int
+    items: float
+    bits_charged: float
+    mean: float
+    std: float
+    forgetting: float
+    seeds: int
+
+    @property
+    def ci(self) -> float:
+        """2 sigma / sqrt(n): the "±" MIR and ARM print (a confidence interval, not a standard deviation)."""
+        return 2 * self.std / math.sqrt(self.seeds) if self.seeds > 1 else math.nan
+
+
+def _row(result: CellResult) -> dict[str, object]:
+    data = result.to_json()
+    config = result.config
+    budget = config["budget"]
+    label = "-" if budget is None else BudgetSpec(**budget).label
+    return {
+        "dataset": config["dataset"],
+        "stream": config["stream"]["kind"],
+        "setting": config["setting"]["name"],
+        "metric": config["setting"]["metric"].lower(),
+        "learner": config["learner"],
+        "store": config["store"] or "-",
+        "budget": label,
+        "seed": config["seed"],
+        **{k: data[k] for k in _CSV_FIELDS[8:]},
+    }
+
+
+def write_csv(results: Sequence[CellResult], path: Path) -> None:
+    """One line per cell."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=_CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(_row(r) for r in results)
+
+
+def _std(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def summarise(results: Sequence[CellResult]) -> list[Summary]:
+    """Group cells by everything but the seed, in first-seen order."""
+    groups: dict[tuple, list[dict[str, object]]] = {}
+    for result in results:
+        row = _row(result)
+        key = tuple(row[k] for k in ("dataset", "stream", "setting", "metric", "learner", "store", "budget"))
+        groups.setdefault(key, []).append(row)
+    summaries = []
+    for key, rows in groups.items():
+        acc = [100 * float(r["accuracy"]) for r in rows]  # type: ignore[arg-type]
+        forget = [100 * float(r["forgetting"]) for r in rows]  # type: ignore[arg-type]
+        summaries.append(
+            Summary(
+                *key,
+                budget_bits=int(rows[0]["budget_bits"]),  # type: ignore[arg-type]
+                items=statistics.fmean(float(r["items"]) for r in rows),  # type: ignore[arg-type]
+                bits_charged=statistics.fmean(float(r["bits_charged"]) for r in rows),  # type: ignore[arg-type]
+                mean=statistics.fmean(acc),
+                std=_std(acc),
+                forgetting=statistics.fmean(forget),
+                seeds=len(rows),
+            )
+        )
+    return summaries
+
+
+def markdown_table(summaries: Sequence[Summary]) -> str:
+    """Mean ± std (and MIR's 2σ/√n) per configuration, with items held and bits."""
+    head = (
+        "| dataset | stream | setting | learner | store | budget | items held | bits charged / budget "
+        "| accuracy % (mean ± std) | 2σ/√n | forgetting % | seeds |\n"
+        "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|\n"
+    )
+    lines = [
+        f"| {s.dataset} | {s.stream} | {s.setting} | {s.learner} | {s.store} | {s.budget} | {s.items:g} "
+        f"| {s.bits_charged:.0f} / {s.budget_bits} | {s.mean:.1f} ± {s.std:.1f} | {s.ci:.1f} | {s.forgetting:.1f} "
+        f"| {s.seeds} |"
+        for s in summaries
+    ]
+    metrics = sorted({s.metric for s in summaries})
+    note = "\naccuracy = " + "; ".join(metrics) + " (see the setting column)\n" if metrics else ""
+    return head + "\n".join(lines) + "\n" + note
+
+
+def write_plot(summaries: Sequence[Summary], path: Path) -> None:
+    """x: bits (log scale); y: accuracy; one line per store/learner/setting; memoryless learners as dashed lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    lines: dict[tuple[str, str, str], list[Summary]] = {}
+    for s in summaries:
+        lines.setdefault((s.store, s.learner, s.setting), []).append(s)
+    for (store, learner, setting), points in lines.items():
+        label = f"{learner} ({setting})" if store == "-" else f"{learner} + {store} ({setting})"
+        if store == "-" or all(p.budget_bits == 0 for p in points):
+            ax.axhline(points[0].mean, linestyle="--", color="gray", label=label)
+            continue
+        points = sorted(points, key=lambda p: p.budget_bits)
+        xs = [p.budget_bits for p in points]
+        ax.errorbar(xs, [p.mean for p in points], yerr=[p.std for p in points], marker="o", capsize=3, label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("memory budget (bits)")
+    ax.set_ylabel("accuracy (%): " + ", ".join(sorted({s.metric for s in summaries})))
+    title = ", ".join(sorted({f"{s.dataset} {s.stream}" for s in summaries}))
+    ax.set_title(f"storage vs accuracy: {title}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    csv: Path
+    markdown: Path
+    plot: Path
+    table: str
+
+
+def write_report(results: Sequence[CellResult], out_dir: str | Path) -> ReportFiles:
+    """Write ``results.csv``, ``results.md`` and ``results.png`` into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summaries = summarise(results)
+    table = markdown_table(summaries)
+    files = ReportFiles(out / "results.csv", out / "results.md", out / "results.png", table)
+    write_csv(results, files.csv)
+    files.markdown.write_text("# Results\n\n" + table)
+    write_plot(summaries, files.plot)
+    return files

@@ -1,0 +1,247 @@
+"""Run one benchmark cell (a learner with a store on a stream, one seed) and grids of them, resumably.
+
+A cell's result is one JSON file named by the cell's key (a readable name plus a hash of its whole configuration);
+a grid skips every cell whose file exists, so an interrupted grid picks up where it stopped and a changed setting
+never reuses a stale result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from learners import AccuracyMatrix, Learner, score
+from memstore import MemoryStore
+
+from .datasets import load_dataset
+from .specs import LEARNERS, STORES, BudgetSpec, MLPSpec, Setting
+from .streams import Stream, StreamSpec
+
+__all__ = ["Cell", "CellResult", "Grid", "GridRun", "run_cell", "run_grid", "train_and_evaluate"]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run: ``learner`` with ``store`` at ``budget`` (both None for memoryless learners) on a stream, one seed."""
+
+    dataset: str
+    stream: StreamSpec
+    setting: Setting
+    model: MLPSpec
+    learner: str
+    store: str | None
+    budget: BudgetSpec | None
+    seed: int
+
+    def config(self) -> dict[str, Any]:
+        """Everything that determines the result, JSON-ready."""
+        return {
+            "dataset": self.dataset,
+            "stream": {"kind": self.stream.name, **asdict(self.stream)},
+            "setting": {**asdict(self.setting), "metric": self.setting.metric.name},
+            "model": asdict(self.model),
+            "learner": self.learner,
+            "store": self.store,
+            "budget": None if self.budget is None else asdict(self.budget),
+            "seed": self.seed,
+        }
+
+    @property
+    def key(self) -> str:
+        digest = hashlib.sha1(json.dumps(self.config(), sort_keys=True).encode()).hexdigest()[:10]
+        budget = "none" if self.budget is None else self.budget.label.replace(" ", "")
+        parts = [self.dataset, self.stream.name, self.setting.name, self.learner, self.store or "nostore", budget]
+        return "-".join(parts) + f"-s{self.seed}-{digest}"
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """A finished cell: its configuration, accuracy matrix, what the store held and the wall time."""
+
+    config: dict[str, Any]
+    matrix: AccuracyMatrix
+    accuracy: float  # the setting's metric
+    items: int
+    bits_charged: int
+    budget_bits: int
+    seconds: float
+    provenance: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "config": self.config,
+            "matrix": [list(row) for row in self.matrix.values],
+            "test_sizes": list(self.matrix.test_sizes),
+            "accuracy": self.accuracy,
+            "average_accuracy": self.matrix.average_accuracy(),
+            "retention": self.matrix.retention(),
+            "forgetting": self.matrix.forgetting(),
+            "items": self.items,
+            "bits_charged": self.bits_charged,
+            "budget_bits": self.budget_bits,
+            "seconds": self.seconds,
+            "provenance": self.provenance,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CellResult:
+        matrix = AccuracyMatrix.from_rows(data["matrix"], data["test_sizes"])
+        return cls(
+            data["config"], matrix, data["accuracy"], data["items"], data["bits_charged"], data["budget_bits"],
+            data["seconds"], data.get("provenance", {}),
+        )
+
+
+def provenance() -> dict[str, Any]:
+    """What produced a result: torch's version and the checkout's commit (with a flag for uncommitted changes)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"torch": torch.__version__, "commit": git("rev-parse", "HEAD"), "dirty": bool(status)}
+
+
+def train_and_evaluate(
+    learner: Learner, stream: Stream, *, batch_size: int = 10, task_aware: bool = True
+) -> AccuracyMatrix:
+    """Feed ``stream`` to ``learner`` in batches, evaluating on every task's test set after each task.
+
+    ``task_aware=False`` is task-free use: no task ids and no ``end_task`` calls reach the learner.
+    """
+    matrix = AccuracyMatrix((), stream.test_sizes)
+    for task in stream:
+        for x, y in task.batches(batch_size):
+            learner.observe(x, y, task=task.index if task_aware else None)
+        if task_aware:
+            learner.end_task(task.index)
+        matrix = matrix.with_row([score(learner.model, t.test_x, t.test_y).accuracy for t in stream])
+    return matrix
+
+
+def _build_store(cell: Cell, stream: Stream) -> MemoryStore | None:
+    if cell.store is None or cell.budget is None:
+        return None
+    num_tasks = len(stream) if cell.setting.task_aware else None
+    budget = cell.budget.resolve(stream.item_shape, stream.num_classes, num_tasks)
+    spec = STORES[cell.store]
+    return spec.build(budget, stream.item_shape, stream.num_classes, seed=cell.seed, num_tasks=num_tasks)
+
+
+def run_cell(cell: Cell, *, data_root: str | None = None) -> CellResult:
+    """Build stream, model (seeded init), store and learner for ``cell``; train; evaluate."""
+    start = time.perf_counter()
+    dataset = load_dataset(cell.dataset, data_root)
+    stream = cell.stream.build(dataset, torch.Generator().manual_seed(cell.seed))
+    with torch.random.fork_rng(devices=[]):  # default init draws from the global RNG; seed it without leaking
+        torch.manual_seed(cell.seed)
+        model = cell.model.build(stream.item_shape, stream.num_classes)
+    store = _build_store(cell, stream)
+    learner = LEARNERS[cell.learner].build(model, store, cell.setting, torch.Generator().manual_seed(cell.seed))
+    matrix = train_and_evaluate(
+        learner, stream, batch_size=cell.setting.batch_size, task_aware=cell.setting.task_aware
+    )
+    return CellResult(
+        config=cell.config(),
+        matrix=matrix,
+        accuracy=cell.setting.metric(matrix),
+        items=0 if store is None else len(store),
+        bits_charged=0 if store is None else store.ledger().charged(store.budget),
+        budget_bits=0 if store is None else store.budget.bits,
+        seconds=time.perf_counter() - start,
+        provenance=provenance(),
+    )
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Stores x budgets x learners x seeds on one stream and setting. Memoryless learners get one cell per seed."""
+
+    dataset: str
+    stream: StreamSpec
+    setting: Setting
+    model: MLPSpec
+    stores: tuple[str, ...]
+    budgets: tuple[BudgetSpec, ...]
+    learners: tuple[str, ...]
+    seeds: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.stores if s not in STORES] + [lrn for lrn in self.learners if lrn not in LEARNERS]
+        if unknown:
+            known = f"stores: {sorted(STORES)}, learners: {sorted(LEARNERS)}"
+            raise ValueError(f"unknown stores/learners {unknown}; {known}")
+
+    def cells(self) -> list[Cell]:
+        cells = []
+        for learner in self.learners:
+            if LEARNERS[learner].uses_memory:
+                combos: Iterable[tuple[str | None, BudgetSpec | None]] = [
+                    (s, b) for s in self.stores for b in self.budgets
+                ]
+            else:
+                combos = [(None, None)]
+            for store, budget in combos:
+                for seed in self.seeds:
+                    cells.append(
+                        Cell(self.dataset, self.stream, self.setting, self.model, learner, store, budget, seed)
+                    )
+        return cells
+
+
+@dataclass(frozen=True)
+class GridRun:
+    """A grid's results in cell order, and how many cells were computed now vs found finished."""
+
+    results: tuple[CellResult, ...]
+    computed: int
+    skipped: int
+    cell_dir: Path = field(compare=False)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)  # atomic: a killed run leaves no half-written cell
+
+
+def run_grid(
+    grid: Grid,
+    out_dir: str | os.PathLike[str],
+    *,
+    data_root: str | None = None,
+    progress: bool = True,
+    run: Callable[..., CellResult] = run_cell,
+) -> GridRun:
+    """Run every cell of ``grid`` whose result is not yet under ``out_dir/cells``; return all the grid's results."""
+    cell_dir = Path(out_dir) / "cells"
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    results, computed, skipped = [], 0, 0
+    bar = tqdm(grid.cells(), desc="cells", unit="cell", disable=not progress, dynamic_ncols=True)
+    for cell in bar:
+        path = cell_dir / f"{cell.key}.json"
+        bar.set_postfix_str(cell.key.rsplit("-", 1)[0], refresh=False)
+        if path.exists():
+            results.append(CellResult.from_json(json.loads(path.read_text())))
+            skipped += 1
+            continue
+        result = run(cell, data_root=data_root)
+        _write_json(path, result.to_json())
+        results.append(result)
+        computed += 1
+    return GridRun(tuple(results), computed, skipped, cell_dir)

@@ -1,0 +1,229 @@
+"""Small frozen specs the runner builds a cell from: budget, store, learner, model and protocol setting.
+
+A new store (JPEG, recollections, ...) or learner is a new spec class plus one entry in ``STORES`` / ``LEARNERS``;
+nothing else in the runner branches on names.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+import torch
+from torch import nn
+
+from learners import ER, AccuracyMatrix, Learner, Naive
+from memstore import Budget, MemoryStore
+
+__all__ = [
+    "BudgetSpec",
+    "ERSpec",
+    "LEARNERS",
+    "LearnerSpec",
+    "Metric",
+    "MLPSpec",
+    "NaiveSpec",
+    "RawSpec",
+    "SETTINGS",
+    "STORES",
+    "Setting",
+    "StoreSpec",
+]
+
+
+# -- budgets ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BudgetSpec:
+    """A budget as "``images`` raw images" (the papers' unit, labels and kept task ids included) or as raw ``bits``."""
+
+    images: int | None = None
+    bits: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.images is None) == (self.bits is None):
+            raise ValueError("give exactly one of images= or bits=")
+        value = self.images if self.images is not None else self.bits
+        if not isinstance(value, int) or value < 0:
+            raise ValueError(f"a budget must be a non-negative int, got {value!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> BudgetSpec:
+        """``"500"`` or ``"500img"`` -> 500 raw images; ``"4000bits"`` or ``"bits:4000"`` -> 4000 bits."""
+        match = re.fullmatch(r"\s*(?:(bits):)?(\d+)\s*(img|images|bits|b)?\s*", text)
+        if not match or (match.group(1) and match.group(3)):
+            raise ValueError(f"cannot read budget {text!r}: use e.g. 500 (images) or 40000bits")
+        in_bits = match.group(1) == "bits" or match.group(3) in ("bits", "b")
+        value = int(match.group(2))
+        return cls(bits=value) if in_bits else cls(images=value)
+
+    @property
+    def label(self) -> str:
+        return f"{self.images} img" if self.images is not None else f"{self.bits} bits"
+
+    def resolve(self, item_shape: tuple[int, ...], num_classes: int, num_tasks: int | None = None) -> Budget:
+        if self.bits is not None:
+            return Budget(self.bits)
+        assert self.images is not None
+        return Budget.images(self.images, item_shape, num_classes, num_tasks=num_tasks)
+
+
+# -- stores ----------------------------------------------------------------------------------------------------
+
+
+class StoreSpec(Protocol):
+    """Builds an empty store for a cell."""
+
+    name: ClassVar[str]
+
+    def build(
+        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None
+    ) -> MemoryStore: ...
+
+
+@dataclass(frozen=True)
+class RawSpec:
+    """``RawStore`` with reservoir admission: uint8 items plus packed labels."""
+
+    name: ClassVar[str] = "raw"
+
+    def build(
+        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None
+    ) -> MemoryStore:
+        from memstore import RawStore, Reservoir
+
+        return RawStore(budget, item_shape, num_classes, seed=seed, policy=Reservoir(), num_tasks=num_tasks)
+
+
+@dataclass(frozen=True)
+class JPEGSpec:
+    """``JPEGStore`` with reservoir admission at ``quality`` (50: what ``choose_quality`` picks on Split MNIST's first
+    task at epsilon 0.05, docs/backends/jpeg.md)."""
+
+    name: ClassVar[str] = "jpeg"
+    quality: int = 50
+
+    def build(
+        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None
+    ) -> MemoryStore:
+        from memstore import JPEGStore, Reservoir
+
+        return JPEGStore(budget, item_shape, num_classes, seed=seed, quality=self.quality, policy=Reservoir(),
+                         num_tasks=num_tasks)
+
+
+STORES: dict[str, StoreSpec] = {RawSpec.name: RawSpec(), JPEGSpec.name: JPEGSpec()}
+
+
+# -- protocol settings -----------------------------------------------------------------------------------------
+
+
+class Metric(enum.Enum):
+    """The test accuracy a setting reports."""
+
+    AVERAGE = "mean of per-task accuracies"
+    RETENTION = "accuracy on the pooled test set"
+
+    def __call__(self, matrix: AccuracyMatrix) -> float:
+        return matrix.average_accuracy() if self is Metric.AVERAGE else matrix.retention()
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A protocol setting (PROTOCOLS.md): learning rate, replay rule, task awareness, reported metric.
+
+    ``task_aware``: the learner is told task ids and boundaries (``observe(..., task=t)``, ``end_task``); the store
+    then keeps task ids. ``replay_past_tasks_only`` needs it. (Images per task belong to the stream spec.)
+    """
+
+    name: str
+    lr: float
+    replay_past_tasks_only: bool
+    task_aware: bool
+    metric: Metric
+    batch_size: int = 10
+    replay_size: int = 10
+
+    def __post_init__(self) -> None:
+        if self.replay_past_tasks_only and not self.task_aware:
+            raise ValueError("replaying past tasks only needs a task-aware setting")
+
+
+SETTINGS: dict[str, Setting] = {
+    # GMED (Jin et al.), task-free: replay from the whole memory; accuracy over the full test set.
+    "gmed": Setting("gmed", 0.05, False, False, Metric.RETENTION),
+    # MIR (Aljundi et al.) as reported by ARM: no replay in task 1, then earlier tasks only; mean per-task accuracy.
+    "mir": Setting("mir", 0.1, True, True, Metric.AVERAGE),
+}
+
+
+# -- learners --------------------------------------------------------------------------------------------------
+
+
+class LearnerSpec(Protocol):
+    """Builds a learner for a cell; ``uses_memory`` False means one cell per seed, without store or budget."""
+
+    name: ClassVar[str]
+    uses_memory: ClassVar[bool]
+
+    def build(
+        self, model: nn.Module, store: MemoryStore | None, setting: Setting, generator: torch.Generator
+    ) -> Learner: ...
+
+
+@dataclass(frozen=True)
+class ERSpec:
+    name: ClassVar[str] = "er"
+    uses_memory: ClassVar[bool] = True
+
+    def build(
+        self, model: nn.Module, store: MemoryStore | None, setting: Setting, generator: torch.Generator
+    ) -> Learner:
+        assert store is not None
+        return ER(
+            model,
+            store,
+            lr=setting.lr,
+            replay_size=setting.replay_size,
+            replay_past_tasks_only=setting.replay_past_tasks_only,
+            generator=generator,
+        )
+
+
+@dataclass(frozen=True)
+class NaiveSpec:
+    name: ClassVar[str] = "naive"
+    uses_memory: ClassVar[bool] = False
+
+    def build(
+        self, model: nn.Module, store: MemoryStore | None, setting: Setting, generator: torch.Generator
+    ) -> Learner:
+        return Naive(model, store, lr=setting.lr)
+
+
+LEARNERS: dict[str, LearnerSpec] = {ERSpec.name: ERSpec(), NaiveSpec.name: NaiveSpec()}
+
+
+# -- models ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MLPSpec:
+    """A ReLU MLP with PyTorch's default init: ``hidden`` widths, e.g. (400, 400) for MNIST, (100, 100) for digits."""
+
+    hidden: tuple[int, ...] = (400, 400)
+
+    def build(self, item_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+        widths = [int(torch.tensor(item_shape).prod()), *self.hidden]
+        layers: list[nn.Module] = [nn.Flatten()]
+        for w_in, w_out in zip(widths[:-1], widths[1:], strict=True):
+            layers += [nn.Linear(w_in, w_out), nn.ReLU()]
+        layers.append(nn.Linear(widths[-1], num_classes))
+        return nn.Sequential(*layers)
+
+    @property
+    def label(self) -> str:
+        return "mlp-" + "x".join(str(h) for h in self.hidden)

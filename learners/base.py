@@ -1,0 +1,113 @@
+"""What every learner shares: one online SGD step on a stream batch plus an optional replay batch.
+
+A learner owns a model, a plain SGD optimizer (no momentum, no weight decay) and, optionally, a
+:class:`memstore.MemoryStore`. ``observe`` runs the step in a fixed order that subclasses refine through hooks:
+
+1. :meth:`Learner.retrieve` chooses a replay batch (or None); by default it asks :meth:`Learner.replay`, which
+   does not see the stream batch (learners that look ahead on it, MIR and GMED, override ``retrieve``);
+2. :meth:`Learner.update` computes :meth:`Learner.loss`, back-propagates and steps the optimizer;
+3. :meth:`Learner.remember` offers the stream batch to the store, *after* the update (both official codes do this).
+
+Learners use only the public store contract (``write``, ``sample``, ``end_task``, ``can_sample``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from memstore import Batch, MemoryStore, TaskContext
+
+__all__ = ["Learner", "Step"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one ``observe`` did: the loss it minimised and how many replayed items entered it."""
+
+    loss: float
+    replayed: int
+
+
+class Learner:
+    """Online learner: one SGD step per stream batch; subclasses choose the replay batch and the loss.
+
+    ``task`` handling: ``observe(x, y, task=t)`` declares the current task; ``end_task()`` closes it and moves
+    to the next one. A learner told nothing (task-free use) writes to its store without task ids.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        store: MemoryStore | None = None,
+        *,
+        lr: float,
+        replay_size: int = 10,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        if lr <= 0:
+            raise ValueError(f"lr must be positive, got {lr!r}")
+        if replay_size < 0:
+            raise ValueError(f"replay_size must be non-negative, got {replay_size!r}")
+        self.model = model
+        self.store = store
+        self.lr = lr
+        self.replay_size = replay_size
+        self.generator = generator
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+        self._task: int | None = None
+
+    @property
+    def current_task(self) -> int:
+        """The task being learned (0 until told otherwise)."""
+        return self._task or 0
+
+    def observe(self, x: Tensor, y: Tensor, task: int | None = None) -> Step:
+        """One online step on the stream batch ``(x, y)``, then offer it to the store."""
+        if task is not None:
+            self._task = task
+        replay = self.retrieve(x, y)
+        loss = self.update(x, y, replay)
+        self.remember(x, y)
+        return Step(loss=float(loss), replayed=0 if replay is None else len(replay))
+
+    def end_task(self, task: int | None = None) -> None:
+        """Close task ``task`` (default: the current one): forward a :class:`TaskContext` to the store."""
+        finished = self.current_task if task is None else task
+        if self.store is not None:
+            self.store.end_task(TaskContext(task=finished, model=self.model))
+        self._task = finished + 1
+
+    # -- hooks ------------------------------------------------------------------------------------------------
+
+    def retrieve(self, x: Tensor, y: Tensor) -> Batch | None:
+        """The replay batch for the stream batch ``(x, y)``: :meth:`replay`'s unless a learner looks ahead."""
+        return self.replay()
+
+    def replay(self) -> Batch | None:
+        """The replay batch for this step; none by default."""
+        return None
+
+    def loss(self, x: Tensor, y: Tensor, replay: Batch | None) -> Tensor:
+        """mean(stream CE) + mean(replay CE): two means added, as both official codes do (PROTOCOLS.md)."""
+        loss = F.cross_entropy(self.model(x), y)
+        if replay is not None and len(replay):
+            loss = loss + F.cross_entropy(self.model(replay.x), replay.y)
+        return loss
+
+    def update(self, x: Tensor, y: Tensor, replay: Batch | None) -> Tensor:
+        """Compute the loss, back-propagate and take one SGD step; returns the (detached) loss."""
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss(x, y, replay)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
+    def remember(self, x: Tensor, y: Tensor) -> None:
+        """Offer the stream batch to the store (after the update); a no-op without a store."""
+        if self.store is not None:
+            self.store.write(x, y, task=self._task)

@@ -1,0 +1,124 @@
+"""The accuracy matrix of a continual-learning run and the summaries the papers report.
+
+``a[i][j]`` is the accuracy on task ``j``'s test set after training through task ``i`` (both from 0), as a fraction
+in [0, 1]. Three summaries of it:
+
+- :func:`average_accuracy`: the mean over tasks of the final row (Chaudhry et al., 2018; MIR and ARM report this).
+- :func:`forgetting`: Chaudhry et al. (2018): the mean over ``j < T-1`` of ``max_{l < T-1} a[l][j] - a[T-1][j]``.
+- :func:`retention`: Riemer et al.: accuracy on all tasks' test data pooled after the last task, i.e. the final row
+  weighted by each task's test-set size (GMED's "full test set" accuracy on Split MNIST).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["AccuracyMatrix", "TaskScore", "average_accuracy", "forgetting", "retention", "score"]
+
+
+@dataclass(frozen=True)
+class TaskScore:
+    """Correct predictions out of a test set's size."""
+
+    correct: int
+    total: int
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else math.nan
+
+
+@dataclass(frozen=True)
+class AccuracyMatrix:
+    """``values[i][j]``: accuracy on task ``j`` after training through task ``i``; ``test_sizes[j]``: its test size.
+
+    Rows may be fewer than tasks while a run is in progress; the summaries need all ``T`` rows.
+    """
+
+    values: tuple[tuple[float, ...], ...]
+    test_sizes: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        tasks = len(self.test_sizes)
+        if tasks == 0:
+            raise ValueError("an accuracy matrix needs at least one task")
+        if any(n <= 0 for n in self.test_sizes):
+            raise ValueError(f"test sizes must be positive, got {self.test_sizes}")
+        if len(self.values) > tasks or any(len(row) != tasks for row in self.values):
+            raise ValueError(f"values must be at most {tasks} rows of {tasks} accuracies")
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[float]], test_sizes: Sequence[int] | None = None) -> AccuracyMatrix:
+        """Build from nested sequences; equal test sizes when ``test_sizes`` is None."""
+        sizes = tuple(test_sizes) if test_sizes is not None else (1,) * len(rows[0])
+        return cls(tuple(tuple(float(v) for v in row) for row in rows), tuple(int(n) for n in sizes))
+
+    @property
+    def num_tasks(self) -> int:
+        return len(self.test_sizes)
+
+    @property
+    def complete(self) -> bool:
+        return len(self.values) == self.num_tasks
+
+    def with_row(self, row: Sequence[float]) -> AccuracyMatrix:
+        """A matrix with one more row (the evaluation after the next task)."""
+        return AccuracyMatrix((*self.values, tuple(float(v) for v in row)), self.test_sizes)
+
+    def final_row(self) -> tuple[float, ...]:
+        if not self.complete:
+            raise ValueError(f"the matrix has {len(self.values)} of {self.num_tasks} rows")
+        return self.values[-1]
+
+    def average_accuracy(self) -> float:
+        return average_accuracy(self)
+
+    def forgetting(self) -> float:
+        return forgetting(self)
+
+    def retention(self) -> float:
+        return retention(self)
+
+
+def average_accuracy(matrix: AccuracyMatrix) -> float:
+    """Mean over tasks of the accuracies after the last task."""
+    row = matrix.final_row()
+    return sum(row) / len(row)
+
+
+def forgetting(matrix: AccuracyMatrix) -> float:
+    """Chaudhry et al. (2018): mean over ``j < T-1`` of the best earlier accuracy on ``j`` minus the final one.
+
+    Undefined (NaN) for a single task.
+    """
+    final = matrix.final_row()
+    last = matrix.num_tasks - 1
+    if last == 0:
+        return math.nan
+    drops = [max(matrix.values[i][j] for i in range(last)) - final[j] for j in range(last)]
+    return sum(drops) / len(drops)
+
+
+def retention(matrix: AccuracyMatrix) -> float:
+    """Riemer et al.: accuracy on every task's test data pooled, after the last task (weighted by test sizes)."""
+    final = matrix.final_row()
+    total = sum(matrix.test_sizes)
+    return sum(acc * n for acc, n in zip(final, matrix.test_sizes, strict=True)) / total
+
+
+@torch.no_grad()
+def score(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000) -> TaskScore:
+    """Count ``model``'s correct argmax predictions on ``(x, y)``, in eval mode, restoring the previous mode."""
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for start in range(0, int(y.shape[0]), batch_size):
+        logits = model(x[start : start + batch_size])
+        correct += int((logits.argmax(dim=1) == y[start : start + batch_size]).sum())
+    model.train(was_training)
+    return TaskScore(correct, int(y.shape[0]))

@@ -1,0 +1,144 @@
+"""JPEGStore: the JPEG baseline of Riemer et al. (Fig. 3) and MRDC (Wang et al., ICLR 2022) under a bit budget.
+
+The variable-size item engine with :class:`~memstore.codecs.jpeg.JPEGCodec`. Bits (DESIGN §3): the header all items
+share (measured from Pillow's real output for this shape, quality and subsampling) once, 8 × each item's scan bytes,
+``codec.length_bits`` per item of length field in ``index``, and labels. See docs/backends/jpeg.md.
+
+Automatic quality (:func:`choose_quality`, :meth:`JPEGStore.auto`) trades quantity against quality as MRDC does:
+among candidate qualities, take the one that stores the most items while the compressed items keep the feature-space
+volume (a log-determinant) of the originals within ``epsilon``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..budget import Budget, label_bits
+from ..codecs.jpeg import JPEGCodec
+from ..errors import InvalidInputError
+from ..policies import Policy
+from .items import choose
+from .variable import VariableItemStore
+
+__all__ = ["JPEGStore", "QualityChoice", "choose_quality", "DEFAULT_QUALITIES"]
+
+DEFAULT_QUALITIES = (1, 5, 10, 25, 50, 75, 95)
+
+
+class JPEGStore(VariableItemStore):
+    """Items stored as JPEG scans at one ``quality`` (1–100); ``subsampling`` for RGB (0 = 4:4:4, 2 = 4:2:0)."""
+
+    store_type = "jpeg"
+
+    def __init__(
+        self,
+        budget: Budget,
+        item_shape: tuple[int, ...],
+        num_classes: int,
+        *,
+        seed: int | None = None,
+        quality: int = 75,
+        subsampling: int = 0,
+        policy: Policy | None = None,
+        num_tasks: int | None = None,
+    ) -> None:
+        try:
+            codec = JPEGCodec(tuple(item_shape), quality, subsampling)
+        except (ValueError, TypeError) as exc:
+            raise InvalidInputError(str(exc)) from exc
+        super().__init__(budget, item_shape, num_classes, codec=codec, seed=seed, policy=policy, num_tasks=num_tasks)
+
+    @property
+    def quality(self) -> int:
+        return self.codec.quality
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "quality": self.codec.quality, "subsampling": self.codec.subsampling}
+
+    @classmethod
+    def auto(
+        cls, budget: Budget, item_shape: tuple[int, ...], num_classes: int, x: Tensor, **options: Any
+    ) -> JPEGStore:
+        """A store at the quality :func:`choose_quality` picks for ``budget`` from the first task's inputs ``x``.
+
+        ``options`` go to the constructor, except ``candidates``, ``epsilon``, ``probe`` and ``features`` which go to
+        :func:`choose_quality`; the choice is kept as ``store.quality_choice``.
+        """
+        keys = ("candidates", "epsilon", "probe", "features")
+        search = {key: options.pop(key) for key in keys if key in options}
+        seed = options.get("seed")
+        generator = torch.Generator().manual_seed(0 if seed is None else seed)
+        choice = choose_quality(x, budget, num_classes, generator=generator, num_tasks=options.get("num_tasks"),
+                                subsampling=options.get("subsampling", 0), **search)
+        store = cls(budget, item_shape, num_classes, quality=choice.quality, **options)
+        store.quality_choice = choice
+        return store
+
+
+@dataclass(frozen=True)
+class QualityChoice:
+    """What :func:`choose_quality` measured: per candidate, items that fit, volume ratio and L1 distortion."""
+
+    quality: int
+    candidates: tuple[int, ...]
+    items: tuple[int, ...]
+    volume_ratio: tuple[float, ...]
+    distortion: tuple[float, ...]
+    epsilon: float
+
+
+def _log_volume(features: Tensor) -> float:
+    """``log det(I + K)`` for the cosine Gram matrix ``K`` of the rows of ``features`` (a DPP's log-volume)."""
+    unit = torch.nn.functional.normalize(features.double().flatten(1), dim=1)
+    gram = unit @ unit.T
+    return float(torch.logdet(torch.eye(gram.shape[0], dtype=gram.dtype) + gram))
+
+
+def _fits(budget: Budget, codec: JPEGCodec, mean_scan_bits: float, fixed_bits: int) -> int:
+    room = budget.bits - 8 * len(codec.shared)
+    return max(int(room // (mean_scan_bits + fixed_bits)), 0)
+
+
+def choose_quality(
+    x: Tensor,
+    budget: Budget,
+    num_classes: int,
+    *,
+    candidates: Sequence[int] = DEFAULT_QUALITIES,
+    epsilon: float = 0.05,
+    probe: int = 256,
+    features: Callable[[Tensor], Tensor] | None = None,
+    generator: torch.Generator | None = None,
+    num_tasks: int | None = None,
+    subsampling: int = 0,
+) -> QualityChoice:
+    """MRDC's quantity–quality trade-off, volume form (docs/backends/jpeg.md).
+
+    On ``probe`` items of ``x`` drawn with ``generator``: for each quality ``q``, ``N_q`` = items of the measured
+    mean size that fit in ``budget``; ``R_q = logvol(f(decode_q(x))) / logvol(f(x))`` with ``logvol`` the
+    log-determinant of ``I + K`` over the cosine kernel of features ``f`` (pixels by default). The choice maximises
+    ``N_q`` subject to ``|R_q − 1| <= epsilon`` (ties: the higher quality); if no quality passes, the highest.
+    """
+    if x.dim() != 4 or x.shape[0] < 2:
+        raise InvalidInputError("choose_quality needs a batch (B >= 2, C, H, W) of the first task's inputs")
+    rows = choose(int(x.shape[0]), probe, generator or torch.Generator().manual_seed(0))
+    sample = x[torch.from_numpy(rows)]
+    featurise = features or (lambda batch: batch)
+    reference = _log_volume(featurise(sample))
+    fixed = label_bits(num_classes) + (0 if num_tasks is None else (num_tasks - 1).bit_length())
+    table = []
+    for quality in sorted(set(candidates)):
+        codec = JPEGCodec(tuple(x.shape[1:]), quality, subsampling)
+        scans = codec.encode(sample)
+        decoded = codec.decode(scans)
+        mean_bits = 8 * sum(map(len, scans)) / len(scans)
+        table.append((quality, _fits(budget, codec, mean_bits, fixed + codec.length_bits),
+                      _log_volume(featurise(decoded)) / reference, float((decoded - sample).abs().mean())))
+    passing = [row for row in table if abs(row[2] - 1) <= epsilon] or [table[-1]]
+    best = max(passing, key=lambda row: (row[1], row[0]))
+    return QualityChoice(best[0], *map(tuple, zip(*table)), epsilon=epsilon)  # type: ignore[arg-type]

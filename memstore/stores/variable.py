@@ -1,0 +1,214 @@
+"""The item engine for variable-size items (JPEG scans): byte strings, admission that evicts until an item fits.
+
+It is :class:`~memstore.stores.items.ItemStore` (labels, task ids, stream counters, sampling, filters, key checks,
+persistence) with its payload layer replaced::
+
+    write(x, y) ─ codec.encode ─▶ scans ─ one at a time: fits in the free bits?
+                                         ├─ yes ─▶ policy (capacity = size + 1): append
+                                         └─ no ──▶ policy (capacity = size): replace or skip;
+                                                   then policy.evict until the budget holds again
+
+Bits (DESIGN §3): ``payload`` = the codec's shared bytes (once, while the store holds an item) + 8 × every scan byte;
+``index`` = ``codec.length_bits`` per item (each item's explicit length field); ``labels`` as in ItemStore.
+``save`` writes ``shared + scans`` as the payload array — exactly ``ceil(payload / 8)`` bytes — and the lengths
+packed at ``length_bits`` each. ``capacity`` is an upper bound on the item count (every item costs at least one
+scan byte), used to size the label columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..budget import Ledger
+from ..codecs.base import ItemCodec, VariableLengthCodec
+from ..codecs.bitpack import pack, unpack
+from ..errors import BudgetTooSmallError, InvalidInputError
+from .items import ItemStore
+
+__all__ = ["VariableItemStore", "EDIT_STEPS"]
+
+#: fractions of an edit tried, in order, when the fully edited item no longer fits; 0 keeps the old bytes
+EDIT_STEPS = (0.5, 0.25, 0.125)
+
+
+class VariableItemStore(ItemStore):
+    """Items of varying bit length under an exact budget (see the module docstring)."""
+
+    codec_type: ClassVar[type[ItemCodec]] = VariableLengthCodec
+    codec: VariableLengthCodec
+
+    # -- bits --------------------------------------------------------------------------------------------------------
+
+    @property
+    def bits_per_item(self) -> int:
+        """Fixed bits of one item besides its scan: label, task id and length field."""
+        return self.label_bits + self.task_bits + self.codec.length_bits
+
+    def _room(self) -> int:
+        """Bits the items may use: the budget less charged models."""
+        return self.budget.bits - (self.model_bits() if self.budget.charge_models else 0)
+
+    def _capacity(self) -> int:
+        shared = 8 * len(self.codec.shared)
+        bound = max(self._room() - shared, 0) // (self.bits_per_item + 8)
+        if bound < 1:
+            raise BudgetTooSmallError(
+                f"a budget of {self.budget.bits} bits cannot hold the {shared} shared bits and one item of at least "
+                f"{self.bits_per_item + 8} bits"
+            )
+        return bound
+
+    def _item_cost(self, scan: bytes) -> int:
+        return 8 * len(scan) + self.bits_per_item
+
+    @property
+    def _shared_bits(self) -> int:
+        return 8 * len(self.codec.shared)
+
+    def _used(self) -> int:
+        """Bits the items hold now (what ``ledger().charged`` counts, models aside)."""
+        if not self._size:
+            return 0
+        return 8 * (len(self.codec.shared) + self._scan_bytes) + self._size * self.bits_per_item
+
+    def ledger(self) -> Ledger:
+        payload = 8 * (len(self.codec.shared) + self._scan_bytes) if self._size else 0
+        return Ledger(
+            payload=payload,
+            labels=self._size * (self.label_bits + self.task_bits),
+            index=self._size * self.codec.length_bits,
+            models=self.model_bits(),
+        )
+
+    # -- the payload layer -------------------------------------------------------------------------------------------
+
+    def _init_payload(self) -> None:
+        if self.policy.fixed_slots_only:
+            raise InvalidInputError(f"{type(self.policy).__name__} needs fixed-size slots; {type(self).__name__} "
+                                    "stores items of varying size")
+        self._items: list[bytes] = []
+        self._scan_bytes = 0
+        #: the fraction of each key's change the last ``edit`` applied (1 = fully; see ``edit``)
+        self.edit_fractions = np.ones(0)
+
+    def _put(self, slots: np.ndarray, x: Tensor) -> None:
+        for slot, scan in zip(slots.tolist(), self.codec.encode(x)):
+            self._replace(slot, scan)
+
+    def _get(self, slots: np.ndarray) -> Tensor:
+        items = self._items
+        return self.codec.decode([items[slot] for slot in slots.tolist()])
+
+    def _replace(self, slot: int, scan: bytes) -> None:
+        self._scan_bytes += len(scan) - len(self._items[slot])
+        self._items[slot] = scan
+
+    # -- write -------------------------------------------------------------------------------------------------------
+
+    def write(self, x: Tensor, y: Tensor, *, task: int | None = None) -> int:
+        self.check_write(x, y, task)
+        self.policy.check_write(task)
+        labels = y.cpu().numpy()
+        scans = self.codec.encode(x) if labels.size else []
+        admitted = 0
+        for scan, label in zip(scans, labels.reshape(-1, 1)):
+            admitted += self._admit(scan, label, task)
+            self._count_seen(label, task)
+        return admitted
+
+    def _admit(self, scan: bytes, label: np.ndarray, task: int | None) -> bool:
+        """Place one item per the policy, evicting per the policy until it fits; False if it is not admitted."""
+        cost, room = self._item_cost(scan), self._room()
+        if self._shared_bits + cost > room:
+            return False  # larger than the whole budget
+        header = 0 if self._size else self._shared_bits  # the first item brings the shared header
+        fits = self._size < self.capacity and self._used() + header + cost <= room
+        slot = self.policy.place(self._occupancy(self._size + fits), label, task, self.generator)[0]
+        if slot < 0:
+            return False
+        self._set(slot, scan, int(label[0]), task)
+        while self._used() > room:
+            slot = self._remove(self.policy.evict(self._occupancy(self._size), slot, self.generator), slot)
+        return True
+
+    def _set(self, slot: int, scan: bytes, label: int, task: int | None) -> None:
+        if slot == self._size:
+            self._items.append(b"")
+            self._size += 1
+        self._replace(slot, scan)
+        self._labels._write(np.array([slot]), np.array([[label]]))
+        if self.num_tasks is not None:
+            self._tasks._write(np.array([slot]), np.array([[task or 0]]))
+
+    def _remove(self, victim: int, keep: int) -> int:
+        """Evict ``victim`` by moving the last item into its slot; returns ``keep``'s slot afterwards."""
+        last = self._size - 1
+        self._scan_bytes -= len(self._items[victim])
+        self._items[victim] = self._items[last]
+        self._items.pop()
+        moved = np.array([last])
+        self._labels._write(np.array([victim]), self._labels._read(moved))
+        self._tasks._write(np.array([victim]), self._tasks._read(moved))
+        self._size = last
+        return victim if keep == last else keep
+
+    # -- edit --------------------------------------------------------------------------------------------------------
+
+    def edit(self, keys: Tensor, x: Tensor) -> None:
+        """Re-encode ``x`` into ``keys``' slots without changing the count or exceeding the budget.
+
+        A re-encoded item may grow. If it no longer fits, the item moves only part of the way:
+        ``old + t·(x − old)`` for the first ``t`` of :data:`EDIT_STEPS` that fits, else it keeps its old bytes
+        (``t = 0``). Items are edited in key order. ``edit_fractions`` holds each key's ``t`` (1 for a full edit).
+        """
+        slots = self._edit_slots(keys, x)
+        fractions = np.ones(slots.size)
+        for row, (slot, scan) in enumerate(zip(slots.tolist(), self.codec.encode(x) if slots.size else [])):
+            if self._used() + 8 * (len(scan) - len(self._items[slot])) > self._room():
+                fractions[row], scan = self._partial_edit(slot, x[row:row + 1])
+            self._replace(slot, scan)
+        self.edit_fractions = fractions
+
+    def _partial_edit(self, slot: int, x: Tensor) -> tuple[float, bytes]:
+        old = self._get(np.array([slot]))
+        spare = self._room() - self._used() + 8 * len(self._items[slot])
+        for fraction in EDIT_STEPS:
+            scan = self.codec.encode(old + fraction * (x - old))[0]
+            if 8 * len(scan) <= spare:
+                return fraction, scan
+        return 0.0, self._items[slot]
+
+    # -- persistence -------------------------------------------------------------------------------------------------
+
+    def _payload_state(self) -> dict[str, Any]:
+        payload = self.codec.shared + b"".join(self._items) if self._size else b""
+        lengths = np.array([len(scan) for scan in self._items], dtype=np.int64)
+        return {
+            "payload": np.frombuffer(payload, dtype=np.uint8).copy(),
+            "lengths": pack(lengths, self.codec.length_bits),
+        }
+
+    def _check_payload(self, state: dict[str, Any], size: int) -> Callable[[], None]:
+        payload = np.asarray(state["payload"], dtype=np.uint8).reshape(-1).tobytes()
+        packed = np.asarray(state["lengths"], dtype=np.uint8).reshape(-1)
+        width = self.codec.length_bits
+        if packed.size != -(-size * width // 8):
+            raise InvalidInputError(f"state 'lengths' has {packed.size} bytes, expected {-(-size * width // 8)}")
+        lengths = unpack(packed, width, size).tolist()
+        shared = self.codec.shared if size else b""
+        if len(payload) != len(shared) + sum(lengths) or not payload.startswith(shared) or min(lengths, default=1) < 1:
+            raise InvalidInputError("state 'payload' does not match its lengths and this codec's shared header")
+        if size and 8 * len(payload) + size * self.bits_per_item > self._room():
+            raise InvalidInputError("state holds more bits than this store's budget")
+        ends = np.cumsum([len(shared), *lengths]).tolist()
+        items = [payload[start:end] for start, end in zip(ends[:-1], ends[1:])]
+
+        def install() -> None:
+            self._items, self._scan_bytes = items, sum(lengths)
+
+        return install

@@ -1,0 +1,82 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmarks.cli import build_parser, grid_from_args, main, parse_seeds
+from benchmarks.configs import CONFIGS
+from benchmarks.specs import BudgetSpec
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_parse_seeds():
+    assert parse_seeds("0-3") == (0, 1, 2, 3)
+    assert parse_seeds("0,5") == (0, 5)
+    assert parse_seeds("0-1,7") == (0, 1, 7)
+
+
+def _grid(*argv):
+    return grid_from_args(build_parser().parse_args(list(argv)))
+
+
+def test_no_arguments_is_the_embedded_default():
+    grid = _grid()
+    assert grid == CONFIGS["default"]
+    assert grid.dataset == "digits" and grid.stream.name == "split" and set(grid.learners) == {"er", "naive"}
+    assert len(grid.budgets) >= 3 and len(grid.seeds) >= 3
+
+
+def test_flags_override_one_field_each():
+    grid = _grid("--config", "split-mnist-er", "--seeds", "0-1", "--budgets", "500,64000bits", "--lr", "0.01")
+    assert grid.dataset == "mnist" and grid.stream.examples_per_task == 1010
+    assert grid.seeds == (0, 1) and grid.budgets == (BudgetSpec(images=500), BudgetSpec(bits=64000))
+    assert grid.setting.name == "mir" and grid.setting.lr == 0.01 and grid.setting.replay_past_tasks_only
+    other = _grid("--stream", "rotated", "--num-tasks", "3", "--examples-per-task", "all", "--setting", "gmed")
+    assert other.stream.name == "rotated" and other.stream.num_tasks == 3 and other.stream.examples_per_task is None
+    assert other.setting.name == "gmed" and not other.setting.task_aware
+
+
+def test_paper_configs_follow_their_protocols():
+    mir, gmed = CONFIGS["split-mnist-er"], CONFIGS["split-mnist-er-gmed"]
+    for grid in (mir, gmed):
+        assert grid.dataset == "mnist" and grid.model.hidden == (400, 400) and len(grid.seeds) >= 20
+        assert {b.images for b in grid.budgets} == {500, 50, 10} and set(grid.learners) == {"er", "naive"}
+    assert (mir.stream.examples_per_task, mir.setting.lr) == (1010, 0.1)
+    assert (gmed.stream.examples_per_task, gmed.setting.lr) == (1000, 0.05)
+
+
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    threads = torch.get_num_threads()  # main() sets the thread count for its process
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_main_runs_a_tiny_grid_and_writes_the_report(tmp_path, capsys):
+    argv = ["--out", str(tmp_path), "--seeds", "0", "--budgets", "10", "--examples-per-task", "30", "--no-progress"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "| digits | split | mir | er | raw | 10 img | 10 |" in out
+    assert "2 cells computed, 0 found finished" in out
+    assert all((tmp_path / name).exists() for name in ("results.csv", "results.md", "results.png"))
+    assert main(argv) == 0
+    assert "0 cells computed, 2 found finished" in capsys.readouterr().out
+
+
+def test_bad_budget_is_a_usage_error(tmp_path, capsys):
+    assert main(["--out", str(tmp_path), "--budgets", "many"]) == 2
+    assert "cannot read budget" in capsys.readouterr().err
+
+
+def test_python_dash_m_benchmarks_runs_the_default(tmp_path):
+    out = tmp_path / "res"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--out", str(out), "--seeds", "0", "--no-progress"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "| digits | split |" in proc.stdout and (out / "results.png").exists()
+    assert proc.stdout.count("| er | raw |") == len(CONFIGS["default"].budgets)

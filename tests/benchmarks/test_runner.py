@@ -1,0 +1,153 @@
+import csv
+import dataclasses
+import json
+import math
+
+import pytest
+
+from benchmarks.report import markdown_table, summarise, write_report
+from benchmarks.runner import CellResult, Grid, run_cell, run_grid
+from benchmarks.specs import SETTINGS, BudgetSpec, MLPSpec, Metric
+from benchmarks.streams import Split
+from learners import AccuracyMatrix
+from memstore import Budget
+
+TINY = Grid(
+    dataset="digits",
+    stream=Split(examples_per_task=40, test_cap=30),
+    setting=SETTINGS["mir"],
+    model=MLPSpec((16,)),
+    stores=("raw",),
+    budgets=(BudgetSpec(images=5), BudgetSpec(images=20)),
+    learners=("er", "naive"),
+    seeds=(0, 1),
+)
+
+
+class Counting:
+    def __init__(self):
+        self.cells = []
+
+    def __call__(self, cell, *, data_root=None):
+        self.cells.append(cell.key)
+        return run_cell(cell, data_root=data_root)
+
+
+def test_grid_cells_cover_stores_budgets_learners_seeds():
+    cells = TINY.cells()
+    assert len(cells) == 2 * 2 + 2  # ER at 2 budgets x 2 seeds; naive once per seed, without store
+    naive = [c for c in cells if c.learner == "naive"]
+    assert all(c.store is None and c.budget is None for c in naive)
+    assert len({c.key for c in cells}) == len(cells)
+
+
+def test_run_cell_fills_the_accuracy_matrix_and_respects_the_budget():
+    cell = TINY.cells()[3]  # ER, 20 images, seed 1
+    result = run_cell(cell)
+    assert result.matrix.complete and result.matrix.num_tasks == 5
+    assert result.items == 20
+    assert result.budget_bits == Budget.images(20, (1, 8, 8), 10, num_tasks=5).bits
+    assert result.bits_charged <= result.budget_bits
+    assert result.accuracy == pytest.approx(result.matrix.average_accuracy())  # MIR's metric
+    assert run_cell(cell).matrix == result.matrix  # seeded: reproducible
+
+
+def test_task_free_setting_reports_pooled_accuracy_and_keeps_no_task_ids():
+    cell = dataclasses.replace(TINY.cells()[0], setting=SETTINGS["gmed"])
+    result = run_cell(cell)
+    assert result.accuracy == pytest.approx(result.matrix.retention())
+    assert result.budget_bits == Budget.images(5, (1, 8, 8), 10).bits and result.items == 5
+
+
+def test_grid_resumes_without_recomputing_finished_cells(tmp_path):
+    counter = Counting()
+    first = run_grid(TINY, tmp_path, progress=False, run=counter)
+    assert (first.computed, first.skipped) == (6, 0) and len(counter.cells) == 6
+    assert len(list((tmp_path / "cells").glob("*.json"))) == 6
+
+    again = run_grid(TINY, tmp_path, progress=False, run=counter)
+    assert (again.computed, again.skipped) == (0, 6) and len(counter.cells) == 6
+    assert [r.accuracy for r in again.results] == [r.accuracy for r in first.results]
+
+    victim = sorted((tmp_path / "cells").glob("*naive*.json"))[0]
+    victim.unlink()
+    third = run_grid(TINY, tmp_path, progress=False, run=counter)
+    assert (third.computed, third.skipped) == (1, 5) and counter.cells[-1] == victim.stem
+
+
+def test_a_changed_setting_is_not_served_from_stale_cells(tmp_path):
+    small = dataclasses.replace(TINY, learners=("naive",), seeds=(0,))
+    run_grid(small, tmp_path, progress=False)
+    other = dataclasses.replace(small, setting=dataclasses.replace(small.setting, lr=0.05))
+    assert run_grid(other, tmp_path, progress=False).computed == 1
+
+
+def _fake(learner, budget, seed, acc, items=0, bits=0):
+    config = {
+        "dataset": "digits", "stream": {"kind": "split"}, "setting": {"name": "mir", "metric": "AVERAGE"},
+        "learner": learner, "store": None if budget is None else "raw",
+        "budget": None if budget is None else {"images": budget, "bits": None}, "seed": seed,
+    }  # fmt: skip
+    matrix = AccuracyMatrix.from_rows([[acc, 0.0], [acc, acc]], [10, 10])
+    return CellResult(config, matrix, acc, items, bits, bits, 0.1)
+
+
+def test_summary_is_mean_and_sample_std_over_seeds():
+    results = [_fake("er", 10, s, a, 10, 100) for s, a in enumerate([0.5, 0.7, 0.6])] + [_fake("naive", None, 0, 0.2)]
+    er, naive = summarise(results)
+    assert (er.learner, er.budget, er.seeds) == ("er", "10 img", 3)
+    assert er.mean == pytest.approx(60.0) and er.std == pytest.approx(10.0)
+    assert er.ci == pytest.approx(2 * 10 / math.sqrt(3))
+    assert naive.seeds == 1 and naive.store == "-"
+    table = markdown_table([er, naive])
+    assert "| 60.0 ± 10.0 |" in table and "| naive | - | - |" in table
+
+
+def test_report_writes_csv_markdown_and_png(tmp_path):
+    run = run_grid(dataclasses.replace(TINY, seeds=(0,)), tmp_path, progress=False)
+    files = write_report(run.results, tmp_path)
+    with open(files.csv) as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 and {r["learner"] for r in rows} == {"er", "naive"}
+    assert {r["budget"] for r in rows} == {"5 img", "20 img", "-"}
+    md = files.markdown.read_text()
+    assert md.count("| digits | split | mir |") == 3
+    assert files.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    cell = json.loads(next((tmp_path / "cells").glob("*er-raw-20img*.json")).read_text())
+    assert len(cell["matrix"]) == 5 and cell["items"] == 20
+
+
+@pytest.mark.parametrize(
+    "text, spec",
+    [("500", BudgetSpec(images=500)), ("50img", BudgetSpec(images=50)), ("4000bits", BudgetSpec(bits=4000)),
+     ("bits:64", BudgetSpec(bits=64))],
+)  # fmt: skip
+def test_budget_specs_parse(text, spec):
+    assert BudgetSpec.parse(text) == spec
+
+
+def test_budget_specs_resolve_to_exact_bits():
+    assert BudgetSpec(images=3).resolve((1, 8, 8), 10).bits == 3 * (8 * 64 + 4)
+    assert BudgetSpec(images=3).resolve((1, 8, 8), 10, num_tasks=5).bits == 3 * (8 * 64 + 4 + 3)
+    assert BudgetSpec(bits=999).resolve((1, 8, 8), 10, num_tasks=5).bits == 999
+    with pytest.raises(ValueError):
+        BudgetSpec.parse("lots")
+    with pytest.raises(ValueError):
+        BudgetSpec(images=1, bits=1)
+
+
+def test_settings_state_their_protocols():
+    gmed, mir = SETTINGS["gmed"], SETTINGS["mir"]
+    def fields(s):
+        return (s.lr, s.replay_past_tasks_only, s.task_aware, s.metric, s.batch_size, s.replay_size)
+
+    assert fields(gmed) == (0.05, False, False, Metric.RETENTION, 10, 10)
+    assert fields(mir) == (0.1, True, True, Metric.AVERAGE, 10, 10)
+    with pytest.raises(ValueError):
+        dataclasses.replace(gmed, replay_past_tasks_only=True)
+
+
+def test_mlp_spec_builds_the_requested_widths():
+    model = MLPSpec((400, 400)).build((1, 28, 28), 10)
+    shapes = [tuple(p.shape) for p in model.parameters()]
+    assert shapes == [(400, 784), (400,), (400, 400), (400,), (10, 400), (10,)]
