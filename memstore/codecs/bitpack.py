@@ -82,7 +82,9 @@ class PackedArray:
         self.rows, self.symbols, self.width = rows, symbols, width
         self.row_bits = symbols * width
         self.aligned = self.row_bits % 8 == 0
-        self._buf = np.zeros(self.nbytes(rows) + self._PAD, dtype=np.uint8)
+        # One buffer, two views: numpy for vectorised paths, a bytearray for cheap per-value Python access.
+        self._bytes = bytearray(self.nbytes(rows) + self._PAD)
+        self._buf = np.frombuffer(self._bytes, dtype=np.uint8)
         self._mask = np.uint64((1 << width) - 1)
         self._symbol_offsets = np.arange(symbols, dtype=np.int64) * width
 
@@ -158,25 +160,24 @@ class PackedArray:
 
     def _read_few(self, rows: np.ndarray) -> np.ndarray:
         """``_read`` value by value in Python ints (cheaper for few values)."""
-        buf, width, mask = self._buf, self.width, (1 << self.width) - 1
+        raw, width, mask = self._bytes, self.width, (1 << self.width) - 1
         out = []
         for row in rows.tolist():
             for offset in range(0, self.row_bits, width):
                 bit = row * self.row_bits + offset
                 start = bit >> 3
-                out.append((int.from_bytes(buf[start:start + 8].tobytes(), "big") >> (64 - width - (bit & 7))) & mask)
+                out.append((int.from_bytes(raw[start:start + 8], "big") >> (64 - width - (bit & 7))) & mask)
         return np.array(out, dtype=np.int64).reshape(rows.size, self.symbols)
 
     def _write_few(self, rows: np.ndarray, values: np.ndarray) -> None:
         """The same read-modify-write on 64-bit words, value by value, in Python ints (cheaper for few values)."""
-        buf, width, mask = self._buf, self.width, (1 << self.width) - 1
+        raw, width, mask = self._bytes, self.width, (1 << self.width) - 1
         for row, row_values in zip(rows.tolist(), values.tolist()):
             for offset, value in zip(range(0, self.row_bits, width), row_values):
                 bit = row * self.row_bits + offset
                 start, shift = bit >> 3, 64 - width - (bit & 7)
-                word = int.from_bytes(buf[start:start + 8].tobytes(), "big")
-                word = (word & ~(mask << shift)) | (value << shift)
-                buf[start:start + 8] = np.frombuffer(word.to_bytes(8, "big"), dtype=np.uint8)
+                word = int.from_bytes(raw[start:start + 8], "big")
+                raw[start:start + 8] = ((word & ~(mask << shift)) | (value << shift)).to_bytes(8, "big")
 
     def to_bytes(self, rows: int) -> np.ndarray:
         """The first ``rows`` rows as exactly ``ceil(rows · row_bits / 8)`` bytes, trailing bits zero."""
