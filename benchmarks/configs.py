@@ -53,4 +53,56 @@ CONFIGS: dict[str, Grid] = {
     ),
 }
 
+
+
+def _gmed_table2() -> dict[str, Grid]:
+    """GMED Table 2 / Table 3 (issue 5): memory 500, MLP 2x400, batch 10, replay 10, one pass.
+
+    ``gmed-<stream>``: the task-free `gmed` setting (lr 0.05, replay from the whole memory), RawStore with reservoir,
+    ER, ER+GMED, MIR (50 candidates, k 10), MIR+GMED, the random-edit ablation and A-GEM (reference batch 256), with
+    GMED's (alpha, beta) for the stream. ``gmed-<stream>-gem``: GEM, task-aware (`gmed-task-aware`: same lr and
+    metric, task ids and boundaries given), RawStore with ``PerTask()``. Split tests on the full 10k test set;
+    Permuted (10 tasks x 1,000) and Rotated (20 tasks x 1,000) on a fixed random 1,000 of it per task (``test_cap``),
+    to keep the per-task evaluations affordable on CPU.
+    """
+    from .streams import Permuted, Rotated
+
+    streams = {
+        "split": Split(examples_per_task=1000),
+        "permuted": Permuted(num_tasks=10, examples_per_task=1000, test_cap=1000),
+        "rotated": Rotated(num_tasks=20, examples_per_task=1000, test_cap=1000),
+    }
+    grids: dict[str, Grid] = {}
+    for kind, stream in streams.items():
+        learners = ("er", f"er-gmed-{kind}", "mir", f"mir-gmed-{kind}", f"er-gmed-random-{kind}", "agem")
+        common = dict(dataset="mnist", stream=stream, model=MLPSpec((400, 400)), budgets=(BudgetSpec(images=500),),
+                      seeds=_TWENTY_SEEDS)
+        grids[f"gmed-{kind}"] = Grid(setting=SETTINGS["gmed"], stores=("raw",), learners=learners, **common)
+        grids[f"gmed-{kind}-gem"] = Grid(setting=SETTINGS["gmed-task-aware"], stores=("raw-per-task",),
+                                         learners=("gem",), **common)
+    return grids
+
+
+CONFIGS.update(_gmed_table2())
+
+
+def _riemer_table1() -> dict[str, Grid]:
+    """Riemer et al. Table 1 (issue 4): MNIST-Rotations, 20 tasks x 1,000, angles in [9k, 9(k+1)] degrees, MLP 2x200,
+    ER with lr 0.01, stream batch 10, replay batch 5 at 100 images and 25 at 200; RawStore (real storage) against
+    RecollectionStore at the same incremental storage ((104, 4) codes at 100, (139, 8) at 200 images: ~3,000 items);
+    online = naive. Tests on a fixed random 1,000 per task (``test_cap``, CPU cost)."""
+    from .streams import Rotated
+
+    common = dict(dataset="mnist", stream=Rotated(num_tasks=20, examples_per_task=1000, test_cap=1000),
+                  model=MLPSpec((200, 200)), seeds=tuple(range(5)))
+    return {
+        "riemer-rotated-100": Grid(setting=SETTINGS["riemer-5"], stores=("raw", "recollection-104x4"),
+                                   budgets=(BudgetSpec(images=100),), learners=("er", "naive"), **common),
+        "riemer-rotated-200": Grid(setting=SETTINGS["riemer-25"], stores=("raw", "recollection-139x8"),
+                                   budgets=(BudgetSpec(images=200),), learners=("er",), **common),
+    }
+
+
+CONFIGS.update(_riemer_table1())
+
 DEFAULT_CONFIG = "default"

@@ -73,9 +73,13 @@ def plot(series: dict[str, Any], path: Path) -> None:
                 for p in points:
                     if "quality" in p and key.endswith("with_header"):
                         ax.annotate(str(p["quality"]), (p[key], p["l1_distortion"]), fontsize=7)
+                    elif "label" in p:  # learned-code points (recollections): (c, l)
+                        ax.annotate(p["label"], (p[key], p["l1_distortion"]), fontsize=7)
     ax.axvline(8 * 784, color="grey", lw=0.8, ls=":", label="raw uint8 (6272 bits)")
     ax.set_xscale("log")
-    ticks = [300, 500, 1000, 2000, 3000, 6272]
+    lowest = min((p[k] for e in series.values() for p in e["points"] for k in p if k.startswith("bits_per")),
+                 default=300)
+    ticks = [t for t in (30, 100, 300, 500, 1000, 2000, 3000, 6272) if t >= lowest * 0.8 or t >= 300]
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.minorticks_off()
     ax.set_xlabel("bits per image")

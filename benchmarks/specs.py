@@ -118,6 +118,51 @@ class JPEGSpec:
 STORES: dict[str, StoreSpec] = {RawSpec.name: RawSpec(), JPEGSpec.name: JPEGSpec()}
 
 
+@dataclass(frozen=True)
+class RawPerTaskSpec:
+    """``RawStore`` with GEM's ``PerTask()`` memory: an equal share per task (needs a task-aware setting)."""
+
+    name: ClassVar[str] = "raw-per-task"
+
+    def build(
+        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None
+    ) -> MemoryStore:
+        from memstore import PerTask, RawStore
+
+        return RawStore(budget, item_shape, num_classes, seed=seed, policy=PerTask(), num_tasks=num_tasks)
+
+
+STORES[RawPerTaskSpec.name] = RawPerTaskSpec()
+
+
+@dataclass(frozen=True)
+class RecollectionSpec:
+    """``RecollectionStore`` (Riemer et al.) with reservoir admission: codes of ``latents`` (c) variables of ``classes``
+    (l) values; their Algorithm 1 on every write with ``steps`` (N) recollection batches of ``batch_size``, Adam ``lr``.
+    Registered once per latent shape (``recollection-<c>x<l>``): Table 1 uses (104, 4) at 100 and (139, 8) at 200
+    images."""
+
+    name: ClassVar[str] = "recollection"
+    latents: int = 104
+    classes: int = 4
+    steps: int = 1
+    batch_size: int = 10
+    lr: float = 1e-3
+
+    def build(
+        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None
+    ) -> MemoryStore:
+        from memstore import RecollectionStore, Reservoir, Stabilisation
+
+        return RecollectionStore(budget, item_shape, num_classes, latents=self.latents, classes=self.classes,
+                                 stabilisation=Stabilisation(self.steps, self.batch_size, self.lr), seed=seed,
+                                 policy=Reservoir(), num_tasks=num_tasks)
+
+
+for _shape in ((104, 4), (139, 8), (38, 2)):
+    STORES[f"recollection-{_shape[0]}x{_shape[1]}"] = RecollectionSpec(*_shape)
+
+
 # -- protocol settings -----------------------------------------------------------------------------------------
 
 
@@ -157,6 +202,12 @@ SETTINGS: dict[str, Setting] = {
     "gmed": Setting("gmed", 0.05, False, False, Metric.RETENTION),
     # MIR (Aljundi et al.) as reported by ARM: no replay in task 1, then earlier tasks only; mean per-task accuracy.
     "mir": Setting("mir", 0.1, True, True, Metric.AVERAGE),
+    # GMED's setting for its task-aware baselines (GEM, LwF): lr 0.05, full test set, but task ids and boundaries known.
+    "gmed-task-aware": Setting("gmed-task-aware", 0.05, False, True, Metric.RETENTION),
+    # Riemer et al. Table 1 (ER on MNIST-Rotations): predictive-model lr 0.01, replay batch 5 (memory 100) or 25
+    # (memory 200), task-free reservoir replay; retention = accuracy on all tasks' test sets at the end.
+    "riemer-5": Setting("riemer-5", 0.01, False, False, Metric.RETENTION, replay_size=5),
+    "riemer-25": Setting("riemer-25", 0.01, False, False, Metric.RETENTION, replay_size=25),
 }
 
 
@@ -205,6 +256,10 @@ class NaiveSpec:
 
 
 LEARNERS: dict[str, LearnerSpec] = {ERSpec.name: ERSpec(), NaiveSpec.name: NaiveSpec()}
+
+from .learner_specs import PAPER_LEARNERS  # noqa: E402  (issue 5's learners; that module needs no name from here)
+
+LEARNERS.update(PAPER_LEARNERS)  # type: ignore[arg-type]
 
 
 # -- models ----------------------------------------------------------------------------------------------------

@@ -1,12 +1,33 @@
 """Learners that own a model, a plain SGD optimizer and a memstore store (DESIGN §6)."""
 
+from .agem import AGEM, agem_project
 from .base import Learner, Step
 from .er import ER
+from .gem import GEM, gem_project
+from .gmed import ERGMED, MIRGMED, GMEDEdit, GradientDirection, RandomDirection
+from .lookahead import Lookahead, lookahead
+from .lwf import LwF, distillation_loss
 from .metrics import AccuracyMatrix, TaskScore, average_accuracy, forgetting, retention, score
+from .mir import MIR, most_interfered
 from .naive import Naive
 
 __all__ = [
+    "AGEM",
     "ER",
+    "ERGMED",
+    "GEM",
+    "GMEDEdit",
+    "GradientDirection",
+    "Lookahead",
+    "LwF",
+    "MIR",
+    "MIRGMED",
+    "RandomDirection",
+    "agem_project",
+    "distillation_loss",
+    "gem_project",
+    "lookahead",
+    "most_interfered",
     "AccuracyMatrix",
     "Learner",
     "Naive",

@@ -20,11 +20,21 @@ from .persist import open_store as open
 from .persist import save
 from .policies import ClassBalanced, PerTask, Policy, Reservoir, Ring
 from .store import Batch, MemoryStore, RecallContext, TaskContext
-from .stores import ItemStore, JPEGStore, RawStore, VariableItemStore, choose_quality
+from .stores import (
+    ItemStore,
+    JPEGStore,
+    RawStore,
+    RecollectionStore,
+    Stabilisation,
+    VariableItemStore,
+    choose_quality,
+    design_latents,
+)
 
 __all__ = [
     "Batch", "Budget", "BudgetTooSmallError", "ClassBalanced", "CorruptStoreError", "IncompatibleStoreError",
     "InvalidInputError", "ItemStore", "JPEGStore", "Ledger", "MemoryStore", "MemstoreError", "NotEditable", "PerTask",
-    "Policy", "RawStore", "RecallContext", "Reservoir", "Ring", "TaskContext", "VariableItemStore", "choose_quality",
-    "dtype_bits", "errors", "index_bits", "label_bits", "mask_bits", "open", "param_bits", "save",
+    "Policy", "RawStore", "RecallContext", "RecollectionStore", "Reservoir", "Ring", "Stabilisation", "TaskContext",
+    "VariableItemStore", "choose_quality",
+    "design_latents", "dtype_bits", "errors", "index_bits", "label_bits", "mask_bits", "open", "param_bits", "save",
 ]

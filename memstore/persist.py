@@ -99,8 +99,9 @@ def _write_array(group: zarr.Group, path: str, array: np.ndarray) -> None:
     for part in parents:
         group = group.require_group(part)
     chunks = tuple(max(1, d) for d in array.shape)
+    # write_empty_chunks: an all-zero payload (e.g. dVAE codes that are all class 0) must still be on disk
     stored = group.create_array(name, shape=array.shape, dtype=array.dtype, chunks=chunks, compressors=None,
-                                fill_value=0)
+                                fill_value=0, config={"write_empty_chunks": True})
     if array.size:
         stored[...] = array
 

@@ -2,8 +2,10 @@
 
 from .base import CODECS, FixedWidthCodec, ItemCodec, VariableLengthCodec, codec_from_config
 from .bitpack import PackedArray, pack, unpack
+from .dvae import DVAECodec
 from .jpeg import JPEGCodec
 from .raw import RawCodec
 
-__all__ = ["CODECS", "FixedWidthCodec", "ItemCodec", "JPEGCodec", "PackedArray", "RawCodec", "VariableLengthCodec",
+__all__ = ["CODECS", "DVAECodec", "FixedWidthCodec", "ItemCodec", "JPEGCodec", "PackedArray", "RawCodec",
+           "VariableLengthCodec",
            "codec_from_config", "pack", "unpack"]

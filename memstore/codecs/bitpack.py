@@ -183,16 +183,27 @@ class PackedArray:
         """The first ``rows`` rows as exactly ``ceil(rows · row_bits / 8)`` bytes, trailing bits zero."""
         if not 0 <= rows <= self.rows:
             raise IndexError(f"rows must lie in [0, {self.rows}]")
-        out = self._buf[: self.nbytes(rows)].copy()
-        spare = (-rows * self.row_bits) % 8
-        if out.size and spare:
-            out[-1] &= np.uint8((0xFF << spare) & 0xFF)
-        return out
+        return exact_stream(self._buf[: self.nbytes(rows)], rows, self.row_bits)
 
     def load_bytes(self, data: np.ndarray, rows: int) -> None:
         """Replace the contents with ``to_bytes(rows)``'s output; rows beyond are zeroed."""
-        data = np.asarray(data, dtype=np.uint8).reshape(-1)
-        if not 0 <= rows <= self.rows or data.size != self.nbytes(rows):
-            raise ValueError(f"expected {self.nbytes(rows)} bytes for {rows} rows, got {data.size}")
+        data = checked_stream(data, rows, self.rows, self.nbytes(rows))
         self._buf[:] = 0
         self._buf[: data.size] = data
+
+
+def exact_stream(data: np.ndarray, rows: int, row_bits: int) -> np.ndarray:
+    """A copy of ``data`` (the bytes of ``rows`` rows) with the bits past the last row zeroed."""
+    out = np.array(data, dtype=np.uint8, copy=True)
+    spare = (-rows * row_bits) % 8
+    if out.size and spare:
+        out[-1] &= np.uint8((0xFF << spare) & 0xFF)
+    return out
+
+
+def checked_stream(data: np.ndarray, rows: int, capacity: int, nbytes: int) -> np.ndarray:
+    """``data`` as flat uint8, or ValueError unless it is the ``nbytes`` of ``rows`` ≤ ``capacity`` rows."""
+    data = np.asarray(data, dtype=np.uint8).reshape(-1)
+    if not 0 <= rows <= capacity or data.size != nbytes:
+        raise ValueError(f"expected {nbytes} bytes for {rows} rows, got {data.size}")
+    return data

@@ -1,0 +1,144 @@
+"""Specs of the learners of issue 5 (GEM, A-GEM, MIR, LwF, ER+GMED, MIR+GMED, random edit), registered into
+``benchmarks.specs.LEARNERS``.
+
+GMED's stride ``alpha`` and strength ``beta`` depend on the stream (their Table 1), so each GMED learner is
+registered once per stream under ``<learner>-<stream>``, e.g. ``er-gmed-split`` (alpha 5.0, beta 0.01). A cell's
+result key holds the learner's name, not these numbers: change a value here and rename the entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import torch
+from torch import nn
+
+from learners import AGEM, ERGMED, GEM, MIR, MIRGMED, GMEDEdit, Learner, LwF, RandomDirection
+from memstore import MemoryStore
+
+if TYPE_CHECKING:  # only for annotations: specs.py imports this module at its end
+    from .specs import Setting
+
+__all__ = ["AGEMSpec", "ERGMEDSpec", "GEMSpec", "GMED_TABLE1", "LwFSpec", "MIRGMEDSpec", "MIRSpec", "PAPER_LEARNERS"]
+
+#: GMED Table 1: (alpha, beta) per stream.
+GMED_TABLE1: dict[str, tuple[float, float]] = {"split": (5.0, 0.01), "permuted": (0.05, 0.001), "rotated": (1.0, 0.01)}
+
+
+def _needs(store: MemoryStore | None, name: str) -> MemoryStore:
+    if store is None:
+        raise ValueError(f"{name} needs a store")
+    return store
+
+
+@dataclass(frozen=True)
+class GEMSpec:
+    """GEM; run it with a task-aware setting and the ``raw-per-task`` store."""
+
+    name: ClassVar[str] = "gem"
+    uses_memory: ClassVar[bool] = True
+    margin: float = 0.5
+
+    def build(self, model: nn.Module, store: MemoryStore | None, setting: Setting,
+              generator: torch.Generator) -> Learner:
+        return GEM(model, _needs(store, "GEM"), lr=setting.lr, margin=self.margin, generator=generator)
+
+
+@dataclass(frozen=True)
+class AGEMSpec:
+    """A-GEM with a reference batch of 256 (GMED §5.2)."""
+
+    name: ClassVar[str] = "agem"
+    uses_memory: ClassVar[bool] = True
+    reference_size: int = 256
+
+    def build(self, model: nn.Module, store: MemoryStore | None, setting: Setting,
+              generator: torch.Generator) -> Learner:
+        return AGEM(model, _needs(store, "A-GEM"), lr=setting.lr, reference_size=self.reference_size,
+                    generator=generator)
+
+
+@dataclass(frozen=True)
+class MIRSpec:
+    """MIR: the ``setting.replay_size`` most interfered of 50 candidates."""
+
+    name: ClassVar[str] = "mir"
+    uses_memory: ClassVar[bool] = True
+    candidates: int = 50
+
+    def build(self, model: nn.Module, store: MemoryStore | None, setting: Setting,
+              generator: torch.Generator) -> Learner:
+        return MIR(model, _needs(store, "MIR"), lr=setting.lr, replay_size=setting.replay_size,
+                   candidates=self.candidates, replay_past_tasks_only=setting.replay_past_tasks_only,
+                   generator=generator)
+
+
+@dataclass(frozen=True)
+class LwFSpec:
+    """LwF-style distillation at temperature 2, weight 1 (needs a task-aware setting to see boundaries)."""
+
+    name: ClassVar[str] = "lwf"
+    uses_memory: ClassVar[bool] = False
+    temperature: float = 2.0
+
+    def build(self, model: nn.Module, store: MemoryStore | None, setting: Setting,
+              generator: torch.Generator) -> Learner:
+        return LwF(model, lr=setting.lr, temperature=self.temperature, generator=generator)
+
+
+@dataclass(frozen=True)
+class ERGMEDSpec:
+    """ER+GMED at (alpha, beta); ``random_edit`` swaps the gradient direction for a random one of the same norm."""
+
+    name: ClassVar[str] = "er-gmed"
+    uses_memory: ClassVar[bool] = True
+    alpha: float = 5.0
+    beta: float = 0.01
+    random_edit: bool = False
+
+    def editor(self) -> GMEDEdit:
+        if self.random_edit:
+            return GMEDEdit(self.alpha, self.beta, RandomDirection(keep_norm=True))
+        return GMEDEdit(self.alpha, self.beta)
+
+    def build(self, model: nn.Module, store: MemoryStore | None, setting: Setting,
+              generator: torch.Generator) -> Learner:
+        return ERGMED(model, _needs(store, "ER+GMED"), lr=setting.lr, editor=self.editor(),
+                      replay_size=setting.replay_size, replay_past_tasks_only=setting.replay_past_tasks_only,
+                      generator=generator)
+
+
+@dataclass(frozen=True)
+class MIRGMEDSpec:
+    """MIR+GMED at (alpha, beta): MIR's replay batch, GMED edits a separate random draw."""
+
+    name: ClassVar[str] = "mir-gmed"
+    uses_memory: ClassVar[bool] = True
+    alpha: float = 5.0
+    beta: float = 0.01
+    candidates: int = 50
+
+    def build(self, model: nn.Module, store: MemoryStore | None, setting: Setting,
+              generator: torch.Generator) -> Learner:
+        return MIRGMED(model, _needs(store, "MIR+GMED"), lr=setting.lr, editor=GMEDEdit(self.alpha, self.beta),
+                       replay_size=setting.replay_size, candidates=self.candidates,
+                       replay_past_tasks_only=setting.replay_past_tasks_only, generator=generator)
+
+
+def _gmed_learners() -> dict[str, object]:
+    entries: dict[str, object] = {}
+    for stream, (alpha, beta) in GMED_TABLE1.items():
+        entries[f"er-gmed-{stream}"] = ERGMEDSpec(alpha, beta)
+        entries[f"er-gmed-random-{stream}"] = ERGMEDSpec(alpha, beta, random_edit=True)
+        entries[f"mir-gmed-{stream}"] = MIRGMEDSpec(alpha, beta)
+    return entries
+
+
+PAPER_LEARNERS: dict[str, object] = {
+    GEMSpec.name: GEMSpec(),
+    AGEMSpec.name: AGEMSpec(),
+    MIRSpec.name: MIRSpec(),
+    LwFSpec.name: LwFSpec(),
+    **_gmed_learners(),
+}

@@ -1,0 +1,100 @@
+"""Recollection points on the MNIST compression frontier (Riemer et al., Table 5 / Fig. 2–3).
+
+For each (c, l): a fresh :class:`~memstore.nn.DiscreteVAE` (init from ``--seed``) is trained offline on the first
+``--images`` MNIST training images (Adam, ``--lr``, batch ``--batch``, ``--epochs`` passes), then every image is encoded
+to its argmax code and decoded; distortion = mean |x̂ − x| with pixels / 255, as the paper's appendix defines it. Bits
+per image = c·ceil(log2 l) (the codes as a RecollectionStore packs them; the dVAE itself is not amortised here, as in
+the paper's compression column). Baselines (all-black, dataset mean, per-class mean) are computed on the same images.
+The series ``recollection`` (ours) and ``recollection-paper`` (Table 5) are merged into the frontier JSON and the
+plot is redrawn::
+
+    python -m benchmarks.recollection_frontier [--points 38x2:10,6x20:10,48x10:4] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from memstore.budget import index_bits
+from memstore.nn import DiscreteVAE, DVAEConfig, pretrain
+
+from .datasets import load_dataset
+from .frontier import plot
+
+__all__ = ["PAPER", "baselines", "distortion", "main"]
+
+#: Riemer et al., Table 5: (c, l) -> L1 distortion on MNIST train
+PAPER = {(38, 2): 0.05785, (48, 10): 0.01649, (6, 20): 0.06609, (104, 4): None, (139, 8): None}
+
+
+@torch.no_grad()
+def distortion(model: DiscreteVAE, x: torch.Tensor, batch: int = 500) -> float:
+    """Mean L1 of decode(encode(x)) against x (the stored path: argmax codes)."""
+    total = sum(float((model.decode(model.encode(x[i:i + batch])) - x[i:i + batch]).abs().sum())
+                for i in range(0, x.shape[0], batch))
+    return total / x.numel()
+
+
+def baselines(x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    per_class = torch.stack([x[y == k].mean(0) for k in range(10)])
+    return {
+        "all_black": float(x.abs().mean()),
+        "dataset_mean": float((x - x.mean(0)).abs().mean()),
+        "per_class_mean": float((x - per_class[y]).abs().mean()),
+    }
+
+
+def fit_point(x: torch.Tensor, c: int, l: int, epochs: int, args: argparse.Namespace) -> dict[str, Any]:
+    generator = torch.Generator().manual_seed(args.seed)
+    model = DiscreteVAE(DVAEConfig(tuple(x.shape[1:]), c, l), generator)
+    curve: list[float] = []
+    start = time.perf_counter()
+    pretrain(model, x, epochs=epochs, batch_size=args.batch, lr=args.lr, generator=generator,
+             on_epoch=lambda epoch, m: curve.append(distortion(m, x)))
+    bits = c * index_bits(l)
+    point = {"label": f"({c},{l})", "c": c, "l": l, "bits_per_image_no_header": bits, "compression": 6272 / bits,
+             "l1_distortion": curve[-1], "l1_by_epoch": curve, "epochs": epochs, "lr": args.lr, "batch": args.batch,
+             "seed": args.seed, "params": sum(p.numel() for p in model.parameters()),
+             "train_seconds": time.perf_counter() - start, "paper_l1": PAPER.get((c, l))}
+    print(json.dumps({k: v for k, v in point.items()}), flush=True)
+    return point
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--points", default="38x2:10,6x20:10,48x10:4", help="cxl:epochs, comma separated")
+    parser.add_argument("--images", type=int, default=10000)
+    parser.add_argument("--epochs-scale", type=float, default=1.0)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--json", type=Path, default=Path("docs/results/frontier.json"))
+    parser.add_argument("--png", type=Path, default=Path("docs/img/frontier.png"))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    data = load_dataset("mnist", args.data_root)
+    x, y = data.train_x[: args.images], data.train_y[: args.images]
+    print(json.dumps({"baselines": baselines(x, y)}), flush=True)
+    points = []
+    for item in args.points.split(","):
+        shape, epochs = item.split(":")
+        c, l = (int(v) for v in shape.split("x"))
+        points.append(fit_point(x, c, l, max(1, round(int(epochs) * args.epochs_scale)), args))
+    series = json.loads(args.json.read_text())["series"] if args.json.exists() else {}
+    series["recollection"] = {"images": int(x.shape[0]), "baselines": baselines(x, y), "points": points}
+    series["recollection-paper"] = {"points": [
+        {"label": f"({c},{l})", "bits_per_image_no_header": c * index_bits(l), "l1_distortion": value}
+        for (c, l), value in PAPER.items() if value is not None]}
+    args.json.write_text(json.dumps({"dataset": "mnist-train-first", "series": series}, indent=1) + "\n")
+    plot(series, args.png)
+
+
+if __name__ == "__main__":
+    main()

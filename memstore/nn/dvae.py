@@ -1,0 +1,202 @@
+"""The discrete VAE of Riemer et al., "Scalable Recollections for Continual Lifelong Learning" (AAAI 2019).
+
+``c`` categorical latents of ``l`` classes each; Gumbel-softmax with a hard one-hot sample forward and the soft
+sample's gradient backward (their eq. 1–2, Jang et al. 2017), temperature τ fixed at 1 by default; three convolutions
+in the encoder, three transposed convolutions in the decoder, kernel 5, ``f = ceil(c·l / 4)`` filters per layer
+(their appendix: "the number of filters in each layer is equal to cl/4"); binary cross-entropy reconstruction::
+
+    x (C,H,W) ─conv5/2─▶ f×14×14 ─conv5/2─▶ f×7×7 ─conv5/2─▶ f×2×2 = 4f ≥ c·l logits ─▶ (c, l)
+                                                                                   │ Gumbel: hard one-hot forward,
+    x̂ (C,H,W) ◀─deconv5/2── f×14×14 ◀─deconv5/2── f×7×7 ◀─deconv5/2── f×2×2 ◀─ z ◀┘ softmax((logits+g)/τ) backward
+
+The sizes shown are MNIST's (28×28): the bottleneck is 2×2×f, so the code layer holds ``4f ≈ c·l`` values, which is
+the paper's reason for the cl/4 rule. When ``c·l`` is not a multiple of 4 the first ``c·l`` of the ``4f`` values are
+the logits and the decoder's surplus inputs are zero. Other shapes keep the same three layers (the last convolution
+pads when the map is smaller than the kernel; an adaptive average pool brings the code map to 2×2) and the decoder
+mirrors the encoder's sizes exactly (``output_padding``).
+
+Randomness: parameters are built on the meta device (no global RNG draw) and initialised from an injected
+``torch.Generator`` with PyTorch's default rule (Kaiming-uniform, a=√5; bias U(±1/√fan_in)); Gumbel noise is drawn
+from a generator passed to :meth:`DiscreteVAE.loss` / :meth:`DiscreteVAE.sample_latents`. Codes for storage are the
+noise-free argmax of the logits (:meth:`DiscreteVAE.encode`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils import skip_init
+
+__all__ = ["DVAEConfig", "DiscreteVAE", "gumbel_softmax_hard", "pretrain"]
+
+KERNEL = 5
+
+
+@dataclass(frozen=True)
+class DVAEConfig:
+    """Shape of a discrete VAE: ``latents`` (c) categorical variables of ``classes`` (l) values, on ``item_shape``."""
+
+    item_shape: tuple[int, int, int]
+    latents: int
+    classes: int
+    tau: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.latents < 1 or self.classes < 2:
+            raise ValueError(f"need latents >= 1 and classes >= 2, got c={self.latents}, l={self.classes}")
+        if self.tau <= 0:
+            raise ValueError(f"tau must be positive, got {self.tau}")
+        object.__setattr__(self, "item_shape", tuple(int(d) for d in self.item_shape))
+
+    @property
+    def filters(self) -> int:
+        """Filters per layer: ``ceil(c·l / 4)`` (the paper's cl/4, rounded up so 4 filters' 2×2 maps hold c·l)."""
+        return -(-self.latents * self.classes // 4)
+
+    @property
+    def num_params(self) -> int:
+        """Parameters of :class:`DiscreteVAE` in closed form (three conv + three transposed conv, kernel 5, biases)."""
+        channels, f, k2 = self.item_shape[0], self.filters, KERNEL * KERNEL
+        return 2 * channels * f * k2 + 4 * f * f * k2 + 5 * f + channels
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "item_shape": list(self.item_shape)}
+
+
+def gumbel_softmax_hard(logits: Tensor, tau: float, generator: torch.Generator | None) -> Tensor:
+    """Straight-through Gumbel-softmax over the last axis: one-hot of argmax(logits + g) forward, soft gradient back."""
+    u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype).clamp_(1e-10, 1 - 1e-10)
+    soft = torch.softmax((logits - torch.log(-torch.log(u))) / tau, dim=-1)
+    hard = F.one_hot(soft.argmax(-1), logits.shape[-1]).to(soft.dtype)
+    return hard - soft.detach() + soft
+
+
+def _conv_sizes(side: int) -> tuple[list[int], list[int]]:
+    """Sides after each of the three stride-2 convolutions, and each layer's padding."""
+    sizes, pads = [side], []
+    for layer in range(3):
+        pad = 0 if layer == 2 and sizes[-1] >= KERNEL else 2
+        pads.append(pad)
+        sizes.append((sizes[-1] + 2 * pad - KERNEL) // 2 + 1)
+    return sizes, pads
+
+
+def _init(module: nn.Module, generator: torch.Generator) -> None:
+    """PyTorch's default conv init, drawn from ``generator``."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+            fan_in = layer.weight.shape[1] * KERNEL * KERNEL
+            if isinstance(layer, nn.ConvTranspose2d):
+                fan_in = layer.weight.shape[0] * KERNEL * KERNEL
+            bound = 1 / math.sqrt(fan_in)
+            nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+
+
+class DiscreteVAE(nn.Module):
+    """Encoder/decoder pair over ``config.latents`` categorical latents (see the module docstring)."""
+
+    def __init__(self, config: DVAEConfig, generator: torch.Generator) -> None:
+        super().__init__()
+        self.config = config
+        channels, height, width = config.item_shape
+        f = config.filters
+        (hs, hp), (ws, wp) = _conv_sizes(height), _conv_sizes(width)
+        self._code_map = (hs[-1], ws[-1])
+        widths = [channels, f, f, f]
+        self.encoder = nn.ModuleList(
+            skip_init(nn.Conv2d, widths[i], widths[i + 1], KERNEL, stride=2, padding=(hp[i], wp[i])) for i in range(3)
+        )
+        self.decoder = nn.ModuleList(
+            skip_init(nn.ConvTranspose2d, widths[i + 1], widths[i], KERNEL, stride=2, padding=(hp[i], wp[i]),
+                      output_padding=self._output_padding(hs, hp, ws, wp, i))
+            for i in reversed(range(3))
+        )
+        _init(self, generator)
+
+    @staticmethod
+    def _output_padding(hs: list[int], hp: list[int], ws: list[int], wp: list[int], i: int) -> tuple[int, int]:
+        """Extra rows/columns so that transposed layer ``i`` maps side ``s[i+1]`` back to exactly ``s[i]``."""
+        def one(sizes: list[int], pads: list[int]) -> int:
+            return sizes[i] - ((sizes[i + 1] - 1) * 2 - 2 * pads[i] + KERNEL)
+        return one(hs, hp), one(ws, wp)
+
+    # -- encoder / decoder -------------------------------------------------------------------------------------------
+
+    def logits(self, x: Tensor) -> Tensor:
+        """Items (B, C, H, W) in [0, 1] → latent logits (B, c, l)."""
+        h = x
+        for i, conv in enumerate(self.encoder):
+            h = conv(h)
+            if i < 2:
+                h = F.relu(h)
+        h = F.adaptive_avg_pool2d(h, 2) if h.shape[-2:] != (2, 2) else h
+        c, l = self.config.latents, self.config.classes
+        return h.flatten(1)[:, : c * l].reshape(-1, c, l)
+
+    def decode_logits(self, z: Tensor) -> Tensor:
+        """One-hot (or relaxed) latents (B, c, l) → pixel logits (B, C, H, W)."""
+        f = self.config.filters
+        flat = z.flatten(1)
+        h = F.pad(flat, (0, 4 * f - flat.shape[1])).reshape(-1, f, 2, 2)
+        h = F.adaptive_avg_pool2d(h, self._code_map) if self._code_map != (2, 2) else h
+        for i, deconv in enumerate(self.decoder):
+            h = deconv(h)
+            if i < 2:
+                h = F.relu(h)
+        return h
+
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Pixel logits of the reconstruction through one hard Gumbel sample of the latents."""
+        return self.decode_logits(gumbel_softmax_hard(self.logits(x), self.config.tau, generator))
+
+    def loss(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Binary cross-entropy of the reconstruction (mean over pixels and items)."""
+        return F.binary_cross_entropy_with_logits(self(x, generator), x)
+
+    # -- codes -------------------------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def encode(self, x: Tensor) -> Tensor:
+        """Items → integer codes (B, c): the argmax class of every latent (no noise)."""
+        return self.logits(x).argmax(-1)
+
+    @torch.no_grad()
+    def decode(self, codes: Tensor) -> Tensor:
+        """Integer codes (B, c) → items (B, C, H, W) in [0, 1]."""
+        one_hot = F.one_hot(codes.long(), self.config.classes).float()
+        return torch.sigmoid(self.decode_logits(one_hot))
+
+    def random_codes(self, n: int, generator: torch.Generator) -> Tensor:
+        """``n`` codes with every latent uniform over its classes (the paper's "code sampling")."""
+        return torch.randint(self.config.classes, (n, self.config.latents), generator=generator)
+
+
+def pretrain(
+    model: DiscreteVAE,
+    x: Tensor,
+    *,
+    epochs: int = 1,
+    batch_size: int = 50,
+    lr: float = 1e-3,
+    generator: torch.Generator,
+    on_epoch=None,
+) -> DiscreteVAE:
+    """Offline training on ``x`` (Adam, BCE), shuffled by ``generator``: a warm start for a store, or Table 5's fit.
+
+    ``on_epoch(epoch, model)`` is called after every epoch (for logging distortion as training goes).
+    """
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    for epoch in range(epochs):
+        order = torch.randperm(x.shape[0], generator=generator)
+        for start in range(0, x.shape[0], batch_size):
+            optimiser.zero_grad()
+            model.loss(x[order[start:start + batch_size]], generator).backward()
+            optimiser.step()
+        if on_epoch is not None:
+            on_epoch(epoch, model)
+    return model

@@ -1,0 +1,84 @@
+"""Choosing the latent shape (c, l) for a bit budget: Riemer et al., eq. 3–5.
+
+Capacity of the code ``C = c · log2 l`` (eq. 3). An item stored with simple binary encoding costs
+``S = c · ceil(log2 l)`` bits (+ its label and task id here). With ``ρ`` the fraction of the ``N`` incoming items that
+are stored, eq. 4 (incremental storage) is ``maximise C s.t. ρ·N·S ≤ γ`` and eq. 5 (total storage) adds the model:
+``ρ·N·S + |θ|(c, l) ≤ γ`` (both written here in bits over the whole stream: their per-example form times N)::
+
+    γ (budget bits), N (stream length), ρN (items to hold) ──▶ for each l: the largest c that fits ──▶ argmax C
+                                                                (ties: the smaller network c·l, then the smaller c)
+
+``|θ|(c, l)`` is the float32 size of :class:`~memstore.nn.DiscreteVAE` with ``cl/4`` filters per layer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..budget import Budget, index_bits, label_bits
+from ..nn.dvae import DVAEConfig
+
+__all__ = ["LatentDesign", "design_latents"]
+
+
+@dataclass(frozen=True)
+class LatentDesign:
+    """The chosen ``latents`` (c) and ``classes`` (l); bits per item, model bits charged, items the store holds."""
+
+    latents: int
+    classes: int
+    capacity_bits: float  # C = c·log2 l
+    item_bits: int  # c·ceil(log2 l) + label (+ task id)
+    model_bits: int  # charged dVAE bits (0 under incremental storage)
+    items: int  # what a RecollectionStore of this budget holds
+    stored_fraction: float  # ρ = items / N
+
+
+def _largest_c(room: int, item_count: int, fixed: int, width: int, model: callable, l: int) -> int:
+    """The largest c with ``item_count·(c·width + fixed) + model(c, l) ≤ room`` (0 if none); model grows with c."""
+    c = (room // item_count - fixed) // width
+    while c > 0 and item_count * (c * width + fixed) + model(c, l) > room:
+        c -= 1 if model(c, l) == 0 else max(1, c // 16)  # model bits only shrink as c does
+    while c > 0 and item_count * ((c + 1) * width + fixed) + model(c + 1, l) <= room:
+        c += 1
+    return max(c, 0)
+
+
+def design_latents(
+    budget: Budget,
+    stream_length: int,
+    items: int,
+    item_shape: tuple[int, ...],
+    num_classes: int,
+    *,
+    classes: Sequence[int] = tuple(range(2, 33)),
+    num_tasks: int | None = None,
+) -> LatentDesign:
+    """Eq. 4 (``budget.charge_models`` false) or eq. 5 (true): the (c, l) of largest capacity that keeps ``items``
+    (= ρ·N) stored items within ``budget``; raises ValueError when no (c, l) with c ≥ 1 fits."""
+    if not 0 < items <= stream_length:
+        raise ValueError(f"items must lie in (0, stream_length], got {items} of {stream_length}")
+    fixed = label_bits(num_classes) + (0 if num_tasks is None else index_bits(num_tasks))
+    shape = tuple(int(d) for d in item_shape)
+
+    def model(c: int, l: int) -> int:
+        return 32 * DVAEConfig(shape, c, l).num_params if budget.charge_models and c > 0 else 0
+
+    best: tuple | None = None
+    for l in classes:
+        width = index_bits(l)
+        c = _largest_c(budget.bits, items, fixed, width, model, l)
+        if c < 1:
+            continue
+        key = (c * math.log2(l), -c * l, -c)
+        if best is None or key > best[0]:
+            best = (key, c, l)
+    if best is None:
+        raise ValueError(f"no latent shape fits {items} items in {budget.bits} bits")
+    _, c, l = best
+    item_bits = c * index_bits(l) + fixed
+    charged = model(c, l)
+    held = (budget.bits - charged) // item_bits
+    return LatentDesign(c, l, c * math.log2(l), item_bits, charged, held, held / stream_length)

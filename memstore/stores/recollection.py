@@ -1,0 +1,192 @@
+"""RecollectionStore: Riemer et al., "Scalable Recollections for Continual Lifelong Learning" (AAAI 2019).
+
+The shared item engine with the discrete-VAE codec (:class:`~memstore.codecs.dvae.DVAECodec`), reservoir admission by
+default, the packed code bitstream in a Zarr array (:class:`~memstore.stores.zarr_payload.ZarrPackedArray`), and the
+dVAE trained online by their Algorithm 1 on every write::
+
+    write(x, y):  check ─▶ for s in 1..N: z_s ← Sample(M); x_s ← DEC(z_s)          (recollections, current decoder)
+                           for s in 1..N: one Adam step on BCE(DEC(ENC(x_s ∪ x)), x_s ∪ x)   (encoder + decoder)
+                           policy.place ─▶ slots ─▶ codes = argmax ENC(x) ─▶ bitpack ─▶ Zarr payload; labels packed
+    sample(n):    slots (generator) ─▶ codes from the Zarr chunks that hold them ─▶ DEC(codes) with the current decoder
+    edit(k, x):   re-encode x into slots k (GMED works through it)
+
+Bits (docs/backends/recollection.md): c·ceil(log2 l) per item + label (+ task id); the dVAE's float32 parameters are
+``Ledger.models`` and count against the budget only under ``Budget(charge_models=True)`` (their Table 3's total
+storage), which lowers the capacity by ``param_bits(dVAE)`` at construction.
+
+Randomness: the dVAE is initialised from ``torch.Generator().manual_seed(store.generator.initial_seed())`` (the store
+seed; parameters are built on the meta device, so no global RNG is drawn); recollection sampling and Gumbel noise draw
+from the store's own generator, whose state is saved. Adam's moments are saved too (uncharged training state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..budget import Budget, param_bits
+from ..codecs.dvae import DVAECodec
+from ..errors import InvalidInputError
+from ..nn.dvae import DiscreteVAE
+from ..policies import Policy
+from .items import ItemStore, choose
+from .zarr_payload import ZarrPackedArray
+
+__all__ = ["RecollectionStore", "Stabilisation"]
+
+
+@dataclass(frozen=True)
+class Stabilisation:
+    """Algorithm 1's settings: ``steps`` (N) optimisation steps per write, each on one recollection batch of
+    ``batch_size`` decoded items mixed with the incoming batch; Adam at ``lr``; ``code_sampling`` draws random codes
+    instead of buffer codes (their Table 4 baseline)."""
+
+    steps: int = 1
+    batch_size: int = 10
+    lr: float = 1e-3
+    code_sampling: bool = False
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or self.batch_size < 0 or not self.lr > 0:
+            raise InvalidInputError(f"bad stabilisation settings {self}")
+
+
+class RecollectionStore(ItemStore):
+    """Items kept as dVAE codes of ``latents`` (c) variables of ``classes`` (l) values; the dVAE learns as data arrive.
+
+    ``dvae``: a pretrained :class:`DiscreteVAE` (or its ``state_dict``) to start from (warm start, their transfer
+    experiments); ``path``: keep the live code bitstream in a Zarr array on disk there instead of in memory.
+    """
+
+    store_type = "recollection"
+
+    def __init__(
+        self,
+        budget: Budget,
+        item_shape: tuple[int, ...],
+        num_classes: int,
+        *,
+        latents: int = 38,
+        classes: int = 2,
+        tau: float = 1.0,
+        stabilisation: Stabilisation | None = None,
+        dvae: DiscreteVAE | dict[str, Tensor] | None = None,
+        path: Any = None,
+        seed: int | None = None,
+        policy: Policy | None = None,
+        num_tasks: int | None = None,
+    ) -> None:
+        self._latent_shape = (int(latents), int(classes), float(tau))
+        self.stabilisation = stabilisation or Stabilisation()
+        self._path = path
+        super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks)
+        if dvae is not None:
+            state = dvae.state_dict() if isinstance(dvae, DiscreteVAE) else dvae
+            self.model.load_state_dict(state)
+        self.optimiser = torch.optim.Adam(self.model.parameters(), lr=self.stabilisation.lr)
+        self.recollections_used = 0  # decoded recollections trained on (a measurement, not state)
+
+    def make_codec(self) -> DVAECodec:
+        latents, classes, tau = self._latent_shape
+        try:
+            return DVAECodec(self.item_shape, latents, classes, tau, seed=self.generator.initial_seed())
+        except ValueError as exc:
+            raise InvalidInputError(str(exc)) from exc
+
+    @property
+    def model(self) -> DiscreteVAE:
+        return self.codec.model
+
+    def model_bits(self) -> int:
+        """Bits of the dVAE's parameters (float32: 32 each), charged only when ``budget.charge_models``."""
+        return param_bits(self.codec.model)
+
+    def _init_payload(self) -> None:
+        """The code bitstream as a Zarr array: in memory, or a working copy on disk at ``path`` (saves still go
+        through persist's atomic generations)."""
+        self._payload = ZarrPackedArray(self.capacity, self.codec.symbols, self.codec.symbol_bits, store=self._path)
+
+    # -- Algorithm 1 -------------------------------------------------------------------------------------------------
+
+    def write(self, x: Tensor, y: Tensor, *, task: int | None = None) -> int:
+        self.check_write(x, y, task)
+        self.policy.check_write(task)
+        self.stabilise(x)
+        return super().write(x, y, task=task)
+
+    def recollect(self, n: int, *, code_sampling: bool = False, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` recollections decoded with the current decoder: buffer codes (uniform, without replacement) or, with
+        ``code_sampling``, codes whose every latent is uniform (the paper's Table 4 comparison)."""
+        generator = generator or self.generator
+        if code_sampling:
+            return self.model.decode(self.model.random_codes(n, generator))
+        if self._size == 0 or n == 0:
+            return torch.zeros(0, *self.item_shape)
+        return self._get(np.sort(choose(self._size, n, generator)))
+
+    def stabilise(self, x: Tensor) -> None:
+        """Their Algorithm 1, recollection-module half: N recollection sets, then N steps on X_s = x_s ∪ x."""
+        settings = self.stabilisation
+        if x.shape[0] == 0:  # no incoming experience, nothing to integrate
+            return
+        recollections = [self.recollect(settings.batch_size, code_sampling=settings.code_sampling)
+                         for _ in range(settings.steps)]
+        self.model.train()
+        for x_s in recollections:
+            self.recollections_used += x_s.shape[0]
+            self.optimiser.zero_grad(set_to_none=True)
+            self.model.loss(torch.cat([x_s, x.detach().float()]), self.generator).backward()
+            self.optimiser.step()
+
+    # -- persistence -------------------------------------------------------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        latents, classes, tau = self._latent_shape
+        s = self.stabilisation
+        return {**super().config(), "latents": latents, "classes": classes, "tau": tau,
+                "stabilisation": {"steps": s.steps, "batch_size": s.batch_size, "lr": s.lr,
+                                  "code_sampling": s.code_sampling}}
+
+    @classmethod
+    def decode_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        kwargs = super().decode_config(config)
+        kwargs["stabilisation"] = Stabilisation(**config["stabilisation"])
+        return kwargs
+
+    def _adam_state(self) -> dict[str, Any]:
+        names = dict(zip(map(id, self.model.parameters()), (n for n, _ in self.model.named_parameters())))
+        moments: dict[str, dict[str, Tensor]] = {"exp_avg": {}, "exp_avg_sq": {}}
+        steps = 0
+        for param, state in self.optimiser.state.items():
+            steps = int(state["step"])
+            for key in moments:
+                moments[key][names[id(param)]] = state[key].detach().clone()
+        return {"steps": steps, **moments}
+
+    def state_dict(self) -> dict[str, Any]:
+        weights = {name: value.detach().clone() for name, value in self.model.state_dict().items()}
+        return {**super().state_dict(), "dvae": weights, "adam": self._adam_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        weights = {name: torch.as_tensor(value) for name, value in state["dvae"].items()}
+        expected = self.model.state_dict()
+        if weights.keys() != expected.keys() or any(weights[k].shape != expected[k].shape for k in expected):
+            raise InvalidInputError("state 'dvae' does not match this store's dVAE architecture")
+        super().load_state_dict(state)
+        self.model.load_state_dict(weights)
+        self._load_adam(state["adam"])
+
+    def _load_adam(self, adam: dict[str, Any]) -> None:
+        self.optimiser = torch.optim.Adam(self.model.parameters(), lr=self.stabilisation.lr)
+        if not int(adam["steps"]):
+            return
+        for name, param in self.model.named_parameters():
+            self.optimiser.state[param] = {
+                "step": torch.tensor(float(adam["steps"])),
+                "exp_avg": torch.as_tensor(adam["exp_avg"][name]).clone(),
+                "exp_avg_sq": torch.as_tensor(adam["exp_avg_sq"][name]).clone(),
+            }

@@ -1,0 +1,208 @@
+"""RecollectionStore: conformance, exact bits, Gumbel straight-through, Algorithm 1 on write, Zarr chunk reads,
+total-storage charging, the eq. 4/5 latent design, and save/open with the dVAE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import zarr.storage
+
+from memstore import (
+    Budget,
+    ClassBalanced,
+    RecollectionStore,
+    Reservoir,
+    Ring,
+    Stabilisation,
+    design_latents,
+    param_bits,
+)
+from memstore.budget import label_bits
+from memstore.codecs.bitpack import PackedArray
+from memstore.codecs.dvae import DVAECodec
+from memstore.errors import BudgetTooSmallError
+from memstore.nn import DiscreteVAE, DVAEConfig, gumbel_softmax_hard
+from memstore.persist import open_store
+from memstore.stores.zarr_payload import ZarrPackedArray
+from memstore.testing import StoreConformance, random_items, state_equal
+
+TINY = {"latents": 5, "classes": 3}  # 5 latents × 2 bits = 10 bits per item; 2 filters per layer: fast
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Any:
+    """Tiny convolutions: thread start-up and contention cost more than the work (10x on a shared 2-core machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class CountingStore(zarr.storage.WrapperStore):
+    """Counts the chunk keys read."""
+
+    def __init__(self, store: Any) -> None:
+        super().__init__(store)
+        self.gets: list[str] = []
+
+    async def get(self, key: str, *args: Any, **kwargs: Any) -> Any:
+        self.gets.append(key)
+        return await self._store.get(key, *args, **kwargs)
+
+
+class TestRecollectionStore(StoreConformance):
+    exact = False
+    tolerance = 1e-5  # against the store's own round trip (see reconstruction), not against the input
+    option_sets = ({}, {"policy": ClassBalanced()}, {"policy": Ring()}, {"policy": Reservoir(), "num_tasks": 3})
+    stateful_examples = 12
+
+    def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int,
+                   **options: Any) -> RecollectionStore:
+        return RecollectionStore(budget, item_shape, num_classes, **TINY, **options)
+
+    def budget_for(self, items: int, item_shape: tuple[int, ...], num_classes: int) -> Budget:
+        return Budget(items * (10 + label_bits(num_classes) + 2))  # + task-id bits when the store keeps them
+
+    def reconstruction(self, store: RecollectionStore, x: torch.Tensor) -> torch.Tensor:
+        """A learned lossy codec returns decode(encode(x)) under its current dVAE, not x."""
+        return store.codec.decode(store.codec.encode(x))
+
+
+def items(n: int, shape: tuple[int, ...] = (1, 8, 8), seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    return random_items(n, shape, 10, torch.Generator().manual_seed(seed))
+
+
+def test_bits_per_item_are_c_times_ceil_log2_l() -> None:
+    for c, l, width in [(38, 2, 1), (48, 10, 4), (6, 20, 5), (104, 4, 2), (139, 8, 3), (7, 3, 2)]:
+        store = RecollectionStore(Budget(10**6), (1, 8, 8), 10, latents=c, classes=l, seed=0)
+        assert store.codec.item_bits == c * width and store.bits_per_item == c * width + 4
+    store = RecollectionStore(Budget(38 * 7 + 4 * 7), (1, 8, 8), 10, latents=38, classes=2, seed=0)
+    assert store.capacity == 7
+    store.write(*items(20))
+    assert store.ledger().payload == 7 * 38 and store.state_dict()["payload"].size == -(-7 * 38 // 8)
+
+
+def test_codes_round_trip_through_bitpack() -> None:
+    codec = DVAECodec((1, 8, 8), 6, 20, seed=1)
+    codes = np.random.default_rng(0).integers(0, 20, (9, 6))
+    packed = PackedArray(9, codec.symbols, codec.symbol_bits)
+    packed.write(np.arange(9), codes)
+    assert np.array_equal(packed.read(np.arange(9)), codes) and packed.nbytes(9) == -(-9 * 30 // 8)
+    x, _ = items(4)
+    assert np.array_equal(codec.encode(x), codec.model.logits(x).argmax(-1).numpy())
+
+
+def test_gumbel_is_hard_forward_and_soft_backward() -> None:
+    logits = torch.randn(4, 7, 5, requires_grad=True)
+    z = gumbel_softmax_hard(logits, 1.0, torch.Generator().manual_seed(0))
+    assert torch.equal(z.detach().sum(-1), torch.ones(4, 7)) and set(z.detach().unique().tolist()) == {0.0, 1.0}
+    (z * torch.randn(4, 7, 5)).sum().backward()
+    assert logits.grad is not None and float(logits.grad.abs().sum()) > 0
+    model = DiscreteVAE(DVAEConfig((1, 28, 28), 6, 4), torch.Generator().manual_seed(0))
+    model.loss(torch.rand(2, 1, 28, 28), torch.Generator().manual_seed(1)).backward()
+    assert all(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in model.encoder.parameters())
+
+
+def test_dvae_init_is_seeded_and_leaves_global_rng_alone() -> None:
+    state = torch.random.get_rng_state()
+    a = RecollectionStore(Budget(10**5), (1, 28, 28), 10, seed=3).model.state_dict()
+    assert torch.equal(state, torch.random.get_rng_state())
+    b = RecollectionStore(Budget(10**5), (1, 28, 28), 10, seed=3).model.state_dict()
+    c = RecollectionStore(Budget(10**5), (1, 28, 28), 10, seed=4).model.state_dict()
+    assert state_equal(a, b) and not state_equal(a, c)
+    assert DVAEConfig((1, 28, 28), 38, 2).filters == 19 and DVAEConfig((1, 28, 28), 7, 3).filters == 6
+
+
+def test_total_storage_charges_exactly_param_bits() -> None:
+    shape, budget_bits = (1, 28, 28), 2_000_000
+    free = RecollectionStore(Budget(budget_bits), shape, 10, latents=38, classes=2, seed=0)
+    total = RecollectionStore(Budget(budget_bits, charge_models=True), shape, 10, latents=38, classes=2, seed=0)
+    model = param_bits(total.model)
+    assert model == 32 * DVAEConfig(shape, 38, 2).num_params == total.model_bits()
+    assert free.capacity == budget_bits // 42 and total.capacity == (budget_bits - model) // 42
+    total.write(*items(50, shape))
+    ledger = total.ledger()
+    assert ledger.models == model and ledger.charged(total.budget) == model + len(total) * 42
+    with pytest.raises(BudgetTooSmallError, match="models"):
+        RecollectionStore(Budget(model, charge_models=True), shape, 10, latents=38, classes=2, seed=0)
+
+
+def test_latent_design_hand_computed() -> None:
+    # 1000 bits for 10 items (ρ = 10/100): 100 bits each, 4 of label, 96 for the code. Every power of two gives
+    # C = 96; the smaller network c·l (192 for (96,2) and (48,4)) then the smaller c pick (48, 4).
+    design = design_latents(Budget(1000), 100, 10, (1, 28, 28), 10, classes=(2, 3, 4, 8))
+    assert (design.latents, design.classes, design.item_bits, design.items) == (48, 4, 100, 10)
+    assert design.capacity_bits == 96 and design.stored_fraction == 0.1
+    # l = 3 alone: ceil(log2 3) = 2 bits per latent, c = 48, C = 48·log2 3.
+    only3 = design_latents(Budget(1000), 100, 10, (1, 28, 28), 10, classes=(3,))
+    assert (only3.latents, only3.classes) == (48, 3)
+    # eq. 5: the dVAE's bits come first; (c, l) shrinks until items·S + |θ|·32 fits.
+    budget = Budget(2_000_000, charge_models=True)
+    eq5 = design_latents(budget, 10_000, 1000, (1, 28, 28), 10, classes=(2,))
+    used = 1000 * eq5.item_bits + 32 * DVAEConfig((1, 28, 28), eq5.latents, 2).num_params
+    over = 1000 * (eq5.item_bits + 1) + 32 * DVAEConfig((1, 28, 28), eq5.latents + 1, 2).num_params
+    assert used <= budget.bits < over and eq5.model_bits > 0 and eq5.items >= 1000
+
+
+def test_write_trains_the_dvae_on_buffer_recollections() -> None:
+    store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0,
+                              stabilisation=Stabilisation(steps=2, batch_size=4))
+    first = {k: v.clone() for k, v in store.model.state_dict().items()}
+    store.write(*items(6))
+    assert store.recollections_used == 0  # empty buffer: only the incoming items
+    assert not state_equal(first, store.model.state_dict())
+    decoded: list[int] = []
+    real = store._get
+    store._get = lambda slots: decoded.append(len(slots)) or real(slots)  # type: ignore[method-assign]
+    store.write(*items(6, seed=1))
+    assert store.recollections_used == 8 and decoded[:2] == [4, 4]  # N = 2 batches of 4 decoded from the buffer
+
+
+def test_code_sampling_uses_random_codes() -> None:
+    store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0,
+                              stabilisation=Stabilisation(code_sampling=True, batch_size=3))
+    store.write(*items(6))
+    assert store.recollections_used == 3  # random codes exist before any item is stored
+    assert store.recollect(5, code_sampling=True).shape == (5, 1, 8, 8)
+
+
+def test_zarr_payload_reads_only_the_chunks_it_needs(tmp_path: Any) -> None:
+    counting = CountingStore(zarr.storage.LocalStore(str(tmp_path / "live")))
+    payload = ZarrPackedArray(1000, 38, 1, store=counting, chunk_bytes=19)  # 4 rows (152 bits = 19 bytes) per chunk
+    assert payload.rows_per_chunk == 4
+    values = np.random.default_rng(0).integers(0, 2, (1000, 38))
+    payload._write(np.arange(1000), values)
+    counting.gets.clear()
+    read_before = payload.chunks_read
+    got = payload._read(np.array([5, 6, 401, 999]))  # chunks 1, 100, 249
+    assert np.array_equal(got, values[[5, 6, 401, 999]])
+    assert sorted(counting.gets) == ["c/1", "c/100", "c/249"] and payload.chunks_read == read_before + 3
+    store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0, path=tmp_path / "store")
+    store.write(*items(30))
+    assert any((tmp_path / "store").rglob("c/*"))  # the live bitstream is on disk
+    before = store._payload.chunks_read
+    store.sample(1)
+    assert store._payload.chunks_read == before + 1
+
+
+def test_save_open_restores_dvae_and_continues_identically(tmp_path: Any) -> None:
+    store = RecollectionStore(Budget(10**5, charge_models=True), (1, 8, 8), 10, **TINY, seed=2)
+    store.write(*items(30))
+    store.save(tmp_path / "s")
+    reopened = open_store(tmp_path / "s")
+    assert isinstance(reopened, RecollectionStore) and state_equal(store.state_dict(), reopened.state_dict())
+    assert reopened.ledger() == store.ledger() and reopened.ledger().models == store.model_bits()
+    for s in (store, reopened):
+        s.write(*items(10, seed=5))
+    assert state_equal(store.state_dict(), reopened.state_dict())  # Adam moments and generator restored too
+    assert torch.equal(store.sample(5, generator=torch.Generator().manual_seed(0)).x,
+                       reopened.sample(5, generator=torch.Generator().manual_seed(0)).x)
+
+
+def test_warm_start_from_a_pretrained_dvae() -> None:
+    pretrained = DiscreteVAE(DVAEConfig((1, 8, 8), 5, 3), torch.Generator().manual_seed(9))
+    store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0, dvae=pretrained)
+    assert state_equal(store.model.state_dict(), pretrained.state_dict())
