@@ -172,6 +172,7 @@ class ItemStore(MemoryStore):
     def write(self, x: Tensor, y: Tensor, *, task: int | None = None) -> int:
         self.check_write(x, y, task)
         self.policy.check_write(task)
+        self.learn(x)
         labels = y.cpu().numpy()
         slots = self.policy.place(self._occupancy(), labels, task, self.generator)
         positions, targets = _kept(slots)
@@ -180,6 +181,9 @@ class ItemStore(MemoryStore):
             self._store(np.array(targets), chosen, labels[positions], task)
         self._count_seen(labels, task)
         return sum(slot >= 0 for slot in slots)
+
+    def learn(self, x: Tensor) -> None:
+        """Called by ``write`` once its arguments are valid, before admission: a learned codec trains here."""
 
     def _count_seen(self, labels: np.ndarray, task: int | None) -> None:
         self._seen += labels.size

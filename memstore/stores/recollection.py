@@ -112,11 +112,9 @@ class RecollectionStore(ItemStore):
 
     # -- Algorithm 1 -------------------------------------------------------------------------------------------------
 
-    def write(self, x: Tensor, y: Tensor, *, task: int | None = None) -> int:
-        self.check_write(x, y, task)
-        self.policy.check_write(task)
+    def learn(self, x: Tensor) -> None:
+        """The engine's hook in ``write`` (after its checks, before admission): Algorithm 1's stabilisation."""
         self.stabilise(x)
-        return super().write(x, y, task=task)
 
     def recollect(self, n: int, *, code_sampling: bool = False, generator: torch.Generator | None = None) -> Tensor:
         """``n`` recollections decoded with the current decoder: buffer codes (uniform, without replacement) or, with
@@ -176,17 +174,19 @@ class RecollectionStore(ItemStore):
         expected = self.model.state_dict()
         if weights.keys() != expected.keys() or any(weights[k].shape != expected[k].shape for k in expected):
             raise InvalidInputError("state 'dvae' does not match this store's dVAE architecture")
+        optimiser = self._adam_from(state["adam"])  # built before anything changes: a bad state changes nothing
         super().load_state_dict(state)
         self.model.load_state_dict(weights)
-        self._load_adam(state["adam"])
+        self.optimiser = optimiser
 
-    def _load_adam(self, adam: dict[str, Any]) -> None:
-        self.optimiser = torch.optim.Adam(self.model.parameters(), lr=self.stabilisation.lr)
+    def _adam_from(self, adam: dict[str, Any]) -> torch.optim.Adam:
+        optimiser = torch.optim.Adam(self.model.parameters(), lr=self.stabilisation.lr)
         if not int(adam["steps"]):
-            return
+            return optimiser
         for name, param in self.model.named_parameters():
-            self.optimiser.state[param] = {
-                "step": torch.tensor(float(adam["steps"])),
-                "exp_avg": torch.as_tensor(adam["exp_avg"][name]).clone(),
-                "exp_avg_sq": torch.as_tensor(adam["exp_avg_sq"][name]).clone(),
-            }
+            moments = tuple(torch.as_tensor(adam[key][name]).clone() for key in ("exp_avg", "exp_avg_sq"))
+            if any(moment.shape != param.shape for moment in moments):
+                raise InvalidInputError(f"state 'adam' moments for {name!r} do not match the dVAE")
+            optimiser.state[param] = {"step": torch.tensor(float(adam["steps"])), "exp_avg": moments[0],
+                                      "exp_avg_sq": moments[1]}
+        return optimiser

@@ -206,3 +206,19 @@ def test_warm_start_from_a_pretrained_dvae() -> None:
     pretrained = DiscreteVAE(DVAEConfig((1, 8, 8), 5, 3), torch.Generator().manual_seed(9))
     store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0, dvae=pretrained)
     assert state_equal(store.model.state_dict(), pretrained.state_dict())
+
+
+def test_bad_optimiser_state_is_refused_and_changes_nothing() -> None:
+    from memstore.errors import InvalidInputError
+    from memstore.testing import state_equal
+
+    store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, seed=0)
+    store.write(*items(10))
+    fresh = RecollectionStore(Budget(10**5), (1, 8, 8), 10, seed=1)
+    before = fresh.state_dict()
+    state = store.state_dict()
+    name = next(iter(state["adam"]["exp_avg"]))
+    state["adam"]["exp_avg"][name] = torch.zeros(3)
+    with pytest.raises(InvalidInputError, match="adam"):
+        fresh.load_state_dict(state)
+    assert state_equal(before, fresh.state_dict())
