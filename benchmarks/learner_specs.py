@@ -20,10 +20,15 @@ from memstore import MemoryStore
 if TYPE_CHECKING:  # only for annotations: specs.py imports this module at its end
     from .specs import Setting
 
-__all__ = ["AGEMSpec", "ERGMEDSpec", "GEMSpec", "GMED_TABLE1", "LwFSpec", "MIRGMEDSpec", "MIRSpec", "PAPER_LEARNERS"]
+__all__ = ["AGEMSpec", "ERGMEDSpec", "GEMSpec", "GMED_TABLE1", "LwFSpec", "MIRGMEDSpec", "MIRSpec", "PAPER_LEARNERS",
+           "RANDOM_STRIDES"]
 
 #: GMED Table 1: (alpha, beta) per stream.
 GMED_TABLE1: dict[str, tuple[float, float]] = {"split": (5.0, 0.01), "permuted": (0.05, 0.001), "rotated": (1.0, 0.01)}
+
+#: Fixed strides tried for the random-edit ablation on Split (the paper tuned its stride by validation), registered
+#: as ``er-gmed-random-stride<alpha>-split``; ``benchmarks.configs`` picks among them on seeds apart from the test seeds.
+RANDOM_STRIDES: tuple[float, ...] = (0.05, 0.1, 0.5, 1.0, 5.0)
 
 
 def _needs(store: MemoryStore | None, name: str) -> MemoryStore:
@@ -89,17 +94,19 @@ class LwFSpec:
 
 @dataclass(frozen=True)
 class ERGMEDSpec:
-    """ER+GMED at (alpha, beta); ``random_edit`` swaps the gradient direction for a random one of the same norm."""
+    """ER+GMED at (alpha, beta); ``random_edit`` swaps the gradient direction for a random one of the same norm, or,
+    with ``fixed_stride``, for a random unit direction (a fixed stride ``alpha``: the paper's Table 3 wording)."""
 
     name: ClassVar[str] = "er-gmed"
     uses_memory: ClassVar[bool] = True
     alpha: float = 5.0
     beta: float = 0.01
     random_edit: bool = False
+    fixed_stride: bool = False
 
     def editor(self) -> GMEDEdit:
         if self.random_edit:
-            return GMEDEdit(self.alpha, self.beta, RandomDirection(keep_norm=True))
+            return GMEDEdit(self.alpha, self.beta, RandomDirection(keep_norm=not self.fixed_stride))
         return GMEDEdit(self.alpha, self.beta)
 
     def build(self, model: nn.Module, store: MemoryStore | None, setting: Setting,
@@ -132,6 +139,9 @@ def _gmed_learners() -> dict[str, object]:
         entries[f"er-gmed-{stream}"] = ERGMEDSpec(alpha, beta)
         entries[f"er-gmed-random-{stream}"] = ERGMEDSpec(alpha, beta, random_edit=True)
         entries[f"mir-gmed-{stream}"] = MIRGMEDSpec(alpha, beta)
+    beta = GMED_TABLE1["split"][1]
+    for stride in RANDOM_STRIDES:
+        entries[f"er-gmed-random-stride{stride:g}-split"] = ERGMEDSpec(stride, beta, random_edit=True, fixed_stride=True)
     return entries
 
 
@@ -142,3 +152,30 @@ PAPER_LEARNERS: dict[str, object] = {
     LwFSpec.name: LwFSpec(),
     **_gmed_learners(),
 }
+
+
+@dataclass(frozen=True)
+class ARMSpec:
+    """ARM (Ji et al., Algorithm 1 with distillation) over a ``self-recall`` store: their Table 6 for MNIST (η0 = 0.05,
+    their learning rate whatever the setting's; λ0 = 1 on recalled and on real items) and M = ``replay_size``.
+    ``arm-distill`` is M = 0: their "Distill (LwF)" baseline (a second step on the KD term alone)."""
+
+    name: ClassVar[str] = "arm"
+    uses_memory: ClassVar[bool] = True
+    replay_size: int = 10
+    lr: float = 0.05
+
+    def build(self, model: nn.Module, store: MemoryStore | None, setting: Setting,
+              generator: torch.Generator) -> Learner:
+        from learners import ARM
+        from memstore import SelfRecallStore
+
+        if not isinstance(store, SelfRecallStore):
+            raise ValueError("ARM needs a self-recall store")
+        return ARM(model, store, lr=self.lr, replay_size=self.replay_size, generator=generator)
+
+
+__all__ += ["ARMSpec", "ARM_LEARNERS"]
+
+#: Issue 6's learners (they need a ``self-recall`` store, unlike issue 5's): registered by ``benchmarks.specs``.
+ARM_LEARNERS: dict[str, object] = {ARMSpec.name: ARMSpec(), "arm-distill": ARMSpec(replay_size=0)}

@@ -163,6 +163,62 @@ for _shape in ((104, 4), (139, 8), (38, 2)):
     STORES[f"recollection-{_shape[0]}x{_shape[1]}"] = RecollectionSpec(*_shape)
 
 
+@dataclass(frozen=True)
+class SelfRecallSpec:
+    """``SelfRecallStore`` (ARM, Ji et al.) with their Table 6 MNIST recall settings. ``self-recall``: lag T =
+    iterations per task (the store keeps the old model, charged as ``Ledger.models``); ``self-recall-unit-lag``: T = 1,
+    nothing kept, and the weight on D raised to 8 as their Table 4 does; ``self-recall-unclamped``: recall steps not
+    projected onto [0, 1], as their code. Run it with a ``bits:0`` budget: the store has
+    no payload, and the old model counts only under ``charge_models`` (docs/backends/arm.md)."""
+
+    name: ClassVar[str] = "self-recall"
+    unit_lag: bool = False
+    clamp: bool = True
+
+    def build(
+        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None
+    ) -> MemoryStore:
+        from memstore import RecallObjective, SelfRecallStore
+
+        objective = RecallObjective(divergence=8.0 if self.unit_lag else 1.0, clamp=self.clamp)
+        return SelfRecallStore(budget, item_shape, num_classes, objective=objective, keep_old_model=not self.unit_lag,
+                               seed=seed, num_tasks=num_tasks)
+
+
+STORES[SelfRecallSpec.name] = SelfRecallSpec()
+STORES["self-recall-unit-lag"] = SelfRecallSpec(unit_lag=True)
+STORES["self-recall-unclamped"] = SelfRecallSpec(clamp=False)  # their code's unconstrained recall (decision 0012)
+
+
+@dataclass(frozen=True)
+class GenerativeSpec:
+    """``GenerativeStore`` (DGM, Ostapenko et al.): ``dgmw`` / ``dgma`` masks, the reduced CPU protocol of
+    benchmarks/dgm.py (500 GAN iterations of batch 32 per task). It stores nothing (run it with a ``bits:0`` budget)
+    and learns at ``end_task``; ER on it is generative replay (docs/backends/dgm.md)."""
+
+    variant: str = "dgmw"
+    iterations: int = 500
+
+    @property
+    def name(self) -> str:
+        return self.variant
+
+    def build(
+        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None
+    ) -> MemoryStore:
+        from memstore import GenerativeStore
+        from memstore.nn import GANTraining
+        from memstore.nn.masks import MASK_VARIANTS
+
+        return GenerativeStore(budget, item_shape, num_classes, seed=seed, num_tasks=num_tasks,
+                               variant=MASK_VARIANTS[self.variant](),
+                               training=GANTraining(iterations=self.iterations, batch_size=32))
+
+
+for _variant in ("dgmw", "dgma"):
+    STORES[_variant] = GenerativeSpec(_variant)
+
+
 # -- protocol settings -----------------------------------------------------------------------------------------
 
 
@@ -260,6 +316,10 @@ LEARNERS: dict[str, LearnerSpec] = {ERSpec.name: ERSpec(), NaiveSpec.name: Naive
 from .learner_specs import PAPER_LEARNERS  # noqa: E402  (issue 5's learners; that module needs no name from here)
 
 LEARNERS.update(PAPER_LEARNERS)  # type: ignore[arg-type]
+
+from .learner_specs import ARM_LEARNERS  # noqa: E402  (issue 6: ARM and their Distill, over a self-recall store)
+
+LEARNERS.update(ARM_LEARNERS)  # type: ignore[arg-type]
 
 
 # -- models ----------------------------------------------------------------------------------------------------

@@ -1,18 +1,22 @@
 """Learners that own a model, a plain SGD optimizer and a memstore store (DESIGN §6)."""
 
 from .agem import AGEM, agem_project
+from .arm import ARM
 from .base import Learner, Step
 from .er import ER
 from .gem import GEM, gem_project
+from .generative_replay import GenerativeReplay
 from .gmed import ERGMED, MIRGMED, GMEDEdit, GradientDirection, RandomDirection
 from .lookahead import Lookahead, lookahead
 from .lwf import LwF, distillation_loss
 from .metrics import AccuracyMatrix, TaskScore, average_accuracy, forgetting, retention, score
 from .mir import MIR, most_interfered
 from .naive import Naive
+from .phases import PhaseConfig, PhaseLearner, PhaseReport
 
 __all__ = [
     "AGEM",
+    "ARM",
     "ER",
     "ERGMED",
     "GEM",
@@ -38,3 +42,5 @@ __all__ = [
     "retention",
     "score",
 ]
+__all__ += ["PhaseConfig", "PhaseLearner", "PhaseReport"]
+__all__ += ["GenerativeReplay"]

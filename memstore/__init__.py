@@ -30,6 +30,9 @@ from .stores import (
     choose_quality,
     design_latents,
 )
+from .stores import Herding, Mnemonics, MnemonicsStore, RandomSelection, Selection
+from .stores import RecallObjective, SelfRecallStore
+from .stores import GenerativeStore, TaskGrowth
 
 __all__ = [
     "Batch", "Budget", "BudgetTooSmallError", "ClassBalanced", "CorruptStoreError", "IncompatibleStoreError",
@@ -38,3 +41,6 @@ __all__ = [
     "VariableItemStore", "choose_quality",
     "design_latents", "dtype_bits", "errors", "index_bits", "label_bits", "mask_bits", "open", "param_bits", "save",
 ]
+__all__ += ["Herding", "Mnemonics", "MnemonicsStore", "RandomSelection", "Selection"]
+__all__ += ["RecallObjective", "SelfRecallStore"]
+__all__ += ["GenerativeStore", "TaskGrowth"]

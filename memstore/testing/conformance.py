@@ -25,8 +25,9 @@ from hypothesis.stateful import run_state_machine_as_test
 from .. import persist
 from ..budget import Budget
 from ..errors import BudgetTooSmallError, CorruptStoreError, IncompatibleStoreError, InvalidInputError, UnknownKeyError
+from ..errors import MissingContextError, NotEditable
 from ..persist import open_store
-from ..store import MemoryStore
+from ..store import Batch, MemoryStore, RecallContext, TaskContext
 from .machine import fully_edited, make_store_machine, payload_bytes_on_disk
 from .strategies import bad_writes, random_items, state_equal
 
@@ -48,6 +49,26 @@ class StoreConformance:
     stateful_examples: int = 20
     #: every item costs the same bits, so edits leave the ledger unchanged (false for JPEG: count and budget hold)
     fixed_item_bits: bool = True
+    #: the store keeps items; false for a store that recalls or generates (SelfRecallStore): writes admit nothing,
+    #: ``len`` and the ledger's payload, labels and index stay 0, ``edit`` raises NotEditable, ``sample`` without the
+    #: context of :meth:`recall_context` raises MissingContextError, and the item checks become these zero-payload ones
+    stores_items: bool = True
+    #: with ``stores_items = False``: the store generates once ``end_task`` has taught it (GenerativeStore), so before
+    #: that it samples nothing and needs no context; :meth:`task_context` is the end_task that teaches it
+    generates: bool = False
+
+    def recall_context(self, store: MemoryStore, x: torch.Tensor, y: torch.Tensor) -> RecallContext | None:
+        """The context ``sample`` needs, around a real batch ``(x, y)`` (None for stores that keep items)."""
+        return None
+
+    def task_context(self, store: MemoryStore) -> TaskContext | None:
+        """What :meth:`filled` hands ``end_task`` after its writes (None: no call), e.g. a model to snapshot."""
+        return None
+
+    def draw(self, store: MemoryStore, n: int, generator: torch.Generator | None = None) -> Batch:
+        """``store.sample(n)``, with :meth:`recall_context` around a fresh real batch of 10 items."""
+        context = self.recall_context(store, *self.items(10, seed=11))
+        return store.sample(n, context=context, generator=generator)
 
     def reconstruction(self, store: MemoryStore, x: torch.Tensor) -> torch.Tensor:
         """What ``store`` gives back for an item ``x`` it has just stored: ``x`` itself (within ``tolerance``) for fixed
@@ -75,6 +96,9 @@ class StoreConformance:
         x, y = self.items(n)
         for start in range(0, n, 10):
             store.write(x[start:start + 10], y[start:start + 10])
+        context = self.task_context(store)
+        if context is not None:
+            store.end_task(context)
         return store
 
     def assert_close(self, got: torch.Tensor, want: torch.Tensor) -> None:
@@ -89,30 +113,53 @@ class StoreConformance:
         store = self.store()
         x, y = self.items(40)
         admitted = sum(store.write(x[i:i + 10], y[i:i + 10]) for i in range(0, 40, 10))
+        if not self.stores_items:
+            ledger = store.ledger()
+            assert admitted == len(store) == ledger.payload == ledger.labels == ledger.index == 0
+            return
         assert 0 < len(store) <= admitted
         assert store.can_sample
 
     def test_empty_store_samples_nothing(self) -> None:
         store = self.store()
+        if not self.stores_items and not self.generates:
+            with pytest.raises(MissingContextError):
+                store.sample(5)
+            return
         assert not store.can_sample and len(store) == 0
         batch = store.sample(5)
         assert len(batch) == 0 and batch.x.shape == (0, *self.item_shape)
 
     def test_sample_shapes_dtypes_and_range(self) -> None:
-        batch = self.filled().sample(7)
+        batch = self.draw(self.filled(), 7)
         assert batch.x.shape == (7, *self.item_shape) and batch.x.dtype == torch.float32
         assert batch.y.shape == (7,) and batch.y.dtype == torch.int64
         assert float(batch.x.min()) >= 0.0 and float(batch.x.max()) <= 1.0
+        if not self.stores_items:  # generated items: no keys; soft targets, where given, are distributions
+            assert batch.keys is None
+            assert batch.soft is None or torch.allclose(batch.soft.sum(dim=1), torch.ones(7))
+            return
         assert batch.keys is not None and batch.keys.dtype == torch.int64
 
     def test_sample_is_without_replacement_and_capped(self) -> None:
         store = self.filled()
+        if not self.stores_items:  # nothing stored caps a generated batch
+            assert len(self.draw(store, 15)) == 15 and len(self.draw(store, 0)) == 0
+            return
         batch = store.sample(len(store) + 5)
         assert len(batch) == len(store)
         assert batch.keys is not None and batch.keys.unique().numel() == len(store)
 
     def test_sample_by_class(self) -> None:
         store = self.filled()
+        if not self.stores_items:  # a generator may sample by class; a recall store refuses classes=
+            context = self.recall_context(store, *self.items(10, seed=11))
+            try:
+                batch = store.sample(5, classes=[0], context=context)
+            except InvalidInputError:
+                return
+            assert bool((batch.y == 0).all())
+            return
         held = store.sample(len(store)).y
         wanted = int(held[0])
         batch = store.sample(len(store), classes=[wanted])
@@ -121,6 +168,10 @@ class StoreConformance:
     def test_written_items_come_back(self) -> None:
         store = self.store()
         x, y = self.items(3)
+        if not self.stores_items:  # nothing is kept: a write changes neither the ledger nor the count
+            before = store.ledger()
+            assert store.write(x, y) == 0 and store.ledger() == before and len(store) == 0
+            return
         store.write(x, y)
         batch = store.sample(3)
         assert batch.keys is not None
@@ -138,6 +189,10 @@ class StoreConformance:
             assert store.ledger().charged(store.budget) <= store.budget.bits
 
     def test_budget_too_small_for_one_item(self) -> None:
+        if not self.stores_items:  # no item to fit: an empty budget holds the store (models are charged apart)
+            store = self.make_store(Budget(0), self.item_shape, self.num_classes, seed=0)
+            assert store.ledger().charged(store.budget) == 0
+            return
         with pytest.raises(BudgetTooSmallError, match="bits"):
             self.make_store(Budget(1), self.item_shape, self.num_classes, seed=0)
 
@@ -167,6 +222,12 @@ class StoreConformance:
 
     def test_edit_replaces_in_place(self) -> None:
         store = self.filled()
+        if not self.stores_items:
+            before = store.state_dict()
+            with pytest.raises(NotEditable):
+                store.edit(torch.tensor([0]), self.items(1)[0])
+            assert state_equal(before, store.state_dict())
+            return
         batch = store.sample(4)
         new_x, _ = self.items(4, seed=99)
         ledger, count = store.ledger(), len(store)
@@ -186,6 +247,11 @@ class StoreConformance:
         store = self.filled()
         before = store.state_dict()
         new_x, _ = self.items(2)
+        if not self.stores_items:
+            with pytest.raises(NotEditable):
+                store.edit(torch.tensor([0, 0]), new_x * 3)
+            assert state_equal(before, store.state_dict())
+            return
         with pytest.raises(UnknownKeyError):
             store.edit(torch.tensor([0, len(store)]), new_x)
         with pytest.raises(InvalidInputError):
@@ -201,6 +267,11 @@ class StoreConformance:
 
     def test_injected_generator_decides_the_sample(self) -> None:
         store = self.filled()
+        if not self.stores_items:
+            first = self.draw(store, 5, torch.Generator().manual_seed(3))
+            second = self.draw(store, 5, torch.Generator().manual_seed(3))
+            assert torch.equal(first.x, second.x) and torch.equal(first.y, second.y)
+            return
         first = store.sample(5, generator=torch.Generator().manual_seed(3))
         second = store.sample(5, generator=torch.Generator().manual_seed(3))
         assert first.keys is not None and second.keys is not None
@@ -225,7 +296,7 @@ class StoreConformance:
     def test_corrupt_store_is_refused(self, tmp_path: Any) -> None:
         self.filled().save(tmp_path / "store")
         chunk = next(path for path in (tmp_path / "store").rglob("*") if path.parent.name == "c"
-                     and path.parent.parent.name == "payload")
+                     and (path.parent.parent.name == "payload" or not self.stores_items))  # no payload: any array
         data = bytearray(chunk.read_bytes())
         data[0] ^= 0xFF
         chunk.write_bytes(bytes(data))
@@ -271,7 +342,9 @@ class StoreConformance:
 
     def test_stateful(self) -> None:
         machine = make_store_machine(self.make_store, self.budget_for, self.option_sets, self.exact, self.tolerance,
-                                     self.fixed_item_bits, self.reconstruction)
+                                     self.fixed_item_bits, self.reconstruction,
+                                     None if self.stores_items else self.recall_context, self.task_context,
+                                     self.generates)
         run_state_machine_as_test(
             machine, settings=settings(max_examples=self.stateful_examples, stateful_step_count=15, deadline=None)
         )

@@ -13,7 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from ..budget import Budget
 from ..errors import BudgetTooSmallError, MemstoreError
 from ..persist import open_store, stored_payload_bytes
-from ..store import MemoryStore
+from ..store import MemoryStore, RecallContext, TaskContext
 from .strategies import bad_writes, item_shapes, items, random_items, state_equal
 
 __all__ = ["fully_edited", "make_store_machine", "payload_bytes_on_disk"]
@@ -46,12 +46,18 @@ def make_store_machine(
     tolerance: float = 0.0,
     fixed_item_bits: bool = True,
     reconstruction: Callable[[MemoryStore, torch.Tensor], torch.Tensor] | None = None,
+    recall_context: Callable[[MemoryStore, torch.Tensor, torch.Tensor], RecallContext | None] | None = None,
+    task_context: Callable[[MemoryStore], TaskContext | None] | None = None,
+    generates: bool = False,
 ) -> type[RuleBasedStateMachine]:
     """A state machine class over stores that ``make_store(budget, item_shape, num_classes, seed=, **options)`` builds.
 
     Budgets are random bit counts (not multiples of an item's size) between one and ~20 items' worth.
     Invariants after every step: the charged bits never exceed the budget, and a rejected call changed nothing.
     ``reconstruction(store, x)`` is what an edited item should read back as (``x`` itself when not given).
+    ``recall_context(store, x, y)``, for a store that keeps no items, is what ``sample`` needs around a real batch:
+    then every sample draws ``n`` generated items from a fresh batch. ``task_context(store)`` adds an ``end_task`` rule.
+    ``generates``: such a store generates only once an ``end_task`` has taught it (``can_sample``), none before.
     """
 
     class StoreMachine(RuleBasedStateMachine):
@@ -96,10 +102,15 @@ def make_store_machine(
             if self.task is not None:
                 self.task = min(self.task + 1, self.store.num_tasks - 1)
 
-        @rule(n=st.integers(0, 25))
-        def sample(self, n) -> None:
-            batch = self.store.sample(n)
-            assert len(batch) == min(n, len(self.store))
+        @rule(n=st.integers(0, 25), seed=st.integers(0, 2**16))
+        def sample(self, n, seed) -> None:
+            if recall_context is not None:
+                real = random_items(10, self.shape, self.num_classes, torch.Generator().manual_seed(seed))
+                batch = self.store.sample(n, context=recall_context(self.store, *real))
+                assert len(batch) == (n if self.store.can_sample or not generates else 0) and batch.keys is None
+            else:
+                batch = self.store.sample(n)
+                assert len(batch) == min(n, len(self.store))
             assert batch.x.shape == (len(batch), *self.shape)
             assert bool((batch.y >= 0).all()) and bool((batch.y < self.num_classes).all())
 
@@ -120,6 +131,13 @@ def make_store_machine(
             want = x if reconstruction is None else reconstruction(self.store, x)
             error = float((everything.x[rows][full] - want[full]).abs().max()) if bool(full.any()) else 0.0
             assert error == 0.0 if exact else error <= tolerance
+
+        @precondition(lambda self: task_context is not None)
+        @rule()
+        def end_task(self) -> None:
+            context = task_context(self.store)
+            if context is not None:
+                self.store.end_task(context)
 
         @rule(case=st.sampled_from(sorted(bad_writes((1, 2, 2), 2))))
         def bad_write(self, case) -> None:

@@ -1,0 +1,94 @@
+"""Paired comparisons over seeds: runs with equal seeds share the stream and the model's init, so the difference of
+two learners is measured seed by seed (GMED's claim "ER+GMED beats ER" is a paired claim).
+
+``python -m benchmarks.paired results/gmed-split --pair er-gmed-split:er --pair mir-gmed-split:mir`` prints one
+markdown row per pair: mean ± std of the per-seed difference (accuracy points), seeds won, paired t-test p (one- and
+two-sided) and Wilcoxon signed-rank p (one-sided, from 6 pairs on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from scipy import stats
+
+__all__ = ["PairedDifference", "accuracies_by_seed", "markdown_rows", "paired_difference"]
+
+_MIN_WILCOXON = 6  # below this the exact signed-rank test cannot reach p < 0.05 one-sided
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """``a − b`` over the seeds both learners finished (accuracy in points)."""
+
+    a: str
+    b: str
+    seeds: int
+    mean: float
+    std: float
+    wins: int
+    t_one_sided: float
+    t_two_sided: float
+    wilcoxon_one_sided: float | None
+
+
+def accuracies_by_seed(cells_dir: str | Path) -> dict[str, dict[int, float]]:
+    """``{learner: {seed: accuracy %}}`` from a runner's cell JSON files."""
+    table: dict[str, dict[int, float]] = {}
+    for path in sorted(Path(cells_dir).glob("*.json")):
+        cell = json.loads(path.read_text())
+        config = cell["config"]
+        table.setdefault(config["learner"], {})[int(config["seed"])] = 100 * float(cell["accuracy"])
+    return table
+
+
+def paired_difference(table: dict[str, dict[int, float]], a: str, b: str) -> PairedDifference:
+    """Compare learner ``a`` with ``b`` on their common seeds (at least two)."""
+    missing = [name for name in (a, b) if name not in table]
+    if missing:
+        raise KeyError(f"no cells for {missing}; have {sorted(table)}")
+    seeds = sorted(set(table[a]) & set(table[b]))
+    if len(seeds) < 2:
+        raise ValueError(f"{a} and {b} share {len(seeds)} seed(s); a paired test needs at least 2")
+    diffs = [table[a][s] - table[b][s] for s in seeds]
+    first, second = [table[a][s] for s in seeds], [table[b][s] for s in seeds]
+    t_two = float(stats.ttest_rel(first, second).pvalue)
+    t_one = float(stats.ttest_rel(first, second, alternative="greater").pvalue)
+    wilcoxon = (float(stats.wilcoxon(diffs, alternative="greater").pvalue)
+                if len(seeds) >= _MIN_WILCOXON else None)
+    return PairedDifference(a, b, len(seeds), statistics.fmean(diffs), statistics.stdev(diffs), sum(d > 0 for d in diffs),
+                            t_one, t_two, wilcoxon)
+
+
+def markdown_rows(label: str, differences: Sequence[PairedDifference]) -> str:
+    """Rows of the results page's paired table (header included)."""
+    lines = ["| stream | difference | paired seeds | mean ± std of the difference | seeds won "
+             "| t-test p, one-sided | t-test p, two-sided | Wilcoxon p, one-sided |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for d in differences:
+        wilcoxon = "—" if d.wilcoxon_one_sided is None else f"{d.wilcoxon_one_sided:.2g}"
+        lines.append(f"| {label} | {d.a} − {d.b} | {d.seeds} | {d.mean:+.2f} ± {d.std:.2f} | {d.wins}/{d.seeds} "
+                     f"| {d.t_one_sided:.2g} | {d.t_two_sided:.2g} | {wilcoxon} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.paired", description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", type=Path, help="a runner output folder (its cells/ holds one JSON per cell)")
+    parser.add_argument("--pair", action="append", required=True, metavar="A:B", help="learners to compare, A − B")
+    parser.add_argument("--label", default=None, help="first column (default: the folder's name)")
+    args = parser.parse_args(argv)
+    table = accuracies_by_seed(args.results / "cells")
+    pairs = [tuple(p.split(":", 1)) for p in args.pair]
+    if any(len(p) != 2 for p in pairs):
+        parser.error("--pair takes A:B")
+    print(markdown_rows(args.label or args.results.name, [paired_difference(table, a, b) for a, b in pairs]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""How :class:`~memstore.stores.mnemonics.MnemonicsStore` chooses and optimises its exemplars.
+
+Three strategies, injected into the store as objects (never a string switch):
+
+- :class:`RandomSelection`: a uniform random subset of each class of the phase data;
+- :class:`Herding`: iCaRL's herding (Rebuffi et al. 2017, Alg. 4, after Welling 2009): greedily pick the item that
+  keeps the running mean of the chosen L2-normalised features nearest the class mean. The feature is the input of the
+  model's last ``nn.Linear`` (the penultimate activations; for the project's MLP, the second 400-unit ReLU layer);
+- :class:`Mnemonics`: Liu et al.'s local bilevel optimisation. Exemplars start as a random subset (their §4.3), then::
+
+      for each outer step (eq. 9):                            E_i: new-class exemplars, D_i: the phase data
+          Θ' ← Θ_i;  repeat inner_steps: Θ' ← Θ' − α₂ ∇_Θ' L_c(Θ'; E_i)             (eq. 8, unrolled with torch.func)
+          E_i ← clamp(E_i − β₁ ∇_E L_c(Θ'(E_i); batch of D_i), 0, 1)                 (eq. 9, gradient through eq. 8)
+      adjust=True, old exemplars split per class into halves A and B (eq. 10):
+          E^A ← E^A − β₂ ∇ L_c(Θ'(E^A); E^B)   then   E^B ← E^B − β₂ ∇ L_c(Θ'(E^B); E^A)
+
+``select`` picks indices of one class's phase data in priority order (the store keeps that order, so shrinking a class
+keeps its first exemplars, as iCaRL does); ``refine`` optimises the chosen exemplars (identity for the baselines).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import functional_call, grad
+
+from ..errors import InvalidInputError, MissingContextError
+
+__all__ = ["SELECTIONS", "Herding", "Mnemonics", "RandomSelection", "Selection", "penultimate_features",
+           "selection_from_config", "unrolled_loss"]
+
+#: Selection classes by ``selection_id``.
+SELECTIONS: dict[str, type[Selection]] = {}
+
+
+class Selection(ABC):
+    """Chooses a class's exemplars from the phase data, then (optionally) optimises all exemplars."""
+
+    selection_id: ClassVar[str] = ""
+    #: whether ``select``/``refine`` need ``TaskContext.model``
+    needs_model: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("selection_id"):
+            SELECTIONS[cls.selection_id] = cls
+
+    @abstractmethod
+    def select(self, x: Tensor, m: int, model: nn.Module | None, generator: torch.Generator) -> Tensor:
+        """Indices (int64) of ``min(m, len(x))`` items of one class's data ``x``, most important first."""
+
+    def refine(self, model: nn.Module | None, new: tuple[Tensor, Tensor], old: tuple[Tensor, Tensor],
+               phase: tuple[Tensor, Tensor], generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Optimised ``(new exemplars, old exemplars)``, same shapes; the baselines keep them as they are."""
+        return new[0], old[0]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"id": self.selection_id, **asdict(self)}  # type: ignore[call-overload]
+
+
+def selection_from_config(config: dict[str, Any]) -> Selection:
+    """The selection a config describes (its ``id`` names the class)."""
+    try:
+        cls = SELECTIONS[config["id"]]
+    except KeyError as exc:
+        raise InvalidInputError(f"unknown selection config {config!r}") from exc
+    return cls(**{k: v for k, v in config.items() if k != "id"})
+
+
+@dataclass(frozen=True)
+class RandomSelection(Selection):
+    """A uniform random subset of the class (the paper's *random* baseline)."""
+
+    selection_id: ClassVar[str] = "random"
+
+    def select(self, x: Tensor, m: int, model: nn.Module | None, generator: torch.Generator) -> Tensor:
+        return torch.randperm(int(x.shape[0]), generator=generator)[:m]
+
+
+def _last_linear(model: nn.Module) -> nn.Linear:
+    layers = [module for module in model.modules() if isinstance(module, nn.Linear)]
+    if not layers:
+        raise InvalidInputError(f"herding needs a model with an nn.Linear classifier, got {type(model).__name__}")
+    return layers[-1]
+
+
+@torch.no_grad()
+def penultimate_features(model: nn.Module, x: Tensor, *, batch_size: int = 1024) -> Tensor:
+    """The input of ``model``'s last ``nn.Linear`` for every item of ``x`` (eval mode, the mode restored after)."""
+    captured: list[Tensor] = []
+    handle = _last_linear(model).register_forward_pre_hook(lambda _, args: captured.append(args[0].detach()))
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, int(x.shape[0]), batch_size):
+            model(x[start:start + batch_size])
+    finally:
+        handle.remove()
+        model.train(was_training)
+    return torch.cat(captured).flatten(1)
+
+
+@dataclass(frozen=True)
+class Herding(Selection):
+    """iCaRL's herding on L2-normalised penultimate features (the paper's *herding* baseline)."""
+
+    selection_id: ClassVar[str] = "herding"
+    needs_model: ClassVar[bool] = True
+
+    def select(self, x: Tensor, m: int, model: nn.Module | None, generator: torch.Generator) -> Tensor:
+        if model is None:
+            raise MissingContextError("herding needs TaskContext.model (its feature extractor)")
+        features = F.normalize(penultimate_features(model, x), dim=1)
+        mean = features.mean(dim=0)
+        running = torch.zeros_like(mean)
+        taken = torch.zeros(features.shape[0], dtype=torch.bool)
+        chosen: list[int] = []
+        for k in range(1, min(m, features.shape[0]) + 1):
+            distance = (mean - (running + features) / k).pow(2).sum(dim=1).masked_fill(taken, float("inf"))
+            pick = int(distance.argmin())
+            chosen.append(pick)
+            taken[pick] = True
+            running += features[pick]
+        return torch.tensor(chosen, dtype=torch.int64)
+
+
+Params = dict[str, Tensor]
+
+
+def unrolled_loss(model: nn.Module, params: Params, exemplars: Tensor, labels: Tensor, val_x: Tensor, val_y: Tensor,
+                  *, steps: int, lr: float) -> Tensor:
+    """``L_c(Θ'(E); validation)`` with Θ' = ``params`` after ``steps`` gradient steps on ``(E, labels)`` (eq. 8).
+
+    Pure in ``exemplars``: differentiating it with ``torch.func.grad`` back-propagates through the unrolled inner
+    steps (a gradient through a gradient, their Hessian-vector products).
+    """
+
+    def fit_loss(p: Params, x: Tensor, y: Tensor) -> Tensor:
+        return F.cross_entropy(functional_call(model, p, (x,)), y)
+
+    inner = grad(fit_loss)
+    for _ in range(steps):
+        step = inner(params, exemplars, labels)
+        params = {name: value - lr * step[name] for name, value in params.items()}
+    return fit_loss(params, val_x, val_y)
+
+
+@dataclass(frozen=True)
+class Mnemonics(Selection):
+    """Liu et al.'s mnemonics exemplars: random start, local BOP (eq. 8–9), optional old-exemplar adjustment (eq. 10).
+
+    ``inner_steps``/``inner_lr``: the unrolled temporary-model steps of eq. 8 (α₂); ``outer_steps``/``outer_lr``:
+    exemplar SGD steps (β₁), halved at every fifth of the steps (their "halved every 10 of 50 epochs");
+    ``batch_size``: phase-data items per validation batch of eq. 9; ``adjust``: run eq. 10 on the old exemplars, at
+    ``adjust_lr`` (β₂; ``outer_lr`` when None, as the paper sets β₁ = β₂).
+    """
+
+    selection_id: ClassVar[str] = "mnemonics"
+    needs_model: ClassVar[bool] = True
+
+    inner_steps: int = 5
+    inner_lr: float = 0.01
+    outer_steps: int = 50
+    outer_lr: float = 0.01
+    batch_size: int = 256
+    adjust: bool = True
+    adjust_lr: float | None = None
+
+    def __post_init__(self) -> None:
+        counts = (self.inner_steps, self.outer_steps, self.batch_size)
+        if any(not isinstance(c, int) or isinstance(c, bool) or c < 0 for c in counts) or self.batch_size < 1:
+            raise InvalidInputError(f"Mnemonics needs non-negative step counts and a positive batch size, got {self}")
+        if not (self.inner_lr >= 0 and self.outer_lr >= 0 and (self.adjust_lr is None or self.adjust_lr >= 0)):
+            raise InvalidInputError(f"Mnemonics learning rates must be non-negative, got {self}")
+
+    def select(self, x: Tensor, m: int, model: nn.Module | None, generator: torch.Generator) -> Tensor:
+        return RandomSelection().select(x, m, model, generator)
+
+    def refine(self, model: nn.Module | None, new: tuple[Tensor, Tensor], old: tuple[Tensor, Tensor],
+               phase: tuple[Tensor, Tensor], generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        if model is None:
+            raise MissingContextError("mnemonics training needs TaskContext.model (Θ_i initialises Θ')")
+        was_training = model.training
+        model.eval()
+        try:
+            params = {name: p.detach() for name, p in model.named_parameters()}
+            new_x = self._optimise(model, params, new, _batches(*phase, self.batch_size, generator), self.outer_lr)
+            old_x = self._adjust(model, params, old, generator) if self.adjust else old[0]
+        finally:
+            model.train(was_training)
+        return new_x, old_x
+
+    def _optimise(self, model: nn.Module, params: Params, exemplars: tuple[Tensor, Tensor],
+                  validation: Callable[[], tuple[Tensor, Tensor]], base_lr: float) -> Tensor:
+        """Eq. 9 (or one half of eq. 10): SGD on the exemplars through the unrolled eq. 8."""
+        x, y = exemplars
+        if x.shape[0] == 0:
+            return x
+        outer = grad(lambda e, vx, vy: unrolled_loss(model, params, e, y, vx, vy,
+                                                     steps=self.inner_steps, lr=self.inner_lr))
+        x = x.detach().clone()
+        decay_every = max(self.outer_steps // 5, 1)
+        for step in range(self.outer_steps):
+            lr = base_lr * 0.5 ** (step // decay_every)
+            x = (x - lr * outer(x, *validation())).clamp(0.0, 1.0)
+        return x
+
+    def _adjust(self, model: nn.Module, params: Params, old: tuple[Tensor, Tensor],
+                generator: torch.Generator) -> Tensor:
+        """Eq. 10: each half of the old exemplars (split per class) is optimised against the other as validation."""
+        x, y = old
+        half_a = _split_per_class(y, generator)
+        if not bool(half_a.any()) or bool(half_a.all()):
+            return x
+        x, lr = x.clone(), self.outer_lr if self.adjust_lr is None else self.adjust_lr
+        for part in (half_a, ~half_a):  # (10a) then (10b), which validates on the adjusted A
+            validation = (x[~part], y[~part])
+            x[part] = self._optimise(model, params, (x[part], y[part]), lambda v=validation: v, lr)
+        return x
+
+
+def _batches(x: Tensor, y: Tensor, size: int, generator: torch.Generator) -> Callable[[], tuple[Tensor, Tensor]]:
+    """A function that draws a uniform batch (without replacement) of the phase data on each call."""
+
+    def draw() -> tuple[Tensor, Tensor]:
+        rows = torch.randperm(int(y.shape[0]), generator=generator)[:size]
+        return x[rows], y[rows]
+
+    return draw
+
+
+def _split_per_class(y: Tensor, generator: torch.Generator) -> Tensor:
+    """A mask choosing half A: a random half (rounded up) of each class's exemplars."""
+    half_a = torch.zeros(y.shape[0], dtype=torch.bool)
+    for label in torch.unique(y).tolist():
+        rows = torch.nonzero(y == label).flatten()
+        rows = rows[torch.randperm(rows.numel(), generator=generator)]
+        half_a[rows[: (rows.numel() + 1) // 2]] = True
+    return half_a

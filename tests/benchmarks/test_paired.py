@@ -1,0 +1,50 @@
+import json
+
+import pytest
+
+from benchmarks.paired import accuracies_by_seed, main, markdown_rows, paired_difference
+
+
+def _write_cells(folder, learner, accuracies):
+    folder.mkdir(exist_ok=True)
+    for seed, acc in enumerate(accuracies):
+        cell = {"config": {"learner": learner, "seed": seed}, "accuracy": acc}
+        (folder / f"{learner}-s{seed}.json").write_text(json.dumps(cell))
+
+
+def test_reads_cells_by_learner_and_seed(tmp_path):
+    _write_cells(tmp_path, "er", [0.5, 0.6])
+    assert accuracies_by_seed(tmp_path) == {"er": {0: 50.0, 1: 60.0}}
+
+
+def test_consistent_gain_is_significant_one_sided_and_not_reversed():
+    base = [70.0, 72.0, 75.0, 71.0, 78.0, 74.0, 73.0, 76.0]
+    table = {"a": {s: v + 1.0 + 0.1 * s for s, v in enumerate(base)}, "b": dict(enumerate(base))}
+    gain = paired_difference(table, "a", "b")
+    assert gain.seeds == 8 and gain.wins == 8
+    assert gain.mean == pytest.approx(1.35)
+    assert gain.t_one_sided < 1e-6 and gain.wilcoxon_one_sided < 0.01
+    assert gain.t_two_sided == pytest.approx(2 * gain.t_one_sided)
+    loss = paired_difference(table, "b", "a")
+    assert loss.wins == 0 and loss.t_one_sided > 0.99
+
+
+def test_pairs_only_common_seeds_and_skips_wilcoxon_when_few():
+    table = {"a": {0: 80.0, 1: 81.0, 2: 79.0, 7: 10.0}, "b": {0: 78.0, 1: 80.0, 2: 79.5}}
+    d = paired_difference(table, "a", "b")
+    assert d.seeds == 3 and d.wins == 2 and d.wilcoxon_one_sided is None
+    assert "| x | a − b | 3 |" in markdown_rows("x", [d])
+
+
+def test_refuses_unknown_learner_and_single_seed():
+    with pytest.raises(KeyError, match="missing|no cells"):
+        paired_difference({"a": {0: 1.0}}, "a", "b")
+    with pytest.raises(ValueError, match="at least 2"):
+        paired_difference({"a": {0: 1.0}, "b": {0: 2.0}}, "a", "b")
+
+
+def test_cli_prints_a_row(tmp_path, capsys):
+    _write_cells(tmp_path / "cells", "a", [0.8, 0.82, 0.81])
+    _write_cells(tmp_path / "cells", "b", [0.78, 0.80, 0.80])
+    main([str(tmp_path), "--pair", "a:b", "--label", "split"])
+    assert "| split | a − b | 3 | +1.67 ± 0.58 | 3/3 |" in capsys.readouterr().out
