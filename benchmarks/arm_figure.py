@@ -31,9 +31,7 @@ __all__ = ["main", "recall_pairs"]
 def recall_pairs(seed: int, tasks: int, batches: int, data_root: str | None = None) -> list[tuple[Batch, Batch]]:
     """(real batch, recalled batch) pairs from ARM trained on ``tasks`` tasks, recalled during task ``tasks``."""
     stream = Split(examples_per_task=1010).build(load_dataset("mnist", data_root), torch.Generator().manual_seed(seed))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = MLPSpec((400, 400)).build(stream.item_shape, stream.num_classes)
+    model = MLPSpec((400, 400)).seeded(stream.item_shape, stream.num_classes, seed)
     budget = BudgetSpec(bits=0).resolve(stream.item_shape, stream.num_classes)
     store = SelfRecallSpec().build(budget, stream.item_shape, stream.num_classes, seed=seed, num_tasks=len(stream))
     assert isinstance(store, SelfRecallStore)

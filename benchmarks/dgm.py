@@ -28,10 +28,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from benchmarks.cli import parse_seeds
 from benchmarks.datasets import load_mnist
-from benchmarks.specs import MLPSpec
+from benchmarks.specs import DGM_LAMBDA_RU, MLPSpec
 from learners import GenerativeReplay
-from memstore import Budget, GenerativeStore, TaskContext
+from memstore import Budget, GenerativeStore
 from memstore import open as open_store
 from memstore.nn import GANTraining
 from memstore.nn.masks import MASK_VARIANTS
@@ -53,7 +54,7 @@ class Protocol:
     tasks: int = 10
     mlp_lr: float = 0.1
     replay_size: int = 10
-    lambda_ru: float = 0.75
+    lambda_ru: float = DGM_LAMBDA_RU["dgmw"]
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,7 @@ def run(variant: str, seed: int, protocol: Protocol, data_root: str | None) -> R
                             latent=protocol.latent, widths=protocol.widths, critic_widths=protocol.critic_widths,
                             training=GANTraining(iterations=protocol.iterations, batch_size=protocol.batch_size,
                                                 lambda_ru=protocol.lambda_ru))
-    torch.manual_seed(seed)  # the MLP's default init (benchmarks may use the global RNG)
-    mlp = MLPSpec((400, 400)).build(data.item_shape, 10)
+    mlp = MLPSpec((400, 400)).seeded(data.item_shape, 10, seed)
     state = {"protocol": asdict(protocol), "dgm_rows": [], "mlp_rows": [], "cpu": 0.0, "wall": 0.0}
     if progress_file.exists():
         state = json.loads(progress_file.read_text())
@@ -140,9 +140,10 @@ def write(result: Run) -> Path:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variant", choices=sorted(MASK_VARIANTS), default="dgmw")
-    parser.add_argument("--seeds", default="0", help="comma list or range a-b")
+    parser.add_argument("--seeds", type=parse_seeds, default=(0,), help="e.g. 0, 0-4 or 0,3")
     parser.add_argument("--iterations", type=int, default=Protocol.iterations, help="GAN iterations per task")
-    parser.add_argument("--lambda-ru", type=float, default=Protocol.lambda_ru, help="λ_RU of eq. 6's regulariser")
+    parser.add_argument("--lambda-ru", type=float, default=None,
+                        help="λ_RU of eq. 6's regulariser (default: the variant's, benchmarks.specs.DGM_LAMBDA_RU)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--report", action="store_true", help="only print the markdown tables of the results")
@@ -156,8 +157,9 @@ def main(argv: list[str] | None = None) -> None:
         plot_growth(ROOT / "docs" / "img" / "dgm_growth.png")
         plot_samples(ROOT / "docs" / "img" / "dgm_samples.png")
         return
-    protocol = Protocol(iterations=args.iterations, lambda_ru=args.lambda_ru)
-    for seed in parse_seeds(args.seeds):
+    lambda_ru = DGM_LAMBDA_RU[args.variant] if args.lambda_ru is None else args.lambda_ru
+    protocol = Protocol(iterations=args.iterations, lambda_ru=lambda_ru)
+    for seed in args.seeds:
         print(write(run(args.variant, seed, protocol, args.data_root)))
 
 
@@ -166,7 +168,7 @@ def report() -> str:
     lines = ["| run | dgm A5 | dgm A10 | replay-MLP A5 | replay-MLP A10 | CPU min | wall min |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     runs = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("dgm_*_s*.json"))]
-    fmt = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
+    fmt = lambda v: "—" if v is None else f"{v:.2f}"
     for run in runs:
         s = run["summary"]
         lines.append(f"| {run['variant']} s{run['seed']} | {fmt(s['dgm_A5'])} | {fmt(s['dgm_A10'])} | "
@@ -230,13 +232,6 @@ def plot_samples(path: Path) -> None:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-
-
-def parse_seeds(text: str) -> list[int]:
-    if "-" in text:
-        low, high = text.split("-")
-        return list(range(int(low), int(high) + 1))
-    return [int(s) for s in text.split(",")]
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ from memstore import MemoryStore
 if TYPE_CHECKING:  # only for annotations: specs.py imports this module at its end
     from .specs import Setting
 
-__all__ = ["AGEMSpec", "ERGMEDSpec", "GEMSpec", "GMED_TABLE1", "LwFSpec", "MIRGMEDSpec", "MIRSpec", "PAPER_LEARNERS",
-           "RANDOM_STRIDES"]
+__all__ = ["AGEMSpec", "ARMSpec", "ARM_LEARNERS", "ERGMEDSpec", "GEMSpec", "GMED_TABLE1", "LwFSpec", "MIRGMEDSpec",
+           "MIRSpec", "PAPER_LEARNERS", "RANDOM_STRIDES"]
 
 #: GMED Table 1: (alpha, beta) per stream.
 GMED_TABLE1: dict[str, tuple[float, float]] = {"split": (5.0, 0.01), "permuted": (0.05, 0.001), "rotated": (1.0, 0.01)}
@@ -175,7 +175,5 @@ class ARMSpec:
         return ARM(model, store, lr=self.lr, replay_size=self.replay_size, generator=generator)
 
 
-__all__ += ["ARMSpec", "ARM_LEARNERS"]
-
-#: Issue 6's learners (they need a ``self-recall`` store, unlike issue 5's): registered by ``benchmarks.specs``.
+#: ARM's learners (they need a ``self-recall`` store, unlike issue 5's): registered by ``benchmarks.specs``.
 ARM_LEARNERS: dict[str, object] = {ARMSpec.name: ARMSpec(), "arm-distill": ARMSpec(replay_size=0)}

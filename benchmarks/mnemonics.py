@@ -13,7 +13,7 @@ Chaudhry et al.'s forgetting over the six phase groups. Phase 0's training does 
 model is cached once per seed (``phase0-s{seed}.pt``) and every method starts its exemplar step from it.
 
 Each (method, seed) is one JSON under ``results/mnemonics/``; finished cells are skipped, so a killed run resumes.
-The summary (mean ± std over seeds) goes to ``docs/results/mnemonics.json``.
+The summary (mean ± std over seeds) goes to ``docs/results/mnemonics.json``; methods not in the run keep their rows.
 """
 
 from __future__ import annotations
@@ -94,8 +94,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
 
 
 def _model(protocol: Protocol, data: Dataset, seed: int) -> torch.nn.Module:
-    torch.manual_seed(seed)  # benchmarks/ may seed the global RNG: PyTorch's default init draws from it
-    return MLPSpec(protocol.hidden).build(data.item_shape, data.num_classes)
+    return MLPSpec(protocol.hidden).seeded(data.item_shape, data.num_classes, seed)
 
 
 def _phase0_model(protocol: Protocol, data: Dataset, seed: int, classes: list[int], cache: Path) -> dict[str, Any]:
@@ -283,7 +282,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         results.append(json.loads(path.read_text()))
     table = summarise(results)
     args.summary.parent.mkdir(parents=True, exist_ok=True)
-    args.summary.write_text(json.dumps(table, indent=1))
+    kept = json.loads(args.summary.read_text()) if args.summary.exists() else {}
+    args.summary.write_text(json.dumps(kept | table, indent=1))  # methods not run this time keep their rows
     for name, row in table.items():
         a, f = row["average_incremental_accuracy"], row["forgetting_rate"]
         print(f"{name:20s} A={a['mean']:.2f}±{a['std']:.2f}  F={f['mean']:.2f}±{f['std']:.2f}  seeds={row['seeds']}")

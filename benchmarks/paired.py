@@ -38,12 +38,15 @@ class PairedDifference:
 
 
 def accuracies_by_seed(cells_dir: str | Path) -> dict[str, dict[int, float]]:
-    """``{learner: {seed: accuracy %}}`` from a runner's cell JSON files."""
+    """``{learner: {seed: accuracy %}}`` from a runner's cell JSON files (one cell per learner and seed)."""
     table: dict[str, dict[int, float]] = {}
     for path in sorted(Path(cells_dir).glob("*.json")):
         cell = json.loads(path.read_text())
-        config = cell["config"]
-        table.setdefault(config["learner"], {})[int(config["seed"])] = 100 * float(cell["accuracy"])
+        learner, seed = cell["config"]["learner"], int(cell["config"]["seed"])
+        if seed in table.setdefault(learner, {}):
+            raise ValueError(f"{cells_dir}: two cells for learner {learner!r}, seed {seed} (other stores, budgets or "
+                             "protocols in the same folder?); compare folders that hold one cell per learner and seed")
+        table[learner][seed] = 100 * float(cell["accuracy"])
     return table
 
 

@@ -148,9 +148,7 @@ def run_cell(cell: Cell, *, data_root: str | None = None) -> CellResult:
     start = time.perf_counter()
     dataset = load_dataset(cell.dataset, data_root)
     stream = cell.stream.build(dataset, torch.Generator().manual_seed(cell.seed))
-    with torch.random.fork_rng(devices=[]):  # default init draws from the global RNG; seed it without leaking
-        torch.manual_seed(cell.seed)
-        model = cell.model.build(stream.item_shape, stream.num_classes)
+    model = cell.model.seeded(stream.item_shape, stream.num_classes, cell.seed)
     store = _build_store(cell, stream)
     learner = LEARNERS[cell.learner].build(model, store, cell.setting, torch.Generator().manual_seed(cell.seed))
     matrix = train_and_evaluate(

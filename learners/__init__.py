@@ -8,7 +8,7 @@ from .gem import GEM, gem_project
 from .generative_replay import GenerativeReplay
 from .gmed import ERGMED, MIRGMED, GMEDEdit, GradientDirection, RandomDirection
 from .lookahead import Lookahead, lookahead
-from .lwf import LwF, distillation_loss
+from .lwf import LwF, distillation_loss, frozen_copy
 from .metrics import AccuracyMatrix, TaskScore, average_accuracy, forgetting, retention, score
 from .mir import MIR, most_interfered
 from .naive import Naive
@@ -17,30 +17,33 @@ from .phases import PhaseConfig, PhaseLearner, PhaseReport
 __all__ = [
     "AGEM",
     "ARM",
+    "AccuracyMatrix",
     "ER",
     "ERGMED",
     "GEM",
     "GMEDEdit",
+    "GenerativeReplay",
     "GradientDirection",
+    "Learner",
     "Lookahead",
     "LwF",
     "MIR",
     "MIRGMED",
+    "Naive",
+    "PhaseConfig",
+    "PhaseLearner",
+    "PhaseReport",
     "RandomDirection",
+    "Step",
+    "TaskScore",
     "agem_project",
+    "average_accuracy",
     "distillation_loss",
+    "forgetting",
+    "frozen_copy",
     "gem_project",
     "lookahead",
     "most_interfered",
-    "AccuracyMatrix",
-    "Learner",
-    "Naive",
-    "Step",
-    "TaskScore",
-    "average_accuracy",
-    "forgetting",
     "retention",
     "score",
 ]
-__all__ += ["PhaseConfig", "PhaseLearner", "PhaseReport"]
-__all__ += ["GenerativeReplay"]

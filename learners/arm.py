@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from memstore import Batch, RecallContext, SelfRecallStore
 
 from .base import Learner, Step
-from .lwf import KeptModel, _frozen_copy, distillation_loss
+from .lwf import KeptModel, distillation_loss, frozen_copy
 
 __all__ = ["ARM"]
 
@@ -59,7 +59,7 @@ class ARM(Learner):
         if task is not None:
             self._task = task
         recalling = self.current_task > 0 and self.recall_store.can_sample
-        old = _frozen_copy(self.model) if recalling and not self.recall_store.keeps_old_model else None
+        old = frozen_copy(self.model) if recalling and not self.recall_store.keeps_old_model else None
         loss = self.update(x, y, None)                                       # 1. the real batch
         replayed = 0
         if recalling:

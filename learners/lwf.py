@@ -23,7 +23,7 @@ from memstore import Batch, MemoryStore, param_bits
 
 from .base import Learner
 
-__all__ = ["KeptModel", "LwF", "distillation_loss"]
+__all__ = ["KeptModel", "LwF", "distillation_loss", "frozen_copy"]
 
 
 def distillation_loss(new_logits: Tensor, old_logits: Tensor, temperature: float) -> Tensor:
@@ -64,7 +64,7 @@ class LwF(Learner):
 
     def end_task(self, task: int | None = None) -> None:
         finished = self.current_task if task is None else task
-        self.old_model = _frozen_copy(self.model)
+        self.old_model = frozen_copy(self.model)
         self._snapshot_task = finished
         super().end_task(task)
 
@@ -88,7 +88,8 @@ class LwF(Learner):
         return KeptModel(self._snapshot_task, count, param_bits(self.old_model))
 
 
-def _frozen_copy(model: nn.Module) -> nn.Module:
+def frozen_copy(model: nn.Module) -> nn.Module:
+    """A deep copy of ``model`` in eval mode with every parameter frozen (the old model of distillation)."""
     old = copy.deepcopy(model)
     old.eval()
     for p in old.parameters():

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from memstore import MemoryStore, TaskContext
 
-from .lwf import _frozen_copy, distillation_loss
+from .lwf import distillation_loss, frozen_copy
 
 __all__ = ["PhaseConfig", "PhaseLearner", "PhaseReport"]
 
@@ -108,7 +108,7 @@ class PhaseLearner:
         self.store.end_task(TaskContext(task=self.phase, model=self.model, x=x, y=y))
         if self.phase > 0 and self.config.finetune_epochs:
             self.finetune()
-        self.old_model = _frozen_copy(self.model)
+        self.old_model = frozen_copy(self.model)
         self.phase += 1
 
     def finetune(self) -> None:

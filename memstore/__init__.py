@@ -21,26 +21,30 @@ from .persist import save
 from .policies import ClassBalanced, PerTask, Policy, Reservoir, Ring
 from .store import Batch, MemoryStore, RecallContext, TaskContext
 from .stores import (
+    GenerativeStore,
+    Herding,
     ItemStore,
     JPEGStore,
+    Mnemonics,
+    MnemonicsStore,
+    RandomSelection,
     RawStore,
+    RecallObjective,
     RecollectionStore,
+    Selection,
+    SelfRecallStore,
     Stabilisation,
+    TaskGrowth,
     VariableItemStore,
     choose_quality,
     design_latents,
 )
-from .stores import Herding, Mnemonics, MnemonicsStore, RandomSelection, Selection
-from .stores import RecallObjective, SelfRecallStore
-from .stores import GenerativeStore, TaskGrowth
 
 __all__ = [
-    "Batch", "Budget", "BudgetTooSmallError", "ClassBalanced", "CorruptStoreError", "IncompatibleStoreError",
-    "InvalidInputError", "ItemStore", "JPEGStore", "Ledger", "MemoryStore", "MemstoreError", "NotEditable", "PerTask",
-    "Policy", "RawStore", "RecallContext", "RecollectionStore", "Reservoir", "Ring", "Stabilisation", "TaskContext",
-    "VariableItemStore", "choose_quality",
-    "design_latents", "dtype_bits", "errors", "index_bits", "label_bits", "mask_bits", "open", "param_bits", "save",
+    "Batch", "Budget", "BudgetTooSmallError", "ClassBalanced", "CorruptStoreError", "GenerativeStore", "Herding",
+    "IncompatibleStoreError", "InvalidInputError", "ItemStore", "JPEGStore", "Ledger", "MemoryStore", "MemstoreError",
+    "Mnemonics", "MnemonicsStore", "NotEditable", "PerTask", "Policy", "RandomSelection", "RawStore", "RecallContext",
+    "RecallObjective", "RecollectionStore", "Reservoir", "Ring", "Selection", "SelfRecallStore", "Stabilisation",
+    "TaskContext", "TaskGrowth", "VariableItemStore", "choose_quality", "design_latents", "dtype_bits", "errors",
+    "index_bits", "label_bits", "mask_bits", "open", "param_bits", "save",
 ]
-__all__ += ["Herding", "Mnemonics", "MnemonicsStore", "RandomSelection", "Selection"]
-__all__ += ["RecallObjective", "SelfRecallStore"]
-__all__ += ["GenerativeStore", "TaskGrowth"]

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from ..budget import Ledger

@@ -24,8 +24,15 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from .. import persist
 from ..budget import Budget
-from ..errors import BudgetTooSmallError, CorruptStoreError, IncompatibleStoreError, InvalidInputError, UnknownKeyError
-from ..errors import MissingContextError, NotEditable
+from ..errors import (
+    BudgetTooSmallError,
+    CorruptStoreError,
+    IncompatibleStoreError,
+    InvalidInputError,
+    MissingContextError,
+    NotEditable,
+    UnknownKeyError,
+)
 from ..persist import open_store
 from ..store import Batch, MemoryStore, RecallContext, TaskContext
 from .machine import fully_edited, make_store_machine, payload_bytes_on_disk

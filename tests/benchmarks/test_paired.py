@@ -17,6 +17,13 @@ def test_reads_cells_by_learner_and_seed(tmp_path):
     assert accuracies_by_seed(tmp_path) == {"er": {0: 50.0, 1: 60.0}}
 
 
+def test_refuses_two_cells_for_one_learner_and_seed(tmp_path):
+    _write_cells(tmp_path, "er", [0.5])
+    (tmp_path / "er-jpeg-s0.json").write_text(json.dumps({"config": {"learner": "er", "seed": 0}, "accuracy": 0.4}))
+    with pytest.raises(ValueError, match="two cells for learner 'er', seed 0"):
+        accuracies_by_seed(tmp_path)
+
+
 def test_consistent_gain_is_significant_one_sided_and_not_reversed():
     base = [70.0, 72.0, 75.0, 71.0, 78.0, 74.0, 73.0, 76.0]
     table = {"a": {s: v + 1.0 + 0.1 * s for s, v in enumerate(base)}, "b": dict(enumerate(base))}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -9,9 +10,10 @@ from learners import GenerativeReplay
 from memstore import Budget, GenerativeStore
 from memstore.nn import GANTraining
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def test_replays_generated_earlier_classes_after_end_task() -> None:
-    torch.set_num_threads(1)
     store = GenerativeStore(Budget(0), (1, 8, 8), 10, seed=0, latent=4, widths=(4, 3), critic_widths=(2, 2),
                             training=GANTraining(iterations=3, batch_size=4))
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))

@@ -18,12 +18,7 @@ TINY: dict[str, Any] = {"latent": 4, "widths": (4, 3), "critic_widths": (2, 2),
                         "training": GANTraining(iterations=3, batch_size=4, epochs=2)}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Any:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class TestGenerativeStore(StoreConformance):

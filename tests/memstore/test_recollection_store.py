@@ -32,13 +32,7 @@ from memstore.testing import StoreConformance, random_items, state_equal
 TINY = {"latents": 5, "classes": 3}  # 5 latents × 2 bits = 10 bits per item; 2 filters per layer: fast
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Any:
-    """Tiny convolutions: thread start-up and contention cost more than the work (10x on a shared 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class CountingStore(zarr.storage.WrapperStore):
