@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from benchmarks.cli import parse_seeds
 from benchmarks.datasets import load_mnist
-from benchmarks.specs import DGM_LAMBDA_RU, MLPSpec
+from benchmarks.specs import MLPSpec
 from learners import GenerativeReplay
 from memstore import Budget, GenerativeStore
 from memstore import open as open_store
@@ -54,7 +54,7 @@ class Protocol:
     tasks: int = 10
     mlp_lr: float = 0.1
     replay_size: int = 10
-    lambda_ru: float = DGM_LAMBDA_RU["dgmw"]
+    lambda_ru: float = MASK_VARIANTS["dgmw"].lambda_ru
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=parse_seeds, default=(0,), help="e.g. 0, 0-4 or 0,3")
     parser.add_argument("--iterations", type=int, default=Protocol.iterations, help="GAN iterations per task")
     parser.add_argument("--lambda-ru", type=float, default=None,
-                        help="λ_RU of eq. 6's regulariser (default: the variant's, benchmarks.specs.DGM_LAMBDA_RU)")
+                        help="λ_RU of eq. 6's regulariser (default: the variant's, DGMw 0.75, DGMa 0.03)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--report", action="store_true", help="only print the markdown tables of the results")
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         plot_growth(ROOT / "docs" / "img" / "dgm_growth.png")
         plot_samples(ROOT / "docs" / "img" / "dgm_samples.png")
         return
-    lambda_ru = DGM_LAMBDA_RU[args.variant] if args.lambda_ru is None else args.lambda_ru
+    lambda_ru = MASK_VARIANTS[args.variant].lambda_ru if args.lambda_ru is None else args.lambda_ru
     protocol = Protocol(iterations=args.iterations, lambda_ru=lambda_ru)
     for seed in args.seeds:
         print(write(run(args.variant, seed, protocol, args.data_root)))

@@ -190,15 +190,10 @@ STORES["self-recall-unit-lag"] = SelfRecallSpec(unit_lag=True)
 STORES["self-recall-unclamped"] = SelfRecallSpec(clamp=False)  # their code's unconstrained recall (decision 0012)
 
 
-#: λ_RU of eq. 6 per mask variant (the paper gives none): DGMw HAT's 0.75; DGMa 0.03, from a 500-iteration probe on
-#: class 0 alone (at 0.1 and above DGMa reserves no unit, at 0.01 nearly all: docs/results.md, GenerativeStore).
-DGM_LAMBDA_RU: dict[str, float] = {"dgmw": 0.75, "dgma": 0.03}
-
-
 @dataclass(frozen=True)
 class GenerativeSpec:
     """``GenerativeStore`` (DGM, Ostapenko et al.): ``dgmw`` / ``dgma`` masks, the reduced CPU protocol of
-    benchmarks/dgm.py (500 GAN iterations of batch 32 per task, ``DGM_LAMBDA_RU``). It stores nothing (run it with a ``bits:0`` budget)
+    benchmarks/dgm.py (500 GAN iterations of batch 32 per task, the variant's λ_RU). It stores nothing (run it with a ``bits:0`` budget)
     and learns at ``end_task``; ER on it is generative replay (docs/backends/dgm.md)."""
 
     variant: str = "dgmw"
@@ -217,8 +212,7 @@ class GenerativeSpec:
 
         return GenerativeStore(budget, item_shape, num_classes, seed=seed, num_tasks=num_tasks,
                                variant=MASK_VARIANTS[self.variant](),
-                               training=GANTraining(iterations=self.iterations, batch_size=32,
-                                                    lambda_ru=DGM_LAMBDA_RU[self.variant]))
+                               training=GANTraining(iterations=self.iterations, batch_size=32))
 
 
 for _variant in ("dgmw", "dgma"):

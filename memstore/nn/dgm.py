@@ -32,7 +32,8 @@ class GANTraining:
     """Per-task training settings: ``iterations`` generator steps of ``batch_size``, each after ``critic_steps``
     discriminator steps; Adam(``lr``, ``betas``) for the networks; plain SGD(``mask_lr``) for the mask embeddings, as
     HAT trains them (its gradient compensation assumes SGD: Adam would normalise the compensated gradient away and let
-    the steady push of eq. 6 drive every embedding below 0); λ_GP, λ_RU; s_max and the I 'epochs' of eq. 3–4."""
+    the steady push of eq. 6 drive every embedding below 0); λ_GP, λ_RU (None: the mask variant's ``lambda_ru``);
+    s_max and the I 'epochs' of eq. 3–4."""
 
     iterations: int = 1000
     batch_size: int = 64
@@ -40,7 +41,7 @@ class GANTraining:
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.9)
     lambda_gp: float = 10.0
-    lambda_ru: float = 0.75
+    lambda_ru: float | None = None
     mask_lr: float = 0.05
     s_max: float = 400.0
     epochs: int = 10
@@ -48,7 +49,7 @@ class GANTraining:
     def __post_init__(self) -> None:
         counts = (self.iterations, self.batch_size, self.critic_steps, self.epochs)
         if not all(isinstance(v, int) and v >= 1 for v in counts) or not self.lr > 0 < self.mask_lr \
-                or not self.s_max >= 1:
+                or not self.s_max >= 1 or not (self.lambda_ru is None or self.lambda_ru >= 0):
             raise ValueError(f"bad GAN training settings {self}")
 
 
@@ -89,6 +90,7 @@ def train_task(gen: MaskedGenerator, disc: Discriminator, x: Tensor, y: Tensor, 
     opt_e = torch.optim.SGD(bank.embeddings, lr=settings.mask_lr)
     opt_d = torch.optim.Adam(disc.parameters(), lr=settings.lr, betas=settings.betas)
     batch, latent = settings.batch_size, gen.spec.latent
+    lambda_ru = bank.variant.lambda_ru if settings.lambda_ru is None else settings.lambda_ru
     losses = TaskLosses(0.0, 0.0, 0.0, 0.0)
     for step in range(settings.iterations):
         s = bank.variant.scale(step, settings.iterations, settings.s_max, settings.epochs)
@@ -115,7 +117,7 @@ def train_task(gen: MaskedGenerator, disc: Discriminator, x: Tensor, y: Tensor, 
         fake = gen(torch.randn((batch, latent), generator=generator), labels, bank.weight_masks(masks))
         scores, logits = disc(fake)
         reg = bank.regulariser(masks, cumulative)
-        loss_g = generator_loss(scores) + auxiliary_loss(logits, labels, seen) + settings.lambda_ru * alpha * reg
+        loss_g = generator_loss(scores) + auxiliary_loss(logits, labels, seen) + lambda_ru * alpha * reg
         opt_g.zero_grad(set_to_none=True)
         opt_e.zero_grad(set_to_none=True)
         loss_g.backward()

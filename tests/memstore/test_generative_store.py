@@ -159,3 +159,16 @@ def test_bad_options_are_refused() -> None:
         GenerativeStore(Budget(0), (1, 8, 8), 10, variant="dgmw")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError):
         GenerativeStore(Budget(0), (1, 8, 8), 10, widths=(0, 3))
+
+
+def test_unset_lambda_ru_is_the_variants_own() -> None:
+    def trained(variant: Any, lambda_ru: float | None) -> dict[str, Any]:
+        store = tiny(variant, training=GANTraining(iterations=4, batch_size=4, epochs=2, lambda_ru=lambda_ru))
+        teach(store, [0])
+        return store.state_dict()
+
+    assert (DGMw.lambda_ru, DGMa.lambda_ru) == (0.75, 0.03)
+    assert state_equal(trained(DGMa(), None), trained(DGMa(), 0.03))
+    assert not state_equal(trained(DGMa(), None), trained(DGMa(), 0.75))
+    with pytest.raises(ValueError, match="GAN training"):
+        GANTraining(lambda_ru=-1.0)
