@@ -107,6 +107,13 @@ def _riemer_table1() -> dict[str, Grid]:
                                    budgets=(BudgetSpec(images=100),), learners=("er", "naive"), **common),
         "riemer-rotated-200": Grid(setting=SETTINGS["riemer-25"], stores=("raw", "recollection-139x8"),
                                    budgets=(BudgetSpec(images=200),), learners=("er",), **common),
+        # GEM (their appendix: lr 0.1, memory strength 0.5), an equal share of the memory per task.
+        "riemer-rotated-100-gem": Grid(setting=SETTINGS["riemer-gem"],
+                                       stores=("raw-per-task", "recollection-104x4-per-task"),
+                                       budgets=(BudgetSpec(images=100),), learners=("gem",), **common),
+        "riemer-rotated-200-gem": Grid(setting=SETTINGS["riemer-gem"],
+                                       stores=("raw-per-task", "recollection-139x8-per-task"),
+                                       budgets=(BudgetSpec(images=200),), learners=("gem",), **common),
     }
 
 

@@ -140,7 +140,7 @@ class RecollectionSpec:
     """``RecollectionStore`` (Riemer et al.) with reservoir admission: codes of ``latents`` (c) variables of ``classes``
     (l) values; their Algorithm 1 on every write with ``steps`` (N) recollection batches of ``batch_size``, Adam ``lr``.
     Registered once per latent shape (``recollection-<c>x<l>``): Table 1 uses (104, 4) at 100 and (139, 8) at 200
-    images."""
+    images. ``per_task``: GEM's ``PerTask()`` memory instead (``recollection-<c>x<l>-per-task``, their GEM rows)."""
 
     name: ClassVar[str] = "recollection"
     latents: int = 104
@@ -148,19 +148,21 @@ class RecollectionSpec:
     steps: int = 1
     batch_size: int = 10
     lr: float = 1e-3
+    per_task: bool = False
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None
     ) -> MemoryStore:
-        from memstore import RecollectionStore, Reservoir, Stabilisation
+        from memstore import PerTask, RecollectionStore, Reservoir, Stabilisation
 
         return RecollectionStore(budget, item_shape, num_classes, latents=self.latents, classes=self.classes,
                                  stabilisation=Stabilisation(self.steps, self.batch_size, self.lr), seed=seed,
-                                 policy=Reservoir(), num_tasks=num_tasks)
+                                 policy=PerTask() if self.per_task else Reservoir(), num_tasks=num_tasks)
 
 
 for _shape in ((104, 4), (139, 8), (38, 2)):
     STORES[f"recollection-{_shape[0]}x{_shape[1]}"] = RecollectionSpec(*_shape)
+    STORES[f"recollection-{_shape[0]}x{_shape[1]}-per-task"] = RecollectionSpec(*_shape, per_task=True)
 
 
 @dataclass(frozen=True)
@@ -264,6 +266,8 @@ SETTINGS: dict[str, Setting] = {
     # (memory 200), task-free reservoir replay; retention = accuracy on all tasks' test sets at the end.
     "riemer-5": Setting("riemer-5", 0.01, False, False, Metric.RETENTION, replay_size=5),
     "riemer-25": Setting("riemer-25", 0.01, False, False, Metric.RETENTION, replay_size=25),
+    # Their GEM rows on MNIST-Rotations: lr 0.1 (memory strength 0.5, GEMSpec's default), task ids and boundaries.
+    "riemer-gem": Setting("riemer-gem", 0.1, False, True, Metric.RETENTION),
 }
 
 

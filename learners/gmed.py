@@ -55,7 +55,8 @@ class RandomDirection:
 
     ``keep_norm`` (default): scaled to each item's ``||grad_x d||``, so the stride ``alpha`` means what it means for
     GMED. ``keep_norm=False``: unit norm, so ``alpha`` is a fixed stride (the paper's wording; they tuned it by
-    validation, which we do not). The ``beta`` term is kept either way, as in the official code.
+    validation, the benchmarks pick it on seeds apart from the reported ones). The ``beta`` term is kept either way,
+    as in the official code.
     """
 
     keep_norm: bool = True

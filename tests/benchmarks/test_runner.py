@@ -151,3 +151,24 @@ def test_mlp_spec_builds_the_requested_widths():
     model = MLPSpec((400, 400)).build((1, 28, 28), 10)
     shapes = [tuple(p.shape) for p in model.parameters()]
     assert shapes == [(400, 784), (400,), (400, 400), (400,), (10, 400), (10,)]
+
+
+def test_mlp_spec_seeded_is_reproducible_and_leaves_the_global_rng_alone():
+    import torch
+
+    state = torch.get_rng_state()
+    first, second = (MLPSpec((8,)).seeded((1, 8, 8), 10, seed=3) for _ in range(2))
+    assert all(torch.equal(a, b) for a, b in zip(first.parameters(), second.parameters(), strict=True))
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_gem_runs_on_a_per_task_recollection_store():
+    from benchmarks.specs import STORES
+
+    cell = Grid(dataset="digits", stream=Split(examples_per_task=20, test_cap=10), setting=SETTINGS["riemer-gem"],
+                model=MLPSpec((16,)), stores=("recollection-38x2-per-task",), budgets=(BudgetSpec(bits=2000),),
+                learners=("gem",), seeds=(0,)).cells()[0]
+    result = run_cell(cell)
+    assert result.matrix.complete and 0 < result.bits_charged <= 2000
+    store = STORES["recollection-38x2-per-task"].build(Budget(2000), (1, 8, 8), 10, seed=0, num_tasks=5)
+    assert type(store.policy).__name__ == "PerTask"
