@@ -27,7 +27,8 @@ __all__ = ["AGEMSpec", "ARMSpec", "ARM_LEARNERS", "ERGMEDSpec", "GEMSpec", "GMED
 GMED_TABLE1: dict[str, tuple[float, float]] = {"split": (5.0, 0.01), "permuted": (0.05, 0.001), "rotated": (1.0, 0.01)}
 
 #: Fixed strides tried for the random-edit ablation on Split (the paper tuned its stride by validation), registered
-#: as ``er-gmed-random-stride<alpha>-split``; ``benchmarks.configs`` picks among them on seeds apart from the test seeds.
+#: as ``er-gmed-random-stride<alpha>-split``; ``benchmarks.configs`` picks among them on seeds apart from the test
+#: seeds.
 RANDOM_STRIDES: tuple[float, ...] = (0.05, 0.1, 0.5, 1.0, 5.0)
 
 
@@ -141,7 +142,8 @@ def _gmed_learners() -> dict[str, object]:
         entries[f"mir-gmed-{stream}"] = MIRGMEDSpec(alpha, beta)
     beta = GMED_TABLE1["split"][1]
     for stride in RANDOM_STRIDES:
-        entries[f"er-gmed-random-stride{stride:g}-split"] = ERGMEDSpec(stride, beta, random_edit=True, fixed_stride=True)
+        entries[f"er-gmed-random-stride{stride:g}-split"] = ERGMEDSpec(stride, beta, random_edit=True,
+                                                                       fixed_stride=True)
     return entries
 
 

@@ -64,8 +64,8 @@ def paired_difference(table: dict[str, dict[int, float]], a: str, b: str) -> Pai
     t_one = float(stats.ttest_rel(first, second, alternative="greater").pvalue)
     wilcoxon = (float(stats.wilcoxon(diffs, alternative="greater").pvalue)
                 if len(seeds) >= _MIN_WILCOXON else None)
-    return PairedDifference(a, b, len(seeds), statistics.fmean(diffs), statistics.stdev(diffs), sum(d > 0 for d in diffs),
-                            t_one, t_two, wilcoxon)
+    return PairedDifference(a, b, len(seeds), statistics.fmean(diffs), statistics.stdev(diffs),
+                            sum(d > 0 for d in diffs), t_one, t_two, wilcoxon)
 
 
 def markdown_rows(label: str, differences: Sequence[PairedDifference]) -> str:

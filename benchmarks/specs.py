@@ -195,8 +195,8 @@ STORES["self-recall-unclamped"] = SelfRecallSpec(clamp=False)  # their code's un
 @dataclass(frozen=True)
 class GenerativeSpec:
     """``GenerativeStore`` (DGM, Ostapenko et al.): ``dgmw`` / ``dgma`` masks, the reduced CPU protocol of
-    benchmarks/dgm.py (500 GAN iterations of batch 32 per task, the variant's λ_RU). It stores nothing (run it with a ``bits:0`` budget)
-    and learns at ``end_task``; ER on it is generative replay (docs/backends/dgm.md)."""
+    benchmarks/dgm.py (500 GAN iterations of batch 32 per task, the variant's λ_RU). It stores nothing (run it with a
+    ``bits:0`` budget) and learns at ``end_task``; ER on it is generative replay (docs/backends/dgm.md)."""
 
     variant: str = "dgmw"
     iterations: int = 500

@@ -11,7 +11,8 @@ Per stream batch of task t::
 
 In DGM itself the task solver is the AC-GAN discriminator's auxiliary head, trained inside ``end_task`` on the real
 current data and generated earlier classes (``GenerativeStore.discriminator``); this learner is memstore's split of
-the same loop: any task model, trained online, replaying from the store (docs/decisions/0017-dgm-solver-and-store-split.md).
+the same loop: any task model, trained online, replaying from the store
+(docs/decisions/0017-dgm-solver-and-store-split.md).
 """
 
 from __future__ import annotations

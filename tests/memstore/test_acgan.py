@@ -44,7 +44,8 @@ def test_gradient_penalty_of_a_unit_slope_critic_is_zero() -> None:
         disc.features[2].weight[0, 0, 1, 1] = 1.0  # then pixel (0,0) of the 2×2
         disc.critic.weight[0, 0] = 1.0
     real, fake = torch.rand(3, 1, 4, 4) + 0.1, torch.rand(3, 1, 4, 4) + 0.1  # positive: LeakyReLU is the identity
-    assert float(gradient_penalty(disc, real, fake, torch.Generator().manual_seed(0)).detach()) == pytest.approx(0, abs=1e-10)
+    penalty = gradient_penalty(disc, real, fake, torch.Generator().manual_seed(0))
+    assert float(penalty.detach()) == pytest.approx(0, abs=1e-10)
     with torch.no_grad():
         disc.critic.weight[0, 0] = 3.0
     assert float(gradient_penalty(disc, real, fake, torch.Generator().manual_seed(0)).detach()) == pytest.approx(4.0)
