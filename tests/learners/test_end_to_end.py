@@ -80,14 +80,27 @@ def test_bench_specs_build_every_new_learner():
         assert learner.lr == 0.05
 
 
-@pytest.mark.parametrize("cls", [ERGMED, MIRGMED])
-def test_gmed_edits_a_jpeg_store_through_the_contract(cls):
-    from torch import nn
-
+def _jpeg_store(shape):
     from memstore import JPEGStore
 
+    return JPEGStore(Budget.images(20, shape, 4), shape, 4, seed=0, quality=50)
+
+
+def _recollection_store(shape):
+    from memstore import RecollectionStore, Stabilisation
+
+    # Algorithm 1 off (steps=0): the decoder stays fixed, so only re-encoded edits change what the store returns
+    return RecollectionStore(Budget(20 * (16 * 3 + 2)), shape, 4, latents=16, classes=8, seed=0,
+                             stabilisation=Stabilisation(steps=0))
+
+
+@pytest.mark.parametrize("make_store", [_jpeg_store, _recollection_store], ids=["jpeg", "recollection"])
+@pytest.mark.parametrize("cls", [ERGMED, MIRGMED])
+def test_gmed_edits_an_encoded_store_through_the_contract(cls, make_store):
+    from torch import nn
+
     shape = (1, 8, 8)
-    store = JPEGStore(Budget.images(20, shape, 4), shape, 4, seed=0, quality=50)
+    store = make_store(shape)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 4))
