@@ -1,7 +1,7 @@
 """DGM's strictly class-incremental Split MNIST (Ostapenko et al. 2019, Table 1, Fig. 4, Table 4), reduced for CPU.
 
     python -m benchmarks.dgm --variant dgmw --seeds 0            # one run per seed, resumable task by task
-    python -m benchmarks.dgm --plot                               # docs/img/dgm_growth.png and dgm_samples.png
+    python -m benchmarks.dgm --plot --seeds 0                     # docs/img/dgm_growth.png and dgm_samples.png
 
 Protocol: 10 tasks, task t = every MNIST training image of class t (one class per task, their MNIST setup); single
 head over the classes seen so far; no real sample is kept (the store generates). After task t two solvers are scored
@@ -147,15 +147,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--report", action="store_true", help="only print the markdown tables of the results")
-    parser.add_argument("--plot", action="store_true", help="only draw docs/img/dgm_growth.png and dgm_samples.png")
+    parser.add_argument("--plot", action="store_true",
+                        help="only draw docs/img/dgm_growth.png and dgm_samples.png for the first of --seeds")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.report:
         print(report())
         return
     if args.plot:
-        plot_growth(ROOT / "docs" / "img" / "dgm_growth.png")
-        plot_samples(ROOT / "docs" / "img" / "dgm_samples.png")
+        plot_growth(ROOT / "docs" / "img" / "dgm_growth.png", args.seeds[0])
+        plot_samples(ROOT / "docs" / "img" / "dgm_samples.png", args.seeds[0])
         return
     lambda_ru = MASK_VARIANTS[args.variant].lambda_ru if args.lambda_ru is None else args.lambda_ru
     protocol = Protocol(iterations=args.iterations, lambda_ru=lambda_ru)
@@ -193,15 +194,18 @@ def report() -> str:
     return "\n".join(lines)
 
 
-def plot_growth(path: Path) -> None:
-    """Their Fig. 4: hidden units of the generator after each task, DGMw against DGMa (seed 0), with linear growth."""
+def plot_growth(path: Path, seed: int = 0) -> None:
+    """Their Fig. 4: hidden units of the generator after each task, DGMw against DGMa (one seed), with linear growth."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     initial = 0
-    for result in sorted(RESULTS.glob("dgm_*_s0.json")):
+    results = sorted(RESULTS.glob(f"dgm_*_s{seed}.json"))
+    if not results:
+        raise SystemExit(f"no results for seed {seed} in {RESULTS}: run the variants first")
+    for result in results:
         run = json.loads(result.read_text())
         initial = sum(run["protocol"]["widths"])
         units = [initial] + [sum(g["widths"]) for g in run["growth"]]
@@ -214,14 +218,16 @@ def plot_growth(path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def plot_samples(path: Path) -> None:
+def plot_samples(path: Path, seed: int = 0) -> None:
     """Their Fig. 5: 8 generated samples of each class (rows 0..9) after the last task, one panel per variant."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from torchvision.utils import make_grid
 
-    folders = sorted(CHECKPOINTS.glob("*-s0"))
+    folders = sorted(CHECKPOINTS.glob(f"*-s{seed}"))
+    if not folders:
+        raise SystemExit(f"no checkpoints for seed {seed} under {CHECKPOINTS}: run the variants first")
     fig, axes = plt.subplots(1, len(folders), figsize=(4 * len(folders), 5), squeeze=False)
     for ax, folder in zip(axes[0], folders):
         store = open_store(folder / "store")
