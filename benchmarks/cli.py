@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ import torch
 
 from .configs import CONFIGS, DEFAULT_CONFIG
 from .report import write_report
-from .runner import Grid, run_grid
+from .runner import Grid, run_cell, run_grid
 from .specs import LEARNERS, SETTINGS, STORES, BudgetSpec, MLPSpec
 from .streams import STREAMS
 
@@ -62,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=parse_seeds, help="e.g. 0-19 or 0,1,2")
     p.add_argument("--out", type=Path, help="output folder (default results/, or results/<config> for a named one)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--device", default="cpu",
+                   help="where store networks compute, e.g. cuda (recollections' dVAE; the learner stays on the CPU)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -110,9 +113,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        torch.empty(0, device=args.device)
+    except (RuntimeError, ValueError, AssertionError) as exc:
+        print(f"error: --device {args.device!r} is not usable here: {exc}", file=sys.stderr)
+        return 2
     torch.set_num_threads(args.threads)
     out = args.out or (Path("results") if args.config == DEFAULT_CONFIG else Path("results") / args.config)
-    run = run_grid(grid, out, data_root=args.data_root, progress=not args.no_progress)
+    run = run_grid(grid, out, data_root=args.data_root, progress=not args.no_progress,
+                   run=functools.partial(run_cell, device=args.device))
     files = write_report(run.results, out)
     print(files.table)
     print(f"{run.computed} cells computed, {run.skipped} found finished")

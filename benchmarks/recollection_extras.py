@@ -45,11 +45,11 @@ def table4(args: argparse.Namespace) -> dict:
     data = load_dataset("mnist", args.data_root)
     x, y, test = data.train_x[: args.images], data.train_y[: args.images], data.test_x[: args.images]
     generator = torch.Generator().manual_seed(args.seed)
-    model = DiscreteVAE(DVAEConfig((1, 28, 28), args.latents, args.classes), generator)
+    model = DiscreteVAE(DVAEConfig((1, 28, 28), args.latents, args.classes), generator).to(args.device)
     pretrain(model, x, epochs=args.epochs, generator=generator)
     budget = Budget(x.shape[0] * (args.latents * (args.classes - 1).bit_length() + 4))
     store = RecollectionStore(budget, (1, 28, 28), 10, latents=args.latents, classes=args.classes, dvae=model,
-                              stabilisation=Stabilisation(steps=0), seed=args.seed)
+                              stabilisation=Stabilisation(steps=0), seed=args.seed, device=args.device)
     for start in range(0, x.shape[0], 500):
         store.write(x[start:start + 500], y[start:start + 500])
     sampler = torch.Generator().manual_seed(args.seed + 1)
@@ -74,7 +74,7 @@ def speed(args: argparse.Namespace) -> list[dict]:
     for shape in args.shapes.split(","):
         c, l = (int(v) for v in shape.split("x"))
         store = RecollectionStore(Budget.images(100, (1, 28, 28), 10), (1, 28, 28), 10, latents=c, classes=l,
-                                  seed=0)
+                                  seed=0, device=args.device)
         for start in range(0, args.fill, 10):
             store.write(x[start:start + 10], y[start:start + 10])
         model = nn.Sequential(nn.Flatten(), nn.Linear(784, 200), nn.ReLU(), nn.Linear(200, 200), nn.ReLU(),
@@ -96,7 +96,7 @@ def speed(args: argparse.Namespace) -> list[dict]:
             times["write"].append(_timed(lambda: store.write(xs, ys)))
         median = {k: sorted(v)[len(v) // 2] * 1e3 for k, v in times.items()}
         inside = median["write"] + median["sample"]
-        rows.append({"latents": c, "classes": l, "capacity": store.capacity, "held": len(store),
+        rows.append({"latents": c, "classes": l, "device": args.device, "capacity": store.capacity, "held": len(store),
                      "write_ms": median["write"], "sample_ms": median["sample"],
                      "learner_step_ms": median["learner_step"],
                      "store_share": inside / (inside + median["learner_step"])})
@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--fill", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="where the dVAE computes, e.g. cuda")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)

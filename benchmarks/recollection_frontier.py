@@ -5,8 +5,8 @@ For each (c, l): a fresh :class:`~memstore.nn.DiscreteVAE` (init from ``--seed``
 to its argmax code and decoded; distortion = mean |x̂ − x| with pixels / 255, as the paper's appendix defines it. Bits
 per image = c·ceil(log2 l) (the codes as a RecollectionStore packs them; the dVAE itself is not amortised here, as in
 the paper's compression column). Baselines (all-black, dataset mean, per-class mean) are computed on the same images.
-The series ``recollection`` (ours) and ``recollection-paper`` (Table 5) are merged into the frontier JSON and the
-plot is redrawn::
+The series ``recollection`` (ours; a point replaces the earlier point of the same (c, l), the others are kept) and
+``recollection-paper`` (Table 5) are merged into the frontier JSON and the plot is redrawn::
 
     python -m benchmarks.recollection_frontier [--points 38x2:10,6x20:10,48x10:4] [--seed 0]
 """
@@ -27,7 +27,7 @@ from memstore.nn import DiscreteVAE, DVAEConfig, pretrain
 from .datasets import load_dataset
 from .frontier import plot
 
-__all__ = ["PAPER", "baselines", "distortion", "main"]
+__all__ = ["PAPER", "baselines", "distortion", "main", "merge_points"]
 
 #: Riemer et al., Table 5: (c, l) -> L1 distortion on MNIST train
 PAPER = {(38, 2): 0.05785, (48, 10): 0.01649, (6, 20): 0.06609, (104, 4): None, (139, 8): None}
@@ -50,9 +50,16 @@ def baselines(x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     }
 
 
+def merge_points(earlier: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``new`` plus the ``earlier`` points of other (c, l) labels, by bits per image."""
+    labels = {point["label"] for point in new}
+    kept = [point for point in earlier if point["label"] not in labels]
+    return sorted(kept + new, key=lambda point: point["bits_per_image_no_header"])
+
+
 def fit_point(x: torch.Tensor, c: int, l: int, epochs: int, args: argparse.Namespace) -> dict[str, Any]:
     generator = torch.Generator().manual_seed(args.seed)
-    model = DiscreteVAE(DVAEConfig(tuple(x.shape[1:]), c, l), generator)
+    model = DiscreteVAE(DVAEConfig(tuple(x.shape[1:]), c, l), generator).to(args.device)
     curve: list[float] = []
     start = time.perf_counter()
     pretrain(model, x, epochs=epochs, batch_size=args.batch, lr=args.lr, generator=generator,
@@ -60,7 +67,7 @@ def fit_point(x: torch.Tensor, c: int, l: int, epochs: int, args: argparse.Names
     bits = c * index_bits(l)
     point = {"label": f"({c},{l})", "c": c, "l": l, "bits_per_image_no_header": bits, "compression": 6272 / bits,
              "l1_distortion": curve[-1], "l1_by_epoch": curve, "epochs": epochs, "lr": args.lr, "batch": args.batch,
-             "seed": args.seed, "params": sum(p.numel() for p in model.parameters()),
+             "seed": args.seed, "device": args.device, "params": sum(p.numel() for p in model.parameters()),
              "train_seconds": time.perf_counter() - start, "paper_l1": PAPER.get((c, l))}
     print(json.dumps({k: v for k, v in point.items()}), flush=True)
     return point
@@ -74,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="where the dVAE trains, e.g. cuda")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--json", type=Path, default=Path("docs/results/frontier.json"))
     parser.add_argument("--png", type=Path, default=Path("docs/img/frontier.png"))
@@ -88,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         c, l = (int(v) for v in shape.split("x"))
         points.append(fit_point(x, c, l, max(1, round(int(epochs) * args.epochs_scale)), args))
     series = json.loads(args.json.read_text())["series"] if args.json.exists() else {}
+    points = merge_points(series.get("recollection", {}).get("points", []), points)
     series["recollection"] = {"images": int(x.shape[0]), "baselines": baselines(x, y), "points": points}
     series["recollection-paper"] = {"points": [
         {"label": f"({c},{l})", "bits_per_image_no_header": c * index_bits(l), "l1_distortion": value}

@@ -134,22 +134,26 @@ def train_and_evaluate(
     return matrix
 
 
-def _build_store(cell: Cell, stream: Stream) -> MemoryStore | None:
+def _build_store(cell: Cell, stream: Stream, device: str) -> MemoryStore | None:
     if cell.store is None or cell.budget is None:
         return None
     num_tasks = len(stream) if cell.setting.task_aware else None
     budget = cell.budget.resolve(stream.item_shape, stream.num_classes, num_tasks)
     spec = STORES[cell.store]
-    return spec.build(budget, stream.item_shape, stream.num_classes, seed=cell.seed, num_tasks=num_tasks)
+    return spec.build(budget, stream.item_shape, stream.num_classes, seed=cell.seed, num_tasks=num_tasks,
+                      device=device)
 
 
-def run_cell(cell: Cell, *, data_root: str | None = None) -> CellResult:
-    """Build stream, model (seeded init), store and learner for ``cell``; train; evaluate."""
+def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu") -> CellResult:
+    """Build stream, model (seeded init), store and learner for ``cell``; train; evaluate.
+
+    ``device``: where the store's network computes (the learner's model stays on the CPU). It is an execution
+    detail, not part of the cell's identity: it is recorded in the result's provenance, not in its key."""
     start = time.perf_counter()
     dataset = load_dataset(cell.dataset, data_root)
     stream = cell.stream.build(dataset, torch.Generator().manual_seed(cell.seed))
     model = cell.model.seeded(stream.item_shape, stream.num_classes, cell.seed)
-    store = _build_store(cell, stream)
+    store = _build_store(cell, stream, device)
     learner = LEARNERS[cell.learner].build(model, store, cell.setting, torch.Generator().manual_seed(cell.seed))
     matrix = train_and_evaluate(
         learner, stream, batch_size=cell.setting.batch_size, task_aware=cell.setting.task_aware
@@ -162,7 +166,7 @@ def run_cell(cell: Cell, *, data_root: str | None = None) -> CellResult:
         bits_charged=0 if store is None else store.ledger().charged(store.budget),
         budget_bits=0 if store is None else store.budget.bits,
         seconds=time.perf_counter() - start,
-        provenance=provenance(),
+        provenance={**provenance(), "store_device": device},
     )
 
 

@@ -75,12 +75,14 @@ class BudgetSpec:
 
 
 class StoreSpec(Protocol):
-    """Builds an empty store for a cell."""
+    """Builds an empty store for a cell. ``device``: where the store's own network computes (recollections' dVAE);
+    stores without one ignore it, stores whose network cannot move refuse anything but ``"cpu"``."""
 
     name: ClassVar[str]
 
     def build(
-        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None
+        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
+        device: str = "cpu",
     ) -> MemoryStore: ...
 
 
@@ -91,7 +93,8 @@ class RawSpec:
     name: ClassVar[str] = "raw"
 
     def build(
-        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None
+        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
+        device: str = "cpu",
     ) -> MemoryStore:
         from memstore import RawStore, Reservoir
 
@@ -107,7 +110,8 @@ class JPEGSpec:
     quality: int = 50
 
     def build(
-        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None
+        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
+        device: str = "cpu",
     ) -> MemoryStore:
         from memstore import JPEGStore, Reservoir
 
@@ -118,6 +122,11 @@ class JPEGSpec:
 STORES: dict[str, StoreSpec] = {RawSpec.name: RawSpec(), JPEGSpec.name: JPEGSpec()}
 
 
+def _cpu_only(store: str, device: str) -> None:
+    if torch.device(device).type != "cpu":
+        raise ValueError(f"the {store} store runs on the CPU only, got device {device!r}")
+
+
 @dataclass(frozen=True)
 class RawPerTaskSpec:
     """``RawStore`` with GEM's ``PerTask()`` memory: an equal share per task (needs a task-aware setting)."""
@@ -125,7 +134,8 @@ class RawPerTaskSpec:
     name: ClassVar[str] = "raw-per-task"
 
     def build(
-        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None
+        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
+        device: str = "cpu",
     ) -> MemoryStore:
         from memstore import PerTask, RawStore
 
@@ -151,13 +161,15 @@ class RecollectionSpec:
     per_task: bool = False
 
     def build(
-        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None
+        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
+        device: str = "cpu",
     ) -> MemoryStore:
         from memstore import PerTask, RecollectionStore, Reservoir, Stabilisation
 
         return RecollectionStore(budget, item_shape, num_classes, latents=self.latents, classes=self.classes,
                                  stabilisation=Stabilisation(self.steps, self.batch_size, self.lr), seed=seed,
-                                 policy=PerTask() if self.per_task else Reservoir(), num_tasks=num_tasks)
+                                 policy=PerTask() if self.per_task else Reservoir(), num_tasks=num_tasks,
+                                 device=device)
 
 
 for _shape in ((104, 4), (139, 8), (38, 2)):
@@ -178,9 +190,12 @@ class SelfRecallSpec:
     clamp: bool = True
 
     def build(
-        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None
+        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
+        device: str = "cpu",
     ) -> MemoryStore:
         from memstore import RecallObjective, SelfRecallStore
+
+        _cpu_only(self.name, device)  # recall optimises the learner's model, which stays on the CPU
 
         objective = RecallObjective(divergence=8.0 if self.unit_lag else 1.0, clamp=self.clamp)
         return SelfRecallStore(budget, item_shape, num_classes, objective=objective, keep_old_model=not self.unit_lag,
@@ -206,11 +221,14 @@ class GenerativeSpec:
         return self.variant
 
     def build(
-        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None
+        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
+        device: str = "cpu",
     ) -> MemoryStore:
         from memstore import GenerativeStore
         from memstore.nn import GANTraining
         from memstore.nn.masks import MASK_VARIANTS
+
+        _cpu_only(self.name, device)
 
         return GenerativeStore(budget, item_shape, num_classes, seed=seed, num_tasks=num_tasks,
                                variant=MASK_VARIANTS[self.variant](),

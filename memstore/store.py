@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -30,7 +31,7 @@ from .errors import (
     ShapeError,
 )
 
-__all__ = ["Batch", "RecallContext", "TaskContext", "MemoryStore", "STORE_TYPES"]
+__all__ = ["STORE_TYPES", "Batch", "MemoryStore", "RecallContext", "TaskContext"]
 
 #: Concrete store classes by their ``store_type``, for ``memstore.open``.
 STORE_TYPES: dict[str, type[MemoryStore]] = {}
@@ -231,6 +232,23 @@ class MemoryStore(ABC):
         self.check_items(x)
         self.check_labels(y, int(x.shape[0]))
         self.check_task(task)
+
+    @staticmethod
+    def check_ids(values: Any, name: str, limit: int | None) -> list[int]:
+        """``sample``'s ``classes=`` / ``tasks=`` filter as a list of ints in [0, limit) (any non-negative int if
+        ``limit`` is None). Accepts one int, an int tensor or an iterable of ints; refuses strings, bools and floats."""
+        if isinstance(values, Tensor):
+            values = values.reshape(-1).tolist()
+        elif isinstance(values, int):
+            values = [values]
+        if not isinstance(values, Iterable) or isinstance(values, (str, bytes)):
+            raise InvalidInputError(f"{name} must be an int or an iterable of ints, got {values!r}")
+        items = list(values)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in items):
+            raise LabelError(f"{name} must be non-negative ints, got {items!r}")
+        if limit is not None and any(v >= limit for v in items):
+            raise LabelError(f"{name} to sample must lie in [0, {limit}), got {items}")
+        return items
 
     @staticmethod
     def check_count(n: int) -> None:

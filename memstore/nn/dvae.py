@@ -17,8 +17,11 @@ mirrors the encoder's sizes exactly (``output_padding``).
 
 Randomness: parameters are built on the meta device (no global RNG draw) and initialised from an injected
 ``torch.Generator`` with PyTorch's default rule (Kaiming-uniform, a=√5; bias U(±1/√fan_in)); Gumbel noise is drawn
-from a generator passed to :meth:`DiscreteVAE.loss` / :meth:`DiscreteVAE.sample_latents`. Codes for storage are the
+from a CPU generator passed to :meth:`DiscreteVAE.loss` / :meth:`DiscreteVAE.forward`. Codes for storage are the
 noise-free argmax of the logits (:meth:`DiscreteVAE.encode`).
+
+Devices: ``model.to("cuda")`` moves the parameters; ``loss``, ``encode`` and ``decode`` move their inputs to the
+model's device, and ``encode`` / ``decode`` hand results back on the input's device, so callers keep CPU tensors.
 """
 
 from __future__ import annotations
@@ -69,7 +72,8 @@ class DVAEConfig:
 
 def gumbel_softmax_hard(logits: Tensor, tau: float, generator: torch.Generator | None) -> Tensor:
     """Straight-through Gumbel-softmax over the last axis: one-hot of argmax(logits + g) forward, soft gradient back."""
-    u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype).clamp_(1e-10, 1 - 1e-10)
+    # drawn on the CPU from a CPU generator and moved: the same noise, and so the same codes, on every device
+    u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype).clamp_(1e-10, 1 - 1e-10).to(logits.device)
     soft = torch.softmax((logits - torch.log(-torch.log(u))) / tau, dim=-1)
     hard = F.one_hot(soft.argmax(-1), logits.shape[-1]).to(soft.dtype)
     return hard - soft.detach() + soft
@@ -154,22 +158,28 @@ class DiscreteVAE(nn.Module):
         """Pixel logits of the reconstruction through one hard Gumbel sample of the latents."""
         return self.decode_logits(gumbel_softmax_hard(self.logits(x), self.config.tau, generator))
 
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters live (``model.to(device)`` moves them); inputs are moved here."""
+        return self.encoder[0].weight.device
+
     def loss(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Binary cross-entropy of the reconstruction (mean over pixels and items)."""
+        """Binary cross-entropy of the reconstruction (mean over pixels and items), computed on :attr:`device`."""
+        x = x.to(self.device)
         return F.binary_cross_entropy_with_logits(self(x, generator), x)
 
     # -- codes -------------------------------------------------------------------------------------------------------
 
     @torch.no_grad()
     def encode(self, x: Tensor) -> Tensor:
-        """Items → integer codes (B, c): the argmax class of every latent (no noise)."""
-        return self.logits(x).argmax(-1)
+        """Items → integer codes (B, c): the argmax class of every latent (no noise), on ``x``'s device."""
+        return self.logits(x.to(self.device)).argmax(-1).to(x.device)
 
     @torch.no_grad()
     def decode(self, codes: Tensor) -> Tensor:
-        """Integer codes (B, c) → items (B, C, H, W) in [0, 1]."""
-        one_hot = F.one_hot(codes.long(), self.config.classes).float()
-        return torch.sigmoid(self.decode_logits(one_hot))
+        """Integer codes (B, c) → items (B, C, H, W) in [0, 1], on ``codes``' device."""
+        one_hot = F.one_hot(codes.to(self.device, torch.int64), self.config.classes).float()
+        return torch.sigmoid(self.decode_logits(one_hot)).to(codes.device)
 
     def random_codes(self, n: int, generator: torch.Generator) -> Tensor:
         """``n`` codes with every latent uniform over its classes (the paper's "code sampling")."""

@@ -21,7 +21,6 @@ their protocol), so like every task model it is kept and saved but not charged.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -30,7 +29,7 @@ import torch
 from torch import Tensor
 
 from ..budget import Budget, Ledger, mask_bits, param_bits
-from ..errors import BudgetTooSmallError, InvalidInputError, LabelError
+from ..errors import BudgetTooSmallError, InvalidInputError
 from ..nn.acgan import ACGANSpec, Discriminator, MaskedGenerator
 from ..nn.dgm import GANTraining, TaskLosses, generate, train_task
 from ..nn.masks import MASK_VARIANTS, DGMw, MaskVariant
@@ -188,25 +187,13 @@ class GenerativeStore(MemoryStore):
         seen = self.class_slot >= 0
         if classes is not None:
             wanted = torch.zeros_like(seen)
-            wanted[self._ints(classes, "classes", self.num_classes)] = True
+            wanted[self.check_ids(classes, "classes", self.num_classes)] = True
             seen &= wanted
         if tasks is not None:
-            task_ids = set(self._ints(tasks, "tasks", None))
+            task_ids = set(self.check_ids(tasks, "tasks", None))
             slots_ok = torch.tensor([t in task_ids for t in self.slot_tasks] + [False], dtype=torch.bool)
             seen &= slots_ok[self.class_slot]  # class_slot −1 indexes the trailing False
         return torch.nonzero(seen).flatten()
-
-    @staticmethod
-    def _ints(values: Any, name: str, bound: int | None) -> list[int]:
-        items = values.tolist() if isinstance(values, Tensor) else values
-        if not isinstance(items, Iterable) or isinstance(items, (str, bytes)):
-            raise InvalidInputError(f"{name} must be an iterable of ints, got {values!r}")
-        items = list(items)
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in items):
-            raise LabelError(f"{name} must be non-negative ints, got {items!r}")
-        if bound is not None and any(v >= bound for v in items):
-            raise LabelError(f"{name} must lie in [0, {bound}), got {items!r}")
-        return items
 
     # -- persistence -------------------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ replaced in place. The ledger charges occupied slots only, and ``save`` writes e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,7 +24,7 @@ from torch import Tensor
 from ..budget import Budget, Ledger, index_bits, label_bits
 from ..codecs.base import FixedWidthCodec, ItemCodec
 from ..codecs.bitpack import PackedArray
-from ..errors import BudgetTooSmallError, InvalidInputError, LabelError, ShapeError, UnknownKeyError
+from ..errors import BudgetTooSmallError, InvalidInputError, ShapeError, UnknownKeyError
 from ..policies import Occupancy, Policy, Reservoir, policy_from_config
 from ..store import Batch, MemoryStore, RecallContext
 
@@ -201,11 +201,8 @@ class ItemStore(MemoryStore):
     # -- sample and edit ---------------------------------------------------------------------------------------------
 
     def _filter(self, values: Any, column: PackedArray, limit: int, name: str) -> np.ndarray:
-        wanted = torch.as_tensor(list(values) if isinstance(values, Iterable) and not isinstance(values, Tensor)
-                                 else values, dtype=torch.int64).reshape(-1)
-        if wanted.numel() and (int(wanted.min()) < 0 or int(wanted.max()) >= limit):
-            raise LabelError(f"{name} to sample must lie in [0, {limit}), got {wanted.tolist()}")
-        return np.isin(column._read(np.arange(self._size)).reshape(-1), wanted.numpy())
+        wanted = self.check_ids(values, name, limit)
+        return np.isin(column._read(np.arange(self._size)).reshape(-1), np.asarray(wanted, dtype=np.int64))
 
     def _candidates(self, classes: Any, tasks: Any) -> np.ndarray | None:
         """Slots matching the filters, or None for all occupied slots."""

@@ -55,11 +55,23 @@ class Stabilisation:
             raise InvalidInputError(f"bad stabilisation settings {self}")
 
 
+def _available(device: str | torch.device) -> torch.device:
+    """``device`` as a torch.device, or InvalidInputError if it is malformed or absent on this machine."""
+    try:
+        target = torch.device(device)
+        torch.empty(0, device=target)  # raises if the backend is missing (no driver, not compiled in)
+    except (RuntimeError, ValueError, TypeError, AssertionError) as exc:
+        raise InvalidInputError(f"cannot place the dVAE on device {str(device)!r}: {exc}") from exc
+    return target
+
+
 class RecollectionStore(ItemStore):
     """Items kept as dVAE codes of ``latents`` (c) variables of ``classes`` (l) values; the dVAE learns as data arrive.
 
     ``dvae``: a pretrained :class:`DiscreteVAE` (or its ``state_dict``) to start from (warm start, their transfer
-    experiments); ``path``: keep the live code bitstream in a Zarr array on disk there instead of in memory.
+    experiments); ``path``: keep the live code bitstream in a Zarr array on disk there instead of in memory;
+    ``device``: where the dVAE trains, encodes and decodes (e.g. ``"cuda"``). Items go in and come back as CPU
+    tensors whatever the device, and ``state_dict`` / ``save`` hold CPU tensors (the device is not saved).
     """
 
     store_type = "recollection"
@@ -76,6 +88,7 @@ class RecollectionStore(ItemStore):
         stabilisation: Stabilisation | None = None,
         dvae: DiscreteVAE | dict[str, Tensor] | None = None,
         path: Any = None,
+        device: str | torch.device = "cpu",
         seed: int | None = None,
         policy: Policy | None = None,
         num_tasks: int | None = None,
@@ -83,7 +96,9 @@ class RecollectionStore(ItemStore):
         self._latent_shape = (int(latents), int(classes), float(tau))
         self.stabilisation = stabilisation or Stabilisation()
         self._path = path
+        target = _available(device)
         super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks)
+        self.model.to(target)
         if dvae is not None:
             state = dvae.state_dict() if isinstance(dvae, DiscreteVAE) else dvae
             self.model.load_state_dict(state)
@@ -100,6 +115,11 @@ class RecollectionStore(ItemStore):
     @property
     def model(self) -> DiscreteVAE:
         return self.codec.model
+
+    @property
+    def device(self) -> torch.device:
+        """Where the dVAE computes (the ``device`` argument)."""
+        return self.model.device
 
     def model_bits(self) -> int:
         """Bits of the dVAE's parameters (float32: 32 each), charged only when ``budget.charge_models``."""
@@ -121,7 +141,7 @@ class RecollectionStore(ItemStore):
         ``code_sampling``, codes whose every latent is uniform (the paper's Table 4 comparison)."""
         generator = generator or self.generator
         if code_sampling:
-            return self.model.decode(self.model.random_codes(n, generator))
+            return self.codec.decode(self.model.random_codes(n, generator).numpy())
         if self._size == 0 or n == 0:
             return torch.zeros(0, *self.item_shape)
         return self._get(np.sort(choose(self._size, n, generator)))
@@ -137,7 +157,7 @@ class RecollectionStore(ItemStore):
         for x_s in recollections:
             self.recollections_used += x_s.shape[0]
             self.optimiser.zero_grad(set_to_none=True)
-            self.model.loss(torch.cat([x_s, x.detach().float()]), self.generator).backward()
+            self.model.loss(torch.cat([x_s, x.detach().to("cpu", torch.float32)]), self.generator).backward()
             self.optimiser.step()
 
     # -- persistence -------------------------------------------------------------------------------------------------
@@ -162,11 +182,11 @@ class RecollectionStore(ItemStore):
         for param, state in self.optimiser.state.items():
             steps = int(state["step"])
             for key in moments:
-                moments[key][names[id(param)]] = state[key].detach().clone()
+                moments[key][names[id(param)]] = state[key].detach().cpu().clone()
         return {"steps": steps, **moments}
 
     def state_dict(self) -> dict[str, Any]:
-        weights = {name: value.detach().clone() for name, value in self.model.state_dict().items()}
+        weights = {name: value.detach().cpu().clone() for name, value in self.model.state_dict().items()}
         return {**super().state_dict(), "dvae": weights, "adam": self._adam_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -184,7 +204,8 @@ class RecollectionStore(ItemStore):
         if not int(adam["steps"]):
             return optimiser
         for name, param in self.model.named_parameters():
-            moments = tuple(torch.as_tensor(adam[key][name]).clone() for key in ("exp_avg", "exp_avg_sq"))
+            moments = tuple(torch.as_tensor(adam[key][name]).to(param.device, copy=True)
+                            for key in ("exp_avg", "exp_avg_sq"))
             if any(moment.shape != param.shape for moment in moments):
                 raise InvalidInputError(f"state 'adam' moments for {name!r} do not match the dVAE")
             optimiser.state[param] = {"step": torch.tensor(float(adam["steps"])), "exp_avg": moments[0],

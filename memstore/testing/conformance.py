@@ -171,6 +171,8 @@ class StoreConformance:
         wanted = int(held[0])
         batch = store.sample(len(store), classes=[wanted])
         assert len(batch) == int((held == wanted).sum()) and bool((batch.y == wanted).all())
+        for same in (wanted, torch.tensor([wanted]), (wanted,)):  # one int, a tensor, any iterable of ints
+            assert len(store.sample(len(store), classes=same)) == len(batch)
 
     def test_written_items_come_back(self) -> None:
         store = self.store()
@@ -221,8 +223,9 @@ class StoreConformance:
         for bad in (-1, 2.5, "3"):
             with pytest.raises(InvalidInputError):
                 store.sample(bad)  # type: ignore[arg-type]
-        with pytest.raises(InvalidInputError):
-            store.sample(3, classes=[self.num_classes])
+        for bad in ([self.num_classes], [-1], [0.0], [True], "0", b"0", torch.tensor([0.5]), object()):
+            with pytest.raises(InvalidInputError):
+                store.sample(3, classes=bad)
         assert state_equal(before, store.state_dict())
 
     # -- edit --------------------------------------------------------------------------------------------------------

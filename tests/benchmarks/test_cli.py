@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,19 @@ def test_python_dash_m_benchmarks_runs_the_default(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "| digits | split |" in proc.stdout and (out / "results.png").exists()
     assert proc.stdout.count("| er | raw |") == len(CONFIGS["default"].budgets)
+
+
+def test_an_unusable_device_is_a_usage_error(tmp_path, capsys):
+    assert main(["--out", str(tmp_path), "--device", "bogus", "--no-progress"]) == 2
+    assert "--device 'bogus' is not usable" in capsys.readouterr().err
+    assert not (tmp_path / "cells").exists()  # refused before anything ran
+
+
+def test_the_device_reaches_the_store_and_the_provenance_not_the_key(tmp_path, capsys):
+    argv = ["--out", str(tmp_path), "--seeds", "0", "--budgets", "10", "--examples-per-task", "30", "--no-progress",
+            "--stores", "recollection-38x2", "--learners", "er", "--device", "cpu"]
+    assert main(argv) == 0
+    (cell,) = (tmp_path / "cells").glob("*.json")
+    assert json.loads(cell.read_text())["provenance"]["store_device"] == "cpu"
+    assert main(argv[:-2]) == 0  # the default device finds the same cell finished
+    assert "0 cells computed, 1 found finished" in capsys.readouterr().out

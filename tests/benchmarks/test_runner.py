@@ -172,3 +172,14 @@ def test_gem_runs_on_a_per_task_recollection_store():
     assert result.matrix.complete and 0 < result.bits_charged <= 2000
     store = STORES["recollection-38x2-per-task"].build(Budget(2000), (1, 8, 8), 10, seed=0, num_tasks=5)
     assert type(store.policy).__name__ == "PerTask"
+
+
+def test_stores_whose_network_cannot_move_refuse_another_device_and_the_rest_ignore_it():
+    from benchmarks.specs import STORES
+
+    budget = Budget(0)
+    for name in ("dgmw", "self-recall"):
+        with pytest.raises(ValueError, match="CPU only"):
+            STORES[name].build(budget, (1, 8, 8), 10, seed=0, num_tasks=5, device="cuda")
+    raw = STORES["raw"].build(Budget.images(5, (1, 8, 8), 10), (1, 8, 8), 10, seed=0, num_tasks=None, device="cuda")
+    assert raw.capacity == 5

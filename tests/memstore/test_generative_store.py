@@ -128,7 +128,9 @@ def test_sample_by_class_and_task() -> None:
     with pytest.raises(LabelError):
         store.sample(3, tasks=[-1])
     with pytest.raises(InvalidInputError):
-        store.sample(3, classes=5)
+        store.sample(3, classes="5")
+    assert set(store.sample(8, classes=6).y.tolist()) == {6}  # one int is the one-class list
+    assert set(store.sample(8, tasks=torch.tensor([4, 5])).y.tolist()) == {5, 6}
 
 
 def test_save_open_round_trips_and_continues_identically(tmp_path: Any) -> None:
