@@ -2,8 +2,9 @@
 two learners is measured seed by seed (GMED's claim "ER+GMED beats ER" is a paired claim).
 
 ``python -m benchmarks.paired results/gmed-split --pair er-gmed-split:er --pair mir-gmed-split:mir`` prints one
-markdown row per pair: mean ± std of the per-seed difference (accuracy points), seeds won, paired t-test p (one- and
-two-sided) and Wilcoxon signed-rank p (one-sided, from 6 pairs on).
+markdown row per pair; an arm is a learner, or ``learner@store`` where a folder holds one learner on several stores
+(``--pair er@recollection-104x4:er@raw``). Each row gives mean ± std of the per-seed difference (accuracy points),
+seeds won, paired t-test p (one- and two-sided) and Wilcoxon signed-rank p (one-sided, from 6 pairs on).
 """
 
 from __future__ import annotations
@@ -38,28 +39,41 @@ class PairedDifference:
 
 
 def accuracies_by_seed(cells_dir: str | Path) -> dict[str, dict[int, float]]:
-    """``{learner: {seed: accuracy %}}`` from a runner's cell JSON files (one cell per learner and seed)."""
+    """``{arm: {seed: accuracy %}}`` from a runner's cell JSON files, an arm being ``learner@store`` (``learner`` for
+    cells without a store); one cell per arm and seed."""
     table: dict[str, dict[int, float]] = {}
     for path in sorted(Path(cells_dir).glob("*.json")):
         cell = json.loads(path.read_text())
-        learner, seed = cell["config"]["learner"], int(cell["config"]["seed"])
-        if seed in table.setdefault(learner, {}):
-            raise ValueError(f"{cells_dir}: two cells for learner {learner!r}, seed {seed} (other stores, budgets or "
-                             "protocols in the same folder?); compare folders that hold one cell per learner and seed")
-        table[learner][seed] = 100 * float(cell["accuracy"])
+        config = cell["config"]
+        arm = config["learner"] if config.get("store") is None else f"{config['learner']}@{config['store']}"
+        seed = int(config["seed"])
+        if seed in table.setdefault(arm, {}):
+            raise ValueError(f"{cells_dir}: two cells for learner {arm!r}, seed {seed} (other budgets or protocols "
+                             "in the same folder?); compare folders that hold one cell per arm and seed")
+        table[arm][seed] = 100 * float(cell["accuracy"])
     return table
 
 
+def _arm(table: dict[str, dict[int, float]], name: str) -> str:
+    """``name`` itself, or the one ``name@store`` arm of ``table``."""
+    if name in table:
+        return name
+    matches = [arm for arm in table if arm.split("@", 1)[0] == name]
+    if len(matches) > 1:
+        raise KeyError(f"{name!r} ran on several stores; name one of {sorted(matches)}")
+    if not matches:
+        raise KeyError(f"no cells for {name!r}; have {sorted(table)}")
+    return matches[0]
+
+
 def paired_difference(table: dict[str, dict[int, float]], a: str, b: str) -> PairedDifference:
-    """Compare learner ``a`` with ``b`` on their common seeds (at least two)."""
-    missing = [name for name in (a, b) if name not in table]
-    if missing:
-        raise KeyError(f"no cells for {missing}; have {sorted(table)}")
-    seeds = sorted(set(table[a]) & set(table[b]))
+    """Compare arm ``a`` with ``b`` (a learner, or ``learner@store``) on their common seeds (at least two)."""
+    runs_a, runs_b = table[_arm(table, a)], table[_arm(table, b)]
+    seeds = sorted(set(runs_a) & set(runs_b))
     if len(seeds) < 2:
         raise ValueError(f"{a} and {b} share {len(seeds)} seed(s); a paired test needs at least 2")
-    diffs = [table[a][s] - table[b][s] for s in seeds]
-    first, second = [table[a][s] for s in seeds], [table[b][s] for s in seeds]
+    first, second = [runs_a[s] for s in seeds], [runs_b[s] for s in seeds]
+    diffs = [x - y for x, y in zip(first, second, strict=True)]
     t_two = float(stats.ttest_rel(first, second).pvalue)
     t_one = float(stats.ttest_rel(first, second, alternative="greater").pvalue)
     wilcoxon = (float(stats.wilcoxon(diffs, alternative="greater").pvalue)
@@ -83,7 +97,7 @@ def markdown_rows(label: str, differences: Sequence[PairedDifference]) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.paired", description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path, help="a runner output folder (its cells/ holds one JSON per cell)")
-    parser.add_argument("--pair", action="append", required=True, metavar="A:B", help="learners to compare, A − B")
+    parser.add_argument("--pair", action="append", required=True, metavar="A:B", help="arms to compare, A − B (learner or learner@store)")
     parser.add_argument("--label", default=None, help="first column (default: the folder's name)")
     args = parser.parse_args(argv)
     table = accuracies_by_seed(args.results / "cells")

@@ -55,3 +55,23 @@ def test_cli_prints_a_row(tmp_path, capsys):
     _write_cells(tmp_path / "cells", "b", [0.78, 0.80, 0.80])
     main([str(tmp_path), "--pair", "a:b", "--label", "split"])
     assert "| split | a − b | 3 | +1.67 ± 0.58 | 3/3 |" in capsys.readouterr().out
+
+
+def _write_store_cells(folder, learner, store, accuracies):
+    folder.mkdir(exist_ok=True)
+    for seed, acc in enumerate(accuracies):
+        cell = {"config": {"learner": learner, "store": store, "seed": seed}, "accuracy": acc}
+        (folder / f"{learner}-{store}-s{seed}.json").write_text(json.dumps(cell))
+
+
+def test_one_learner_on_two_stores_pairs_by_learner_at_store(tmp_path):
+    _write_store_cells(tmp_path, "er", "raw", [0.5, 0.6, 0.55])
+    _write_store_cells(tmp_path, "er", "recollection-104x4", [0.52, 0.63, 0.56])
+    _write_store_cells(tmp_path, "gem", "raw", [0.4, 0.52, 0.43])
+    table = accuracies_by_seed(tmp_path)
+    assert set(table) == {"er@raw", "er@recollection-104x4", "gem@raw"}
+    d = paired_difference(table, "er@recollection-104x4", "er@raw")
+    assert d.seeds == 3 and d.wins == 3 and d.mean == pytest.approx(2.0)
+    assert paired_difference(table, "gem", "er@raw").mean == pytest.approx(-10.0)  # one store: the learner suffices
+    with pytest.raises(KeyError, match="several stores"):
+        paired_difference(table, "er", "gem")
