@@ -150,7 +150,8 @@ class RecollectionSpec:
     """``RecollectionStore`` (Riemer et al.) with reservoir admission: codes of ``latents`` (c) variables of ``classes``
     (l) values; their Algorithm 1 on every write with ``steps`` (N) recollection batches of ``batch_size``, Adam ``lr``.
     Registered once per latent shape (``recollection-<c>x<l>``): Table 1 uses (104, 4) at 100 and (139, 8) at 200
-    images. ``per_task``: GEM's ``PerTask()`` memory instead (``recollection-<c>x<l>-per-task``, their GEM rows)."""
+    images. ``per_task``: GEM's ``PerTask()`` memory instead (``recollection-<c>x<l>-per-task``, their GEM rows);
+    ``recollection-<c>x<l>-online-ae``: recollection batches of 0, the dVAE trained on the incoming batch only."""
 
     name: ClassVar[str] = "recollection"
     latents: int = 104
@@ -175,6 +176,9 @@ class RecollectionSpec:
 for _shape in ((104, 4), (139, 8), (38, 2)):
     STORES[f"recollection-{_shape[0]}x{_shape[1]}"] = RecollectionSpec(*_shape)
     STORES[f"recollection-{_shape[0]}x{_shape[1]}-per-task"] = RecollectionSpec(*_shape, per_task=True)
+    # their appendix on MNIST-Rotations: "very good results even just training our autoencoder online and not
+    # leveraging the recollection buffer to stabilize its training": one Adam step on the incoming batch alone
+    STORES[f"recollection-{_shape[0]}x{_shape[1]}-online-ae"] = RecollectionSpec(*_shape, batch_size=0)
 
 
 @dataclass(frozen=True)

@@ -183,3 +183,17 @@ def test_stores_whose_network_cannot_move_refuse_another_device_and_the_rest_ign
             STORES[name].build(budget, (1, 8, 8), 10, seed=0, num_tasks=5, device="cuda")
     raw = STORES["raw"].build(Budget.images(5, (1, 8, 8), 10), (1, 8, 8), 10, seed=0, num_tasks=None, device="cuda")
     assert raw.capacity == 5
+
+
+def test_the_online_ae_store_trains_its_dvae_on_the_incoming_batch_only():
+    import torch
+
+    from benchmarks.specs import STORES
+    from memstore.testing import random_items
+
+    store = STORES["recollection-38x2-online-ae"].build(Budget(4000), (1, 8, 8), 10, seed=0, num_tasks=None)
+    before = [p.detach().clone() for p in store.model.parameters()]
+    for seed in range(3):
+        store.write(*random_items(10, (1, 8, 8), 10, torch.Generator().manual_seed(seed)))
+    assert len(store) > 0 and store.recollections_used == 0  # no recollection decoded for training
+    assert any(not torch.equal(a, b) for a, b in zip(before, store.model.parameters(), strict=True))
