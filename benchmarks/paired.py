@@ -97,7 +97,8 @@ def markdown_rows(label: str, differences: Sequence[PairedDifference]) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.paired", description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path, help="a runner output folder (its cells/ holds one JSON per cell)")
-    parser.add_argument("--pair", action="append", required=True, metavar="A:B", help="arms to compare, A − B (learner or learner@store)")
+    parser.add_argument("--pair", action="append", required=True, metavar="A:B",
+                        help="arms to compare, A − B (learner or learner@store)")
     parser.add_argument("--label", default=None, help="first column (default: the folder's name)")
     args = parser.parse_args(argv)
     table = accuracies_by_seed(args.results / "cells")

@@ -96,7 +96,8 @@ def speed(args: argparse.Namespace) -> list[dict]:
             times["write"].append(_timed(lambda: store.write(xs, ys)))
         median = {k: sorted(v)[len(v) // 2] * 1e3 for k, v in times.items()}
         inside = median["write"] + median["sample"]
-        rows.append({"latents": c, "classes": l, "device": args.device, "capacity": store.capacity, "held": len(store),
+        rows.append({"latents": c, "classes": l, "device": args.device, "capacity": store.capacity,
+                     "held": len(store),
                      "write_ms": median["write"], "sample_ms": median["sample"],
                      "learner_step_ms": median["learner_step"],
                      "store_share": inside / (inside + median["learner_step"])})

@@ -31,7 +31,7 @@ from .errors import (
     ShapeError,
 )
 
-__all__ = ["STORE_TYPES", "Batch", "MemoryStore", "RecallContext", "TaskContext"]
+__all__ = ["Batch", "RecallContext", "TaskContext", "MemoryStore", "STORE_TYPES"]
 
 #: Concrete store classes by their ``store_type``, for ``memstore.open``.
 STORE_TYPES: dict[str, type[MemoryStore]] = {}
