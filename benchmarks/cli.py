@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from memstore.nn import usable_device
+
 from .configs import CONFIGS, DEFAULT_CONFIG
 from .report import write_report
 from .runner import Grid, run_cell, run_grid
@@ -114,9 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        torch.empty(0, device=args.device)
-    except (RuntimeError, ValueError, AssertionError) as exc:
-        print(f"error: --device {args.device!r} is not usable here: {exc}", file=sys.stderr)
+        usable_device(args.device)
+    except ValueError as exc:
+        print(f"error: --{exc}", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
     out = args.out or (Path("results") if args.config == DEFAULT_CONFIG else Path("results") / args.config)

@@ -34,7 +34,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import skip_init
 
-__all__ = ["DVAEConfig", "DiscreteVAE", "gumbel_softmax_hard", "pretrain"]
+from ..errors import InvalidInputError
+
+__all__ = ["DVAEConfig", "DiscreteVAE", "gumbel_softmax_hard", "pretrain", "usable_device"]
 
 KERNEL = 5
 
@@ -68,6 +70,16 @@ class DVAEConfig:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "item_shape": list(self.item_shape)}
+
+
+def usable_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch.device, or InvalidInputError if it is malformed or absent on this machine."""
+    try:
+        target = torch.device(device)
+        torch.empty(0, device=target)  # raises if the backend is missing (no driver, not compiled in)
+    except (RuntimeError, ValueError, TypeError, AssertionError) as exc:
+        raise InvalidInputError(f"device {str(device)!r} is not usable here: {exc}") from exc
+    return target
 
 
 def gumbel_softmax_hard(logits: Tensor, tau: float, generator: torch.Generator | None) -> Tensor:

@@ -31,7 +31,7 @@ from torch import Tensor
 from ..budget import Budget, param_bits
 from ..codecs.dvae import DVAECodec
 from ..errors import InvalidInputError
-from ..nn.dvae import DiscreteVAE
+from ..nn.dvae import DiscreteVAE, usable_device
 from ..policies import Policy
 from .items import ItemStore, choose
 from .zarr_payload import ZarrPackedArray
@@ -53,16 +53,6 @@ class Stabilisation:
     def __post_init__(self) -> None:
         if self.steps < 0 or self.batch_size < 0 or not self.lr > 0:
             raise InvalidInputError(f"bad stabilisation settings {self}")
-
-
-def _available(device: str | torch.device) -> torch.device:
-    """``device`` as a torch.device, or InvalidInputError if it is malformed or absent on this machine."""
-    try:
-        target = torch.device(device)
-        torch.empty(0, device=target)  # raises if the backend is missing (no driver, not compiled in)
-    except (RuntimeError, ValueError, TypeError, AssertionError) as exc:
-        raise InvalidInputError(f"cannot place the dVAE on device {str(device)!r}: {exc}") from exc
-    return target
 
 
 class RecollectionStore(ItemStore):
@@ -96,7 +86,7 @@ class RecollectionStore(ItemStore):
         self._latent_shape = (int(latents), int(classes), float(tau))
         self.stabilisation = stabilisation or Stabilisation()
         self._path = path
-        target = _available(device)
+        target = usable_device(device)
         super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks)
         self.model.to(target)
         if dvae is not None:
@@ -141,7 +131,7 @@ class RecollectionStore(ItemStore):
         ``code_sampling``, codes whose every latent is uniform (the paper's Table 4 comparison)."""
         generator = generator or self.generator
         if code_sampling:
-            return self.codec.decode(self.model.random_codes(n, generator).numpy())
+            return self.model.decode(self.model.random_codes(n, generator))
         if self._size == 0 or n == 0:
             return torch.zeros(0, *self.item_shape)
         return self._get(np.sort(choose(self._size, n, generator)))
