@@ -25,6 +25,7 @@ from .stores import (
     Herding,
     ItemStore,
     JPEGStore,
+    LosslessStore,
     Mnemonics,
     MnemonicsStore,
     RandomSelection,
@@ -36,15 +37,16 @@ from .stores import (
     Stabilisation,
     TaskGrowth,
     VariableItemStore,
+    choose_lossless,
     choose_quality,
     design_latents,
 )
 
 __all__ = [
     "Batch", "Budget", "BudgetTooSmallError", "ClassBalanced", "CorruptStoreError", "GenerativeStore", "Herding",
-    "IncompatibleStoreError", "InvalidInputError", "ItemStore", "JPEGStore", "Ledger", "MemoryStore", "MemstoreError",
+    "IncompatibleStoreError", "InvalidInputError", "ItemStore", "JPEGStore", "Ledger", "LosslessStore", "MemoryStore", "MemstoreError",
     "Mnemonics", "MnemonicsStore", "NotEditable", "PerTask", "Policy", "RandomSelection", "RawStore", "RecallContext",
     "RecallObjective", "RecollectionStore", "Reservoir", "Ring", "Selection", "SelfRecallStore", "Stabilisation",
-    "TaskContext", "TaskGrowth", "VariableItemStore", "choose_quality", "design_latents", "dtype_bits", "errors",
+    "TaskContext", "TaskGrowth", "VariableItemStore", "choose_lossless", "choose_quality", "design_latents", "dtype_bits", "errors",
     "index_bits", "label_bits", "mask_bits", "open", "param_bits", "save",
 ]

@@ -14,6 +14,7 @@ __all__ = [
     "DTypeError",
     "RangeError",
     "NonFiniteError",
+    "OffGridError",
     "LabelError",
     "BudgetTooSmallError",
     "NotEditable",
@@ -47,6 +48,10 @@ class RangeError(InvalidInputError):
 
 class NonFiniteError(InvalidInputError):
     """NaN or infinite inputs."""
+
+
+class OffGridError(InvalidInputError):
+    """Inputs a lossless codec cannot represent: values that are not multiples of 1/255."""
 
 
 class LabelError(InvalidInputError):

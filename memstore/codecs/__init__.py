@@ -4,8 +4,8 @@ from .base import CODECS, FixedWidthCodec, ItemCodec, VariableLengthCodec, codec
 from .bitpack import PackedArray, pack, unpack
 from .dvae import DVAECodec
 from .jpeg import JPEGCodec
+from .lossless import LosslessCodec, PNGCodec, ZstdCodec
 from .raw import RawCodec
 
-__all__ = ["CODECS", "DVAECodec", "FixedWidthCodec", "ItemCodec", "JPEGCodec", "PackedArray", "RawCodec",
-           "VariableLengthCodec",
-           "codec_from_config", "pack", "unpack"]
+__all__ = ["CODECS", "DVAECodec", "FixedWidthCodec", "ItemCodec", "JPEGCodec", "LosslessCodec", "PackedArray",
+           "PNGCodec", "RawCodec", "VariableLengthCodec", "ZstdCodec", "codec_from_config", "pack", "unpack"]

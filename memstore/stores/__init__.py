@@ -4,6 +4,7 @@ from .exemplar_selection import Herding, Mnemonics, RandomSelection, Selection
 from .generative import GenerativeStore, TaskGrowth
 from .items import ItemStore
 from .jpeg import JPEGStore, QualityChoice, choose_quality
+from .lossless import LosslessChoice, LosslessStore, choose_lossless
 from .latent_design import LatentDesign, design_latents
 from .mnemonics import Float32Codec, MnemonicsStore
 from .raw import RawStore
@@ -11,7 +12,7 @@ from .recollection import RecollectionStore, Stabilisation
 from .self_recall import RecallObjective, SelfRecallStore
 from .variable import VariableItemStore
 
-__all__ = ["Float32Codec", "GenerativeStore", "Herding", "ItemStore", "JPEGStore", "LatentDesign", "Mnemonics",
+__all__ = ["Float32Codec", "GenerativeStore", "Herding", "ItemStore", "JPEGStore", "LatentDesign", "LosslessChoice", "LosslessStore", "Mnemonics",
            "MnemonicsStore", "QualityChoice", "RandomSelection", "RawStore", "RecallObjective", "RecollectionStore",
-           "Selection", "SelfRecallStore", "Stabilisation", "TaskGrowth", "VariableItemStore", "choose_quality",
-           "design_latents"]
+           "Selection", "SelfRecallStore", "Stabilisation", "TaskGrowth", "VariableItemStore", "choose_lossless",
+           "choose_quality", "design_latents"]
