@@ -8,6 +8,7 @@ See DESIGN.md for the contract. Public names::
 
 from . import errors
 from .budget import Budget, Ledger, dtype_bits, index_bits, label_bits, mask_bits, param_bits
+from .distortion import CollapseWarning, Distortion
 from .errors import (
     BudgetTooSmallError,
     CorruptStoreError,
@@ -43,7 +44,7 @@ from .stores import (
 )
 
 __all__ = [
-    "Batch", "Budget", "BudgetTooSmallError", "ClassBalanced", "CorruptStoreError", "GenerativeStore", "Herding",
+    "Batch", "Budget", "BudgetTooSmallError", "ClassBalanced", "CollapseWarning", "Distortion", "CorruptStoreError", "GenerativeStore", "Herding",
     "IncompatibleStoreError", "InvalidInputError", "ItemStore", "JPEGStore", "Ledger", "LosslessStore", "MemoryStore", "MemstoreError",
     "Mnemonics", "MnemonicsStore", "NotEditable", "PerTask", "Policy", "RandomSelection", "RawStore", "RecallContext",
     "RecallObjective", "RecollectionStore", "Reservoir", "Ring", "Selection", "SelfRecallStore", "Stabilisation",

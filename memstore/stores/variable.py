@@ -115,11 +115,15 @@ class VariableItemStore(ItemStore):
         self.learn(x)
         labels = y.cpu().numpy()
         scans = self.codec.encode(x) if labels.size else []
-        admitted = 0
-        for scan, label in zip(scans, labels.reshape(-1, 1)):
-            admitted += self._admit(scan, label, task)
+        rows = []
+        for row, (scan, label) in enumerate(zip(scans, labels.reshape(-1, 1))):
+            if self._admit(scan, label, task):
+                rows.append(row)
             self._count_seen(label, task)
-        return admitted
+        if rows:
+            self._distortion.stored(x[rows], self.codec.decode([scans[row] for row in rows]))
+        self._distortion.written(x)
+        return len(rows)
 
     def _admit(self, scan: bytes, label: np.ndarray, task: int | None) -> bool:
         """Place one item per the policy, evicting per the policy until it fits; False if it is not admitted."""
