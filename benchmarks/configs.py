@@ -24,7 +24,7 @@ CONFIGS: dict[str, Grid] = {
         stream=Split(examples_per_task=None),
         setting=SETTINGS["mir"],
         model=MLPSpec((100, 100)),
-        stores=("raw",),
+        stores=("raw", "lossless", "jpeg", "recollection-38x2"),
         budgets=(BudgetSpec(images=10), BudgetSpec(images=50), BudgetSpec(images=200)),
         learners=("er", "naive"),
         seeds=(0, 1, 2, 3, 4),

@@ -16,7 +16,7 @@ __all__ = ["Summary", "ReportFiles", "markdown_table", "summarise", "write_csv",
 
 _CSV_FIELDS = [
     "dataset", "stream", "setting", "metric", "learner", "store", "budget", "seed", "accuracy", "average_accuracy",
-    "retention", "forgetting", "items", "bits_charged", "budget_bits", "seconds",
+    "retention", "forgetting", "items", "bits_charged", "budget_bits", "seconds", "distortion",
 ]  # fmt: skip
 
 
@@ -38,6 +38,7 @@ class Summary:
     std: float
     forgetting: float
     seeds: int
+    distortion: float = math.nan  # mean round-trip L1 over seeds; nan for stores that keep no items
 
     @property
     def ci(self) -> float:
@@ -86,6 +87,7 @@ def summarise(results: Sequence[CellResult]) -> list[Summary]:
     for key, rows in groups.items():
         acc = [100 * float(r["accuracy"]) for r in rows]  # type: ignore[arg-type]
         forget = [100 * float(r["forgetting"]) for r in rows]  # type: ignore[arg-type]
+        distortions = [float(r["distortion"]) for r in rows if r["distortion"] is not None]  # type: ignore[arg-type]
         summaries.append(
             Summary(
                 *key,
@@ -96,20 +98,22 @@ def summarise(results: Sequence[CellResult]) -> list[Summary]:
                 std=_std(acc),
                 forgetting=statistics.fmean(forget),
                 seeds=len(rows),
+                distortion=statistics.fmean(distortions) if distortions else math.nan,
             )
         )
     return summaries
 
 
 def markdown_table(summaries: Sequence[Summary]) -> str:
-    """Mean ± std (and MIR's 2σ/√n) per configuration, with items held and bits."""
+    """Mean ± std (and MIR's 2σ/√n) per configuration, with items held, their round-trip L1 and bits."""
     head = (
-        "| dataset | stream | setting | learner | store | budget | items held | bits charged / budget "
-        "| accuracy % (mean ± std) | 2σ/√n | forgetting % | seeds |\n"
-        "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|\n"
+        "| dataset | stream | setting | learner | store | budget | items held | distortion (L1) "
+        "| bits charged / budget | accuracy % (mean ± std) | 2σ/√n | forgetting % | seeds |\n"
+        "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
     )
     lines = [
         f"| {s.dataset} | {s.stream} | {s.setting} | {s.learner} | {s.store} | {s.budget} | {s.items:g} "
+        f"| {'-' if math.isnan(s.distortion) else f'{s.distortion:.4f}'} "
         f"| {s.bits_charged:.0f} / {s.budget_bits} | {s.mean:.1f} ± {s.std:.1f} | {s.ci:.1f} | {s.forgetting:.1f} "
         f"| {s.seeds} |"
         for s in summaries
@@ -144,7 +148,7 @@ def write_plot(summaries: Sequence[Summary], path: Path) -> None:
     title = ", ".join(sorted({f"{s.dataset} {s.stream}" for s in summaries}))
     ax.set_title(f"storage vs accuracy: {title}")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", title="error bars: ±1 std over seeds", title_fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from learners import AccuracyMatrix, Learner, score
-from memstore import MemoryStore
+from memstore import ItemStore, MemoryStore
 
 from .datasets import load_dataset
 from .specs import LEARNERS, STORES, BudgetSpec, MLPSpec, Setting
@@ -75,6 +75,8 @@ class CellResult:
     bits_charged: int
     budget_bits: int
     seconds: float
+    #: the store's round-trip L1 over its last stored items (``store.distortion()``); None for stores of no items
+    distortion: float | None = None
     provenance: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -90,6 +92,7 @@ class CellResult:
             "bits_charged": self.bits_charged,
             "budget_bits": self.budget_bits,
             "seconds": self.seconds,
+            "distortion": self.distortion,
             "provenance": self.provenance,
         }
 
@@ -98,7 +101,7 @@ class CellResult:
         matrix = AccuracyMatrix.from_rows(data["matrix"], data["test_sizes"])
         return cls(
             data["config"], matrix, data["accuracy"], data["items"], data["bits_charged"], data["budget_bits"],
-            data["seconds"], data.get("provenance", {}),
+            data["seconds"], data.get("distortion"), data.get("provenance", {}),
         )
 
 
@@ -166,6 +169,7 @@ def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu") -
         bits_charged=0 if store is None else store.ledger().charged(store.budget),
         budget_bits=0 if store is None else store.budget.bits,
         seconds=time.perf_counter() - start,
+        distortion=store.distortion().l1 if isinstance(store, ItemStore) else None,
         provenance={**provenance(), "store_device": device},
     )
 

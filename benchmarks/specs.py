@@ -119,7 +119,38 @@ class JPEGSpec:
                          num_tasks=num_tasks)
 
 
-STORES: dict[str, StoreSpec] = {RawSpec.name: RawSpec(), JPEGSpec.name: JPEGSpec()}
+@dataclass(frozen=True)
+class LosslessSpec:
+    """``LosslessStore`` with reservoir admission: ``codec`` ``"zstd"`` (at ``level``, 1–22) or ``"png"`` (zlib
+    ``level``, 0–9), or ``"default"``, the one measured smaller for the item shape (zstd 19 for grayscale, PNG 9 for
+    RGB). ``quantise`` (on by default here) rounds items off the 1/255 grid (digits' sixteenths, GMED's edits) to it as
+    RawStore does, so both keep the same uint8 values; off, such items are refused."""
+
+    name: ClassVar[str] = "lossless"
+    codec: str = "default"
+    level: int | None = None
+    quantise: bool = True
+
+    def build(
+        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
+        device: str = "cpu",
+    ) -> MemoryStore:
+        from memstore import LosslessStore, Reservoir
+        from memstore.codecs import PNGCodec, ZstdCodec
+        from memstore.stores.lossless import default_lossless_codec
+
+        if self.codec == "default" and self.level is None:
+            codec = default_lossless_codec(item_shape)
+        elif self.codec in ("zstd", "png"):
+            make = ZstdCodec if self.codec == "zstd" else PNGCodec
+            codec = make(item_shape) if self.level is None else make(item_shape, self.level)
+        else:
+            raise ValueError(f"lossless codec must be zstd or png (a level needs one of them), got {self.codec!r}")
+        return LosslessStore(budget, item_shape, num_classes, codec=codec, quantise=self.quantise, seed=seed,
+                             policy=Reservoir(), num_tasks=num_tasks)
+
+
+STORES: dict[str, StoreSpec] = {RawSpec.name: RawSpec(), JPEGSpec.name: JPEGSpec(), LosslessSpec.name: LosslessSpec()}
 
 
 def _cpu_only(store: str, device: str) -> None:
