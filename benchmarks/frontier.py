@@ -1,5 +1,8 @@
 """The compression frontier (Riemer et al., Fig. 3): bits per image against mean L1 distortion on MNIST.
 
+Series: JPEG at several qualities, the lossless codecs (zstd, PNG: distortion 0), and any other series already in the
+JSON (recollections, written by benchmarks.recollection_frontier).
+
 Distortion is mean |decode(encode(x)) − x| over pixels scaled to [0, 1] (pixels / 255), averaged over the first
 ``--images`` MNIST training images. JPEG bits per image are 8 × its scan bytes plus, "with header", the shared header
 amortised over the images (header once per store: ``8·len(shared) / images``) and its length field; "standalone
@@ -23,10 +26,11 @@ from typing import Any
 import torch
 
 from memstore.codecs.jpeg import JPEGCodec
+from memstore.codecs.lossless import LosslessCodec, PNGCodec, ZstdCodec
 
 from .datasets import load_dataset
 
-__all__ = ["jpeg_points", "main", "plot"]
+__all__ = ["jpeg_points", "lossless_points", "main", "plot"]
 
 QUALITIES = (1, 5, 10, 25, 50, 75, 95)
 
@@ -56,6 +60,33 @@ def jpeg_points(x: torch.Tensor, qualities: tuple[int, ...]) -> list[dict[str, A
     return points
 
 
+def lossless_points(x: torch.Tensor) -> list[dict[str, Any]]:
+    """LosslessStore's codecs (zstd at levels 3 and 19, PNG at 9): bits per image as for JPEG; distortion is measured
+    (0 for items on the 1/255 grid, as MNIST's are)."""
+    shape = tuple(x.shape[1:])
+    codecs: list[tuple[str, LosslessCodec]] = [("zstd-3", ZstdCodec(shape, 3)), ("zstd-19", ZstdCodec(shape, 19)),
+                                               ("png-9", PNGCodec(shape, 9))]
+    points = []
+    for label, codec in codecs:
+        start = time.perf_counter()
+        items = codec.encode(x)
+        encoded = time.perf_counter()
+        decoded = codec.decode(items)
+        done = time.perf_counter()
+        item_bits = 8 * sum(map(len, items)) / len(items)
+        points.append({
+            "label": label,
+            "bits_per_image_no_header": item_bits,
+            "bits_per_image_with_header": item_bits + 8 * len(codec.shared) / len(items) + codec.length_bits,
+            "header_bits": 8 * len(codec.shared),
+            "length_field_bits": codec.length_bits,
+            "l1_distortion": float((decoded - x).abs().mean()),
+            "encode_us_per_image": (encoded - start) / len(items) * 1e6,
+            "decode_us_per_image": (done - encoded) / len(items) * 1e6,
+        })
+    return points
+
+
 def plot(series: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -73,8 +104,10 @@ def plot(series: dict[str, Any], path: Path) -> None:
                 for p in points:
                     if "quality" in p and key.endswith("with_header"):
                         ax.annotate(str(p["quality"]), (p[key], p["l1_distortion"]), fontsize=7)
-                    elif "label" in p:  # learned-code points (recollections): (c, l)
-                        ax.annotate(p["label"], (p[key], p["l1_distortion"]), fontsize=7)
+                    elif "label" in p and (key.endswith("no_header") or "bits_per_image_no_header" not in p):
+                        # learned-code points (recollections): (c, l); lossless: codec-level, slanted (they share L1 0)
+                        rotation = 40 if p["l1_distortion"] == 0 else 0
+                        ax.annotate(p["label"], (p[key], p["l1_distortion"]), fontsize=7, rotation=rotation)
     ax.axvline(8 * 784, color="grey", lw=0.8, ls=":", label="raw uint8 (6272 bits)")
     ax.set_xscale("log")
     lowest = min((p[k] for e in series.values() for p in e["points"] for k in p if k.startswith("bits_per")),
@@ -105,11 +138,16 @@ def main(argv: list[str] | None = None) -> None:
     qualities = tuple(int(q) for q in args.qualities.split(","))
     series = json.loads(args.json.read_text())["series"] if args.merge and args.json.exists() else {}
     series["jpeg"] = {"images": int(x.shape[0]), "points": jpeg_points(x, qualities)}
+    series["lossless"] = {"images": int(x.shape[0]), "points": lossless_points(x)}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"dataset": "mnist-train-first", "series": series}, indent=1) + "\n")
     plot(series, args.png)
     for p in series["jpeg"]["points"]:
         print(f"q={p['quality']:3d}  bits/img {p['bits_per_image_no_header']:8.1f}"
+              f" (+header {p['bits_per_image_with_header']:8.1f})  L1 {p['l1_distortion']:.4f}"
+              f"  enc {p['encode_us_per_image']:.0f} µs  dec {p['decode_us_per_image']:.0f} µs")
+    for p in series["lossless"]["points"]:
+        print(f"{p['label']:8s} bits/img {p['bits_per_image_no_header']:8.1f}"
               f" (+header {p['bits_per_image_with_header']:8.1f})  L1 {p['l1_distortion']:.4f}"
               f"  enc {p['encode_us_per_image']:.0f} µs  dec {p['decode_us_per_image']:.0f} µs")
 
