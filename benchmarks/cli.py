@@ -18,6 +18,7 @@ import torch
 from memstore.nn import usable_device
 
 from .configs import CONFIGS, DEFAULT_CONFIG
+from .parameters import split_names
 from .report import write_report
 from .runner import Grid, run_cell, run_grid
 from .specs import LEARNERS, SETTINGS, STORES, BudgetSpec, MLPSpec
@@ -37,8 +38,6 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     return tuple(seeds)
 
 
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def _optional_count(text: str) -> int | None:
@@ -59,9 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--setting", choices=sorted(SETTINGS), help="protocol setting: gmed (task-free) or mir")
     p.add_argument("--lr", type=float, help="learning rate (overrides the setting's)")
     p.add_argument("--hidden", help="MLP hidden widths, e.g. 400,400")
-    p.add_argument("--stores", type=_names, help=f"comma list of {sorted(STORES)}")
+    p.add_argument("--stores", type=split_names,
+                   help=f"comma list of {sorted(STORES)}, each with optional parameters: lossless:codec=png,level=6")
     p.add_argument("--budgets", help="comma list: 500 (raw images) or 40000bits")
-    p.add_argument("--learners", type=_names, help=f"comma list of {sorted(LEARNERS)}")
+    p.add_argument("--learners", type=split_names, help=f"comma list of {sorted(LEARNERS)}")
     p.add_argument("--seeds", type=parse_seeds, help="e.g. 0-19 or 0,1,2")
     p.add_argument("--out", type=Path, help="output folder (default results/, or results/<config> for a named one)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")

@@ -135,3 +135,21 @@ CONFIGS["arm-split-mnist"] = Grid(
 )
 
 DEFAULT_CONFIG = "default"
+
+
+def _frontier() -> dict[str, Grid]:
+    """The compression frontier (issue 14): every item store at equal bits on the GMED protocol (task-free ER, lr
+    0.05, MLP 2x400, batch 10, replay 10, one pass), budgets of 10-500 raw images, 10 seeds. Split MNIST (5 x 1,000,
+    full test set) and Rotated MNIST (20 x 1,000, a fixed random 1,000 test images per task)."""
+    from .streams import Rotated
+
+    budgets = tuple(BudgetSpec(images=n) for n in (10, 50, 100, 200, 500))
+    common = dict(dataset="mnist", setting=SETTINGS["gmed"], model=MLPSpec((400, 400)), budgets=budgets,
+                  stores=("raw", "lossless", "jpeg", "recollection-38x2"), learners=("er",), seeds=tuple(range(10)))
+    return {
+        "frontier-split-mnist": Grid(stream=Split(examples_per_task=1000), **common),
+        "frontier-rotated-mnist": Grid(stream=Rotated(num_tasks=20, examples_per_task=1000, test_cap=1000), **common),
+    }
+
+
+CONFIGS.update(_frontier())

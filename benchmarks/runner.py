@@ -24,6 +24,7 @@ from learners import AccuracyMatrix, Learner, score
 from memstore import ItemStore, MemoryStore
 
 from .datasets import load_dataset
+from .parameters import resolve
 from .specs import LEARNERS, STORES, BudgetSpec, MLPSpec, Setting
 from .streams import Stream, StreamSpec
 
@@ -142,7 +143,7 @@ def _build_store(cell: Cell, stream: Stream, device: str) -> MemoryStore | None:
         return None
     num_tasks = len(stream) if cell.setting.task_aware else None
     budget = cell.budget.resolve(stream.item_shape, stream.num_classes, num_tasks)
-    spec = STORES[cell.store]
+    spec = resolve(cell.store, STORES, "store")
     return spec.build(budget, stream.item_shape, stream.num_classes, seed=cell.seed, num_tasks=num_tasks,
                       device=device)
 
@@ -157,7 +158,7 @@ def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu") -
     stream = cell.stream.build(dataset, torch.Generator().manual_seed(cell.seed))
     model = cell.model.seeded(stream.item_shape, stream.num_classes, cell.seed)
     store = _build_store(cell, stream, device)
-    learner = LEARNERS[cell.learner].build(model, store, cell.setting, torch.Generator().manual_seed(cell.seed))
+    learner = resolve(cell.learner, LEARNERS, "learner").build(model, store, cell.setting, torch.Generator().manual_seed(cell.seed))
     matrix = train_and_evaluate(
         learner, stream, batch_size=cell.setting.batch_size, task_aware=cell.setting.task_aware
     )
@@ -188,15 +189,15 @@ class Grid:
     seeds: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        unknown = [s for s in self.stores if s not in STORES] + [lrn for lrn in self.learners if lrn not in LEARNERS]
-        if unknown:
-            known = f"stores: {sorted(STORES)}, learners: {sorted(LEARNERS)}"
-            raise ValueError(f"unknown stores/learners {unknown}; {known}")
+        for store in self.stores:  # a name that does not resolve raises ValueError saying what is known
+            resolve(store, STORES, "store")
+        for learner in self.learners:
+            resolve(learner, LEARNERS, "learner")
 
     def cells(self) -> list[Cell]:
         cells = []
         for learner in self.learners:
-            if LEARNERS[learner].uses_memory:
+            if resolve(learner, LEARNERS, "learner").uses_memory:
                 combos: Iterable[tuple[str | None, BudgetSpec | None]] = [
                     (s, b) for s in self.stores for b in self.budgets
                 ]

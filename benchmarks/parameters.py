@@ -1,0 +1,73 @@
+"""Specs with parameters: ``name:key=value,key=value`` names a registered spec with some fields replaced.
+
+``lossless:codec=png,level=6`` is ``LosslessSpec(codec="png", level=6)``; ``recollection-38x2:steps=4,lr=0.003`` is
+that registered recollection spec with more Algorithm 1 steps. Values are read by the field's annotated type (int,
+float, bool, str, or one of them or None). The text is the cell's store or learner name, so it is part of the cell's
+key: a parameterised cell never reuses another's result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+__all__ = ["resolve", "split_names"]
+
+T = TypeVar("T")
+
+_BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _value(text: str, annotation: Any, field: str) -> Any:
+    options = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, type(int | None)) else ()
+    kinds = [kind for kind in (options or (annotation,)) if kind is not type(None)]
+    if type(None) in options and text.lower() == "none":
+        return None
+    for kind in kinds:
+        if kind is bool:
+            if text.lower() in _BOOLS:
+                return _BOOLS[text.lower()]
+            continue
+        try:
+            return kind(text)
+        except (TypeError, ValueError):
+            continue
+    raise ValueError(f"cannot read {field}={text!r} as {' or '.join(getattr(k, '__name__', str(k)) for k in kinds)}")
+
+
+def resolve(text: str, registry: Mapping[str, T], kind: str) -> T:
+    """The spec ``text`` names: a registered name, optionally followed by ``:field=value,...``."""
+    name, _, tail = text.partition(":")
+    if name not in registry:
+        raise ValueError(f"unknown {kind} {name!r}; known: {sorted(registry)}")
+    spec = registry[name]
+    if not tail:
+        return spec
+    if not dataclasses.is_dataclass(spec):
+        raise ValueError(f"the {kind} {name!r} takes no parameters")
+    fields = {f.name: f for f in dataclasses.fields(spec) if f.init}
+    hints = typing.get_type_hints(type(spec))
+    changes: dict[str, Any] = {}
+    for item in tail.split(","):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in fields:
+            raise ValueError(f"{kind} {name!r}: cannot read {item!r}; parameters are {sorted(fields)} (key=value)")
+        changes[key] = _value(value.strip(), hints[key], key)
+    return dataclasses.replace(spec, **changes)  # type: ignore[type-var]
+
+
+def split_names(text: str) -> tuple[str, ...]:
+    """A comma list of specs, where a parameter list's commas stay with their spec: ``"raw,lossless:codec=png,
+    level=6,jpeg"`` → ``("raw", "lossless:codec=png,level=6", "jpeg")``."""
+    names: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if names and "=" in part and ":" not in part and ":" in names[-1]:
+            names[-1] += "," + part
+        else:
+            names.append(part)
+    return tuple(names)

@@ -1,0 +1,54 @@
+"""Specs with parameters: ``name:field=value,...`` resolves to the registered spec with those fields replaced."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.parameters import resolve, split_names
+from benchmarks.runner import Grid
+from benchmarks.specs import LEARNERS, SETTINGS, STORES, BudgetSpec, LosslessSpec, MLPSpec, RecollectionSpec
+from benchmarks.streams import Split
+
+
+def test_a_registered_name_resolves_to_its_spec() -> None:
+    assert resolve("lossless", STORES, "store") is STORES["lossless"]
+
+
+def test_parameters_replace_fields_by_their_types() -> None:
+    assert resolve("lossless:codec=png,level=6,quantise=false", STORES, "store") == LosslessSpec("png", 6, False)
+    assert resolve("lossless:level=none", STORES, "store") == LosslessSpec(level=None)
+    spec = resolve("recollection-38x2:steps=4,lr=3e-3,per_task=yes", STORES, "store")
+    assert spec == RecollectionSpec(38, 2, steps=4, lr=3e-3, per_task=True)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("jpg", "unknown store 'jpg'"),
+    ("lossless:colour=3", r"parameters are \['codec', 'level', 'quantise'\]"),
+    ("lossless:level", "key=value"),
+    ("lossless:level=high", "cannot read level='high' as int"),
+    ("lossless:quantise=maybe", "cannot read quantise='maybe' as bool"),
+])
+def test_bad_specs_say_what_is_expected(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        resolve(text, STORES, "store")
+
+
+def test_comma_lists_keep_parameter_lists_together() -> None:
+    assert split_names("raw, lossless:codec=png,level=6 ,jpeg,") == ("raw", "lossless:codec=png,level=6", "jpeg")
+    assert split_names("er,naive") == ("er", "naive")
+
+
+def test_grids_check_and_build_parameterised_cells() -> None:
+    grid = Grid("digits", Split(), SETTINGS["mir"], MLPSpec((10,)), ("lossless:codec=png",), (BudgetSpec(images=5),),
+                ("er",), (0,))
+    assert [cell.store for cell in grid.cells()] == ["lossless:codec=png"]
+    with pytest.raises(ValueError, match="unknown learner"):
+        Grid("digits", Split(), SETTINGS["mir"], MLPSpec((10,)), ("raw",), (BudgetSpec(images=5),), ("err",), (0,))
+    assert "er" in LEARNERS
+
+
+def test_lossless_spec_refuses_a_level_without_a_codec() -> None:
+    from memstore import Budget
+
+    with pytest.raises(ValueError, match="zstd or png"):
+        LosslessSpec(level=3).build(Budget.images(5, (1, 8, 8), 10), (1, 8, 8), 10, seed=0, num_tasks=None)
