@@ -22,6 +22,7 @@ from .persist import save
 from .policies import ClassBalanced, PerTask, Policy, Reservoir, Ring
 from .store import Batch, MemoryStore, RecallContext, TaskContext
 from .stores import (
+    EntropyCodedRecollectionStore,
     GenerativeStore,
     Herding,
     ItemStore,
@@ -44,7 +45,7 @@ from .stores import (
 )
 
 __all__ = [
-    "Batch", "Budget", "BudgetTooSmallError", "ClassBalanced", "CollapseWarning", "Distortion", "CorruptStoreError", "GenerativeStore", "Herding",
+    "Batch", "Budget", "EntropyCodedRecollectionStore", "BudgetTooSmallError", "ClassBalanced", "CollapseWarning", "Distortion", "CorruptStoreError", "GenerativeStore", "Herding",
     "IncompatibleStoreError", "InvalidInputError", "ItemStore", "JPEGStore", "Ledger", "LosslessStore", "MemoryStore", "MemstoreError",
     "Mnemonics", "MnemonicsStore", "NotEditable", "PerTask", "Policy", "RandomSelection", "RawStore", "RecallContext",
     "RecallObjective", "RecollectionStore", "Reservoir", "Ring", "Selection", "SelfRecallStore", "Stabilisation",

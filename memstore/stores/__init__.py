@@ -1,5 +1,6 @@
 """Backends, one per file, with identical public surface."""
 
+from .entropy_recollection import EntropyCodedRecollectionStore
 from .exemplar_selection import Herding, Mnemonics, RandomSelection, Selection
 from .generative import GenerativeStore, TaskGrowth
 from .items import ItemStore
@@ -12,7 +13,7 @@ from .recollection import RecollectionStore, Stabilisation
 from .self_recall import RecallObjective, SelfRecallStore
 from .variable import VariableItemStore
 
-__all__ = ["Float32Codec", "GenerativeStore", "Herding", "ItemStore", "JPEGStore", "LatentDesign", "LosslessChoice", "LosslessStore", "Mnemonics",
+__all__ = ["EntropyCodedRecollectionStore", "Float32Codec", "GenerativeStore", "Herding", "ItemStore", "JPEGStore", "LatentDesign", "LosslessChoice", "LosslessStore", "Mnemonics",
            "MnemonicsStore", "QualityChoice", "RandomSelection", "RawStore", "RecallObjective", "RecollectionStore",
            "Selection", "SelfRecallStore", "Stabilisation", "TaskGrowth", "VariableItemStore", "choose_lossless",
            "choose_quality", "design_latents"]

@@ -36,7 +36,7 @@ from ..policies import Policy
 from .items import ItemStore, choose
 from .zarr_payload import ZarrPackedArray
 
-__all__ = ["RecollectionStore", "Stabilisation"]
+__all__ = ["OnlineDVAE", "RecollectionStore", "Stabilisation"]
 
 
 @dataclass(frozen=True)
@@ -55,47 +55,25 @@ class Stabilisation:
             raise InvalidInputError(f"bad stabilisation settings {self}")
 
 
-class RecollectionStore(ItemStore):
-    """Items kept as dVAE codes of ``latents`` (c) variables of ``classes`` (l) values; the dVAE learns as data arrive.
+class OnlineDVAE:
+    """What a store of dVAE codes does whatever engine holds the codes: the dVAE, its Adam state and Algorithm 1.
 
-    ``dvae``: a pretrained :class:`DiscreteVAE` (or its ``state_dict``) to start from (warm start, their transfer
-    experiments); ``path``: keep the live code bitstream in a Zarr array on disk there instead of in memory;
-    ``device``: where the dVAE trains, encodes and decodes (e.g. ``"cuda"``). Items go in and come back as CPU
-    tensors whatever the device, and ``state_dict`` / ``save`` hold CPU tensors (the device is not saved).
+    Mixed into an item engine (``ItemStore`` for fixed-width codes, ``VariableItemStore`` for entropy-coded ones) whose
+    codec exposes the live :class:`DiscreteVAE` as ``codec.model``. The engine's ``_get`` decodes slots.
     """
 
-    store_type = "recollection"
+    stabilisation: Stabilisation
+    optimiser: torch.optim.Adam
 
-    def __init__(
-        self,
-        budget: Budget,
-        item_shape: tuple[int, ...],
-        num_classes: int,
-        *,
-        latents: int = 38,
-        classes: int = 2,
-        tau: float = 1.0,
-        stabilisation: Stabilisation | None = None,
-        dvae: DiscreteVAE | dict[str, Tensor] | None = None,
-        path: Any = None,
-        device: str | torch.device = "cpu",
-        seed: int | None = None,
-        policy: Policy | None = None,
-        num_tasks: int | None = None,
-    ) -> None:
-        self._latent_shape = (int(latents), int(classes), float(tau))
-        self.stabilisation = stabilisation or Stabilisation()
-        self._path = path
-        target = usable_device(device)
-        super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks)
-        self.model.to(target)
+    def _init_dvae(self, dvae: DiscreteVAE | dict[str, Tensor] | None, device: torch.device) -> None:
+        self.model.to(device)
         if dvae is not None:
             state = dvae.state_dict() if isinstance(dvae, DiscreteVAE) else dvae
             self.model.load_state_dict(state)
         self.optimiser = torch.optim.Adam(self.model.parameters(), lr=self.stabilisation.lr)
         self.recollections_used = 0  # decoded recollections trained on (a measurement, not state)
 
-    def make_codec(self) -> DVAECodec:
+    def _dvae_codec(self) -> DVAECodec:
         latents, classes, tau = self._latent_shape
         try:
             return DVAECodec(self.item_shape, latents, classes, tau, seed=self.generator.initial_seed())
@@ -114,11 +92,6 @@ class RecollectionStore(ItemStore):
     def model_bits(self) -> int:
         """Bits of the dVAE's parameters (float32: 32 each), charged only when ``budget.charge_models``."""
         return param_bits(self.codec.model)
-
-    def _init_payload(self) -> None:
-        """The code bitstream as a Zarr array: in memory, or a working copy on disk at ``path`` (saves still go
-        through persist's atomic generations)."""
-        self._payload = ZarrPackedArray(self.capacity, self.codec.symbols, self.codec.symbol_bits, store=self._path)
 
     # -- Algorithm 1 -------------------------------------------------------------------------------------------------
 
@@ -201,3 +174,47 @@ class RecollectionStore(ItemStore):
             optimiser.state[param] = {"step": torch.tensor(float(adam["steps"])), "exp_avg": moments[0],
                                       "exp_avg_sq": moments[1]}
         return optimiser
+
+
+class RecollectionStore(OnlineDVAE, ItemStore):
+    """Items kept as dVAE codes of ``latents`` (c) variables of ``classes`` (l) values; the dVAE learns as data arrive.
+
+    ``dvae``: a pretrained :class:`DiscreteVAE` (or its ``state_dict``) to start from (warm start, their transfer
+    experiments); ``path``: keep the live code bitstream in a Zarr array on disk there instead of in memory;
+    ``device``: where the dVAE trains, encodes and decodes (e.g. ``"cuda"``). Items go in and come back as CPU
+    tensors whatever the device, and ``state_dict`` / ``save`` hold CPU tensors (the device is not saved).
+    """
+
+    store_type = "recollection"
+
+    def __init__(
+        self,
+        budget: Budget,
+        item_shape: tuple[int, ...],
+        num_classes: int,
+        *,
+        latents: int = 38,
+        classes: int = 2,
+        tau: float = 1.0,
+        stabilisation: Stabilisation | None = None,
+        dvae: DiscreteVAE | dict[str, Tensor] | None = None,
+        path: Any = None,
+        device: str | torch.device = "cpu",
+        seed: int | None = None,
+        policy: Policy | None = None,
+        num_tasks: int | None = None,
+    ) -> None:
+        self._latent_shape = (int(latents), int(classes), float(tau))
+        self.stabilisation = stabilisation or Stabilisation()
+        self._path = path
+        target = usable_device(device)
+        super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks)
+        self._init_dvae(dvae, target)
+
+    def make_codec(self) -> DVAECodec:
+        return self._dvae_codec()
+
+    def _init_payload(self) -> None:
+        """The code bitstream as a Zarr array: in memory, or a working copy on disk at ``path`` (saves still go
+        through persist's atomic generations)."""
+        self._payload = ZarrPackedArray(self.capacity, self.codec.symbols, self.codec.symbol_bits, store=self._path)

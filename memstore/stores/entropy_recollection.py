@@ -1,0 +1,145 @@
+"""EntropyCodedRecollectionStore: Riemer et al.'s recollections with each item's codes range-coded (constriction).
+
+The dVAE and Algorithm 1 are RecollectionStore's (:class:`~memstore.stores.recollection.OnlineDVAE`); the codes live on
+the variable-size engine, each item its own range-coded string under a categorical model per latent::
+
+    write(x, y): Algorithm 1 ─▶ argmax ENC(x) ─▶ range-code under the model ─▶ admit (evict until it fits)
+                 every time as many items were written as the store holds (and at end_task): refit the model to the
+                 stored codes, re-code every item under it, evict per the policy if the total grew past the budget
+    sample(n):   decode n items' strings with the model ─▶ DEC(codes) with the current decoder
+
+Bits (DESIGN §3: "their actual coded length plus what decoding needs"): the model's counts (16 bits each, c·l of them)
+once while the store holds an item, 8 × each item's coded bytes, the per-item length field, labels. Before the first
+refit the model is uniform, so an item costs its fixed width rounded up to 32-bit words: the store starts out holding
+fewer items than RecollectionStore and overtakes it once its model has been fitted, when the codes carry less
+information than their fixed width by more than a word's worth (docs/results.md measures where that happens).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..budget import Budget
+from ..codecs.bitpack import unpack
+from ..codecs.entropy import CategoricalRangeCoder, EntropyCodedDVAE
+from ..errors import InvalidInputError
+from ..nn.dvae import DiscreteVAE, usable_device
+from ..policies import Policy
+from ..store import TaskContext
+from .recollection import OnlineDVAE, Stabilisation
+from .variable import VariableItemStore
+
+__all__ = ["EntropyCodedRecollectionStore"]
+
+#: the model is first fitted once this many items were written
+FIRST_REFIT = 64
+
+
+class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
+    """dVAE codes of ``latents`` (c) variables of ``classes`` (l) values, range-coded per item; arguments as
+    :class:`~memstore.stores.recollection.RecollectionStore` (without ``path``: the codes are byte strings)."""
+
+    store_type = "recollection-entropy"
+    codec: EntropyCodedDVAE
+
+    def __init__(
+        self,
+        budget: Budget,
+        item_shape: tuple[int, ...],
+        num_classes: int,
+        *,
+        latents: int = 38,
+        classes: int = 2,
+        tau: float = 1.0,
+        stabilisation: Stabilisation | None = None,
+        dvae: DiscreteVAE | dict[str, Tensor] | None = None,
+        device: str | torch.device = "cpu",
+        seed: int | None = None,
+        policy: Policy | None = None,
+        num_tasks: int | None = None,
+    ) -> None:
+        self._latent_shape = (int(latents), int(classes), float(tau))
+        self.stabilisation = stabilisation or Stabilisation()
+        target = usable_device(device)
+        super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks)
+        self._init_dvae(dvae, target)
+        self._written_since_refit = 0
+
+    def make_codec(self) -> EntropyCodedDVAE:
+        return EntropyCodedDVAE(self._dvae_codec())
+
+    # -- the entropy model -------------------------------------------------------------------------------------------
+
+    def write(self, x: Tensor, y: Tensor, *, task: int | None = None) -> int:
+        admitted = super().write(x, y, task=task)
+        self._written_since_refit += int(x.shape[0])
+        if self._written_since_refit >= max(len(self), FIRST_REFIT):
+            self.refit()
+        return admitted
+
+    def end_task(self, context: TaskContext) -> None:
+        self.refit()
+
+    def refit(self) -> None:
+        """Fit the model to the stored codes, re-code every item under it, then evict per the policy while the
+        budget is exceeded (re-coding under a fitted model rarely grows the total, but word rounding can)."""
+        self._written_since_refit = 0
+        if not self._size:
+            return
+        codes = self.codec.coder.decode(self._items)
+        coder = self.codec.coder.fit(codes)
+        self._install(coder, coder.encode(codes))
+        while self._used() > self._room():  # the policy picks a victim; the newest item is the one it spares
+            newest = self._size - 1
+            self._remove(self.policy.evict(self._occupancy(self._size), newest, self.generator), newest)
+
+    def _install(self, coder: CategoricalRangeCoder, items: list[bytes]) -> None:
+        self.codec.coder = coder
+        self._items, self._scan_bytes = items, sum(map(len, items))
+
+    # -- persistence -------------------------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "written_since_refit": self._written_since_refit}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        written = int(state["written_since_refit"])
+        super().load_state_dict(state)
+        self._written_since_refit = written
+
+    def _check_payload(self, state: dict[str, Any], size: int) -> Callable[[], None]:
+        """The payload begins with the model's counts; every item must decode and re-encode to its bytes under it."""
+        payload = np.asarray(state["payload"], dtype=np.uint8).reshape(-1).tobytes()
+        latents, classes, _ = self._latent_shape
+        model_bytes = 2 * latents * classes if size else 0
+        try:
+            coder = (CategoricalRangeCoder.from_shared(latents, classes, payload[:model_bytes]) if size
+                     else CategoricalRangeCoder(latents, classes))
+        except ValueError as exc:
+            raise InvalidInputError(f"state 'payload' holds no valid entropy model: {exc}") from exc
+        saved, self.codec.coder = self.codec.coder, coder  # the engine's checks read the model's bytes
+        try:
+            install_items = super()._check_payload(state, size)
+        finally:
+            self.codec.coder = saved
+        items = self._items_of(payload[model_bytes:], state, size)
+        try:
+            coder.decode(items, verify=True)
+        except ValueError as exc:
+            raise InvalidInputError(f"state 'payload' does not match its entropy model: {exc}") from exc
+
+        def install() -> None:
+            install_items()
+            self.codec.coder = coder
+
+        return install
+
+    def _items_of(self, data: bytes, state: dict[str, Any], size: int) -> list[bytes]:
+        lengths = unpack(np.asarray(state["lengths"], dtype=np.uint8).reshape(-1), self.codec.length_bits, size)
+        ends = np.cumsum([0, *lengths.tolist()]).tolist()
+        return [data[start:end] for start, end in zip(ends[:-1], ends[1:])]

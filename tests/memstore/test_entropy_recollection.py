@@ -1,0 +1,160 @@
+"""Entropy-coded recollections: the range coder (constriction), the composite codec, and the store on the
+variable-size engine: conformance, refits that re-code every item, exact bits, a model that does not match its codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import memstore
+from memstore import Budget, ClassBalanced, EntropyCodedRecollectionStore, RecollectionStore, Reservoir, Ring
+from memstore.budget import label_bits
+from memstore.codecs.entropy import CategoricalRangeCoder
+from memstore.errors import InvalidInputError
+from memstore.testing import StoreConformance, random_items
+
+TINY = {"latents": 5, "classes": 3}
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+class TestEntropyCodedRecollectionStore(StoreConformance):
+    exact = False
+    tolerance = 1e-5  # against the store's own round trip
+    fixed_item_bits = False
+    option_sets = ({}, {"policy": ClassBalanced()}, {"policy": Ring()}, {"policy": Reservoir(), "num_tasks": 3})
+    stateful_examples = 10
+
+    def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, **options: Any) -> Any:
+        return EntropyCodedRecollectionStore(budget, item_shape, num_classes, **TINY, **options)
+
+    def budget_for(self, items: int, item_shape: tuple[int, ...], num_classes: int) -> Budget:
+        coder = CategoricalRangeCoder(5, 3)  # the model's counts, then about `items` items of one or two words
+        return Budget(8 * len(coder.shared) + items * (48 + coder.length_bits + label_bits(num_classes) + 2))
+
+    def reconstruction(self, store: Any, x: torch.Tensor) -> torch.Tensor:
+        return store.codec.decode(store.codec.encode(x))
+
+
+# -- the range coder ---------------------------------------------------------------------------------------------------
+
+
+def skewed_codes(n: int, latents: int, classes: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    probabilities = rng.dirichlet(np.full(classes, 0.3), size=latents)
+    return np.stack([[rng.choice(classes, p=p) for p in probabilities] for _ in range(n)])
+
+
+def test_round_trip_and_coded_length_near_the_information() -> None:
+    codes = skewed_codes(300, 48, 10)
+    coder = CategoricalRangeCoder(48, 10).fit(codes)
+    items = coder.encode(codes)
+    assert np.array_equal(coder.decode(items, verify=True), codes)
+    coded, ideal = coder.coded_bits(codes), coder.information_bits(codes)
+    assert np.all(coded % 32 == 0) and np.all(coded >= ideal) and np.all(coded <= ideal + 64)
+    assert coded.mean() < 0.8 * 48 * 4  # the fitted model beats 4 bits a latent on skewed codes
+
+
+def test_the_model_is_its_shared_bytes() -> None:
+    coder = CategoricalRangeCoder(6, 20).fit(skewed_codes(50, 6, 20))
+    again = CategoricalRangeCoder.from_shared(6, 20, coder.shared)
+    assert again == coder and len(coder.shared) == 2 * 6 * 20
+    assert again.encode(skewed_codes(5, 6, 20, seed=1)) == coder.encode(skewed_codes(5, 6, 20, seed=1))
+
+
+def test_fit_scales_counts_into_sixteen_bits() -> None:
+    codes = np.zeros((70000, 2), dtype=np.int64)
+    codes[:10, 1] = 1
+    coder = CategoricalRangeCoder(2, 2).fit(codes)
+    assert int(coder.counts.max()) == 65535 and coder.counts[1, 1] == 10 * 65535 // 70000
+
+
+def test_golden_bytes() -> None:
+    """Bytes coded by this version must stay decodable: the coder's output for a fixed model and codes is pinned
+    (recorded with constriction 0.5.0)."""
+    coder = CategoricalRangeCoder(4, 6, np.arange(24).reshape(4, 6) % 5)
+    codes = np.array([[0, 1, 2, 3], [5, 4, 3, 2], [1, 1, 1, 1]])
+    golden = [bytes.fromhex(h) for h in ("ffa76403", "c624d4fd", "9e56f814")]
+    assert coder.encode(codes) == golden and np.array_equal(coder.decode(golden, verify=True), codes)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: CategoricalRangeCoder(0, 2), "latents >= 1"),
+    (lambda: CategoricalRangeCoder(2, 2, [[1, 2, 3], [1, 2, 3]]), r"shape \(2, 2\)"),
+    (lambda: CategoricalRangeCoder(1, 2, [[-1, 2]]), "counts must lie"),
+    (lambda: CategoricalRangeCoder(1, 2, [[0.5, 2.0]]), "integers"),
+    (lambda: CategoricalRangeCoder(2, 3).encode(np.array([[0, 3]])), r"codes must lie in \[0, 3\)"),
+    (lambda: CategoricalRangeCoder(2, 3).decode([b"abc"]), "32-bit words"),
+    (lambda: CategoricalRangeCoder.from_shared(2, 3, b"\0" * 5), "has 12 bytes"),
+])
+def test_bad_arguments_are_refused(make: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_another_models_items_are_caught_by_verify() -> None:
+    codes = skewed_codes(40, 8, 4)
+    coder = CategoricalRangeCoder(8, 4).fit(codes)
+    uniform = CategoricalRangeCoder(8, 4)
+    with pytest.raises(ValueError, match="wrong model"):
+        uniform.decode(coder.encode(codes), verify=True)
+
+
+# -- the store ---------------------------------------------------------------------------------------------------------
+
+
+def stream(store: Any, n: int, seed: int = 0) -> None:
+    x, y = random_items(n, (1, 8, 8), 4, torch.Generator().manual_seed(seed))
+    for start in range(0, n, 10):
+        store.write(x[start:start + 10], y[start:start + 10])
+
+
+def test_refits_recode_every_item_and_charge_the_real_bytes() -> None:
+    budget = Budget.images(4, (1, 8, 8), 4)
+    store = EntropyCodedRecollectionStore(budget, (1, 8, 8), 4, latents=16, classes=4, seed=0)
+    stream(store, 60)
+    assert int(store.codec.coder.counts.sum()) == 0  # not yet fitted: the first refit comes at 64 items written
+    stream(store, 10, seed=1)
+    coder = store.codec.coder
+    fitted = int(coder.counts.sum())  # fitted to the codes it held then (a refit may evict some afterwards)
+    assert fitted % 16 == 0 and 16 * len(store) <= fitted <= 16 * 70
+    ledger = store.ledger()
+    assert ledger.payload == 8 * (len(coder.shared) + sum(map(len, store._items)))
+    assert ledger.index == len(store) * coder.length_bits and ledger.charged(budget) <= budget.bits
+    codes = coder.decode(store._items, verify=True)
+    assert torch.allclose(store.read(np.arange(len(store))).x, store.model.decode(torch.from_numpy(codes)))
+
+
+def test_holds_more_items_than_fixed_width_once_fitted_on_low_entropy_codes() -> None:
+    budget = Budget.images(30, (1, 8, 8), 4)  # the (48, 10) model's 7,680 bits are most of 15 images' worth
+    fixed = RecollectionStore(budget, (1, 8, 8), 4, latents=48, classes=10, seed=0)
+    coded = EntropyCodedRecollectionStore(budget, (1, 8, 8), 4, latents=48, classes=10, seed=0)
+    for store in (fixed, coded):
+        stream(store, 400)
+    assert len(coded) > len(fixed)  # an untrained dVAE's codes carry far less than 4 bits a latent
+
+
+def test_end_task_refits() -> None:
+    store = EntropyCodedRecollectionStore(Budget.images(4, (1, 8, 8), 4), (1, 8, 8), 4, **TINY, seed=0)
+    stream(store, 20)
+    store.end_task(memstore.TaskContext(task=0))
+    assert int(store.codec.coder.counts.sum()) == 5 * len(store)
+
+
+def test_save_open_keeps_the_model_and_refuses_one_that_does_not_match(tmp_path: Any) -> None:
+    store = EntropyCodedRecollectionStore(Budget.images(4, (1, 8, 8), 4), (1, 8, 8), 4, latents=16, classes=4,
+                                          seed=0)
+    stream(store, 100)
+    opened = memstore.open(store.save(tmp_path / "s"))
+    assert opened.codec.coder == store.codec.coder and opened.ledger() == store.ledger()
+    state = store.state_dict()
+    payload = state["payload"].copy()
+    model_bytes = 2 * 16 * 4
+    payload[:model_bytes] = np.frombuffer(CategoricalRangeCoder(16, 4).shared, dtype=np.uint8)  # the uniform model
+    fresh = EntropyCodedRecollectionStore(Budget.images(4, (1, 8, 8), 4), (1, 8, 8), 4, latents=16, classes=4, seed=0)
+    with pytest.raises(InvalidInputError, match="does not match its entropy model"):
+        fresh.load_state_dict({**state, "payload": payload})
+    assert len(fresh) == 0
