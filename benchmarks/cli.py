@@ -18,6 +18,7 @@ import torch
 from memstore.nn import usable_device
 
 from .configs import CONFIGS, DEFAULT_CONFIG
+from .frontier_report import frontier_table
 from .parameters import split_names
 from .report import write_report
 from .runner import Grid, run_cell, run_grid
@@ -126,6 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                    run=functools.partial(run_cell, device=args.device))
     files = write_report(run.results, out)
     print(files.table)
+    if "raw" in grid.stores and len(grid.stores) > 1:  # a frontier: every store beside RawStore, seed by seed
+        frontier = out / "frontier.md"
+        frontier.write_text("# Frontier\n\n" + frontier_table(run.results))
+        print(frontier_table(run.results))
+        print(f"wrote {frontier}")
     print(f"{run.computed} cells computed, {run.skipped} found finished")
     print(f"wrote {files.csv}, {files.markdown}, {files.plot}")
     return 0

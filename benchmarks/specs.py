@@ -182,7 +182,9 @@ class RecollectionSpec:
     (l) values; their Algorithm 1 on every write with ``steps`` (N) recollection batches of ``batch_size``, Adam ``lr``.
     Registered once per latent shape (``recollection-<c>x<l>``): Table 1 uses (104, 4) at 100 and (139, 8) at 200
     images. ``per_task``: GEM's ``PerTask()`` memory instead (``recollection-<c>x<l>-per-task``, their GEM rows);
-    ``recollection-<c>x<l>-online-ae``: recollection batches of 0, the dVAE trained on the incoming batch only."""
+    ``recollection-<c>x<l>-online-ae``: recollection batches of 0, the dVAE trained on the incoming batch only.
+    ``entropy``: the codes range-coded per item (``EntropyCodedRecollectionStore``), e.g.
+    ``recollection-38x2:latents=48,classes=10,entropy=true``; not with ``per_task`` (PerTask needs fixed slots)."""
 
     name: ClassVar[str] = "recollection"
     latents: int = 104
@@ -191,17 +193,18 @@ class RecollectionSpec:
     batch_size: int = 10
     lr: float = 1e-3
     per_task: bool = False
+    entropy: bool = False
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
         device: str = "cpu",
     ) -> MemoryStore:
-        from memstore import PerTask, RecollectionStore, Reservoir, Stabilisation
+        from memstore import EntropyCodedRecollectionStore, PerTask, RecollectionStore, Reservoir, Stabilisation
 
-        return RecollectionStore(budget, item_shape, num_classes, latents=self.latents, classes=self.classes,
-                                 stabilisation=Stabilisation(self.steps, self.batch_size, self.lr), seed=seed,
-                                 policy=PerTask() if self.per_task else Reservoir(), num_tasks=num_tasks,
-                                 device=device)
+        store_type = EntropyCodedRecollectionStore if self.entropy else RecollectionStore
+        return store_type(budget, item_shape, num_classes, latents=self.latents, classes=self.classes,
+                          stabilisation=Stabilisation(self.steps, self.batch_size, self.lr), seed=seed,
+                          policy=PerTask() if self.per_task else Reservoir(), num_tasks=num_tasks, device=device)
 
 
 for _shape in ((104, 4), (139, 8), (38, 2)):

@@ -83,6 +83,8 @@ def test_python_dash_m_benchmarks_runs_the_default(tmp_path):
     assert "| digits | split |" in proc.stdout and (out / "results.png").exists()
     for store in ("raw", "lossless", "jpeg", "recollection-38x2"):  # the default is a small frontier
         assert proc.stdout.count(f"| er | {store} |") == len(CONFIGS["default"].budgets)
+        assert proc.stdout.count(f"img | {store} |") == len(CONFIGS["default"].budgets)  # and its frontier table
+    assert (out / "frontier.md").exists() and "vs raw" in (out / "frontier.md").read_text()
 
 
 def test_an_unusable_device_is_a_usage_error(tmp_path, capsys):

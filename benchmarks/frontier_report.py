@@ -1,0 +1,59 @@
+"""The frontier table: every store at each budget beside RawStore, with the seed-by-seed paired difference.
+
+Cells of one grid share a stream and a model init per seed, so a store's accuracy minus RawStore's at the same
+budget, learner and seed is a paired measurement. One row per (learner, budget, store): items held, distortion,
+accuracy mean ± std, and the paired difference to the reference store (mean ± std, seeds won, two-sided paired t-test).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+
+from scipy import stats
+
+from .report import summarise
+from .runner import CellResult
+from .specs import BudgetSpec
+
+__all__ = ["frontier_table"]
+
+
+def _by_seed(results: Sequence[CellResult]) -> dict[tuple[str, str, str], dict[int, float]]:
+    table: dict[tuple[str, str, str], dict[int, float]] = {}
+    for result in results:
+        config = result.config
+        if config["store"] is None:
+            continue
+        key = (config["learner"], BudgetSpec(**config["budget"]).label, config["store"])
+        table.setdefault(key, {})[int(config["seed"])] = 100 * result.accuracy
+    return table
+
+
+def _paired(runs: dict[int, float], reference: dict[int, float]) -> str:
+    seeds = sorted(set(runs) & set(reference))
+    if len(seeds) < 2:
+        return "—"
+    diffs = [runs[s] - reference[s] for s in seeds]
+    if statistics.pstdev(diffs) == 0:
+        return f"{diffs[0]:+.1f} (all {len(seeds)} seeds)"
+    p = float(stats.ttest_rel([runs[s] for s in seeds], [reference[s] for s in seeds]).pvalue)
+    wins = sum(d > 0 for d in diffs)
+    return f"{statistics.fmean(diffs):+.1f} ± {statistics.stdev(diffs):.1f} ({wins}/{len(seeds)}, p {p:.2g})"
+
+
+def frontier_table(results: Sequence[CellResult], reference: str = "raw") -> str:
+    """Markdown: per learner and budget, every store's row with its paired difference to ``reference``."""
+    by_seed = _by_seed(results)
+    lines = [f"| learner | budget | store | items held | distortion (L1) | accuracy % | vs {reference} "
+             "(mean ± std, seeds won, p) |", "|---|---|---|---:|---:|---:|---:|"]
+    rows = sorted((s for s in summarise(results) if s.store != "-"), key=lambda s: (s.learner, s.budget_bits))
+    for s in rows:
+        base = by_seed.get((s.learner, s.budget, reference))
+        versus = "—" if s.store == reference or base is None else _paired(by_seed[(s.learner, s.budget, s.store)],
+                                                                          base)
+        distortion = "-" if math.isnan(s.distortion) else f"{s.distortion:.4f}"
+        lines.append(f"| {s.learner} | {s.budget} | {s.store} | {s.items:.0f} | {distortion} "
+                     f"| {s.mean:.1f} ± {s.std:.1f} | {versus} |")
+    return "\n".join(lines) + "\n"
