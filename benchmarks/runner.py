@@ -158,7 +158,8 @@ def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu") -
     stream = cell.stream.build(dataset, torch.Generator().manual_seed(cell.seed))
     model = cell.model.seeded(stream.item_shape, stream.num_classes, cell.seed)
     store = _build_store(cell, stream, device)
-    learner = resolve(cell.learner, LEARNERS, "learner").build(model, store, cell.setting, torch.Generator().manual_seed(cell.seed))
+    spec = resolve(cell.learner, LEARNERS, "learner")
+    learner = spec.build(model, store, cell.setting, torch.Generator().manual_seed(cell.seed))
     matrix = train_and_evaluate(
         learner, stream, batch_size=cell.setting.batch_size, task_aware=cell.setting.task_aware
     )

@@ -45,10 +45,11 @@ from .stores import (
 )
 
 __all__ = [
-    "Batch", "Budget", "EntropyCodedRecollectionStore", "BudgetTooSmallError", "ClassBalanced", "CollapseWarning", "Distortion", "CorruptStoreError", "GenerativeStore", "Herding",
-    "IncompatibleStoreError", "InvalidInputError", "ItemStore", "JPEGStore", "Ledger", "LosslessStore", "MemoryStore", "MemstoreError",
-    "Mnemonics", "MnemonicsStore", "NotEditable", "PerTask", "Policy", "RandomSelection", "RawStore", "RecallContext",
-    "RecallObjective", "RecollectionStore", "Reservoir", "Ring", "Selection", "SelfRecallStore", "Stabilisation",
-    "TaskContext", "TaskGrowth", "VariableItemStore", "choose_lossless", "choose_quality", "design_latents", "dtype_bits", "errors",
+    "Batch", "Budget", "BudgetTooSmallError", "ClassBalanced", "CollapseWarning", "CorruptStoreError", "Distortion",
+    "EntropyCodedRecollectionStore", "GenerativeStore", "Herding", "IncompatibleStoreError", "InvalidInputError",
+    "ItemStore", "JPEGStore", "Ledger", "LosslessStore", "MemoryStore", "MemstoreError", "Mnemonics", "MnemonicsStore",
+    "NotEditable", "PerTask", "Policy", "RandomSelection", "RawStore", "RecallContext", "RecallObjective",
+    "RecollectionStore", "Reservoir", "Ring", "Selection", "SelfRecallStore", "Stabilisation", "TaskContext",
+    "TaskGrowth", "VariableItemStore", "choose_lossless", "choose_quality", "design_latents", "dtype_bits", "errors",
     "index_bits", "label_bits", "mask_bits", "open", "param_bits", "save",
 ]

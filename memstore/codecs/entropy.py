@@ -47,7 +47,8 @@ class CategoricalRangeCoder:
         self.latents, self.classes = latents, classes
         table = np.zeros((latents, classes), dtype=np.int64) if counts is None else np.asarray(counts)
         if table.shape != (latents, classes) or not np.issubdtype(table.dtype, np.integer):
-            raise ValueError(f"counts must be integers of shape ({latents}, {classes}), got {table.dtype} {table.shape}")
+            raise ValueError(f"counts must be integers of shape ({latents}, {classes}), "
+                             f"got {table.dtype} {table.shape}")
         if table.size and (int(table.min()) < 0 or int(table.max()) > _MAX_COUNT):
             raise ValueError(f"counts must lie in [0, {_MAX_COUNT}]")
         self.counts = table.astype(np.uint16)
@@ -69,7 +70,8 @@ class CategoricalRangeCoder:
     def from_shared(cls, latents: int, classes: int, shared: bytes) -> CategoricalRangeCoder:
         """The coder whose :attr:`shared` bytes are ``shared``."""
         if len(shared) != 2 * latents * classes:
-            raise ValueError(f"a model of {latents}×{classes} counts has {2 * latents * classes} bytes, got {len(shared)}")
+            raise ValueError(f"a model of {latents}×{classes} counts has {2 * latents * classes} bytes, "
+                             f"got {len(shared)}")
         return cls(latents, classes, np.frombuffer(shared, dtype="<u2").reshape(latents, classes).astype(np.int64))
 
     def fit(self, codes: np.ndarray) -> CategoricalRangeCoder:

@@ -13,7 +13,9 @@ from .recollection import RecollectionStore, Stabilisation
 from .self_recall import RecallObjective, SelfRecallStore
 from .variable import VariableItemStore
 
-__all__ = ["EntropyCodedRecollectionStore", "Float32Codec", "GenerativeStore", "Herding", "ItemStore", "JPEGStore", "LatentDesign", "LosslessChoice", "LosslessStore", "Mnemonics",
-           "MnemonicsStore", "QualityChoice", "RandomSelection", "RawStore", "RecallObjective", "RecollectionStore",
-           "Selection", "SelfRecallStore", "Stabilisation", "TaskGrowth", "VariableItemStore", "choose_lossless",
-           "choose_quality", "design_latents"]
+__all__ = [
+    "EntropyCodedRecollectionStore", "Float32Codec", "GenerativeStore", "Herding", "ItemStore", "JPEGStore",
+    "LatentDesign", "LosslessChoice", "LosslessStore", "Mnemonics", "MnemonicsStore", "QualityChoice",
+    "RandomSelection", "RawStore", "RecallObjective", "RecollectionStore", "Selection", "SelfRecallStore",
+    "Stabilisation", "TaskGrowth", "VariableItemStore", "choose_lossless", "choose_quality", "design_latents",
+]

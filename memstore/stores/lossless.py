@@ -75,8 +75,8 @@ class LosslessStore(VariableItemStore):
         scaled = x.detach().to(torch.float32) * 255
         off = float((scaled - scaled.round()).abs().max())
         if off > GRID_TOLERANCE:
-            raise OffGridError(f"{type(self).__name__} stores multiples of 1/255 exactly; x is {off / 255:.2g} off that "
-                               "grid (build the store with quantise=True to round as RawStore does)")
+            raise OffGridError(f"{type(self).__name__} stores multiples of 1/255 exactly; x is {off / 255:.2g} off "
+                               "that grid (build the store with quantise=True to round as RawStore does)")
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "codec": self.codec.get_config(), "quantise": self.quantise}

@@ -1,4 +1,5 @@
-"""LosslessStore passes the conformance suite; zstd and PNG frames, exact bits, the grid check, configs, golden files."""
+"""LosslessStore passes the conformance suite; zstd and PNG frames, exact bits, the grid check, configs, golden
+files."""
 
 from __future__ import annotations
 
@@ -69,7 +70,8 @@ def test_zstd_items_are_numcodecs_frames_without_the_shared_header(shape: tuple[
     codec = ZstdCodec(shape, level=19)
     x = smooth_items(3, shape)
     frame = bytes(numcodecs.Zstd(level=19).encode(np.ascontiguousarray(np.rint(x[0].numpy() * 255).astype(np.uint8))))
-    assert codec.header == frame[:len(codec.header)] and codec.trailer == b"" and codec.header[:4] == b"\x28\xb5\x2f\xfd"
+    assert codec.header == frame[:len(codec.header)] and codec.trailer == b""
+    assert codec.header[:4] == b"\x28\xb5\x2f\xfd"  # zstd's magic number
     assert codec.header + codec.encode(x[:1])[0] == frame
     assert torch.equal(codec.decode(codec.encode(x)), x)
 
