@@ -25,66 +25,55 @@ from typing import Any
 
 import torch
 
+from memstore.codecs.base import VariableLengthCodec
 from memstore.codecs.jpeg import JPEGCodec
 from memstore.codecs.lossless import LosslessCodec, PNGCodec, ZstdCodec
 
 from .datasets import load_dataset
 
-__all__ = ["jpeg_points", "lossless_points", "main", "plot"]
+__all__ = ["jpeg_points", "lossless_points", "main", "measure", "plot"]
 
 QUALITIES = (1, 5, 10, 25, 50, 75, 95)
 
 
+def measure(codec: VariableLengthCodec, x: torch.Tensor) -> dict[str, Any]:
+    """A variable-size codec on ``x``: bits per image without and with the shared bytes (amortised over the images,
+    plus the length field), L1 distortion and timings."""
+    start = time.perf_counter()
+    items = codec.encode(x)
+    encoded = time.perf_counter()
+    decoded = codec.decode(items)
+    done = time.perf_counter()
+    item_bits = 8 * sum(map(len, items)) / len(items)
+    return {
+        "bits_per_image_no_header": item_bits,
+        "bits_per_image_with_header": item_bits + 8 * len(codec.shared) / len(items) + codec.length_bits,
+        "header_bits": 8 * len(codec.shared),
+        "length_field_bits": codec.length_bits,
+        "l1_distortion": float((decoded - x).abs().mean()),
+        "encode_us_per_image": (encoded - start) / len(items) * 1e6,
+        "decode_us_per_image": (done - encoded) / len(items) * 1e6,
+    }
+
+
 def jpeg_points(x: torch.Tensor, qualities: tuple[int, ...]) -> list[dict[str, Any]]:
-    """One point per quality: bits per image with and without the shared header, L1 distortion, codec timings."""
+    """One point per quality, as :func:`measure`, and the bits of every image as its own JPEG file."""
     points = []
     for quality in qualities:
         codec = JPEGCodec(tuple(x.shape[1:]), quality)
-        start = time.perf_counter()
-        scans = codec.encode(x)
-        encoded = time.perf_counter()
-        decoded = codec.decode(scans)
-        done = time.perf_counter()
-        scan_bits = 8 * sum(map(len, scans)) / len(scans)
-        points.append({
-            "quality": quality,
-            "bits_per_image_no_header": scan_bits,
-            "bits_per_image_with_header": scan_bits + (8 * len(codec.shared)) / len(scans) + codec.length_bits,
-            "bits_per_image_standalone_file": scan_bits + 8 * len(codec.shared),
-            "header_bits": 8 * len(codec.shared),
-            "length_field_bits": codec.length_bits,
-            "l1_distortion": float((decoded - x).abs().mean()),
-            "encode_us_per_image": (encoded - start) / len(scans) * 1e6,
-            "decode_us_per_image": (done - encoded) / len(scans) * 1e6,
-        })
+        point = {"quality": quality, **measure(codec, x)}
+        point["bits_per_image_standalone_file"] = point["bits_per_image_no_header"] + 8 * len(codec.shared)
+        points.append(point)
     return points
 
 
 def lossless_points(x: torch.Tensor) -> list[dict[str, Any]]:
-    """LosslessStore's codecs (zstd at levels 3 and 19, PNG at 9): bits per image as for JPEG; distortion is measured
-    (0 for items on the 1/255 grid, as MNIST's are)."""
+    """LosslessStore's codecs (zstd at levels 3 and 19, PNG at 9), as :func:`measure`; distortion is measured (0 for
+    items on the 1/255 grid, as MNIST's are)."""
     shape = tuple(x.shape[1:])
     codecs: list[tuple[str, LosslessCodec]] = [("zstd-3", ZstdCodec(shape, 3)), ("zstd-19", ZstdCodec(shape, 19)),
                                                ("png-9", PNGCodec(shape, 9))]
-    points = []
-    for label, codec in codecs:
-        start = time.perf_counter()
-        items = codec.encode(x)
-        encoded = time.perf_counter()
-        decoded = codec.decode(items)
-        done = time.perf_counter()
-        item_bits = 8 * sum(map(len, items)) / len(items)
-        points.append({
-            "label": label,
-            "bits_per_image_no_header": item_bits,
-            "bits_per_image_with_header": item_bits + 8 * len(codec.shared) / len(items) + codec.length_bits,
-            "header_bits": 8 * len(codec.shared),
-            "length_field_bits": codec.length_bits,
-            "l1_distortion": float((decoded - x).abs().mean()),
-            "encode_us_per_image": (encoded - start) / len(items) * 1e6,
-            "decode_us_per_image": (done - encoded) / len(items) * 1e6,
-        })
-    return points
+    return [{"label": label, **measure(codec, x)} for label, codec in codecs]
 
 
 def plot(series: dict[str, Any], path: Path) -> None:

@@ -63,8 +63,7 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         policy: Policy | None = None,
         num_tasks: int | None = None,
     ) -> None:
-        self._latent_shape = (int(latents), int(classes), float(tau))
-        self.stabilisation = stabilisation or Stabilisation()
+        self._init_settings(latents, classes, tau, stabilisation)
         target = usable_device(device)
         super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks)
         self._init_dvae(dvae, target)

@@ -65,6 +65,11 @@ class OnlineDVAE:
     stabilisation: Stabilisation
     optimiser: torch.optim.Adam
 
+    def _init_settings(self, latents: int, classes: int, tau: float, stabilisation: Stabilisation | None) -> None:
+        """What the codec and Algorithm 1 need, set before the engine builds the codec."""
+        self._latent_shape = (int(latents), int(classes), float(tau))
+        self.stabilisation = stabilisation or Stabilisation()
+
     def _init_dvae(self, dvae: DiscreteVAE | dict[str, Tensor] | None, device: torch.device) -> None:
         self.model.to(device)
         if dvae is not None:
@@ -204,8 +209,7 @@ class RecollectionStore(OnlineDVAE, ItemStore):
         policy: Policy | None = None,
         num_tasks: int | None = None,
     ) -> None:
-        self._latent_shape = (int(latents), int(classes), float(tau))
-        self.stabilisation = stabilisation or Stabilisation()
+        self._init_settings(latents, classes, tau, stabilisation)
         self._path = path
         target = usable_device(device)
         super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks)
