@@ -26,6 +26,7 @@ from PIL import Image
 from torch import Tensor
 
 from ..budget import index_bits
+from ..errors import InvalidInputError
 from .base import VariableLengthCodec
 
 __all__ = ["LosslessCodec", "PNGCodec", "ZstdCodec", "to_uint8"]
@@ -38,7 +39,7 @@ def to_uint8(x: Tensor) -> np.ndarray:
 
 def _check_int(name: str, value: Any, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ValueError(f"{name} must be an int in [{low}, {high}], got {value!r}")
+        raise InvalidInputError(f"{name} must be an int in [{low}, {high}], got {value!r}")
     return value
 
 
