@@ -17,7 +17,7 @@ import torch
 
 from memstore.nn import usable_device
 
-from .configs import CONFIGS, DEFAULT_CONFIG
+from .configs import CONFIGS, DEFAULT_CONFIG, FRONTIER_CONFIG
 from .frontier_report import frontier_table
 from .parameters import split_names
 from .report import write_report
@@ -25,7 +25,7 @@ from .runner import Grid, run_cell, run_grid
 from .specs import LEARNERS, SETTINGS, STORES, BudgetSpec, MLPSpec
 from .streams import STREAMS
 
-__all__ = ["build_parser", "grid_from_args", "main", "parse_seeds"]
+__all__ = ["build_parser", "config_name", "grid_from_args", "main", "parse_seeds"]
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -47,7 +47,9 @@ def _optional_count(text: str) -> int | None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
-    p.add_argument("--config", default=DEFAULT_CONFIG, choices=sorted(CONFIGS), help="named grid to start from")
+    p.add_argument("job", nargs="?", choices=["frontier"],
+                   help="frontier: every item store at equal bits on Split MNIST (the frontier-split-mnist config)")
+    p.add_argument("--config", default=None, choices=sorted(CONFIGS), help="named grid to start from")
     p.add_argument("--list-configs", action="store_true", help="print the named configs and exit")
     p.add_argument("--dataset", choices=["digits", "mnist"], help="digits (embedded) or mnist (from --data-root)")
     p.add_argument("--data-root", help="folder holding MNIST/raw/* (default: $MEMSTORE_DATA, else ../shared/data)")
@@ -86,9 +88,14 @@ def _stream_from_args(grid: Grid, args: argparse.Namespace) -> object:
     return dataclasses.replace(stream, **changes)
 
 
+def config_name(args: argparse.Namespace) -> str:
+    """The config the arguments name: ``frontier`` → the frontier config, else ``--config``, else the default."""
+    return FRONTIER_CONFIG if args.job == "frontier" else args.config or DEFAULT_CONFIG
+
+
 def grid_from_args(args: argparse.Namespace) -> Grid:
     """The named config with every given flag applied."""
-    grid = CONFIGS[args.config]
+    grid = CONFIGS[config_name(args)]
     setting = SETTINGS[args.setting] if args.setting else grid.setting
     if args.lr is not None:
         setting = dataclasses.replace(setting, lr=args.lr)
@@ -106,7 +113,11 @@ def grid_from_args(args: argparse.Namespace) -> Grid:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.job == "frontier" and args.config not in (None, FRONTIER_CONFIG):
+        parser.error(f"frontier is the {FRONTIER_CONFIG} config; drop --config {args.config}")
+    args.config = config_name(args)
     if args.list_configs:
         for name, grid in CONFIGS.items():
             print(f"{name}: {grid.dataset} {grid.stream.name}, setting {grid.setting.name}, {len(grid.cells())} cells")

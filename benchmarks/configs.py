@@ -11,7 +11,7 @@ from .runner import Grid
 from .specs import SETTINGS, BudgetSpec, MLPSpec
 from .streams import Split
 
-__all__ = ["CONFIGS", "DEFAULT_CONFIG"]
+__all__ = ["CONFIGS", "DEFAULT_CONFIG", "FRONTIER_CONFIG"]
 
 _PAPER_BUDGETS = (BudgetSpec(images=500), BudgetSpec(images=50), BudgetSpec(images=10))
 _TWENTY_SEEDS = tuple(range(20))
@@ -135,6 +135,7 @@ CONFIGS["arm-split-mnist"] = Grid(
 )
 
 DEFAULT_CONFIG = "default"
+FRONTIER_CONFIG = "frontier-split-mnist"  # what ``python -m benchmarks frontier`` runs
 
 
 def _frontier() -> dict[str, Grid]:

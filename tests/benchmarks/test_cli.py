@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import subprocess
 import sys
@@ -101,3 +102,14 @@ def test_the_device_reaches_the_store_and_the_provenance_not_the_key(tmp_path, c
     assert json.loads(cell.read_text())["provenance"]["store_device"] == "cpu"
     assert main(argv[:-2]) == 0  # the default device finds the same cell finished
     assert "0 cells computed, 1 found finished" in capsys.readouterr().out
+
+
+def test_frontier_names_the_frontier_config(capsys):
+    from benchmarks.configs import FRONTIER_CONFIG
+
+    frontier = _grid("frontier", "--seeds", "0")
+    assert frontier == dataclasses.replace(CONFIGS[FRONTIER_CONFIG], seeds=(0,))
+    assert {"raw", "lossless", "jpeg"} <= set(frontier.stores) and frontier.dataset == "mnist"
+    with pytest.raises(SystemExit):
+        main(["frontier", "--config", "default"])
+    assert "frontier is the frontier-split-mnist config" in capsys.readouterr().err
