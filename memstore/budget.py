@@ -96,6 +96,15 @@ class Budget:
             per_item += index_bits(num_tasks)
         return cls(n * per_item, charge_models)
 
+    def capacity(self, item_bits: int | float, *, shared_bits: int = 0, model_bits: int = 0) -> int:
+        """The one capacity rule: how many items of ``item_bits`` each (everything an item costs: payload, label,
+        task id, length field; a mean for variable-size codes) fit beside ``shared_bits`` charged once and the
+        store's ``model_bits`` (counted only when ``charge_models``). Never negative."""
+        if not item_bits > 0:
+            raise ValueError(f"item_bits must be positive, got {item_bits!r}")
+        room = self.bits - shared_bits - (model_bits if self.charge_models else 0)
+        return max(int(room // item_bits), 0)
+
 
 @dataclass(frozen=True)
 class Ledger:

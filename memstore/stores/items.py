@@ -7,7 +7,8 @@
     sample(n)  ◀──codec.decode── payload[slots]  ◀── slots drawn without replacement (generator)
 
 A backend is this engine with a codec (RawStore: uint8; RecollectionStore: dVAE codes), not a copy of it.
-Capacity follows from the budget: ``(budget − charged model bits) // (item_bits + label_bits + task_bits)``.
+Capacity follows from the budget by ``Budget.capacity``: ``(budget − charged model bits) // (item_bits + label_bits +
+task_bits)``.
 Occupied slots are always the prefix ``[0, len(store))``: items are appended until the store is full, then
 replaced in place. The ledger charges occupied slots only, and ``save`` writes exactly those bits.
 """
@@ -140,7 +141,7 @@ class ItemStore(MemoryStore):
 
     def _capacity(self) -> int:
         models = self.model_bits() if self.budget.charge_models else 0
-        capacity = max(self.budget.bits - models, 0) // self.bits_per_item
+        capacity = self.budget.capacity(self.bits_per_item, model_bits=models)
         if capacity < 1:
             raise BudgetTooSmallError(
                 f"a budget of {self.budget.bits} bits cannot hold one item of {self.bits_per_item} bits"

@@ -100,8 +100,7 @@ def _log_volume(features: Tensor) -> float:
 
 
 def _fits(budget: Budget, codec: JPEGCodec, mean_scan_bits: float, fixed_bits: int) -> int:
-    room = budget.bits - 8 * len(codec.shared)
-    return max(int(room // (mean_scan_bits + fixed_bits)), 0)
+    return budget.capacity(mean_scan_bits + fixed_bits, shared_bits=8 * len(codec.shared))
 
 
 def choose_quality(

@@ -80,5 +80,5 @@ def design_latents(
     _, c, l = best
     item_bits = c * index_bits(l) + fixed
     charged = model(c, l)
-    held = (budget.bits - charged) // item_bits
+    held = budget.capacity(item_bits, model_bits=charged)
     return LatentDesign(c, l, c * math.log2(l), item_bits, charged, held, held / stream_length)

@@ -54,7 +54,8 @@ class VariableItemStore(ItemStore):
 
     def _capacity(self) -> int:
         shared = 8 * len(self.codec.shared)
-        bound = max(self._room() - shared, 0) // (self.bits_per_item + 8)
+        models = self.model_bits() if self.budget.charge_models else 0
+        bound = self.budget.capacity(self.bits_per_item + 8, shared_bits=shared, model_bits=models)
         if bound < 1:
             raise BudgetTooSmallError(
                 f"a budget of {self.budget.bits} bits cannot hold the {shared} shared bits and one item of at least "

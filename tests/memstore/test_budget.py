@@ -59,3 +59,15 @@ def test_mask_bits_is_the_smaller_of_dense_and_sparse() -> None:
     assert mask_bits(sparse_mask) == 2 * 10  # two 10-bit indices beat a 1000-bit map
     assert mask_bits(torch.zeros(64, dtype=torch.bool)) == 0
     assert mask_bits(torch.zeros(0)) == 0
+
+
+def test_capacity_is_the_one_rule() -> None:
+    from memstore import Budget
+
+    assert Budget(1000).capacity(100) == 10 and Budget(999).capacity(100) == 9
+    assert Budget(1000).capacity(100, shared_bits=150) == 8
+    assert Budget(1000).capacity(100, model_bits=500) == 10  # incremental storage: models are not charged
+    assert Budget(1000, charge_models=True).capacity(100, model_bits=500) == 5
+    assert Budget(1000).capacity(333.5) == 2 and Budget(100).capacity(50, shared_bits=200) == 0
+    with pytest.raises(ValueError, match="item_bits must be positive"):
+        Budget(1000).capacity(0)
