@@ -9,13 +9,25 @@ state: it is not charged, not saved, and starts afresh when a store is opened.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from torch import Tensor
 
 __all__ = ["CollapseWarning", "Distortion", "DistortionMeter"]
+
+#: items stored between two collapse checks once the window is full
+CHECK_EVERY = 64
+#: once the window is full, one stored batch in this many is measured (the meter's cost stays off most writes)
+STRIDE = 4
+
+
+def _rows(x: Tensor) -> np.ndarray:
+    """Items as float32 rows (a view when ``x`` is a contiguous CPU float32 tensor)."""
+    return x.detach().to("cpu", torch.float32).reshape(x.shape[0], -1).numpy()
 
 
 class CollapseWarning(UserWarning):
@@ -39,46 +51,56 @@ class Distortion:
 
 
 class DistortionMeter:
-    """A window of the last ``window`` stored items' round-trip and mean-image L1; warns once the window is full (a
-    learned codec starts untrained: its first round trips say little about what it settles to)."""
+    """A window of the last ``window`` stored items' round-trip and mean-image L1; once the window is full it checks
+    for collapse every :data:`CHECK_EVERY` items (a learned codec starts untrained: its first round trips say
+    little about what it settles to)."""
 
     def __init__(self, item_shape: tuple[int, ...], *, window: int = 512) -> None:
         self.window = window
-        self._mean = np.zeros(item_shape, dtype=np.float64)
+        self._sum = np.zeros(math.prod(item_shape), dtype=np.float64)
         self._written = 0
         self._round_trip = np.zeros(window)
         self._baseline = np.zeros(window)
         self._filled = 0
         self._next = 0
         self._warned = False
+        self._unchecked = 0
+        self._batches = 0
 
-    def written(self, x: Tensor) -> None:
-        """Fold every written item into the mean image."""
-        if x.shape[0]:
-            values = x.detach().cpu().double().numpy()
-            self._written += values.shape[0]
-            self._mean += (values.sum(axis=0) - values.shape[0] * self._mean) / self._written
+    def due(self) -> bool:
+        """Whether the next stored batch is measured: every batch until the window is full, then one in
+        :data:`STRIDE` (a store skips decoding the others' round trip)."""
+        self._batches += 1
+        return self._filled < self.window or self._batches % STRIDE == 0
 
     def stored(self, x: Tensor, round_trip: Tensor) -> None:
         """Record items ``x`` as stored and ``round_trip`` as what the store gives back for them."""
         if x.shape[0] == 0:
             return
-        values = x.detach().cpu().double().numpy()
-        dims = tuple(range(1, values.ndim))
-        self._push(np.abs(round_trip.detach().cpu().double().numpy() - values).mean(axis=dims),
-                   np.abs(self._mean - values).mean(axis=dims))
-        report = self.report()
-        if report.items >= self.window and report.collapsed and not self._warned:
-            self._warned = True
-            warnings.warn(f"the store's round trip has collapsed: L1 {report.l1:.4f} is no better than the mean "
-                          f"image's {report.mean_image_l1:.4f} over the last {report.items} items", CollapseWarning,
-                          stacklevel=4)
+        values = _rows(x)
+        mean = (self._sum / max(self._written, 1)).astype(np.float32)  # of the items stored before these
+        self._push(np.abs(_rows(round_trip) - values).mean(axis=1), np.abs(values - mean).mean(axis=1))
+        self._sum += values.sum(axis=0, dtype=np.float64)
+        self._written += values.shape[0]
+        self._unchecked += values.shape[0]
+        if not self._warned and self._filled >= self.window and self._unchecked >= CHECK_EVERY:
+            self._unchecked = 0
+            report = self.report()
+            if report.collapsed:
+                self._warned = True
+                warnings.warn(f"the store's round trip has collapsed: L1 {report.l1:.4f} is no better than the mean "
+                              f"image's {report.mean_image_l1:.4f} over the last {report.items} items",
+                              CollapseWarning, stacklevel=4)
 
     def _push(self, round_trip: np.ndarray, baseline: np.ndarray) -> None:
-        for a, b in zip(round_trip[-self.window:].tolist(), baseline[-self.window:].tolist()):
-            self._round_trip[self._next], self._baseline[self._next] = a, b
-            self._next = (self._next + 1) % self.window
-            self._filled = min(self._filled + 1, self.window)
+        """Append to the ring: at most two slice assignments."""
+        round_trip, baseline = round_trip[-self.window:], baseline[-self.window:]
+        n, start = round_trip.shape[0], self._next
+        first = min(n, self.window - start)
+        self._round_trip[start:start + first], self._baseline[start:start + first] = round_trip[:first], baseline[:first]
+        self._round_trip[:n - first], self._baseline[:n - first] = round_trip[first:], baseline[first:]
+        self._next = (start + n) % self.window
+        self._filled = min(self._filled + n, self.window)
 
     def report(self) -> Distortion:
         n = self._filled

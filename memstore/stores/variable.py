@@ -121,9 +121,8 @@ class VariableItemStore(ItemStore):
             if self._admit(scan, label, task):
                 rows.append(row)
             self._count_seen(label, task)
-        if rows:
+        if rows and self._distortion.due():
             self._distortion.stored(x[rows], self.codec.decode([scans[row] for row in rows]))
-        self._distortion.written(x)
         return len(rows)
 
     def _admit(self, scan: bytes, label: np.ndarray, task: int | None) -> bool:
