@@ -1,7 +1,9 @@
 """What a store's codec costs in quality: the L1 of the round trip of recently stored items, against the mean image.
 
 Every store that keeps items measures each admitted item when it is stored: ``|decode(encode(x)) − x|`` averaged over
-its values, and, for scale, ``|m − x|`` with ``m`` the mean of every item written so far. A codec whose round trip is
+its values, and, for scale, ``|m − x|`` with ``m`` the mean of every item stored before it (under reservoir admission
+a uniform sample of the stream, so an estimate of its mean image). Until 512 items are measured every stored batch is;
+then one in four, which keeps the meter's cost off most writes. A codec whose round trip is
 no closer to the items than the mean image has collapsed: it replays one blurred average, which can teach a learner
 less than no memory. :class:`CollapseWarning` says so when it first happens. The meter is a measurement, not stored
 state: it is not charged, not saved, and starts afresh when a store is opened.
