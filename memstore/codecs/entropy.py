@@ -27,6 +27,7 @@ import numpy as np
 from torch import Tensor
 
 from ..budget import index_bits
+from ..nn.dvae import DiscreteVAE
 from .base import VariableLengthCodec
 from .dvae import DVAECodec
 
@@ -150,7 +151,8 @@ class EntropyCodedDVAE(VariableLengthCodec):
         self.item_shape = dvae.item_shape
 
     @property
-    def model(self):  # noqa: ANN201 (the live DiscreteVAE, as DVAECodec.model)
+    def model(self) -> DiscreteVAE:
+        """The live dVAE, as ``DVAECodec.model``."""
         return self.dvae.model
 
     @property
