@@ -98,7 +98,10 @@ class CategoricalRangeCoder:
         for row in self._check_codes(codes).astype(np.int32):
             encoder = constriction.stream.queue.RangeEncoder()
             encoder.encode(row, self._model, self._probabilities)
-            out.append(encoder.get_compressed().astype("<u4").tobytes())
+            data = encoder.get_compressed().astype("<u4").tobytes()
+            if len(data) > self.max_item_bytes:  # the length field could not hold it: refuse rather than corrupt
+                raise RuntimeError(f"an item coded to {len(data)} bytes, over the bound of {self.max_item_bytes}")
+            out.append(data)
         return out
 
     def decode(self, items: Sequence[bytes], *, verify: bool = False) -> np.ndarray:
