@@ -25,7 +25,6 @@ import torch
 from torch import Tensor
 
 from ..budget import Budget
-from ..codecs.bitpack import unpack
 from ..codecs.entropy import CategoricalRangeCoder, EntropyCodedDVAE
 from ..errors import InvalidInputError
 from ..nn.dvae import DiscreteVAE, usable_device
@@ -92,14 +91,11 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
             return
         codes = self.codec.coder.decode(self._items)
         coder = self.codec.coder.fit(codes)
-        self._install(coder, coder.encode(codes))
+        self.codec.coder = coder
+        self._set_items(coder.encode(codes))
         while self._used() > self._room():  # the policy picks a victim; the newest item is the one it spares
             newest = self._size - 1
             self._remove(self.policy.evict(self._occupancy(self._size), newest, self.generator), newest)
-
-    def _install(self, coder: CategoricalRangeCoder, items: list[bytes]) -> None:
-        self.codec.coder = coder
-        self._items, self._scan_bytes = items, sum(map(len, items))
 
     # -- persistence -------------------------------------------------------------------------------------------------
 
@@ -113,32 +109,22 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
 
     def _check_payload(self, state: dict[str, Any], size: int) -> Callable[[], None]:
         """The payload begins with the model's counts; every item must decode and re-encode to its bytes under it."""
-        payload = np.asarray(state["payload"], dtype=np.uint8).reshape(-1).tobytes()
         latents, classes, _ = self._latent_shape
-        model_bytes = 2 * latents * classes if size else 0
-        try:
-            coder = (CategoricalRangeCoder.from_shared(latents, classes, payload[:model_bytes]) if size
-                     else CategoricalRangeCoder(latents, classes))
-        except ValueError as exc:
-            raise InvalidInputError(f"state 'payload' holds no valid entropy model: {exc}") from exc
-        saved, self.codec.coder = self.codec.coder, coder  # the engine's checks read the model's bytes
-        try:
-            install_items = super()._check_payload(state, size)
-        finally:
-            self.codec.coder = saved
-        items = self._items_of(payload[model_bytes:], state, size)
+        coder = CategoricalRangeCoder(latents, classes)
+        if size:
+            head = np.asarray(state["payload"], dtype=np.uint8).reshape(-1)[:len(coder.shared)].tobytes()
+            try:
+                coder = CategoricalRangeCoder.from_shared(latents, classes, head)
+            except ValueError as exc:
+                raise InvalidInputError(f"state 'payload' holds no valid entropy model: {exc}") from exc
+        items = self._read_items(state, size, coder.shared)
         try:
             coder.decode(items, verify=True)
         except ValueError as exc:
             raise InvalidInputError(f"state 'payload' does not match its entropy model: {exc}") from exc
 
         def install() -> None:
-            install_items()
+            self._set_items(items)
             self.codec.coder = coder
 
         return install
-
-    def _items_of(self, data: bytes, state: dict[str, Any], size: int) -> list[bytes]:
-        lengths = unpack(np.asarray(state["lengths"], dtype=np.uint8).reshape(-1), self.codec.length_bits, size)
-        ends = np.cumsum([0, *lengths.tolist()]).tolist()
-        return [data[start:end] for start, end in zip(ends[:-1], ends[1:])]

@@ -54,8 +54,7 @@ class VariableItemStore(ItemStore):
 
     def _capacity(self) -> int:
         shared = 8 * len(self.codec.shared)
-        models = self.model_bits() if self.budget.charge_models else 0
-        bound = self.budget.capacity(self.bits_per_item + 8, shared_bits=shared, model_bits=models)
+        bound = self.budget.capacity(self.bits_per_item + 8, shared_bits=shared, model_bits=self.model_bits())
         if bound < 1:
             raise BudgetTooSmallError(
                 f"a budget of {self.budget.bits} bits cannot hold the {shared} shared bits and one item of at least "
@@ -198,21 +197,26 @@ class VariableItemStore(ItemStore):
         }
 
     def _check_payload(self, state: dict[str, Any], size: int) -> Callable[[], None]:
+        items = self._read_items(state, size, self.codec.shared)
+        return lambda: self._set_items(items)
+
+    def _read_items(self, state: dict[str, Any], size: int, shared: bytes) -> list[bytes]:
+        """The ``size`` items of a saved payload that begins with ``shared``, checked against the lengths and the
+        budget (nothing changes)."""
         payload = np.asarray(state["payload"], dtype=np.uint8).reshape(-1).tobytes()
         packed = np.asarray(state["lengths"], dtype=np.uint8).reshape(-1)
         width = self.codec.length_bits
         if packed.size != -(-size * width // 8):
             raise InvalidInputError(f"state 'lengths' has {packed.size} bytes, expected {-(-size * width // 8)}")
         lengths = unpack(packed, width, size).tolist()
-        shared = self.codec.shared if size else b""
+        shared = shared if size else b""
         if len(payload) != len(shared) + sum(lengths) or not payload.startswith(shared) or min(lengths, default=1) < 1:
             raise InvalidInputError("state 'payload' does not match its lengths and this codec's shared header")
         if size and 8 * len(payload) + size * self.bits_per_item > self._room():
             raise InvalidInputError("state holds more bits than this store's budget")
         ends = np.cumsum([len(shared), *lengths]).tolist()
-        items = [payload[start:end] for start, end in zip(ends[:-1], ends[1:])]
+        return [payload[start:end] for start, end in zip(ends[:-1], ends[1:])]
 
-        def install() -> None:
-            self._items, self._scan_bytes = items, sum(lengths)
-
-        return install
+    def _set_items(self, items: list[bytes]) -> None:
+        """Replace every item's bytes (same count and order)."""
+        self._items, self._scan_bytes = items, sum(map(len, items))
