@@ -51,23 +51,21 @@ class LosslessCodec(VariableLengthCodec):
     trailer: bytes
 
     def _frame(self) -> None:
-        """Measure the shared frame from two different items, and the length field from :meth:`max_item_bytes`."""
-        zeros = np.zeros((1, *self.item_shape), dtype=np.uint8)
-        first, second = self._encode_one(zeros[0]), self._encode_one(np.full_like(zeros[0], 255))
-        head = 0
-        while head < min(len(first), len(second)) and first[head] == second[head]:
-            head += 1
-        tail = 0
-        while tail < min(len(first), len(second)) - head and first[-1 - tail] == second[-1 - tail]:
-            tail += 1
-        self.header, self.trailer = first[:self._header_cut(first, head)], first[len(first) - self._trailer_cut(tail):]
+        """Cut the shared frame from a real encoding, check that a second, different item shares it, and size the
+        length field from :meth:`max_item_bytes`."""
+        zeros = np.zeros(self.item_shape, dtype=np.uint8)
+        first, second = self._encode_one(zeros), self._encode_one(np.full_like(zeros, 255))
+        self.header = first[:self._header_length(first)]
+        self.trailer = first[len(first) - self._trailer_length():]
+        if not second.startswith(self.header) or not second.endswith(self.trailer):
+            raise RuntimeError(f"{type(self).__name__}: encodings of one item shape do not share their frame")
         self.length_bits = index_bits(self.max_item_bytes() + 1)
 
-    def _header_cut(self, data: bytes, common: int) -> int:
-        return common
+    def _header_length(self, data: bytes) -> int:
+        raise NotImplementedError
 
-    def _trailer_cut(self, common: int) -> int:
-        return common
+    def _trailer_length(self) -> int:
+        raise NotImplementedError
 
     @property
     def shared(self) -> bytes:
@@ -112,18 +110,15 @@ class ZstdCodec(LosslessCodec):
         self._zstd = numcodecs.Zstd(level=self.level)
         self._frame()
 
-    def _header_cut(self, data: bytes, common: int) -> int:
+    def _header_length(self, data: bytes) -> int:
         """The magic number, the frame header descriptor and what it announces (window size, content size)."""
         descriptor = data[4]
         size_field = (0, 2, 4, 8)[descriptor >> 6] or (1 if descriptor & 0x20 else 0)
         window = 0 if descriptor & 0x20 else 1
         dictionary = (0, 1, 2, 4)[descriptor & 0x03]
-        cut = 5 + window + dictionary + size_field
-        if common < cut:
-            raise RuntimeError("zstd frame headers differ between items of one shape")
-        return cut
+        return 5 + window + dictionary + size_field
 
-    def _trailer_cut(self, common: int) -> int:
+    def _trailer_length(self) -> int:
         return 0  # no checksum is written: a frame ends with its last block
 
     def max_item_bytes(self) -> int:
@@ -153,10 +148,10 @@ class PNGCodec(LosslessCodec):
         self.mode = "RGB" if channels == 3 else "L"
         self._frame()
 
-    def _header_cut(self, data: bytes, common: int) -> int:
+    def _header_length(self, data: bytes) -> int:
         return 8 + 25  # signature, IHDR chunk; every other chunk before IEND is the item's
 
-    def _trailer_cut(self, common: int) -> int:
+    def _trailer_length(self) -> int:
         return 12  # IEND
 
     def max_item_bytes(self) -> int:
