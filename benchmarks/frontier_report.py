@@ -11,8 +11,7 @@ import math
 import statistics
 from collections.abc import Sequence
 
-from scipy import stats
-
+from .paired import paired_difference
 from .report import summarise
 from .runner import CellResult
 from .specs import BudgetSpec
@@ -36,11 +35,10 @@ def _paired(runs: dict[int, float], reference: dict[int, float]) -> str:
     if len(seeds) < 2:
         return "—"
     diffs = [runs[s] - reference[s] for s in seeds]
-    if statistics.pstdev(diffs) == 0:
+    if statistics.pstdev(diffs) == 0:  # a constant difference: no test to run
         return f"{diffs[0]:+.1f} (all {len(seeds)} seeds)"
-    p = float(stats.ttest_rel([runs[s] for s in seeds], [reference[s] for s in seeds]).pvalue)
-    wins = sum(d > 0 for d in diffs)
-    return f"{statistics.fmean(diffs):+.1f} ± {statistics.stdev(diffs):.1f} ({wins}/{len(seeds)}, p {p:.2g})"
+    d = paired_difference({"store": runs, "reference": reference}, "store", "reference")
+    return f"{d.mean:+.1f} ± {d.std:.1f} ({d.wins}/{d.seeds}, p {d.t_two_sided:.2g})"
 
 
 def frontier_table(results: Sequence[CellResult], reference: str = "raw") -> str:

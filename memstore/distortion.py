@@ -60,7 +60,7 @@ class DistortionMeter:
     def __init__(self, item_shape: tuple[int, ...], *, window: int = 512) -> None:
         self.window = window
         self._sum = np.zeros(math.prod(item_shape), dtype=np.float64)
-        self._written = 0
+        self._stored = 0
         self._round_trip = np.zeros(window)
         self._baseline = np.zeros(window)
         self._filled = 0
@@ -80,10 +80,10 @@ class DistortionMeter:
         if x.shape[0] == 0:
             return
         values = _rows(x)
-        mean = (self._sum / max(self._written, 1)).astype(np.float32)  # of the items stored before these
+        mean = (self._sum / max(self._stored, 1)).astype(np.float32)  # of the items stored before these
         self._push(np.abs(_rows(round_trip) - values).mean(axis=1), np.abs(values - mean).mean(axis=1))
         self._sum += values.sum(axis=0, dtype=np.float64)
-        self._written += values.shape[0]
+        self._stored += values.shape[0]
         self._unchecked += values.shape[0]
         if not self._warned and self._filled >= self.window and self._unchecked >= CHECK_EVERY:
             self._unchecked = 0
