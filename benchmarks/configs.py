@@ -1,6 +1,6 @@
 """Named benchmark grids: the embedded default and the paper reproductions (``--config NAME``).
 
-Each paper config states its protocol (PROTOCOLS.md); docs/results.md records what each one measured.
+Each paper config states its protocol (docs/protocols.md); docs/results.md records what each one measured.
 """
 
 from __future__ import annotations

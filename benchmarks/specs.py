@@ -292,7 +292,7 @@ class Metric(enum.Enum):
 
 @dataclass(frozen=True)
 class Setting:
-    """A protocol setting (PROTOCOLS.md): learning rate, replay rule, task awareness, reported metric.
+    """A protocol setting (docs/protocols.md): learning rate, replay rule, task awareness, reported metric.
 
     ``task_aware``: the learner is told task ids and boundaries (``observe(..., task=t)``, ``end_task``); the store
     then keeps task ids. ``replay_past_tasks_only`` needs it. (Images per task belong to the stream spec.)

@@ -1,4 +1,4 @@
-"""Learners that own a model, a plain SGD optimizer and a memstore store (DESIGN §6)."""
+"""Learners that own a model, a plain SGD optimizer and a memstore store (docs/design.md, learners)."""
 
 from .agem import AGEM, agem_project
 from .arm import ARM

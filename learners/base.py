@@ -92,7 +92,7 @@ class Learner:
         return None
 
     def loss(self, x: Tensor, y: Tensor, replay: Batch | None) -> Tensor:
-        """mean(stream CE) + mean(replay CE): two means added, as both official codes do (PROTOCOLS.md)."""
+        """mean(stream CE) + mean(replay CE): two means added, as both official codes do (docs/protocols.md)."""
         loss = F.cross_entropy(self.model(x), y)
         if replay is not None and len(replay):
             loss = loss + F.cross_entropy(self.model(replay.x), replay.y)

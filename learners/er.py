@@ -1,6 +1,6 @@
 """Experience replay (Robins 1995; Chaudhry et al. 2019) from any memstore store.
 
-Two protocol settings (PROTOCOLS.md), chosen by ``replay_past_tasks_only``:
+Two protocol settings (docs/protocols.md), chosen by ``replay_past_tasks_only``:
 
 - ``False`` (GMED, task-free): replay from the whole memory, current task included, as soon as it holds anything
   (i.e. from the second stream batch on);

@@ -5,7 +5,7 @@ The editing step, for a batch ``(x, y)`` drawn from memory and the stream batch 
 1. a virtual SGD step on the stream batch: ``theta' = theta - lr * grad mean CE(x_D, y_D; theta)``;
 2. forgetting on the memory batch: ``d = l_after - l_before`` with ``l = mean CE(x, y)`` at ``theta'`` / ``theta``;
 3. ``x' = x + alpha * grad_x (d - beta * l_before)`` (their eq. 6), then clamped to [0, 1]: every store requires
-   inputs in [0, 1] (DESIGN §2); the official code works on unbounded floats and does not clamp;
+   inputs in [0, 1] (docs/design.md, the contract); the official code works on unbounded floats and does not clamp;
 4. ``x'`` is replayed and written back with ``store.edit(keys, x')``; a store that keeps encoded items (JPEG,
    recollections) re-encodes it, so what comes back later is the store's reconstruction of ``x'``.
 

@@ -1,6 +1,6 @@
 """memstore: replay memories for continual learning whose budget is counted in bits.
 
-See DESIGN.md for the contract. Public names::
+See docs/design.md for the contract. Public names::
 
     from memstore import Budget, RawStore, Reservoir
     store = RawStore(Budget.images(500, (1, 28, 28), 10), (1, 28, 28), 10, seed=0)

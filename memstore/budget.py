@@ -23,7 +23,7 @@ def index_bits(count: int) -> int:
 
 
 def label_bits(num_classes: int) -> int:
-    """Bits per stored label: ``ceil(log2(num_classes))`` (DESIGN §3)."""
+    """Bits per stored label: ``ceil(log2(num_classes))`` (docs/design.md, bits)."""
     return index_bits(num_classes)
 
 

@@ -1,4 +1,4 @@
-"""The contract every memstore backend keeps (DESIGN §2), on one screen.
+"""The contract every memstore backend keeps (docs/design.md, the contract), on one screen.
 
 A plain PyTorch loop needs five lines::
 
@@ -88,7 +88,7 @@ def _check_count(name: str, value: int | None, *, optional: bool = False) -> Non
 
 
 class MemoryStore(ABC):
-    """A replay memory whose budget is bits. See DESIGN §2 for the contract and §3 for what costs what."""
+    """A replay memory whose budget is bits. See docs/design.md: "The contract", and "Bits" for what costs what."""
 
     #: Name under which ``memstore.open`` finds the class; set by every concrete backend.
     store_type: ClassVar[str] = ""

@@ -6,9 +6,9 @@
     bytes ──RangeDecoder(same model)──▶ codes (B, c)
 
 The model is ``counts`` (c, l) of 16-bit integers, ``p_j = (counts[j] + 1) / sum``: integers, so the probabilities a
-decoder rebuilds are bit-identical to the encoder's. Its bytes (``shared``, 16 bits per count) are what decoding
-needs besides each item's own bytes (DESIGN §3), charged once. :meth:`fit` returns the codec of a new model estimated
-from codes; items coded under one model must be re-coded to move to another.
+decoder rebuilds are bit-identical to the encoder's. Its bytes (``shared``, 16 bits per count) are what decoding needs
+besides each item's own bytes (docs/design.md, bits), charged once. :meth:`fit` returns the codec of a new model
+estimated from codes; items coded under one model must be re-coded to move to another.
 
 Each item is its own range-coder stream, so one item decodes alone (sampling reads only the items it needs). The
 price is the coder's final state: an item costs a whole number of 32-bit words, about 18–32 bits above its

@@ -1,4 +1,4 @@
-"""JPEG through Pillow, with the bytes every item shares split off and charged once (DESIGN §3).
+"""JPEG through Pillow, with the bytes every item shares split off and charged once (docs/design.md, bits).
 
 For a fixed item shape, quality and subsampling, Pillow (libjpeg, ``optimize=False``: the standard Huffman tables)
 writes the same bytes before the entropy-coded scan of every image::

@@ -1,4 +1,4 @@
-"""The raw codec: every channel value quantised to uint8, 8 bits each (DESIGN §3)."""
+"""The raw codec: every channel value quantised to uint8, 8 bits each (docs/design.md, bits)."""
 
 from __future__ import annotations
 

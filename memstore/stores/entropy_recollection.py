@@ -8,10 +8,10 @@ the variable-size engine, each item its own range-coded string under a categoric
                  stored codes, re-code every item under it, evict per the policy if the total grew past the budget
     sample(n):   decode n items' strings with the model ─▶ DEC(codes) with the current decoder
 
-Bits (DESIGN §3: "their actual coded length plus what decoding needs"): the model's counts (16 bits each, c·l of them)
-once while the store holds an item, 8 × each item's coded bytes, the per-item length field, labels. Before the first
-refit the model is uniform, so an item costs its fixed width rounded up to 32-bit words: the store starts out holding
-fewer items than RecollectionStore and overtakes it once its model has been fitted, when the codes carry less
+Bits (docs/design.md, bits: "their actual coded length plus what decoding needs"): the model's counts (16 bits each, c·l
+of them) once while the store holds an item, 8 × each item's coded bytes, the per-item length field, labels. Before the
+first refit the model is uniform, so an item costs its fixed width rounded up to 32-bit words: the store starts out
+holding fewer items than RecollectionStore and overtakes it once its model has been fitted, when the codes carry less
 information than their fixed width by more than a word's worth (docs/results.md measures where that happens).
 """
 

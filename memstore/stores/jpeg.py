@@ -1,8 +1,8 @@
 """JPEGStore: the JPEG baseline of Riemer et al. (Fig. 3) and MRDC (Wang et al., ICLR 2022) under a bit budget.
 
-The variable-size item engine with :class:`~memstore.codecs.jpeg.JPEGCodec`. Bits (DESIGN §3): the header all items
-share (measured from Pillow's real output for this shape, quality and subsampling) once, 8 × each item's scan bytes,
-``codec.length_bits`` per item of length field in ``index``, and labels. See docs/backends/jpeg.md.
+The variable-size item engine with :class:`~memstore.codecs.jpeg.JPEGCodec`. Bits (docs/design.md, bits): the header all
+items share (measured from Pillow's real output for this shape, quality and subsampling) once, 8 × each item's scan
+bytes, ``codec.length_bits`` per item of length field in ``index``, and labels. See docs/backends/jpeg.md.
 
 Automatic quality (:func:`choose_quality`, :meth:`JPEGStore.auto`) trades quantity against quality as MRDC does:
 among candidate qualities, take the one that stores the most items while the compressed items keep the feature-space

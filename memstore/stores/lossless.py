@@ -1,8 +1,9 @@
 """LosslessStore: uint8 items coded without loss (Zstandard or PNG) on the variable-size item engine.
 
 The same items RawStore keeps, decoded bit for bit, at the bytes a lossless coder needs: on MNIST zstd level 19 takes
-about 184 bytes an image instead of 784 (docs/backends/lossless.md). Bits (DESIGN §3): the codec's shared frame once,
-8 × each item's coded bytes, ``codec.length_bits`` of length field per item in ``index``, and labels (task ids).
+about 184 bytes an image instead of 784 (docs/backends/lossless.md). Bits (docs/design.md, bits): the codec's shared
+frame once, 8 × each item's coded bytes, ``codec.length_bits`` of length field per item in ``index``, and labels (task
+ids).
 
 An item is representable when every value is a multiple of 1/255 (what ``ToTensor`` gives for 8-bit images): others
 would not come back as written, so ``write`` and ``edit`` refuse them with :class:`~memstore.errors.OffGridError`

@@ -8,11 +8,11 @@ persistence) with its payload layer replaced::
                                          └─ no ──▶ policy (capacity = size): replace or skip;
                                                    then policy.evict until the budget holds again
 
-Bits (DESIGN §3): ``payload`` = the codec's shared bytes (once, while the store holds an item) + 8 × every scan byte;
-``index`` = ``codec.length_bits`` per item (each item's explicit length field); ``labels`` as in ItemStore.
-``save`` writes ``shared + scans`` as the payload array — exactly ``ceil(payload / 8)`` bytes — and the lengths
-packed at ``length_bits`` each. ``capacity`` is an upper bound on the item count (every item costs at least one
-scan byte), used to size the label columns.
+Bits (docs/design.md, bits): ``payload`` = the codec's shared bytes (once, while the store holds an item) + 8 × every
+scan byte; ``index`` = ``codec.length_bits`` per item (each item's explicit length field); ``labels`` as in ItemStore.
+``save`` writes ``shared + scans`` as the payload array — exactly ``ceil(payload / 8)`` bytes — and the lengths packed
+at ``length_bits`` each. ``capacity`` is an upper bound on the item count (every item costs at least one scan byte),
+used to size the label columns.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
         def make_store(self, budget, item_shape, num_classes, **options):
             return RawStore(budget, item_shape, num_classes, **options)
 
-It checks the contract of DESIGN §2–§5: shapes and dtypes, sampling without replacement and by class,
+It checks the contract of docs/design.md: shapes and dtypes, sampling without replacement and by class,
 typed errors that change nothing, the budget invariant, exact payload bytes on disk, save/open round trips,
 atomic saves, refusal of corrupt and newer stores, edits in place, injected randomness, and a hypothesis
 state machine that interleaves all of these over random shapes and budgets.

@@ -26,7 +26,7 @@ def fully_edited(store: MemoryStore, count: int) -> torch.Tensor:
     """Which of the last ``edit``'s ``count`` items took the new input in full.
 
     A store whose re-encoded items may grow records ``edit_fractions`` (1 = full edit; less where the budget only
-    allowed part of it, DESIGN §4); other stores always edit in full.
+    allowed part of it, docs/design.md, backends); other stores always edit in full.
     """
     fractions = getattr(store, "edit_fractions", None)
     if fractions is None:
