@@ -1,6 +1,6 @@
 """``python -m benchmarks``: run a benchmark grid, print its markdown table, write CSV, markdown and plot.
 
-With no arguments it runs the embedded default (digits Split, RawStore at a few budgets, ER and naive, 3 seeds).
+With no arguments it runs the embedded default (``default`` in configs.py: a small frontier on digits).
 ``--config NAME`` starts from a paper config instead; every other flag overrides one field of the config.
 """
 
@@ -18,6 +18,7 @@ import torch
 from memstore.nn import usable_device
 
 from .configs import CONFIGS, DEFAULT_CONFIG, FRONTIER_CONFIG
+from .datasets import DATASETS
 from .frontier_report import frontier_table
 from .parameters import split_names
 from .report import write_report
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frontier: every item store at equal bits on Split MNIST (the frontier-split-mnist config)")
     p.add_argument("--config", default=None, choices=sorted(CONFIGS), help="named grid to start from")
     p.add_argument("--list-configs", action="store_true", help="print the named configs and exit")
-    p.add_argument("--dataset", choices=["digits", "mnist"], help="digits (embedded) or mnist (from --data-root)")
+    p.add_argument("--dataset", choices=sorted(DATASETS),
+                   help="digits (embedded), colour (synthetic 3x32x32), mnist or mnist-inverted (from --data-root)")
     p.add_argument("--data-root", help="folder holding MNIST/raw/* (default: $MEMSTORE_DATA, else ../shared/data)")
     p.add_argument("--stream", choices=sorted(STREAMS), help="split, permuted or rotated")
     p.add_argument("--examples-per-task", type=_optional_count, default=argparse.SUPPRESS,

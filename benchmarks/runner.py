@@ -145,7 +145,7 @@ def _build_store(cell: Cell, stream: Stream, device: str) -> MemoryStore | None:
     budget = cell.budget.resolve(stream.item_shape, stream.num_classes, num_tasks)
     spec = resolve(cell.store, STORES, "store")
     return spec.build(budget, stream.item_shape, stream.num_classes, seed=cell.seed, num_tasks=num_tasks,
-                      device=device)
+                      device=device, calibration=stream.tasks[0].train_x)
 
 
 def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu") -> CellResult:

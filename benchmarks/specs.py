@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from learners import ER, AccuracyMatrix, Learner, Naive
 from memstore import Budget, MemoryStore
@@ -76,13 +76,15 @@ class BudgetSpec:
 
 class StoreSpec(Protocol):
     """Builds an empty store for a cell. ``device``: where the store's own network computes (recollections' dVAE);
-    stores without one ignore it, stores whose network cannot move refuse anything but ``"cpu"``."""
+    stores without one ignore it, stores whose network cannot move refuse anything but ``"cpu"``. ``calibration``:
+    the first task's training inputs, for a store that chooses its settings from data before the stream starts (JPEG
+    at ``quality=auto``); the others ignore it."""
 
     name: ClassVar[str]
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
-        device: str = "cpu",
+        device: str = "cpu", calibration: Tensor | None = None,
     ) -> MemoryStore: ...
 
 
@@ -94,7 +96,7 @@ class RawSpec:
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
-        device: str = "cpu",
+        device: str = "cpu", calibration: Tensor | None = None,
     ) -> MemoryStore:
         from memstore import RawStore, Reservoir
 
@@ -104,19 +106,28 @@ class RawSpec:
 @dataclass(frozen=True)
 class JPEGSpec:
     """``JPEGStore`` with reservoir admission at ``quality`` (50: what ``choose_quality`` picks on Split MNIST's first
-    task at epsilon 0.05, docs/backends/jpeg.md)."""
+    task at epsilon 0.05, docs/backends/jpeg.md), or ``jpeg:quality=auto``: ``JPEGStore.auto`` on the cell's own
+    first task (the quality chosen for this budget and data)."""
 
     name: ClassVar[str] = "jpeg"
-    quality: int = 50
+    quality: int | str = 50
+
+    def __post_init__(self) -> None:
+        if self.quality != "auto" and not isinstance(self.quality, int):
+            raise ValueError(f"jpeg quality must be an int in [1, 95] or 'auto', got {self.quality!r}")
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
-        device: str = "cpu",
+        device: str = "cpu", calibration: Tensor | None = None,
     ) -> MemoryStore:
         from memstore import JPEGStore, Reservoir
 
-        return JPEGStore(budget, item_shape, num_classes, seed=seed, quality=self.quality, policy=Reservoir(),
-                         num_tasks=num_tasks)
+        options = dict(seed=seed, policy=Reservoir(), num_tasks=num_tasks)
+        if self.quality != "auto":
+            return JPEGStore(budget, item_shape, num_classes, quality=int(self.quality), **options)
+        if calibration is None:
+            raise ValueError("jpeg:quality=auto needs the first task's inputs (calibration)")
+        return JPEGStore.auto(budget, item_shape, num_classes, calibration, **options)
 
 
 @dataclass(frozen=True)
@@ -133,7 +144,7 @@ class LosslessSpec:
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
-        device: str = "cpu",
+        device: str = "cpu", calibration: Tensor | None = None,
     ) -> MemoryStore:
         from memstore import LosslessStore, Reservoir
         from memstore.codecs import PNGCodec, ZstdCodec
@@ -166,7 +177,7 @@ class RawPerTaskSpec:
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
-        device: str = "cpu",
+        device: str = "cpu", calibration: Tensor | None = None,
     ) -> MemoryStore:
         from memstore import PerTask, RawStore
 
@@ -180,16 +191,19 @@ STORES[RawPerTaskSpec.name] = RawPerTaskSpec()
 class RecollectionSpec:
     """``RecollectionStore`` (Riemer et al.) with reservoir admission: codes of ``latents`` (c) variables of ``classes``
     (l) values; their Algorithm 1 on every write with ``steps`` (N) recollection batches of ``batch_size``, Adam ``lr``.
-    Registered once per latent shape (``recollection-<c>x<l>``): Table 1 uses (104, 4) at 100 and (139, 8) at 200
-    images. ``per_task``: GEM's ``PerTask()`` memory instead (``recollection-<c>x<l>-per-task``, their GEM rows);
-    ``recollection-<c>x<l>-online-ae``: recollection batches of 0, the dVAE trained on the incoming batch only.
-    ``entropy``: the codes range-coded per item (``EntropyCodedRecollectionStore``), e.g.
-    ``recollection-38x2:latents=48,classes=10,entropy=true``; not with ``per_task`` (PerTask needs fixed slots)."""
+    ``recollection`` is the store's defaults: (c, l) from the budget (and ``expected_items`` when given), one step
+    per incoming item. Registered too once per latent shape of the papers (``recollection-<c>x<l>``, one step per
+    write): Table 1 uses (104, 4) at 100 and (139, 8) at 200 images. ``per_task``: GEM's ``PerTask()`` memory
+    instead (``recollection-<c>x<l>-per-task``, their GEM rows); ``recollection-<c>x<l>-online-ae``: recollection
+    batches of 0, the dVAE trained on the incoming batch only. ``entropy``: the codes range-coded per item
+    (``EntropyCodedRecollectionStore``), e.g. ``recollection:entropy=true``; not with ``per_task`` (PerTask needs
+    fixed slots)."""
 
     name: ClassVar[str] = "recollection"
-    latents: int = 104
-    classes: int = 4
-    steps: int = 1
+    latents: int | None = None
+    classes: int | None = None
+    expected_items: int | None = None
+    steps: int | None = None
     batch_size: int = 10
     lr: float = 1e-3
     per_task: bool = False
@@ -197,22 +211,24 @@ class RecollectionSpec:
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
-        device: str = "cpu",
+        device: str = "cpu", calibration: Tensor | None = None,
     ) -> MemoryStore:
         from memstore import EntropyCodedRecollectionStore, PerTask, RecollectionStore, Reservoir, Stabilisation
 
         store_type = EntropyCodedRecollectionStore if self.entropy else RecollectionStore
         return store_type(budget, item_shape, num_classes, latents=self.latents, classes=self.classes,
+                          expected_items=self.expected_items,
                           stabilisation=Stabilisation(self.steps, self.batch_size, self.lr), seed=seed,
                           policy=PerTask() if self.per_task else Reservoir(), num_tasks=num_tasks, device=device)
 
 
+STORES[RecollectionSpec.name] = RecollectionSpec()
 for _shape in ((104, 4), (139, 8), (38, 2)):
-    STORES[f"recollection-{_shape[0]}x{_shape[1]}"] = RecollectionSpec(*_shape)
-    STORES[f"recollection-{_shape[0]}x{_shape[1]}-per-task"] = RecollectionSpec(*_shape, per_task=True)
+    STORES[f"recollection-{_shape[0]}x{_shape[1]}"] = RecollectionSpec(*_shape, steps=1)
+    STORES[f"recollection-{_shape[0]}x{_shape[1]}-per-task"] = RecollectionSpec(*_shape, steps=1, per_task=True)
     # their appendix on MNIST-Rotations: "very good results even just training our autoencoder online and not
     # leveraging the recollection buffer to stabilize its training": one Adam step on the incoming batch alone
-    STORES[f"recollection-{_shape[0]}x{_shape[1]}-online-ae"] = RecollectionSpec(*_shape, batch_size=0)
+    STORES[f"recollection-{_shape[0]}x{_shape[1]}-online-ae"] = RecollectionSpec(*_shape, steps=1, batch_size=0)
 
 
 @dataclass(frozen=True)
@@ -229,7 +245,7 @@ class SelfRecallSpec:
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
-        device: str = "cpu",
+        device: str = "cpu", calibration: Tensor | None = None,
     ) -> MemoryStore:
         from memstore import RecallObjective, SelfRecallStore
 
@@ -260,7 +276,7 @@ class GenerativeSpec:
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
-        device: str = "cpu",
+        device: str = "cpu", calibration: Tensor | None = None,
     ) -> MemoryStore:
         from memstore import GenerativeStore
         from memstore.nn import GANTraining

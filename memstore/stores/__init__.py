@@ -6,7 +6,7 @@ from .generative import GenerativeStore, TaskGrowth
 from .items import ItemStore
 from .jpeg import JPEGStore, QualityChoice, choose_quality
 from .lossless import LosslessChoice, LosslessStore, choose_lossless
-from .latent_design import LatentDesign, design_latents
+from .latent_design import LatentDesign, default_latents, design_latents
 from .mnemonics import Float32Codec, MnemonicsStore
 from .raw import RawStore
 from .recollection import RecollectionStore, Stabilisation
@@ -17,5 +17,5 @@ __all__ = [
     "EntropyCodedRecollectionStore", "Float32Codec", "GenerativeStore", "Herding", "ItemStore", "JPEGStore",
     "LatentDesign", "LosslessChoice", "LosslessStore", "Mnemonics", "MnemonicsStore", "QualityChoice",
     "RandomSelection", "RawStore", "RecallObjective", "RecollectionStore", "Selection", "SelfRecallStore",
-    "Stabilisation", "TaskGrowth", "VariableItemStore", "choose_lossless", "choose_quality", "design_latents",
+    "Stabilisation", "TaskGrowth", "VariableItemStore", "choose_lossless", "choose_quality", "default_latents", "design_latents",
 ]

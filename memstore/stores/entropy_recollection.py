@@ -30,6 +30,7 @@ from ..errors import InvalidInputError
 from ..nn.dvae import DiscreteVAE, usable_device
 from ..policies import Policy
 from ..store import TaskContext
+from .latent_design import default_latents
 from .recollection import OnlineDVAE, Stabilisation
 from .variable import VariableItemStore
 
@@ -41,7 +42,8 @@ FIRST_REFIT = 64
 
 class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
     """dVAE codes of ``latents`` (c) variables of ``classes`` (l) values, range-coded per item; arguments as
-    :class:`~memstore.stores.recollection.RecollectionStore` (without ``path``: the codes are byte strings)."""
+    :class:`~memstore.stores.recollection.RecollectionStore` (without ``path``: the codes are byte strings; the
+    default (c, l) is the fixed-width design, which range coding then holds more of)."""
 
     store_type = "recollection-entropy"
     codec: EntropyCodedDVAE
@@ -52,8 +54,9 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         item_shape: tuple[int, ...],
         num_classes: int,
         *,
-        latents: int = 38,
-        classes: int = 2,
+        latents: int | None = None,
+        classes: int | None = None,
+        expected_items: int | None = None,
         tau: float = 1.0,
         stabilisation: Stabilisation | None = None,
         dvae: DiscreteVAE | dict[str, Tensor] | None = None,
@@ -62,7 +65,8 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         policy: Policy | None = None,
         num_tasks: int | None = None,
     ) -> None:
-        self._init_settings(latents, classes, tau, stabilisation)
+        self._init_settings(latents, classes, tau, stabilisation, lambda: default_latents(
+            budget, item_shape, num_classes, expected_items=expected_items, num_tasks=num_tasks))
         target = usable_device(device)
         super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks)
         self._init_dvae(dvae, target)

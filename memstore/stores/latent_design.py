@@ -9,6 +9,10 @@ are stored, eq. 4 (incremental storage) is ``maximise C s.t. ρ·N·S ≤ γ`` a
                                                                 (ties: the smaller network c·l, then the smaller c)
 
 ``|θ|(c, l)`` is the float32 size of :class:`~memstore.nn.DiscreteVAE` with ``cl/4`` filters per layer.
+
+:func:`default_latents` is what :class:`~memstore.RecollectionStore` uses when no (c, l) is given: eq. 4/5 for
+``ρN = min(N, 50 × the raw images the budget holds, what fits at 64 code bits each)`` (``N = expected_items``; without
+it, the other two), with the network kept to at most 64 filters per layer (c·l ≤ 256). Decision 0021 gives the measurements behind the numbers.
 """
 
 from __future__ import annotations
@@ -20,7 +24,11 @@ from dataclasses import dataclass
 from ..budget import Budget, index_bits, label_bits
 from ..nn.dvae import DVAEConfig
 
-__all__ = ["LatentDesign", "design_latents"]
+__all__ = ["LatentDesign", "default_latents", "design_latents"]
+
+DEFAULT_RATIO = 50  # items held per raw image the budget holds, when the stream length does not lower it
+DEFAULT_MAX_FILTERS = 64  # widest default network: c·l ≤ 4 · 64
+DEFAULT_MIN_CODE_BITS = 64  # narrowest default code: small images (8×8 digits) hold fewer, wider codes
 
 
 @dataclass(frozen=True)
@@ -55,9 +63,11 @@ def design_latents(
     *,
     classes: Sequence[int] = tuple(range(2, 33)),
     num_tasks: int | None = None,
+    max_filters: int | None = None,
 ) -> LatentDesign:
     """Eq. 4 (``budget.charge_models`` false) or eq. 5 (true): the (c, l) of largest capacity that keeps ``items``
-    (= ρ·N) stored items within ``budget``; raises ValueError when no (c, l) with c ≥ 1 fits."""
+    (= ρ·N) stored items within ``budget``, with ``c·l ≤ 4·max_filters`` when that is given (the network has
+    ``ceil(c·l/4)`` filters per layer); raises ValueError when no (c, l) with c ≥ 1 fits."""
     if not 0 < items <= stream_length:
         raise ValueError(f"items must lie in (0, stream_length], got {items} of {stream_length}")
     fixed = label_bits(num_classes) + (0 if num_tasks is None else index_bits(num_tasks))
@@ -70,6 +80,8 @@ def design_latents(
     for l in classes:
         width = index_bits(l)
         c = _largest_c(budget.bits, items, fixed, width, model, l)
+        if max_filters is not None:
+            c = min(c, 4 * max_filters // l)
         if c < 1:
             continue
         key = (c * math.log2(l), -c * l, -c)
@@ -82,3 +94,31 @@ def design_latents(
     charged = model(c, l)
     held = budget.capacity(item_bits, model_bits=charged)
     return LatentDesign(c, l, c * math.log2(l), item_bits, charged, held, held / stream_length)
+
+
+def default_latents(
+    budget: Budget,
+    item_shape: tuple[int, ...],
+    num_classes: int,
+    *,
+    expected_items: int | None = None,
+    num_tasks: int | None = None,
+) -> LatentDesign:
+    """The (c, l) a RecollectionStore gets when none is given: :func:`design_latents` for
+    ``min(expected_items, 50 × raw images in budget, items of 64 code bits in budget)`` items and at most 64 filters
+    per layer; when even one
+    such code does not fit, as many items as fit (halving); ValueError when none does."""
+    raw_bits = 8 * math.prod(int(d) for d in item_shape) + label_bits(num_classes)
+    raw_bits += 0 if num_tasks is None else index_bits(num_tasks)
+    items = DEFAULT_RATIO * max(budget.capacity(raw_bits), 1)
+    items = min(items, max(budget.capacity(DEFAULT_MIN_CODE_BITS + raw_bits - 8 * math.prod(item_shape)), 1))
+    if expected_items is not None:
+        items = min(items, int(expected_items))
+    while True:
+        try:
+            return design_latents(budget, items, items, item_shape, num_classes, num_tasks=num_tasks,
+                                  max_filters=DEFAULT_MAX_FILTERS)
+        except ValueError:
+            if items == 1:
+                raise
+            items = max(items // 2, 1)

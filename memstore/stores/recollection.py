@@ -21,6 +21,8 @@ from the store's own generator, whose state is saved. Adam's moments are saved t
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +36,7 @@ from ..errors import InvalidInputError
 from ..nn.dvae import DiscreteVAE, usable_device
 from ..policies import Policy
 from .items import ItemStore, choose
+from .latent_design import LatentDesign, default_latents
 from .zarr_payload import ZarrPackedArray
 
 __all__ = ["OnlineDVAE", "RecollectionStore", "Stabilisation"]
@@ -42,17 +45,26 @@ __all__ = ["OnlineDVAE", "RecollectionStore", "Stabilisation"]
 @dataclass(frozen=True)
 class Stabilisation:
     """Algorithm 1's settings: ``steps`` (N) optimisation steps per write, each on one recollection batch of
-    ``batch_size`` decoded items mixed with the incoming batch; Adam at ``lr``; ``code_sampling`` draws random codes
-    instead of buffer codes (their Table 4 baseline)."""
+    ``batch_size`` decoded items mixed with the incoming batch; ``None`` (the default) is one step per incoming item,
+    the number of updates of their per-example loop whatever the write's batch size; Adam at ``lr``;
+    ``code_sampling`` draws random codes instead of buffer codes (their Table 4 baseline); ``refresh``: after the
+    steps, the recollections (decoded before them) are re-encoded into their slots by the updated encoder, so the
+    codes replayed most follow the dVAE instead of going stale (decision 0021; not in the paper)."""
 
-    steps: int = 1
+    steps: int | None = None
     batch_size: int = 10
     lr: float = 1e-3
     code_sampling: bool = False
+    refresh: bool = True
 
     def __post_init__(self) -> None:
-        if self.steps < 0 or self.batch_size < 0 or not self.lr > 0:
+        steps_ok = self.steps is None or (type(self.steps) is int and self.steps >= 0)
+        if not steps_ok or self.batch_size < 0 or not self.lr > 0:
             raise InvalidInputError(f"bad stabilisation settings {self}")
+
+    def steps_for(self, incoming: int) -> int:
+        """N for a write of ``incoming`` items."""
+        return incoming if self.steps is None else self.steps
 
 
 class OnlineDVAE:
@@ -65,8 +77,18 @@ class OnlineDVAE:
     stabilisation: Stabilisation
     optimiser: torch.optim.Adam
 
-    def _init_settings(self, latents: int, classes: int, tau: float, stabilisation: Stabilisation | None) -> None:
-        """What the codec and Algorithm 1 need, set before the engine builds the codec."""
+    def _init_settings(self, latents: int | None, classes: int | None, tau: float,
+                       stabilisation: Stabilisation | None, design: Callable[[], LatentDesign]) -> None:
+        """What the codec and Algorithm 1 need, set before the engine builds the codec; ``design`` gives (c, l)
+        when neither is given (both or neither)."""
+        if (latents is None) != (classes is None):
+            raise InvalidInputError("give both latents and classes, or neither (then they follow the budget)")
+        if latents is None:
+            try:
+                chosen = design()
+            except ValueError as exc:
+                raise InvalidInputError(str(exc)) from exc
+            latents, classes = chosen.latents, chosen.classes
         self._latent_shape = (int(latents), int(classes), float(tau))
         self.stabilisation = stabilisation or Stabilisation()
 
@@ -107,40 +129,54 @@ class OnlineDVAE:
     def recollect(self, n: int, *, code_sampling: bool = False, generator: torch.Generator | None = None) -> Tensor:
         """``n`` recollections decoded with the current decoder: buffer codes (uniform, without replacement) or, with
         ``code_sampling``, codes whose every latent is uniform (the paper's Table 4 comparison)."""
-        generator = generator or self.generator
+        return self._recollection_set(n, code_sampling, generator or self.generator)[1]
+
+    def _recollection_set(self, n: int, code_sampling: bool, generator: torch.Generator) -> tuple[np.ndarray, Tensor]:
+        """The slots drawn (none for random codes) and their decodings."""
+        none = np.zeros(0, dtype=np.int64)
         if code_sampling:
-            return self.model.decode(self.model.random_codes(n, generator))
+            return none, self.model.decode(self.model.random_codes(n, generator))
         if self._size == 0 or n == 0:
-            return torch.zeros(0, *self.item_shape)
-        return self._get(np.sort(choose(self._size, n, generator)))
+            return none, torch.zeros(0, *self.item_shape)
+        slots = np.sort(choose(self._size, n, generator))
+        return slots, self._get(slots)
 
     def stabilise(self, x: Tensor) -> None:
-        """Their Algorithm 1, recollection-module half: N recollection sets, then N steps on X_s = x_s ∪ x."""
+        """Their Algorithm 1, recollection-module half: N recollection sets, then N steps on X_s = x_s ∪ x; then,
+        with ``refresh``, the recollections re-encoded into their slots."""
         settings = self.stabilisation
         if x.shape[0] == 0:  # no incoming experience, nothing to integrate
             return
-        recollections = [self.recollect(settings.batch_size, code_sampling=settings.code_sampling)
-                         for _ in range(settings.steps)]
+        drawn = [self._recollection_set(settings.batch_size, settings.code_sampling, self.generator)
+                 for _ in range(settings.steps_for(x.shape[0]))]
         self.model.train()
-        for x_s in recollections:
+        for _, x_s in drawn:
             self.recollections_used += x_s.shape[0]
             self.optimiser.zero_grad(set_to_none=True)
             self.model.loss(torch.cat([x_s, x.detach().to("cpu", torch.float32)]), self.generator).backward()
             self.optimiser.step()
+        if settings.refresh and drawn:
+            self._refresh(np.concatenate([slots for slots, _ in drawn]), torch.cat([x_s for _, x_s in drawn]))
+
+    def _refresh(self, slots: np.ndarray, decoded: Tensor) -> None:
+        """Re-encode ``decoded`` (what ``slots`` decoded to before the steps) with the encoder after them; a slot
+        drawn twice keeps its first decoding. Through ``edit``, so a variable-size engine keeps its budget."""
+        unique, first = np.unique(slots, return_index=True)
+        if unique.size:
+            self.edit(torch.from_numpy(unique), decoded[torch.from_numpy(first)])
 
     # -- persistence -------------------------------------------------------------------------------------------------
 
     def config(self) -> dict[str, Any]:
         latents, classes, tau = self._latent_shape
-        s = self.stabilisation
         return {**super().config(), "latents": latents, "classes": classes, "tau": tau,
-                "stabilisation": {"steps": s.steps, "batch_size": s.batch_size, "lr": s.lr,
-                                  "code_sampling": s.code_sampling}}
+                "stabilisation": dataclasses.asdict(self.stabilisation)}
 
     @classmethod
     def decode_config(cls, config: dict[str, Any]) -> dict[str, Any]:
         kwargs = super().decode_config(config)
-        kwargs["stabilisation"] = Stabilisation(**config["stabilisation"])
+        # stores saved before refresh existed did not refresh; they reopen as they ran
+        kwargs["stabilisation"] = Stabilisation(**{"refresh": False, **config["stabilisation"]})
         return kwargs
 
     def _adam_state(self) -> dict[str, Any]:
@@ -188,6 +224,10 @@ class RecollectionStore(OnlineDVAE, ItemStore):
     experiments); ``path``: keep the live code bitstream in a Zarr array on disk there instead of in memory;
     ``device``: where the dVAE trains, encodes and decodes (e.g. ``"cuda"``). Items go in and come back as CPU
     tensors whatever the device, and ``state_dict`` / ``save`` hold CPU tensors (the device is not saved).
+
+    Without ``latents`` and ``classes``, (c, l) follow the budget (:func:`~memstore.stores.latent_design.
+    default_latents`: their eq. 4/5 for ``min(expected_items, 50 × the raw images the budget holds)`` items, when
+    ``expected_items``, the stream length, is given).
     """
 
     store_type = "recollection"
@@ -198,8 +238,9 @@ class RecollectionStore(OnlineDVAE, ItemStore):
         item_shape: tuple[int, ...],
         num_classes: int,
         *,
-        latents: int = 38,
-        classes: int = 2,
+        latents: int | None = None,
+        classes: int | None = None,
+        expected_items: int | None = None,
         tau: float = 1.0,
         stabilisation: Stabilisation | None = None,
         dvae: DiscreteVAE | dict[str, Tensor] | None = None,
@@ -209,7 +250,8 @@ class RecollectionStore(OnlineDVAE, ItemStore):
         policy: Policy | None = None,
         num_tasks: int | None = None,
     ) -> None:
-        self._init_settings(latents, classes, tau, stabilisation)
+        self._init_settings(latents, classes, tau, stabilisation, lambda: default_latents(
+            budget, item_shape, num_classes, expected_items=expected_items, num_tasks=num_tasks))
         self._path = path
         target = usable_device(device)
         super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks)

@@ -52,3 +52,20 @@ def test_lossless_spec_refuses_a_level_without_a_codec() -> None:
 
     with pytest.raises(ValueError, match="zstd or png"):
         LosslessSpec(level=3).build(Budget.images(5, (1, 8, 8), 10), (1, 8, 8), 10, seed=0, num_tasks=None)
+
+
+def test_jpeg_auto_quality_is_chosen_from_the_first_task() -> None:
+    from memstore import Budget
+
+    from benchmarks.datasets import load_digits
+
+    spec = resolve("jpeg:quality=auto", STORES, "store")
+    budget = Budget.images(20, (1, 8, 8), 10)
+    x = load_digits().train_x[:200]
+    store = spec.build(budget, (1, 8, 8), 10, seed=0, num_tasks=None, calibration=x)
+    assert store.quality == store.quality_choice.quality and store.quality_choice.items
+    assert resolve("jpeg:quality=30", STORES, "store").build(budget, (1, 8, 8), 10, seed=0, num_tasks=None).quality == 30
+    with pytest.raises(ValueError, match="first task's inputs"):
+        spec.build(budget, (1, 8, 8), 10, seed=0, num_tasks=None)
+    with pytest.raises(ValueError, match="'auto'"):
+        resolve("jpeg:quality=best", STORES, "store")

@@ -134,3 +134,21 @@ def test_mnist_split_uses_1010_images_per_task_when_asked():
     stream = Split(examples_per_task=1010).build(mnist, _gen(0))
     assert [len(t.train_y) for t in stream] == [1010] * 5
     assert sum(stream.test_sizes) == 10000
+
+
+def test_colour_images_are_the_same_everywhere_and_on_the_uint8_grid():
+    from benchmarks.datasets import load_colour
+
+    first, again = load_colour(), load_colour()
+    assert first.train_x.shape == (6000, 3, 32, 32) and first.test_x.shape == (1000, 3, 32, 32)
+    assert torch.equal(first.train_x, again.train_x) and torch.equal(first.test_y, again.test_y)
+    assert torch.equal(torch.round(first.train_x * 255) / 255, first.train_x)
+    assert first.train_y.bincount().tolist() == [600] * 10 and 0 <= float(first.train_x.min()) < 0.5
+    stream = Split(examples_per_task=1000).build(first, _gen(0))
+    assert stream.item_shape == (3, 32, 32) and [t.classes for t in stream] == [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
+
+
+@pytest.mark.skipif(_mnist_root() is None, reason="real MNIST not available")
+def test_inverted_mnist_is_one_minus_mnist():
+    mnist, inverted = load_dataset("mnist"), load_dataset("mnist-inverted")
+    assert torch.equal(inverted.train_x[:100], 1 - mnist.train_x[:100]) and torch.equal(inverted.test_y, mnist.test_y)

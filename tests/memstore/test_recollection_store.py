@@ -17,13 +17,14 @@ from memstore import (
     Reservoir,
     Ring,
     Stabilisation,
+    default_latents,
     design_latents,
     param_bits,
 )
 from memstore.budget import label_bits
 from memstore.codecs.bitpack import PackedArray
 from memstore.codecs.dvae import DVAECodec
-from memstore.errors import BudgetTooSmallError
+from memstore.errors import BudgetTooSmallError, InvalidInputError
 from memstore.nn import DiscreteVAE, DVAEConfig, gumbel_softmax_hard
 from memstore.persist import open_store
 from memstore.stores.zarr_payload import ZarrPackedArray
@@ -141,6 +142,65 @@ def test_latent_design_hand_computed() -> None:
     assert used <= budget.bits < over and eq5.model_bits > 0 and eq5.items >= 1000
 
 
+def test_default_latents_follow_the_budget_and_the_stream_length() -> None:
+    shape = (1, 28, 28)
+    budget = Budget.images(100, shape, 10)  # 627,600 bits: 100 raw images
+    store = RecollectionStore(budget, shape, 10, seed=0)
+    design = default_latents(budget, shape, 10)
+    assert (store.config()["latents"], store.config()["classes"]) == (design.latents, design.classes)
+    # 50 × the 100 raw images: 5,000 items of at most 125 bits (4 of them the label), at most 64 filters
+    assert design.items >= 5000 and design.item_bits <= 627_600 // 5000
+    assert design.latents * design.classes <= 256 and store.capacity == design.items
+    # a stream of 2,000 items: every one held, with wider codes; a stream longer than 50× changes nothing
+    short = default_latents(budget, shape, 10, expected_items=2000)
+    assert short.items >= 2000 and short.capacity_bits > design.capacity_bits
+    assert default_latents(budget, shape, 10, expected_items=10**6) == design
+    assert RecollectionStore(budget, shape, 10, expected_items=2000, seed=0).config()["latents"] == short.latents
+    # small images keep 64-bit codes at least, holding fewer of them
+    tiny = default_latents(Budget.images(10, (1, 8, 8), 10), (1, 8, 8), 10)
+    assert tiny.item_bits - label_bits(10) >= 64 - 3  # 64 code bits, less what index_bits(l) rounds away
+
+
+def test_latent_design_bad_arguments() -> None:
+    shape = (1, 28, 28)
+    with pytest.raises(InvalidInputError, match="both latents and classes"):
+        RecollectionStore(Budget.images(10, shape, 10), shape, 10, latents=38)
+    with pytest.raises(InvalidInputError, match="no latent shape fits"):
+        RecollectionStore(Budget(3), shape, 10)  # not even one 1-bit code beside its 4-bit label
+    with pytest.raises(InvalidInputError, match="stabilisation"):
+        Stabilisation(steps=1.5)  # type: ignore[arg-type]
+    capped = design_latents(Budget(10**6), 100, 100, shape, 10, classes=(2,), max_filters=8)
+    assert (capped.latents, capped.classes) == (16, 2)  # c·l ≤ 4·8
+
+
+def test_default_stabilisation_takes_one_step_per_incoming_item() -> None:
+    store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0, stabilisation=Stabilisation(batch_size=4))
+    store.write(*items(6))
+    store.write(*items(5, seed=1))
+    assert store.recollections_used == 5 * 4  # the second write: 5 items, 5 steps of 4 recollections each
+
+
+@pytest.mark.parametrize("refresh", [True, False])
+def test_refresh_re_encodes_the_recollections_with_the_updated_encoder(refresh: bool) -> None:
+    settings = Stabilisation(steps=1, batch_size=4, refresh=refresh)
+    store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0, stabilisation=settings)
+    store.write(*items(8))
+    stale = np.random.default_rng(0).integers(0, 3, size=(8, 5))  # codes no encoder of this dVAE gave
+    store._payload._write(np.arange(8), stale)
+    before = store._payload._read(np.arange(8)).copy()
+    decoded: list[tuple[np.ndarray, torch.Tensor]] = []
+    real = store._get
+    store._get = lambda slots: decoded.append((slots.copy(), real(slots))) or decoded[-1][1]  # type: ignore
+    store.write(*items(2, seed=1))
+    slots, recollections = decoded[0]  # the one recollection set, decoded before the Adam step
+    after = store._payload._read(np.arange(8))
+    untouched = np.setdiff1d(np.arange(8), slots)
+    np.testing.assert_array_equal(after[untouched], before[untouched])
+    expected = store.codec.encode(recollections) if refresh else before[slots]
+    np.testing.assert_array_equal(after[slots], expected)
+    assert refresh == (not np.array_equal(after, before))  # re-encoding changed some of the stale codes
+
+
 def test_write_trains_the_dvae_on_buffer_recollections() -> None:
     store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0,
                               stabilisation=Stabilisation(steps=2, batch_size=4))
@@ -157,7 +217,7 @@ def test_write_trains_the_dvae_on_buffer_recollections() -> None:
 
 def test_code_sampling_uses_random_codes() -> None:
     store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0,
-                              stabilisation=Stabilisation(code_sampling=True, batch_size=3))
+                              stabilisation=Stabilisation(steps=1, code_sampling=True, batch_size=3))
     store.write(*items(6))
     assert store.recollections_used == 3  # random codes exist before any item is stored
     assert store.recollect(5, code_sampling=True).shape == (5, 1, 8, 8)
