@@ -17,17 +17,17 @@ _PAPER_BUDGETS = (BudgetSpec(images=500), BudgetSpec(images=50), BudgetSpec(imag
 _TWENTY_SEEDS = tuple(range(20))
 
 CONFIGS: dict[str, Grid] = {
-    # Embedded default: digits Split (all ~270 training images per task), 2x100 MLP, MIR's setting (lr 0.1,
-    # replay of earlier tasks only; mean per-task accuracy); well under a minute.
+    # Embedded default: a small frontier on digits Split (all ~270 training images per task), 2x100 MLP, MIR's
+    # setting (lr 0.1, replay of earlier tasks only; mean per-task accuracy); a few minutes, most of it the dVAE.
     "default": Grid(
         dataset="digits",
         stream=Split(examples_per_task=None),
         setting=SETTINGS["mir"],
         model=MLPSpec((100, 100)),
-        stores=("raw", "lossless", "jpeg", "recollection-38x2"),
+        stores=("raw", "lossless", "jpeg:quality=auto", "recollection"),
         budgets=(BudgetSpec(images=10), BudgetSpec(images=50), BudgetSpec(images=200)),
         learners=("er", "naive"),
-        seeds=(0, 1, 2, 3, 4),
+        seeds=(0, 1, 2),
     ),
     # ARM Table 3 / MIR protocol: lr 0.1, no replay in task 1, then earlier tasks only; 1,010 images per task
     # (MIR's loader off-by-one); accuracy = mean of per-task accuracies.

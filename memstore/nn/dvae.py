@@ -91,14 +91,18 @@ def gumbel_softmax_hard(logits: Tensor, tau: float, generator: torch.Generator |
     return hard - soft.detach() + soft
 
 
-def _conv_sizes(side: int) -> tuple[list[int], list[int]]:
-    """Sides after each of the three stride-2 convolutions, and each layer's padding."""
-    sizes, pads = [side], []
+def _conv_sizes(side: int) -> tuple[list[int], list[int], list[int]]:
+    """Sides after each of the three convolutions, each layer's padding and its stride: stride 2, except a layer
+    that would leave fewer than 2 rows (8×8 digits' third layer), which keeps stride 1 so the code map stays 2×2
+    and no two logits of a latent are copies of one value."""
+    sizes, pads, strides = [side], [], []
     for layer in range(3):
         pad = 0 if layer == 2 and sizes[-1] >= KERNEL else 2
+        stride = 2 if (sizes[-1] + 2 * pad - KERNEL) // 2 + 1 >= 2 else 1
         pads.append(pad)
-        sizes.append((sizes[-1] + 2 * pad - KERNEL) // 2 + 1)
-    return sizes, pads
+        strides.append(stride)
+        sizes.append((sizes[-1] + 2 * pad - KERNEL) // stride + 1)
+    return sizes, pads, strides
 
 
 def _init(module: nn.Module, generator: torch.Generator) -> None:
@@ -121,25 +125,27 @@ class DiscreteVAE(nn.Module):
         self.config = config
         channels, height, width = config.item_shape
         f = config.filters
-        (hs, hp), (ws, wp) = _conv_sizes(height), _conv_sizes(width)
-        self._code_map = (hs[-1], ws[-1])
+        rows, columns = _conv_sizes(height), _conv_sizes(width)
+        self._code_map = (rows[0][-1], columns[0][-1])
         widths = [channels, f, f, f]
-        self.encoder = nn.ModuleList(
-            skip_init(nn.Conv2d, widths[i], widths[i + 1], KERNEL, stride=2, padding=(hp[i], wp[i])) for i in range(3)
-        )
+
+        def layer(i: int) -> dict:
+            return {"stride": (rows[2][i], columns[2][i]), "padding": (rows[1][i], columns[1][i])}
+
+        self.encoder = nn.ModuleList(skip_init(nn.Conv2d, widths[i], widths[i + 1], KERNEL, **layer(i))
+                                     for i in range(3))
         self.decoder = nn.ModuleList(
-            skip_init(nn.ConvTranspose2d, widths[i + 1], widths[i], KERNEL, stride=2, padding=(hp[i], wp[i]),
-                      output_padding=self._output_padding(hs, hp, ws, wp, i))
+            skip_init(nn.ConvTranspose2d, widths[i + 1], widths[i], KERNEL, **layer(i),
+                      output_padding=(self._output_padding(*rows, i), self._output_padding(*columns, i)))
             for i in reversed(range(3))
         )
         _init(self, generator)
 
     @staticmethod
-    def _output_padding(hs: list[int], hp: list[int], ws: list[int], wp: list[int], i: int) -> tuple[int, int]:
-        """Extra rows/columns so that transposed layer ``i`` maps side ``s[i+1]`` back to exactly ``s[i]``."""
-        def one(sizes: list[int], pads: list[int]) -> int:
-            return sizes[i] - ((sizes[i + 1] - 1) * 2 - 2 * pads[i] + KERNEL)
-        return one(hs, hp), one(ws, wp)
+    def _output_padding(sizes: list[int], pads: list[int], strides: list[int], i: int) -> int:
+        """Extra rows (or columns) so that transposed layer ``i`` maps side ``sizes[i+1]`` back to exactly
+        ``sizes[i]``."""
+        return sizes[i] - ((sizes[i + 1] - 1) * strides[i] - 2 * pads[i] + KERNEL)
 
     # -- encoder / decoder -------------------------------------------------------------------------------------------
 

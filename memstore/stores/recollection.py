@@ -6,9 +6,13 @@ dVAE trained online by their Algorithm 1 on every write::
 
     write(x, y):  check ─▶ for s in 1..N: z_s ← Sample(M); x_s ← DEC(z_s)          (recollections, current decoder)
                            for s in 1..N: one Adam step on BCE(DEC(ENC(x_s ∪ x)), x_s ∪ x)   (encoder + decoder)
+                           refresh: z_s ← argmax ENC(x_s) into their slots     (codes follow the updated dVAE)
                            policy.place ─▶ slots ─▶ codes = argmax ENC(x) ─▶ bitpack ─▶ Zarr payload; labels packed
     sample(n):    slots (generator) ─▶ codes from the Zarr chunks that hold them ─▶ DEC(codes) with the current decoder
     edit(k, x):   re-encode x into slots k (GMED works through it)
+
+N is one step per incoming item by default (their per-example loop), and (c, l) follow the budget when not given
+(:func:`~memstore.stores.latent_design.default_latents`); decision 0021 gives the measurements.
 
 Bits (docs/backends/recollection.md): c·ceil(log2 l) per item + label (+ task id); the dVAE's float32 parameters are
 ``Ledger.models`` and count against the budget only under ``Budget(charge_models=True)`` (their Table 3's total

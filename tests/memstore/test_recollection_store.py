@@ -125,6 +125,15 @@ def test_total_storage_charges_exactly_param_bits() -> None:
         RecollectionStore(Budget(model, charge_models=True), shape, 10, latents=38, classes=2, seed=0)
 
 
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32), (1, 5, 9)])
+def test_every_class_of_a_latent_has_its_own_logit(shape: tuple[int, int, int]) -> None:
+    # 8×8 digits once reached a 1×1 code map spread over 2×2: a latent's classes shared one logit, so every code was 0
+    model = DiscreteVAE(DVAEConfig(shape, 16, 4), torch.Generator().manual_seed(0))
+    logits = model.logits(torch.rand(3, *shape, generator=torch.Generator().manual_seed(1)))
+    assert logits.shape == (3, 16, 4) and bool((logits.std(-1) > 0).all())
+    assert model.decode(model.encode(torch.rand(2, *shape))).shape == (2, *shape)
+
+
 def test_latent_design_hand_computed() -> None:
     # 1000 bits for 10 items (ρ = 10/100): 100 bits each, 4 of label, 96 for the code. Every power of two gives
     # C = 96; the smaller network c·l (192 for (96,2) and (48,4)) then the smaller c pick (48, 4).
