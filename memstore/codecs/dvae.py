@@ -9,6 +9,12 @@ A :class:`FixedWidthCodec` with ``symbols = c`` and ``symbol_bits = ceil(log2 l)
 into one continuous bitstream with no per-item padding (38 binary latents cost 38 bits, not 40). The codec holds a
 reference to the store's live :class:`~memstore.nn.DiscreteVAE`: decoding always uses the current decoder. Its config
 names the architecture only; the weights are the store's state (saved by ``persist``), not the codec's config.
+
+The codec owns its training, as CompressAI's learned codecs do: an Adam optimiser over the dVAE at ``lr``, one step
+at a time (:meth:`DVAECodec.train_step`), its moments out (:meth:`~DVAECodec.training_state`) and back
+(:meth:`~DVAECodec.optimiser_from`). What to train on (Algorithm 1's recollections) is the store's choice::
+
+    store: x_s ∪ x ──▶ codec.train_step ──▶ BCE(DEC(gumbel(ENC(·))), ·) ──▶ Adam step on the codec's dVAE
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import torch
 from torch import Tensor
 
 from ..budget import index_bits
+from ..errors import InvalidInputError
 from ..nn.dvae import DiscreteVAE, DVAEConfig
 from .base import FixedWidthCodec
 
@@ -27,7 +34,8 @@ __all__ = ["DVAECodec"]
 
 
 class DVAECodec(FixedWidthCodec):
-    """Codes of ``latents`` categorical variables of ``classes`` values; ``model`` (or a fresh one from ``seed``)."""
+    """Codes of ``latents`` categorical variables of ``classes`` values; ``model`` (or a fresh one from ``seed``),
+    trained by Adam at ``lr``."""
 
     codec_id = "dvae"
 
@@ -40,6 +48,7 @@ class DVAECodec(FixedWidthCodec):
         *,
         model: DiscreteVAE | None = None,
         seed: int = 0,
+        lr: float = 1e-3,
     ) -> None:
         self.config = DVAEConfig(tuple(item_shape), int(latents), int(classes), float(tau))
         if model is not None and model.config != self.config:
@@ -48,6 +57,51 @@ class DVAECodec(FixedWidthCodec):
         self.item_shape = self.config.item_shape
         self.symbols = self.config.latents
         self.symbol_bits = index_bits(self.config.classes)
+        self.lr = float(lr)
+        self.optimiser = torch.optim.Adam(self.model.parameters(), lr=self.lr)
+
+    def to(self, device: torch.device) -> DVAECodec:
+        """Move the dVAE to ``device`` before any step (a fresh optimiser over the moved parameters)."""
+        self.model.to(device)
+        self.optimiser = torch.optim.Adam(self.model.parameters(), lr=self.lr)
+        return self
+
+    # -- training ----------------------------------------------------------------------------------------------------
+
+    def train_step(self, x: Tensor, generator: torch.Generator | None) -> None:
+        """One Adam step on the reconstruction loss of ``x`` (Gumbel noise from ``generator``)."""
+        self.model.train()
+        self.optimiser.zero_grad(set_to_none=True)
+        self.model.loss(x.detach().to("cpu", torch.float32), generator).backward()
+        self.optimiser.step()
+
+    def training_state(self) -> dict[str, Any]:
+        """Adam's step count and moments by parameter name, as CPU tensors (uncharged training state)."""
+        names = dict(zip(map(id, self.model.parameters()), (n for n, _ in self.model.named_parameters())))
+        moments: dict[str, dict[str, Tensor]] = {"exp_avg": {}, "exp_avg_sq": {}}
+        steps = 0
+        for param, state in self.optimiser.state.items():
+            steps = int(state["step"])
+            for key in moments:
+                moments[key][names[id(param)]] = state[key].detach().cpu().clone()
+        return {"steps": steps, **moments}
+
+    def optimiser_from(self, state: dict[str, Any]) -> torch.optim.Adam:
+        """An optimiser holding ``state`` (from :meth:`training_state`), built without installing it: the caller
+        assigns ``codec.optimiser`` once everything else it loads is valid. InvalidInputError on a mismatch."""
+        optimiser = torch.optim.Adam(self.model.parameters(), lr=self.lr)
+        if not int(state["steps"]):
+            return optimiser
+        for name, param in self.model.named_parameters():
+            moments = tuple(torch.as_tensor(state[key][name]).to(param.device, copy=True)
+                            for key in ("exp_avg", "exp_avg_sq"))
+            if any(moment.shape != param.shape for moment in moments):
+                raise InvalidInputError(f"state 'adam' moments for {name!r} do not match the dVAE")
+            optimiser.state[param] = {"step": torch.tensor(float(state["steps"])), "exp_avg": moments[0],
+                                      "exp_avg_sq": moments[1]}
+        return optimiser
+
+    # -- codes -------------------------------------------------------------------------------------------------------
 
     def encode(self, x: Tensor) -> np.ndarray:
         return self.model.encode(x.detach().to("cpu", torch.float32)).numpy()

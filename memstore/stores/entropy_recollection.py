@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from ..budget import Budget
+from ..codecs.dvae import DVAECodec
 from ..codecs.entropy import CategoricalRangeCoder, EntropyCodedDVAE
 from ..errors import InvalidInputError
 from ..nn.dvae import DiscreteVAE, usable_device
@@ -74,6 +75,10 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
 
     def make_codec(self) -> EntropyCodedDVAE:
         return EntropyCodedDVAE(self._dvae_codec())
+
+    @property
+    def learned_codec(self) -> DVAECodec:
+        return self.codec.dvae
 
     # -- the entropy model -------------------------------------------------------------------------------------------
 

@@ -72,14 +72,19 @@ class Stabilisation:
 
 
 class OnlineDVAE:
-    """What a store of dVAE codes does whatever engine holds the codes: the dVAE, its Adam state and Algorithm 1.
+    """What a store of dVAE codes does whatever engine holds the codes: Algorithm 1, choosing what its learned codec
+    (:class:`DVAECodec`, which owns the dVAE, its Adam optimiser and its training step) trains on.
 
-    Mixed into an item engine (``ItemStore`` for fixed-width codes, ``VariableItemStore`` for entropy-coded ones) whose
-    codec exposes the live :class:`DiscreteVAE` as ``codec.model``. The engine's ``_get`` decodes slots.
+    Mixed into an item engine (``ItemStore`` for fixed-width codes, ``VariableItemStore`` for entropy-coded ones);
+    ``learned_codec`` is the engine's :class:`DVAECodec` (the codec itself, or the one inside it). The engine's
+    ``_get`` decodes slots.
     """
 
     stabilisation: Stabilisation
-    optimiser: torch.optim.Adam
+
+    @property
+    def learned_codec(self) -> DVAECodec:
+        raise NotImplementedError
 
     def _init_settings(self, latents: int | None, classes: int | None, tau: float,
                        stabilisation: Stabilisation | None, design: Callable[[], LatentDesign]) -> None:
@@ -97,23 +102,28 @@ class OnlineDVAE:
         self.stabilisation = stabilisation or Stabilisation()
 
     def _init_dvae(self, dvae: DiscreteVAE | dict[str, Tensor] | None, device: torch.device) -> None:
-        self.model.to(device)
+        self.learned_codec.to(device)
         if dvae is not None:
             state = dvae.state_dict() if isinstance(dvae, DiscreteVAE) else dvae
             self.model.load_state_dict(state)
-        self.optimiser = torch.optim.Adam(self.model.parameters(), lr=self.stabilisation.lr)
         self.recollections_used = 0  # decoded recollections trained on (a measurement, not state)
 
     def _dvae_codec(self) -> DVAECodec:
         latents, classes, tau = self._latent_shape
         try:
-            return DVAECodec(self.item_shape, latents, classes, tau, seed=self.generator.initial_seed())
+            return DVAECodec(self.item_shape, latents, classes, tau, seed=self.generator.initial_seed(),
+                             lr=self.stabilisation.lr)
         except ValueError as exc:
             raise InvalidInputError(str(exc)) from exc
 
     @property
     def model(self) -> DiscreteVAE:
-        return self.codec.model
+        return self.learned_codec.model
+
+    @property
+    def optimiser(self) -> torch.optim.Adam:
+        """The learned codec's Adam optimiser."""
+        return self.learned_codec.optimiser
 
     @property
     def device(self) -> torch.device:
@@ -153,12 +163,10 @@ class OnlineDVAE:
             return
         drawn = [self._recollection_set(settings.batch_size, settings.code_sampling, self.generator)
                  for _ in range(settings.steps_for(x.shape[0]))]
-        self.model.train()
+        incoming = x.detach().to("cpu", torch.float32)
         for _, x_s in drawn:
             self.recollections_used += x_s.shape[0]
-            self.optimiser.zero_grad(set_to_none=True)
-            self.model.loss(torch.cat([x_s, x.detach().to("cpu", torch.float32)]), self.generator).backward()
-            self.optimiser.step()
+            self.learned_codec.train_step(torch.cat([x_s, incoming]), self.generator)
         if settings.refresh and drawn:
             self._refresh(np.concatenate([slots for slots, _ in drawn]), torch.cat([x_s for _, x_s in drawn]))
 
@@ -183,42 +191,19 @@ class OnlineDVAE:
         kwargs["stabilisation"] = Stabilisation(**{"refresh": False, **config["stabilisation"]})
         return kwargs
 
-    def _adam_state(self) -> dict[str, Any]:
-        names = dict(zip(map(id, self.model.parameters()), (n for n, _ in self.model.named_parameters())))
-        moments: dict[str, dict[str, Tensor]] = {"exp_avg": {}, "exp_avg_sq": {}}
-        steps = 0
-        for param, state in self.optimiser.state.items():
-            steps = int(state["step"])
-            for key in moments:
-                moments[key][names[id(param)]] = state[key].detach().cpu().clone()
-        return {"steps": steps, **moments}
-
     def state_dict(self) -> dict[str, Any]:
         weights = {name: value.detach().cpu().clone() for name, value in self.model.state_dict().items()}
-        return {**super().state_dict(), "dvae": weights, "adam": self._adam_state()}
+        return {**super().state_dict(), "dvae": weights, "adam": self.learned_codec.training_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         weights = {name: torch.as_tensor(value) for name, value in state["dvae"].items()}
         expected = self.model.state_dict()
         if weights.keys() != expected.keys() or any(weights[k].shape != expected[k].shape for k in expected):
             raise InvalidInputError("state 'dvae' does not match this store's dVAE architecture")
-        optimiser = self._adam_from(state["adam"])  # built before anything changes: a bad state changes nothing
+        optimiser = self.learned_codec.optimiser_from(state["adam"])  # built first: a bad state changes nothing
         super().load_state_dict(state)
         self.model.load_state_dict(weights)
-        self.optimiser = optimiser
-
-    def _adam_from(self, adam: dict[str, Any]) -> torch.optim.Adam:
-        optimiser = torch.optim.Adam(self.model.parameters(), lr=self.stabilisation.lr)
-        if not int(adam["steps"]):
-            return optimiser
-        for name, param in self.model.named_parameters():
-            moments = tuple(torch.as_tensor(adam[key][name]).to(param.device, copy=True)
-                            for key in ("exp_avg", "exp_avg_sq"))
-            if any(moment.shape != param.shape for moment in moments):
-                raise InvalidInputError(f"state 'adam' moments for {name!r} do not match the dVAE")
-            optimiser.state[param] = {"step": torch.tensor(float(adam["steps"])), "exp_avg": moments[0],
-                                      "exp_avg_sq": moments[1]}
-        return optimiser
+        self.learned_codec.optimiser = optimiser
 
 
 class RecollectionStore(OnlineDVAE, ItemStore):
@@ -263,6 +248,10 @@ class RecollectionStore(OnlineDVAE, ItemStore):
 
     def make_codec(self) -> DVAECodec:
         return self._dvae_codec()
+
+    @property
+    def learned_codec(self) -> DVAECodec:
+        return self.codec
 
     def _init_payload(self) -> None:
         """The code bitstream as a Zarr array: in memory, or a working copy on disk at ``path`` (saves still go

@@ -10,7 +10,9 @@ import pytest
 import torch
 
 import memstore
-from memstore import Budget, ClassBalanced, EntropyCodedRecollectionStore, RecollectionStore, Reservoir, Ring
+from memstore import (
+    Budget, ClassBalanced, EntropyCodedRecollectionStore, RecollectionStore, Reservoir, Ring, Stabilisation,
+)
 from memstore.budget import label_bits
 from memstore.codecs.entropy import CategoricalRangeCoder
 from memstore.errors import InvalidInputError
@@ -130,8 +132,10 @@ def test_refits_recode_every_item_and_charge_the_real_bytes() -> None:
 
 def test_holds_more_items_than_fixed_width_once_fitted_on_low_entropy_codes() -> None:
     budget = Budget.images(30, (1, 8, 8), 4)  # the (48, 10) model's 7,680 bits are most of 15 images' worth
-    fixed = RecollectionStore(budget, (1, 8, 8), 4, latents=48, classes=10, seed=0)
-    coded = EntropyCodedRecollectionStore(budget, (1, 8, 8), 4, latents=48, classes=10, seed=0)
+    untrained = Stabilisation(steps=0)
+    fixed = RecollectionStore(budget, (1, 8, 8), 4, latents=48, classes=10, seed=0, stabilisation=untrained)
+    coded = EntropyCodedRecollectionStore(budget, (1, 8, 8), 4, latents=48, classes=10, seed=0,
+                                          stabilisation=untrained)
     for store in (fixed, coded):
         stream(store, 400)
     assert len(coded) > len(fixed)  # an untrained dVAE's codes carry far less than 4 bits a latent

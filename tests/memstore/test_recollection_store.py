@@ -285,3 +285,21 @@ def test_bad_optimiser_state_is_refused_and_changes_nothing() -> None:
     with pytest.raises(InvalidInputError, match="adam"):
         fresh.load_state_dict(state)
     assert state_equal(before, fresh.state_dict())
+
+
+def test_the_learned_codec_owns_its_optimiser_and_training_step() -> None:
+    codec = DVAECodec((1, 8, 8), 5, 3, seed=0, lr=1e-2)
+    before = {k: v.clone() for k, v in codec.model.state_dict().items()}
+    codec.train_step(items(8)[0], torch.Generator().manual_seed(0))
+    assert not state_equal(before, codec.model.state_dict())
+    state = codec.training_state()
+    assert state["steps"] == 1 and state["exp_avg"].keys() == dict(codec.model.named_parameters()).keys()
+    rebuilt = codec.optimiser_from(state)
+    param = next(codec.model.parameters())
+    assert torch.equal(rebuilt.state[param]["exp_avg_sq"], codec.optimiser.state[param]["exp_avg_sq"])
+    assert rebuilt.param_groups[0]["lr"] == 1e-2
+    bad = {**state, "exp_avg": {name: torch.zeros(1) for name in state["exp_avg"]}}
+    with pytest.raises(InvalidInputError, match="moments"):
+        codec.optimiser_from(bad)
+    store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0)
+    assert store.optimiser is store.codec.optimiser and store.learned_codec is store.codec
