@@ -51,6 +51,6 @@ __all__ = [
     "ItemStore", "JPEGStore", "Ledger", "LosslessStore", "MemoryStore", "MemstoreError", "Mnemonics", "MnemonicsStore",
     "NotEditable", "PerTask", "Policy", "RandomSelection", "RawStore", "RecallContext", "RecallObjective",
     "RecollectionStore", "Reservoir", "Ring", "Selection", "SelfRecallStore", "Stabilisation", "TaskContext",
-    "TaskGrowth", "VariableItemStore", "choose_lossless", "choose_quality", "default_latents", "design_latents", "dtype_bits",
-    "errors", "index_bits", "label_bits", "mask_bits", "open", "param_bits", "save",
+    "TaskGrowth", "VariableItemStore", "choose_lossless", "choose_quality", "default_latents", "design_latents",
+    "dtype_bits", "errors", "index_bits", "label_bits", "mask_bits", "open", "param_bits", "save",
 ]
