@@ -58,7 +58,20 @@ class JPEGStore(VariableItemStore):
         return self.codec.quality
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "quality": self.codec.quality, "subsampling": self.codec.subsampling}
+        return {**super().config(), "codec": self.codec.get_config()}
+
+    @classmethod
+    def decode_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """The nested codec config (stores saved before it was nested kept ``quality`` and ``subsampling`` flat)."""
+        kwargs = super().decode_config(config)
+        codec = kwargs.pop("codec", None)
+        if codec is not None:
+            if not isinstance(codec, dict) or codec.get("id") != JPEGCodec.codec_id:
+                raise InvalidInputError(f"config 'codec' is not a JPEG codec config: {codec!r}")
+            if [int(d) for d in codec.get("item_shape", ())] != [int(d) for d in config["item_shape"]]:
+                raise InvalidInputError(f"codec item_shape {codec.get('item_shape')} does not match the store's")
+            kwargs["quality"], kwargs["subsampling"] = codec.get("quality"), codec.get("subsampling")
+        return kwargs
 
     @classmethod
     def auto(

@@ -71,6 +71,16 @@ class Stabilisation:
         return incoming if self.steps is None else self.steps
 
 
+def _latent_shape_of(codec: Any, item_shape: Any) -> dict[str, Any]:
+    """latents, classes and tau from a dVAE codec config (or one nesting it as ``dvae``); InvalidInputError else."""
+    dvae = codec.get("dvae", codec) if isinstance(codec, dict) else None
+    if not isinstance(dvae, dict) or dvae.get("id") != DVAECodec.codec_id:
+        raise InvalidInputError(f"config 'codec' is not a dVAE codec config: {codec!r}")
+    if list(dvae.get("item_shape", ())) != list(item_shape):
+        raise InvalidInputError(f"codec item_shape {dvae.get('item_shape')} does not match the store's {item_shape}")
+    return {key: dvae[key] for key in ("latents", "classes", "tau")}
+
+
 class OnlineDVAE:
     """What a store of dVAE codes does whatever engine holds the codes: Algorithm 1, choosing what its learned codec
     (:class:`DVAECodec`, which owns the dVAE, its Adam optimiser and its training step) trains on.
@@ -179,14 +189,26 @@ class OnlineDVAE:
 
     # -- persistence -------------------------------------------------------------------------------------------------
 
+    @property
+    def latents(self) -> int:
+        """c: latent variables per code (given, or chosen from the budget)."""
+        return self._latent_shape[0]
+
+    @property
+    def classes(self) -> int:
+        """l: classes per latent."""
+        return self._latent_shape[1]
+
     def config(self) -> dict[str, Any]:
-        latents, classes, tau = self._latent_shape
-        return {**super().config(), "latents": latents, "classes": classes, "tau": tau,
+        return {**super().config(), "codec": self.codec.get_config(),
                 "stabilisation": dataclasses.asdict(self.stabilisation)}
 
     @classmethod
     def decode_config(cls, config: dict[str, Any]) -> dict[str, Any]:
         kwargs = super().decode_config(config)
+        codec = kwargs.pop("codec", None)  # stores saved before it was nested kept latents, classes, tau flat
+        if codec is not None:
+            kwargs.update(_latent_shape_of(codec, config["item_shape"]))
         # stores saved before refresh existed did not refresh; they reopen as they ran
         kwargs["stabilisation"] = Stabilisation(**{"refresh": False, **config["stabilisation"]})
         return kwargs

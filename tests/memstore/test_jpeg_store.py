@@ -172,3 +172,18 @@ def test_state_over_the_budget_is_refused() -> None:
     with pytest.raises(InvalidInputError):
         small.load_state_dict(big.state_dict())
     assert len(small) == 0
+
+
+def test_config_nests_the_codec_config_and_refuses_another_codec(tmp_path) -> None:
+    import memstore
+
+    store = JPEGStore(Budget.images(50, (1, 8, 8), 2), (1, 8, 8), 2, seed=0, quality=30, subsampling=0)
+    config = store.config()
+    assert config["codec"] == store.codec.get_config() and "quality" not in config
+    assert JPEGStore.from_config(config).quality == 30
+    store.save(tmp_path / "s.zarr")
+    assert memstore.open(tmp_path / "s.zarr").config() == config
+    with pytest.raises(InvalidInputError, match="not a JPEG codec"):
+        JPEGStore.from_config({**config, "codec": {"id": "zstd", "level": 3}})
+    with pytest.raises(InvalidInputError, match="item_shape"):
+        JPEGStore.from_config({**config, "codec": {**config["codec"], "item_shape": [1, 9, 9]}})

@@ -156,7 +156,7 @@ def test_default_latents_follow_the_budget_and_the_stream_length() -> None:
     budget = Budget.images(100, shape, 10)  # 627,600 bits: 100 raw images
     store = RecollectionStore(budget, shape, 10, seed=0)
     design = default_latents(budget, shape, 10)
-    assert (store.config()["latents"], store.config()["classes"]) == (design.latents, design.classes)
+    assert (store.latents, store.classes) == (design.latents, design.classes)
     # 50 × the 100 raw images: 5,000 items of at most 125 bits (4 of them the label), at most 64 filters
     assert design.items >= 5000 and design.item_bits <= 627_600 // 5000
     assert design.latents * design.classes <= 256 and store.capacity == design.items
@@ -164,7 +164,7 @@ def test_default_latents_follow_the_budget_and_the_stream_length() -> None:
     short = default_latents(budget, shape, 10, expected_items=2000)
     assert short.items >= 2000 and short.capacity_bits > design.capacity_bits
     assert default_latents(budget, shape, 10, expected_items=10**6) == design
-    assert RecollectionStore(budget, shape, 10, expected_items=2000, seed=0).config()["latents"] == short.latents
+    assert RecollectionStore(budget, shape, 10, expected_items=2000, seed=0).latents == short.latents
     # small images keep 64-bit codes at least, holding fewer of them
     tiny = default_latents(Budget.images(10, (1, 8, 8), 10), (1, 8, 8), 10)
     assert tiny.item_bits - label_bits(10) >= 64 - 3  # 64 code bits, less what index_bits(l) rounds away
@@ -303,3 +303,19 @@ def test_the_learned_codec_owns_its_optimiser_and_training_step() -> None:
         codec.optimiser_from(bad)
     store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0)
     assert store.optimiser is store.codec.optimiser and store.learned_codec is store.codec
+
+
+def test_config_nests_the_codec_config_and_still_reads_flat_ones() -> None:
+    store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0)
+    config = store.config()
+    assert config["codec"] == store.codec.get_config() and "latents" not in config
+    assert (RecollectionStore.from_config(config).latents, RecollectionStore.from_config(config).classes) == (5, 3)
+    flat = {key: value for key, value in config.items() if key != "codec"}  # as stores saved before it was nested
+    old_settings = {key: value for key, value in config["stabilisation"].items() if key != "refresh"}
+    flat.update(latents=5, classes=3, tau=1.0, stabilisation=old_settings)
+    assert RecollectionStore.from_config(flat).config() == {**config, "stabilisation": {**config["stabilisation"],
+                                                                                      "refresh": False}}
+    with pytest.raises(InvalidInputError, match="not a dVAE codec"):
+        RecollectionStore.from_config({**config, "codec": {"id": "jpeg"}})
+    with pytest.raises(InvalidInputError, match="item_shape"):
+        RecollectionStore.from_config({**config, "codec": {**config["codec"], "item_shape": [1, 9, 9]}})
