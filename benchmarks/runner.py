@@ -7,6 +7,8 @@ never reuses a stale result.
 
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import json
 import os
@@ -106,8 +108,10 @@ class CellResult:
         )
 
 
+@functools.cache
 def provenance() -> dict[str, Any]:
-    """What produced a result: torch's version and the checkout's commit (with a flag for uncommitted changes)."""
+    """What produced a result: torch's version and the checkout's commit (with a flag for uncommitted changes), read
+    once per process, when its first cell starts: the code a process runs is the code it imported."""
     root = Path(__file__).resolve().parent.parent
 
     def git(*args: str) -> str | None:
@@ -154,6 +158,7 @@ def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu") -
     ``device``: where the store's network computes (the learner's model stays on the CPU). It is an execution
     detail, not part of the cell's identity: it is recorded in the result's provenance, not in its key."""
     start = time.perf_counter()
+    produced_by = provenance()
     dataset = load_dataset(cell.dataset, data_root)
     stream = cell.stream.build(dataset, torch.Generator().manual_seed(cell.seed))
     model = cell.model.seeded(stream.item_shape, stream.num_classes, cell.seed)
@@ -172,7 +177,7 @@ def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu") -
         budget_bits=0 if store is None else store.budget.bits,
         seconds=time.perf_counter() - start,
         distortion=store.distortion().l1 if isinstance(store, ItemStore) else None,
-        provenance={**provenance(), "store_device": device},
+        provenance={**produced_by, "store_device": device},
     )
 
 
