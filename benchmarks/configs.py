@@ -141,8 +141,8 @@ FRONTIER_CONFIG = "frontier-split-mnist"  # what ``python -m benchmarks frontier
 def _frontier() -> dict[str, Grid]:
     """The compression frontier (issue 14): every item store at equal bits on the GMED protocol (task-free ER, lr
     0.05, MLP 2x400, batch 10, replay 10, one pass), budgets of 10, 20, 50, 100, 200 and 500 raw images, 10 seeds.
-    Split MNIST (5 x 1,000, full test set), Rotated MNIST (20 x 1,000, a fixed random 1,000 test images per task), and Split on the
-    synthetic ``colour`` images (3x32x32, 5 x 1,000, full test set) and on inverted MNIST."""
+    Split MNIST (5 x 1,000, full test set), Rotated MNIST (20 x 1,000, a fixed random 1,000 test images per task),
+    and Split on the synthetic ``colour`` images (3x32x32, 5 x 1,000, full test set) and on inverted MNIST."""
     from .streams import Rotated
 
     budgets = tuple(BudgetSpec(images=n) for n in (10, 20, 50, 100, 200, 500))

@@ -17,5 +17,6 @@ __all__ = [
     "EntropyCodedRecollectionStore", "Float32Codec", "GenerativeStore", "Herding", "ItemStore", "JPEGStore",
     "LatentDesign", "LosslessChoice", "LosslessStore", "Mnemonics", "MnemonicsStore", "QualityChoice",
     "RandomSelection", "RawStore", "RecallObjective", "RecollectionStore", "Selection", "SelfRecallStore",
-    "Stabilisation", "TaskGrowth", "VariableItemStore", "choose_lossless", "choose_quality", "default_latents", "design_latents",
+    "Stabilisation", "TaskGrowth", "VariableItemStore", "choose_lossless", "choose_quality", "default_latents",
+    "design_latents",
 ]

@@ -12,7 +12,8 @@ are stored, eq. 4 (incremental storage) is ``maximise C s.t. ρ·N·S ≤ γ`` a
 
 :func:`default_latents` is what :class:`~memstore.RecollectionStore` uses when no (c, l) is given: eq. 4/5 for
 ``ρN = min(N, 50 × the raw images the budget holds, what fits at 64 code bits each)`` (``N = expected_items``; without
-it, the other two), with the network kept to at most 64 filters per layer (c·l ≤ 256). Decision 0021 gives the measurements behind the numbers.
+it, the other two), with the network kept to at most 64 filters per layer (c·l ≤ 256). Decision 0021 gives the
+measurements behind the numbers.
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ def default_latents(
     ``min(expected_items, 50 × raw images in budget, items of 64 code bits in budget)`` items and at most 64 filters
     per layer; when even one
     such code does not fit, as many items as fit (halving); ValueError when none does."""
+    if expected_items is not None and (type(expected_items) is not int or expected_items < 1):
+        raise ValueError(f"expected_items must be a positive int (the stream length), got {expected_items!r}")
     raw_bits = 8 * math.prod(int(d) for d in item_shape) + label_bits(num_classes)
     raw_bits += 0 if num_tasks is None else index_bits(num_tasks)
     items = DEFAULT_RATIO * max(budget.capacity(raw_bits), 1)

@@ -64,7 +64,8 @@ def test_jpeg_auto_quality_is_chosen_from_the_first_task() -> None:
     x = load_digits().train_x[:200]
     store = spec.build(budget, (1, 8, 8), 10, seed=0, num_tasks=None, calibration=x)
     assert store.quality == store.quality_choice.quality and store.quality_choice.items
-    assert resolve("jpeg:quality=30", STORES, "store").build(budget, (1, 8, 8), 10, seed=0, num_tasks=None).quality == 30
+    fixed = resolve("jpeg:quality=30", STORES, "store").build(budget, (1, 8, 8), 10, seed=0, num_tasks=None)
+    assert fixed.quality == 30
     with pytest.raises(ValueError, match="first task's inputs"):
         spec.build(budget, (1, 8, 8), 10, seed=0, num_tasks=None)
     with pytest.raises(ValueError, match="'auto'"):

@@ -178,6 +178,9 @@ def test_latent_design_bad_arguments() -> None:
         RecollectionStore(Budget(3), shape, 10)  # not even one 1-bit code beside its 4-bit label
     with pytest.raises(InvalidInputError, match="stabilisation"):
         Stabilisation(steps=1.5)  # type: ignore[arg-type]
+    for bad in (0, -5, 2.5):
+        with pytest.raises(InvalidInputError, match="expected_items"):
+            RecollectionStore(Budget.images(10, shape, 10), shape, 10, expected_items=bad)  # type: ignore[arg-type]
     capped = design_latents(Budget(10**6), 100, 100, shape, 10, classes=(2,), max_filters=8)
     assert (capped.latents, capped.classes) == (16, 2)  # c·l ≤ 4·8
 
