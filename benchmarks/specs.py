@@ -17,6 +17,8 @@ from torch import Tensor, nn
 from learners import ER, AccuracyMatrix, Learner, Naive
 from memstore import Budget, MemoryStore
 
+from .models import MLPSpec  # the model spec lives in models.py; re-exported here for callers
+
 __all__ = [
     "BudgetSpec",
     "ERSpec",
@@ -396,32 +398,3 @@ LEARNERS.update(PAPER_LEARNERS)  # type: ignore[arg-type]
 from .learner_specs import ARM_LEARNERS  # noqa: E402  (issue 6: ARM and their Distill, over a self-recall store)
 
 LEARNERS.update(ARM_LEARNERS)  # type: ignore[arg-type]
-
-
-# -- models ----------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MLPSpec:
-    """A ReLU MLP with PyTorch's default init: ``hidden`` widths, e.g. (400, 400) for MNIST, (100, 100) for digits."""
-
-    hidden: tuple[int, ...] = (400, 400)
-
-    def build(self, item_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-        widths = [int(torch.tensor(item_shape).prod()), *self.hidden]
-        layers: list[nn.Module] = [nn.Flatten()]
-        for w_in, w_out in zip(widths[:-1], widths[1:], strict=True):
-            layers += [nn.Linear(w_in, w_out), nn.ReLU()]
-        layers.append(nn.Linear(widths[-1], num_classes))
-        return nn.Sequential(*layers)
-
-    def seeded(self, item_shape: tuple[int, ...], num_classes: int, seed: int) -> nn.Module:
-        """``build`` with PyTorch's default init drawn under ``torch.manual_seed(seed)``; the global RNG is left as
-        it was (the init is the only draw that cannot take a ``generator=``)."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return self.build(item_shape, num_classes)
-
-    @property
-    def label(self) -> str:
-        return "mlp-" + "x".join(str(h) for h in self.hidden)
