@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list-configs", action="store_true", help="print the named configs and exit")
     p.add_argument("--dataset", choices=sorted(DATASETS),
                    help="digits (embedded), colour (synthetic 3x32x32), mnist or mnist-inverted (from --data-root)")
-    p.add_argument("--data-root", help="folder holding MNIST/raw/* (default: $MEMSTORE_DATA, else ../shared/data)")
+    p.add_argument("--data-root", help="folder holding MNIST/raw/* (default: $MEMSTORE_DATA, else a shared/data "
+                                       "folder beside the checkout)")
     p.add_argument("--stream", choices=sorted(STREAMS), help="split, permuted or rotated")
     p.add_argument("--examples-per-task", type=_optional_count, default=argparse.SUPPRESS,
                    help="training images per task, or 'all'")

@@ -8,8 +8,8 @@
 - ``colour``: synthetic 3×32×32 colour images made here (:func:`load_colour`), 10 classes, for the stores' colour
   path where no colour data set is on the machine.
 
-The data root is, in order: the explicit argument, the ``MEMSTORE_DATA`` variable, or ``../shared/data`` beside this
-checkout when it exists (where this repository's checkouts keep real MNIST).
+The data root is, in order: the explicit argument, the ``MEMSTORE_DATA`` variable, or a ``shared/data`` folder beside
+this checkout when it exists (where this repository's checkouts keep real MNIST).
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ class Dataset:
 
 
 def resolve_data_root(root: str | os.PathLike[str] | None = None) -> Path:
-    """Where torchvision datasets live: ``root``, else ``$MEMSTORE_DATA``, else ``../shared/data`` if present."""
+    """Where torchvision datasets live: ``root``, else ``$MEMSTORE_DATA``, else a ``shared/data`` folder beside the
+    checkout."""
     if root is not None:
         return Path(root)
     env = os.environ.get("MEMSTORE_DATA")

@@ -13,7 +13,10 @@ from typing import Any, ClassVar
 import numpy as np
 from torch import Tensor
 
-__all__ = ["ItemCodec", "FixedWidthCodec", "VariableLengthCodec", "CODECS", "codec_from_config"]
+from ..errors import InvalidInputError
+
+__all__ = [
+    "ItemCodec", "FixedWidthCodec", "VariableLengthCodec", "CODECS", "codec_from_config", "nested_codec_config"]
 
 #: Codec classes by ``codec_id``.
 CODECS: dict[str, type[ItemCodec]] = {}
@@ -97,3 +100,13 @@ def codec_from_config(config: dict[str, Any]) -> ItemCodec:
     except KeyError as exc:
         raise ValueError(f"unknown codec config {config!r}") from exc
     return cls.from_config(config)
+
+
+def nested_codec_config(codec: Any, codec_id: str, item_shape: Any, name: str) -> dict[str, Any]:
+    """A store's nested ``codec`` config, checked to be a ``codec_id`` config (``name`` says which, for the error)
+    for the store's ``item_shape``; InvalidInputError otherwise."""
+    if not isinstance(codec, dict) or codec.get("id") != codec_id:
+        raise InvalidInputError(f"config 'codec' is not a {name} codec config: {codec!r}")
+    if [int(d) for d in codec.get("item_shape", ())] != [int(d) for d in item_shape]:
+        raise InvalidInputError(f"codec item_shape {codec.get('item_shape')} does not match the store's {item_shape}")
+    return codec

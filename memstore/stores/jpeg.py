@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from ..budget import Budget, label_bits
+from ..codecs.base import nested_codec_config
 from ..codecs.jpeg import JPEGCodec
 from ..errors import InvalidInputError
 from ..policies import Policy
@@ -66,10 +67,7 @@ class JPEGStore(VariableItemStore):
         kwargs = super().decode_config(config)
         codec = kwargs.pop("codec", None)
         if codec is not None:
-            if not isinstance(codec, dict) or codec.get("id") != JPEGCodec.codec_id:
-                raise InvalidInputError(f"config 'codec' is not a JPEG codec config: {codec!r}")
-            if [int(d) for d in codec.get("item_shape", ())] != [int(d) for d in config["item_shape"]]:
-                raise InvalidInputError(f"codec item_shape {codec.get('item_shape')} does not match the store's")
+            codec = nested_codec_config(codec, JPEGCodec.codec_id, config["item_shape"], "JPEG")
             kwargs["quality"], kwargs["subsampling"] = codec.get("quality"), codec.get("subsampling")
         return kwargs
 

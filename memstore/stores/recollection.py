@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 
 from ..budget import Budget, param_bits
+from ..codecs.base import nested_codec_config
 from ..codecs.dvae import DVAECodec
 from ..errors import InvalidInputError
 from ..nn.dvae import DiscreteVAE, usable_device
@@ -73,11 +74,8 @@ class Stabilisation:
 
 def _latent_shape_of(codec: Any, item_shape: Any) -> dict[str, Any]:
     """latents, classes and tau from a dVAE codec config (or one nesting it as ``dvae``); InvalidInputError else."""
-    dvae = codec.get("dvae", codec) if isinstance(codec, dict) else None
-    if not isinstance(dvae, dict) or dvae.get("id") != DVAECodec.codec_id:
-        raise InvalidInputError(f"config 'codec' is not a dVAE codec config: {codec!r}")
-    if list(dvae.get("item_shape", ())) != list(item_shape):
-        raise InvalidInputError(f"codec item_shape {dvae.get('item_shape')} does not match the store's {item_shape}")
+    dvae = codec.get("dvae", codec) if isinstance(codec, dict) else codec
+    dvae = nested_codec_config(dvae, DVAECodec.codec_id, item_shape, "dVAE")
     return {key: dvae[key] for key in ("latents", "classes", "tau")}
 
 
