@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from learners import AccuracyMatrix, Learner, score
+from learners import AccuracyMatrix, Learner
 from memstore import ItemStore, MemoryStore
 
 from .datasets import load_dataset
@@ -30,7 +30,9 @@ from .parameters import resolve
 from .specs import LEARNERS, STORES, BudgetSpec, MLPSpec, Setting
 from .streams import Stream, StreamSpec
 
-__all__ = ["Cell", "CellResult", "Grid", "GridRun", "run_cell", "run_grid", "train_and_evaluate"]
+__all__ = [
+    "Cell", "CellParts", "CellResult", "Grid", "GridRun", "build_cell", "run_cell", "run_grid", "train_and_evaluate",
+]
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ def train_and_evaluate(
             learner.observe(x, y, task=task.index if task_aware else None)
         if task_aware:
             learner.end_task(task.index)
-        matrix = matrix.with_row([score(learner.model, t.test_x, t.test_y).accuracy for t in stream])
+        matrix = matrix.with_row([learner.score(t.test_x, t.test_y).accuracy for t in stream])
     return matrix
 
 
@@ -152,21 +154,37 @@ def _build_store(cell: Cell, stream: Stream, device: str) -> MemoryStore | None:
                       device=device, calibration=stream.tasks[0].train_x)
 
 
-def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu") -> CellResult:
-    """Build stream, model (seeded init), store and learner for ``cell``; train; evaluate.
+@dataclass(frozen=True, eq=False)
+class CellParts:
+    """What :func:`build_cell` builds for a cell: its stream, the learner (with its seeded model) and the store."""
 
-    ``device``: where the store's network computes (the learner's model stays on the CPU). It is an execution
-    detail, not part of the cell's identity: it is recorded in the result's provenance, not in its key."""
-    start = time.perf_counter()
-    produced_by = provenance()
+    stream: Stream
+    learner: Learner
+    store: MemoryStore | None
+
+
+def build_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu") -> CellParts:
+    """The stream, model (seeded init), store and learner of ``cell``, untrained (``run_cell`` trains them; a
+    figure that needs the trained objects runs :func:`train_and_evaluate` on them itself)."""
     dataset = load_dataset(cell.dataset, data_root)
     stream = cell.stream.build(dataset, torch.Generator().manual_seed(cell.seed))
     model = cell.model.seeded(stream.item_shape, stream.num_classes, cell.seed)
     store = _build_store(cell, stream, device)
     spec = resolve(cell.learner, LEARNERS, "learner")
-    learner = spec.build(model, store, cell.setting, torch.Generator().manual_seed(cell.seed))
+    return CellParts(stream, spec.build(model, store, cell.setting, torch.Generator().manual_seed(cell.seed)), store)
+
+
+def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu") -> CellResult:
+    """Build ``cell`` (:func:`build_cell`); train; evaluate.
+
+    ``device``: where the store's network computes (the learner's model stays on the CPU). It is an execution
+    detail, not part of the cell's identity: it is recorded in the result's provenance, not in its key."""
+    start = time.perf_counter()
+    produced_by = provenance()
+    parts = build_cell(cell, data_root=data_root, device=device)
+    store = parts.store
     matrix = train_and_evaluate(
-        learner, stream, batch_size=cell.setting.batch_size, task_aware=cell.setting.task_aware
+        parts.learner, parts.stream, batch_size=cell.setting.batch_size, task_aware=cell.setting.task_aware
     )
     return CellResult(
         config=cell.config(),

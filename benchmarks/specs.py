@@ -6,7 +6,6 @@ nothing else in the runner branches on names.
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
@@ -14,10 +13,11 @@ from typing import ClassVar, Protocol
 import torch
 from torch import Tensor, nn
 
-from learners import ER, AccuracyMatrix, Learner, Naive
+from learners import ER, Learner, Naive
 from memstore import Budget, MemoryStore
 
 from .models import MLPSpec  # the model spec lives in models.py; re-exported here for callers
+from .settings import SETTINGS, Metric, Setting  # likewise the protocol settings
 
 __all__ = [
     "BudgetSpec",
@@ -295,56 +295,6 @@ for _variant in ("dgmw", "dgma"):
     STORES[_variant] = GenerativeSpec(_variant)
 
 
-# -- protocol settings -----------------------------------------------------------------------------------------
-
-
-class Metric(enum.Enum):
-    """The test accuracy a setting reports."""
-
-    AVERAGE = "mean of per-task accuracies"
-    RETENTION = "accuracy on the pooled test set"
-
-    def __call__(self, matrix: AccuracyMatrix) -> float:
-        return matrix.average_accuracy() if self is Metric.AVERAGE else matrix.retention()
-
-
-@dataclass(frozen=True)
-class Setting:
-    """A protocol setting (docs/protocols.md): learning rate, replay rule, task awareness, reported metric.
-
-    ``task_aware``: the learner is told task ids and boundaries (``observe(..., task=t)``, ``end_task``); the store
-    then keeps task ids. ``replay_past_tasks_only`` needs it. (Images per task belong to the stream spec.)
-    """
-
-    name: str
-    lr: float
-    replay_past_tasks_only: bool
-    task_aware: bool
-    metric: Metric
-    batch_size: int = 10
-    replay_size: int = 10
-
-    def __post_init__(self) -> None:
-        if self.replay_past_tasks_only and not self.task_aware:
-            raise ValueError("replaying past tasks only needs a task-aware setting")
-
-
-SETTINGS: dict[str, Setting] = {
-    # GMED (Jin et al.), task-free: replay from the whole memory; accuracy over the full test set.
-    "gmed": Setting("gmed", 0.05, False, False, Metric.RETENTION),
-    # MIR (Aljundi et al.) as reported by ARM: no replay in task 1, then earlier tasks only; mean per-task accuracy.
-    "mir": Setting("mir", 0.1, True, True, Metric.AVERAGE),
-    # GMED's setting for its task-aware baselines (GEM, LwF): lr 0.05, full test set, but task ids and boundaries known.
-    "gmed-task-aware": Setting("gmed-task-aware", 0.05, False, True, Metric.RETENTION),
-    # Riemer et al. Table 1 (ER on MNIST-Rotations): predictive-model lr 0.01, replay batch 5 (memory 100) or 25
-    # (memory 200), task-free reservoir replay; retention = accuracy on all tasks' test sets at the end.
-    "riemer-5": Setting("riemer-5", 0.01, False, False, Metric.RETENTION, replay_size=5),
-    "riemer-25": Setting("riemer-25", 0.01, False, False, Metric.RETENTION, replay_size=25),
-    # Their GEM rows on MNIST-Rotations: lr 0.1 (memory strength 0.5, GEMSpec's default), task ids and boundaries.
-    "riemer-gem": Setting("riemer-gem", 0.1, False, True, Metric.RETENTION),
-}
-
-
 # -- learners --------------------------------------------------------------------------------------------------
 
 
@@ -398,3 +348,8 @@ LEARNERS.update(PAPER_LEARNERS)  # type: ignore[arg-type]
 from .learner_specs import ARM_LEARNERS  # noqa: E402  (issue 6: ARM and their Distill, over a self-recall store)
 
 LEARNERS.update(ARM_LEARNERS)  # type: ignore[arg-type]
+
+from .phase_specs import PHASE_LEARNERS, PHASE_STORES  # noqa: E402  (the phase protocol: Mnemonics Training)
+
+LEARNERS.update(PHASE_LEARNERS)  # type: ignore[arg-type]
+STORES.update(PHASE_STORES)  # type: ignore[arg-type]

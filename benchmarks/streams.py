@@ -2,6 +2,8 @@
 
 - :class:`Split`: class-incremental, single head: tasks {0,1}, {2,3}, ..., {8,9} (``classes_per_task`` consecutive
   classes each). Each task's test set is the test data of its classes.
+- :class:`Phases`: the N-phase class-incremental protocol of Mnemonics Training (Liu et al. 2020): a seeded class
+  order; phase 0 holds its first ``base_classes`` classes, the other classes share ``phases`` later phases evenly.
 - :class:`Permuted`: domain-incremental: one fixed pixel permutation per task over the whole dataset.
 - :class:`Rotated`: domain-incremental: task ``k`` of ``K`` rotates every image by an angle drawn uniformly from
   ``[180 k / K, 180 (k + 1) / K]`` degrees (GMED's rule; Riemer Table 1: 20 tasks, 0-180 degrees).
@@ -24,7 +26,7 @@ from torchvision.transforms import functional as TF
 
 from .datasets import Dataset
 
-__all__ = ["Permuted", "Rotated", "Split", "Stream", "StreamSpec", "STREAMS", "Task"]
+__all__ = ["Permuted", "Phases", "Rotated", "Split", "Stream", "StreamSpec", "STREAMS", "Task"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,6 +134,46 @@ class Split:
 
 
 @dataclass(frozen=True)
+class Phases:
+    """N-phase class-incremental: classes in a random order (from the generator); phase 0 learns the first
+    ``base_classes``, phases 1..N the rest, ``ceil(rest / phases)`` each; every training image of a phase's classes
+    unless ``examples_per_task`` caps it. Each task's test set is its classes' test data."""
+
+    name: ClassVar[str] = "phases"
+    base_classes: int = 5
+    phases: int = 5
+    examples_per_task: int | None = None
+    test_cap: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_count("base_classes", self.base_classes)
+        _check_count("phases", self.phases)
+        _check_count("examples_per_task", self.examples_per_task)
+        _check_count("test_cap", self.test_cap)
+
+    def class_groups(self, num_classes: int, generator: torch.Generator) -> list[list[int]]:
+        if not self.base_classes + self.phases <= num_classes:
+            raise ValueError(f"{self.base_classes} base classes and {self.phases} phases need more than "
+                             f"{num_classes} classes")
+        order = torch.randperm(num_classes, generator=generator).tolist()
+        rest = order[self.base_classes:]
+        step = -(-len(rest) // self.phases)
+        return [order[: self.base_classes], *[rest[i:i + step] for i in range(0, len(rest), step)]]
+
+    def build(self, dataset: Dataset, generator: torch.Generator) -> Stream:
+        tasks = []
+        for t, group in enumerate(self.class_groups(dataset.num_classes, generator)):
+            classes = torch.tensor(group)
+            train = torch.nonzero(torch.isin(dataset.train_y, classes)).squeeze(1)
+            train = train[_draw(self.examples_per_task, int(train.numel()), generator, f"phase {t}")]
+            test = torch.nonzero(torch.isin(dataset.test_y, classes)).squeeze(1)
+            test_x, test_y = _cap(dataset.test_x[test], dataset.test_y[test], self.test_cap, generator)
+            label = "classes " + ",".join(map(str, group))
+            tasks.append(Task(t, dataset.train_x[train], dataset.train_y[train], test_x, test_y, label))
+        return Stream(self.name, tuple(tasks), dataset.item_shape, dataset.num_classes)
+
+
+@dataclass(frozen=True)
 class _Transformed:
     """Shared by the domain-incremental streams: each task transforms a fresh draw of the whole dataset."""
 
@@ -206,8 +248,9 @@ class _Rotation:
         return rotated.clamp_(0.0, 1.0).contiguous()
 
 
-STREAMS: dict[str, type[Split] | type[Permuted] | type[Rotated]] = {
+STREAMS: dict[str, type[Split] | type[Phases] | type[Permuted] | type[Rotated]] = {
     Split.name: Split,
+    Phases.name: Phases,
     Permuted.name: Permuted,
     Rotated.name: Rotated,
 }

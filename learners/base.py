@@ -21,6 +21,8 @@ from torch import Tensor, nn
 
 from memstore import Batch, MemoryStore, TaskContext
 
+from .metrics import TaskScore, score
+
 __all__ = ["Learner", "Step"]
 
 
@@ -59,6 +61,10 @@ class Learner:
         self.generator = generator
         self.optimizer = torch.optim.SGD(model.parameters(), lr=lr)
         self._task: int | None = None
+
+    def score(self, x: Tensor, y: Tensor) -> TaskScore:
+        """The model's argmax predictions on ``(x, y)`` counted (what the benchmarks evaluate)."""
+        return score(self.model, x, y)
 
     @property
     def current_task(self) -> int:

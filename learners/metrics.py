@@ -18,7 +18,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-__all__ = ["AccuracyMatrix", "TaskScore", "average_accuracy", "forgetting", "retention", "score"]
+__all__ = [
+    "AccuracyMatrix", "TaskScore", "average_accuracy", "average_incremental_accuracy", "forgetting", "retention",
+    "score",
+]
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,9 @@ class AccuracyMatrix:
     def retention(self) -> float:
         return retention(self)
 
+    def average_incremental_accuracy(self) -> float:
+        return average_incremental_accuracy(self)
+
 
 def average_accuracy(matrix: AccuracyMatrix) -> float:
     """Mean over tasks of the accuracies after the last task."""
@@ -109,6 +115,18 @@ def retention(matrix: AccuracyMatrix) -> float:
     final = matrix.final_row()
     total = sum(matrix.test_sizes)
     return sum(acc * n for acc, n in zip(final, matrix.test_sizes, strict=True)) / total
+
+
+def average_incremental_accuracy(matrix: AccuracyMatrix) -> float:
+    """Rebuffi et al. (iCaRL), Liu et al. (Mnemonics) Ā: the mean over rows ``i`` of the accuracy on the test data of
+    tasks ``0..i`` pooled (weighted by test sizes): after every phase, accuracy on the classes seen so far."""
+    if not matrix.complete:
+        raise ValueError(f"the matrix has {len(matrix.values)} of {matrix.num_tasks} rows")
+    seen = []
+    for i, row in enumerate(matrix.values):
+        sizes = matrix.test_sizes[: i + 1]
+        seen.append(sum(acc * n for acc, n in zip(row[: i + 1], sizes, strict=True)) / sum(sizes))
+    return sum(seen) / len(seen)
 
 
 @torch.no_grad()

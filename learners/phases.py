@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from memstore import MemoryStore, TaskContext
 
 from .lwf import distillation_loss, frozen_copy
+from .metrics import TaskScore
 
 __all__ = ["PhaseConfig", "PhaseLearner", "PhaseReport"]
 
@@ -76,6 +77,29 @@ class PhaseLearner:
         self.seen = torch.zeros(num_classes, dtype=torch.bool)
         self.old_model: nn.Module | None = None
         self.phase = 0
+        self._pending: list[tuple[Tensor, Tensor]] = []
+
+    # -- the stream interface the benchmarks' runner drives -----------------------------------------------------------
+
+    def observe(self, x: Tensor, y: Tensor, task: int | None = None) -> None:
+        """Collect a batch of the current phase's data ``D_i``; nothing trains until :meth:`end_task`."""
+        if task is not None and task != self.phase:
+            raise ValueError(f"phase {self.phase} is open; a batch of task {task} cannot join it")
+        self._pending.append((x.detach(), y.detach()))
+
+    def end_task(self, task: int | None = None) -> PhaseReport:
+        """Learn the phase from every batch observed since the last one (:meth:`learn_phase`)."""
+        if task is not None and task != self.phase:
+            raise ValueError(f"phase {self.phase} is open; cannot end task {task}")
+        if not self._pending:
+            raise ValueError(f"phase {self.phase} observed no data")
+        x, y = (torch.cat(parts) for parts in zip(*self._pending, strict=True))
+        self._pending = []
+        return self.learn_phase(x, y)
+
+    def score(self, x: Tensor, y: Tensor) -> TaskScore:
+        """Predictions among the classes seen so far (the growing head), counted."""
+        return TaskScore(int((self.predict(x) == y).sum()), int(y.shape[0]))
 
     # -- the phase ------------------------------------------------------------------------------------------------
 

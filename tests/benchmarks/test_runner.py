@@ -4,6 +4,7 @@ import json
 import math
 
 import pytest
+import torch
 
 from benchmarks.report import markdown_table, summarise, write_report
 from benchmarks.runner import CellResult, Grid, run_cell, run_grid
@@ -197,3 +198,49 @@ def test_the_online_ae_store_trains_its_dvae_on_the_incoming_batch_only():
         store.write(*random_items(10, (1, 8, 8), 10, torch.Generator().manual_seed(seed)))
     assert len(store) > 0 and store.recollections_used == 0  # no recollection decoded for training
     assert any(not torch.equal(a, b) for a, b in zip(before, store.model.parameters(), strict=True))
+
+
+def test_the_phase_protocol_runs_through_the_runner():
+    from benchmarks.configs import CONFIGS
+    from benchmarks.streams import Phases
+
+    per_item = 32 * 64 + 4 + 3  # float32 8x8 digits, label, phase id of 6
+    grid = dataclasses.replace(
+        CONFIGS["mnemonics-mnist"], dataset="digits", stream=Phases(base_classes=5, phases=5, test_cap=40),
+        model=MLPSpec((16,)), stores=("exemplars", "exemplars:selection=herding"),
+        budgets=(BudgetSpec(bits=20 * 10 * per_item),), seeds=(0,))
+    for cell in grid.cells():
+        result = run_cell(cell)
+        assert result.items == 200 and result.bits_charged == result.budget_bits == 20 * 10 * per_item
+        assert result.accuracy == result.matrix.average_incremental_accuracy()
+        first = result.matrix.values[0]
+        assert first[0] > 0.5 and all(v == 0.0 for v in first[1:])  # later phases' classes are masked, not guessed
+        assert min(result.matrix.values[-1]) > 0.0
+
+
+def test_the_mnemonics_config_holds_20_float32_exemplars_per_class():
+    from benchmarks.configs import CONFIGS
+    from benchmarks.parameters import resolve
+    from benchmarks.specs import STORES
+
+    grid = CONFIGS["mnemonics-mnist"]
+    assert grid.setting.task_aware and grid.learners == ("phases",)
+    for cell in grid.cells()[:: len(grid.seeds)]:  # as the runner builds it: a task-aware store of 6 phases
+        budget = cell.budget.resolve((1, 28, 28), 10, 6)
+        store = resolve(cell.store, STORES, "store").build(budget, (1, 28, 28), 10, seed=0, num_tasks=6)
+        assert store.capacity == 200 and store.quota(10) == 20
+
+
+def test_phase_specs_refuse_what_they_cannot_build():
+    from benchmarks.parameters import resolve
+    from benchmarks.specs import LEARNERS, STORES
+
+    budget = Budget(10_000)
+    with pytest.raises(ValueError, match="selection must be one of"):
+        resolve("exemplars:selection=mnemonic", STORES, "store").build(budget, (1, 8, 8), 10, seed=0, num_tasks=6)
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        resolve("mnemonics:dtype=int8", STORES, "store").build(budget, (1, 8, 8), 10, seed=0, num_tasks=6)
+    store = resolve("exemplars", STORES, "store").build(budget, (1, 8, 8), 10, seed=0, num_tasks=6)
+    model = MLPSpec((4,)).seeded((1, 8, 8), 10, 0)
+    with pytest.raises(ValueError, match="task-aware"):
+        LEARNERS["phases"].build(model, store, SETTINGS["gmed"], torch.Generator())

@@ -4,7 +4,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
 from benchmarks.datasets import load_dataset, load_digits, load_mnist, resolve_data_root
-from benchmarks.streams import Permuted, Rotated, Split
+from benchmarks.streams import Permuted, Phases, Rotated, Split
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +152,23 @@ def test_colour_images_are_the_same_everywhere_and_on_the_uint8_grid():
 def test_inverted_mnist_is_one_minus_mnist():
     mnist, inverted = load_dataset("mnist"), load_dataset("mnist-inverted")
     assert torch.equal(inverted.train_x[:100], 1 - mnist.train_x[:100]) and torch.equal(inverted.test_y, mnist.test_y)
+
+
+def test_phases_hold_the_base_classes_then_the_rest_in_a_seeded_order(digits):
+    stream = Phases(base_classes=4, phases=3).build(digits, _gen(0))
+    groups = [task.classes for task in stream]
+    assert [len(g) for g in groups] == [4, 2, 2, 2]
+    assert sorted(c for g in groups for c in g) == list(range(10))
+    for task in stream:
+        assert set(torch.unique(task.test_y).tolist()) == set(task.classes)
+        assert int(task.train_y.numel()) == int(torch.isin(digits.train_y, torch.tensor(task.classes)).sum())
+    again = Phases(base_classes=4, phases=3).build(digits, _gen(0))
+    assert [t.classes for t in again] == groups
+    assert [t.classes for t in Phases(base_classes=4, phases=3).build(digits, _gen(1))] != groups
+
+
+def test_phases_refuse_more_groups_than_classes(digits):
+    with pytest.raises(ValueError, match="more than 10 classes"):
+        Phases(base_classes=5, phases=6).build(digits, _gen(0))
+    with pytest.raises(ValueError, match="phases"):
+        Phases(phases=0)

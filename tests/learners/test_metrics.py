@@ -68,3 +68,11 @@ def test_score_counts_correct_argmax_in_eval_mode_and_restores_mode():
     assert (result.correct, result.total) == (2, 3)
     assert result.accuracy == pytest.approx(2 / 3)
     assert model.training
+
+
+def test_average_incremental_accuracy_pools_the_tasks_seen_so_far():
+    # after task 0: 0.9 on task 0; after task 1: (0.6·10 + 0.8·30) / 40 = 0.75; mean 0.825
+    matrix = AccuracyMatrix.from_rows([[0.9, 0.0], [0.6, 0.8]], [10, 30])
+    assert matrix.average_incremental_accuracy() == pytest.approx((0.9 + 0.75) / 2)
+    with pytest.raises(ValueError, match="rows"):
+        AccuracyMatrix.from_rows([[0.9, 0.0]], [10, 30]).average_incremental_accuracy()

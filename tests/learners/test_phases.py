@@ -90,3 +90,39 @@ def test_bad_configs_are_refused() -> None:
         PhaseConfig(lam=1.5)
     with pytest.raises(ValueError):
         PhaseConfig(epochs=-1)
+
+
+def test_observe_and_end_task_learn_the_phase_from_the_batches_observed() -> None:
+    x, y = blobs([0, 1])
+    whole, batched = learner(), learner()
+    whole.learn_phase(x, y)
+    for start in range(0, len(y), 7):
+        assert batched.observe(x[start:start + 7], y[start:start + 7], task=0) is None
+    report = batched.end_task(0)
+    assert report.classes == (0, 1) and batched.phase == 1
+    for a, b in zip(whole.model.parameters(), batched.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert torch.equal(whole.store.sample(len(whole.store), generator=torch.Generator()).x.sort(0).values,
+                       batched.store.sample(len(batched.store), generator=torch.Generator()).x.sort(0).values)
+
+
+def test_a_phase_refuses_other_tasks_and_an_empty_end() -> None:
+    lrn = learner()
+    with pytest.raises(ValueError, match="observed no data"):
+        lrn.end_task()
+    with pytest.raises(ValueError, match="task 1"):
+        lrn.observe(*blobs([0]), task=1)
+    lrn.observe(*blobs([0]), task=0)
+    with pytest.raises(ValueError, match="cannot end task 2"):
+        lrn.end_task(2)
+    lrn.end_task(0)  # still whole: the refused calls changed nothing
+
+
+def test_score_counts_predictions_among_the_classes_seen() -> None:
+    lrn = learner()
+    lrn.learn_phase(*blobs([0, 1]))
+    unseen = blobs([4])
+    assert lrn.score(*unseen).correct == 0  # class 4 is masked out until a phase brings it
+    seen = blobs([0, 1], seed=1)
+    assert lrn.score(*seen).total == len(seen[1])
+    assert lrn.score(*seen).accuracy == pytest.approx(lrn.accuracy(*seen))

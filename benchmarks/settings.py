@@ -1,0 +1,62 @@
+"""Protocol settings (docs/protocols.md): a cell's learning rate, replay rule, task awareness and reported metric."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from learners import AccuracyMatrix
+
+__all__ = ["Metric", "SETTINGS", "Setting"]
+
+
+class Metric(enum.Enum):
+    """The test accuracy a setting reports."""
+
+    AVERAGE = "mean of per-task accuracies"
+    RETENTION = "accuracy on the pooled test set"
+    INCREMENTAL = "mean over tasks of the accuracy on the tasks seen so far"
+
+    def __call__(self, matrix: AccuracyMatrix) -> float:
+        summaries = {Metric.AVERAGE: matrix.average_accuracy, Metric.RETENTION: matrix.retention,
+                     Metric.INCREMENTAL: matrix.average_incremental_accuracy}
+        return summaries[self]()
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A protocol setting (docs/protocols.md): learning rate, replay rule, task awareness, reported metric.
+
+    ``task_aware``: the learner is told task ids and boundaries (``observe(..., task=t)``, ``end_task``); the store
+    then keeps task ids. ``replay_past_tasks_only`` needs it. (Images per task belong to the stream spec.)
+    """
+
+    name: str
+    lr: float
+    replay_past_tasks_only: bool
+    task_aware: bool
+    metric: Metric
+    batch_size: int = 10
+    replay_size: int = 10
+
+    def __post_init__(self) -> None:
+        if self.replay_past_tasks_only and not self.task_aware:
+            raise ValueError("replaying past tasks only needs a task-aware setting")
+
+
+SETTINGS: dict[str, Setting] = {
+    # GMED (Jin et al.), task-free: replay from the whole memory; accuracy over the full test set.
+    "gmed": Setting("gmed", 0.05, False, False, Metric.RETENTION),
+    # MIR (Aljundi et al.) as reported by ARM: no replay in task 1, then earlier tasks only; mean per-task accuracy.
+    "mir": Setting("mir", 0.1, True, True, Metric.AVERAGE),
+    # GMED's setting for its task-aware baselines (GEM, LwF): lr 0.05, full test set, but task ids and boundaries known.
+    "gmed-task-aware": Setting("gmed-task-aware", 0.05, False, True, Metric.RETENTION),
+    # Riemer et al. Table 1 (ER on MNIST-Rotations): predictive-model lr 0.01, replay batch 5 (memory 100) or 25
+    # (memory 200), task-free reservoir replay; retention = accuracy on all tasks' test sets at the end.
+    "riemer-5": Setting("riemer-5", 0.01, False, False, Metric.RETENTION, replay_size=5),
+    "riemer-25": Setting("riemer-25", 0.01, False, False, Metric.RETENTION, replay_size=25),
+    # Their GEM rows on MNIST-Rotations: lr 0.1 (memory strength 0.5, GEMSpec's default), task ids and boundaries.
+    "riemer-gem": Setting("riemer-gem", 0.1, False, True, Metric.RETENTION),
+    # Mnemonics Training's N-phase protocol (benchmarks/phase_specs.py): α₁ = 0.1, phases known, Ā (their metric).
+    "mnemonics": Setting("mnemonics", 0.1, False, True, Metric.INCREMENTAL),
+}
