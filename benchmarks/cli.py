@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu",
                    help="where store networks compute, e.g. cuda (recollections' dVAE; the learner stays on the CPU)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--keep-stores", action="store_true",
+                   help="also save each computed cell's trained store as OUT/cells/<cell>.store (memstore.open)")
     return p
 
 
@@ -138,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     out = args.out or (Path("results") if args.config == DEFAULT_CONFIG else Path("results") / args.config)
     run = run_grid(grid, out, data_root=args.data_root, progress=not args.no_progress,
-                   run=functools.partial(run_cell, device=args.device))
+                   run=functools.partial(run_cell, device=args.device), keep_stores=args.keep_stores)
     files = write_report(run.results, out)
     print(files.table)
     if "raw" in grid.stores and len(grid.stores) > 1:  # a frontier: every store beside RawStore, seed by seed

@@ -179,3 +179,38 @@ class ARMSpec:
 
 #: ARM's learners (they need a ``self-recall`` store, unlike issue 5's): registered by ``benchmarks.specs``.
 ARM_LEARNERS: dict[str, object] = {ARMSpec.name: ARMSpec(), "arm-distill": ARMSpec(replay_size=0)}
+
+
+@dataclass(frozen=True)
+class GenerativeReplaySpec:
+    """Generative replay (Shin et al.; DGM's Fig. 1 loop) from a generative store: the setting's lr and replay
+    size, scored among the classes observed so far (DGM's single head over Y^t)."""
+
+    name: ClassVar[str] = "generative-replay"
+    uses_memory: ClassVar[bool] = True
+
+    def build(self, model: nn.Module, store: MemoryStore | None, setting: Setting,
+              generator: torch.Generator) -> Learner:
+        from learners import GenerativeReplay
+
+        return GenerativeReplay(model, store, lr=setting.lr, replay_size=setting.replay_size, generator=generator)
+
+
+@dataclass(frozen=True)
+class DGMSolverSpec:
+    """DGM's own solver: the generative store's discriminator head, trained by the store (the cell's model unused)."""
+
+    name: ClassVar[str] = "dgm"
+    uses_memory: ClassVar[bool] = True
+
+    def build(self, model: nn.Module, store: MemoryStore | None, setting: Setting, generator: torch.Generator):
+        from learners import DGMSolver
+
+        if not setting.task_aware:
+            raise ValueError("DGM learns at end_task: it needs a task-aware setting")
+        return DGMSolver(store)
+
+
+#: the generative protocol's learners (DGM), registered by ``benchmarks.specs``
+GENERATIVE_LEARNERS: dict[str, object] = {GenerativeReplaySpec.name: GenerativeReplaySpec(),
+                                          DGMSolverSpec.name: DGMSolverSpec()}

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from memstore import Budget, MemoryStore
 
-__all__ = ["ExemplarSpec", "MnemonicsSpec", "PHASE_LEARNERS", "PHASE_STORES", "PhaseSpec"]
+__all__ = ["PHASE_LEARNERS", "PHASE_STORES", "ExemplarSpec", "MnemonicsSpec", "PhaseSpec"]
 
 _DTYPES = {"float32": torch.float32, "uint8": torch.uint8}
 

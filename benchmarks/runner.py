@@ -83,6 +83,8 @@ class CellResult:
     #: the store's round-trip L1 over its last stored items (``store.distortion()``); None for stores of no items
     distortion: float | None = None
     provenance: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: the store's models in bits (``ledger().models``: a generator, a dVAE), charged to its budget or not
+    model_bits: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,6 +101,7 @@ class CellResult:
             "seconds": self.seconds,
             "distortion": self.distortion,
             "provenance": self.provenance,
+            "model_bits": self.model_bits,
         }
 
     @classmethod
@@ -106,7 +109,7 @@ class CellResult:
         matrix = AccuracyMatrix.from_rows(data["matrix"], data["test_sizes"])
         return cls(
             data["config"], matrix, data["accuracy"], data["items"], data["bits_charged"], data["budget_bits"],
-            data["seconds"], data.get("distortion"), data.get("provenance", {}),
+            data["seconds"], data.get("distortion"), data.get("provenance", {}), data.get("model_bits", 0),
         )
 
 
@@ -174,8 +177,9 @@ def build_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu")
     return CellParts(stream, spec.build(model, store, cell.setting, torch.Generator().manual_seed(cell.seed)), store)
 
 
-def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu") -> CellResult:
-    """Build ``cell`` (:func:`build_cell`); train; evaluate.
+def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu",
+             keep_store: Path | None = None) -> CellResult:
+    """Build ``cell`` (:func:`build_cell`); train; evaluate; save the trained store to ``keep_store`` if given.
 
     ``device``: where the store's network computes (the learner's model stays on the CPU). It is an execution
     detail, not part of the cell's identity: it is recorded in the result's provenance, not in its key."""
@@ -186,6 +190,8 @@ def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu") -
     matrix = train_and_evaluate(
         parts.learner, parts.stream, batch_size=cell.setting.batch_size, task_aware=cell.setting.task_aware
     )
+    if keep_store is not None and store is not None:
+        store.save(keep_store)
     return CellResult(
         config=cell.config(),
         matrix=matrix,
@@ -196,6 +202,7 @@ def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu") -
         seconds=time.perf_counter() - start,
         distortion=store.distortion().l1 if isinstance(store, ItemStore) else None,
         provenance={**produced_by, "store_device": device},
+        model_bits=0 if store is None else store.ledger().models,
     )
 
 
@@ -258,8 +265,10 @@ def run_grid(
     data_root: str | None = None,
     progress: bool = True,
     run: Callable[..., CellResult] = run_cell,
+    keep_stores: bool = False,
 ) -> GridRun:
-    """Run every cell of ``grid`` whose result is not yet under ``out_dir/cells``; return all the grid's results."""
+    """Run every cell of ``grid`` whose result is not yet under ``out_dir/cells``; return all the grid's results.
+    ``keep_stores``: also save each computed cell's trained store beside its result (``cells/<key>.store``)."""
     cell_dir = Path(out_dir) / "cells"
     cell_dir.mkdir(parents=True, exist_ok=True)
     results, computed, skipped = [], 0, 0
@@ -271,7 +280,8 @@ def run_grid(
             results.append(CellResult.from_json(json.loads(path.read_text())))
             skipped += 1
             continue
-        result = run(cell, data_root=data_root)
+        kept = {"keep_store": cell_dir / f"{cell.key}.store"} if keep_stores else {}
+        result = run(cell, data_root=data_root, **kept)
         _write_json(path, result.to_json())
         results.append(result)
         computed += 1

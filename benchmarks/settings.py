@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from learners import AccuracyMatrix
 
-__all__ = ["Metric", "SETTINGS", "Setting"]
+__all__ = ["SETTINGS", "Metric", "Setting"]
 
 
 class Metric(enum.Enum):
@@ -59,4 +59,7 @@ SETTINGS: dict[str, Setting] = {
     "riemer-gem": Setting("riemer-gem", 0.1, False, True, Metric.RETENTION),
     # Mnemonics Training's N-phase protocol (benchmarks/phase_specs.py): α₁ = 0.1, phases known, Ā (their metric).
     "mnemonics": Setting("mnemonics", 0.1, False, True, Metric.INCREMENTAL),
+    # DGM's class-incremental protocol: task boundaries known (the store learns at end_task), the replay MLP at lr 0.1
+    # with 10 generated items per step; the mean over tasks (= classes) of the final accuracies: their A_t.
+    "dgm": Setting("dgm", 0.1, False, True, Metric.AVERAGE),
 }

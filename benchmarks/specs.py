@@ -265,12 +265,15 @@ STORES["self-recall-unclamped"] = SelfRecallSpec(clamp=False)  # their code's un
 
 @dataclass(frozen=True)
 class GenerativeSpec:
-    """``GenerativeStore`` (DGM, Ostapenko et al.): ``dgmw`` / ``dgma`` masks, the reduced CPU protocol of
-    benchmarks/dgm.py (500 GAN iterations of batch 32 per task, the variant's λ_RU). It stores nothing (run it with a
-    ``bits:0`` budget) and learns at ``end_task``; ER on it is generative replay (docs/backends/dgm.md)."""
+    """``GenerativeStore`` (DGM, Ostapenko et al.): ``dgmw`` / ``dgma`` masks, the reduced CPU protocol of config
+    ``dgm-split-mnist`` (``iterations`` GAN iterations of ``batch_size`` per task, λ_RU the variant's unless given).
+    It stores no item (run it with a ``bits:0`` budget; its model's bits are the result's ``model_bits``) and learns
+    at ``end_task``; the ``dgm`` learner scores its own solver, ``generative-replay`` an MLP replaying from it."""
 
     variant: str = "dgmw"
     iterations: int = 500
+    batch_size: int = 32
+    lambda_ru: float | None = None  # None: the variant's (DGMw 0.75, DGMa 0.03)
 
     @property
     def name(self) -> str:
@@ -285,10 +288,10 @@ class GenerativeSpec:
         from memstore.nn.masks import MASK_VARIANTS
 
         _cpu_only(self.name, device)
-
         return GenerativeStore(budget, item_shape, num_classes, seed=seed, num_tasks=num_tasks,
                                variant=MASK_VARIANTS[self.variant](),
-                               training=GANTraining(iterations=self.iterations, batch_size=32))
+                               training=GANTraining(iterations=self.iterations, batch_size=self.batch_size,
+                                                    lambda_ru=self.lambda_ru))
 
 
 for _variant in ("dgmw", "dgma"):
@@ -345,9 +348,10 @@ from .learner_specs import PAPER_LEARNERS  # noqa: E402  (issue 5's learners; th
 
 LEARNERS.update(PAPER_LEARNERS)  # type: ignore[arg-type]
 
-from .learner_specs import ARM_LEARNERS  # noqa: E402  (issue 6: ARM and their Distill, over a self-recall store)
+from .learner_specs import ARM_LEARNERS, GENERATIVE_LEARNERS  # noqa: E402  (ARM; DGM's solver, generative replay)
 
 LEARNERS.update(ARM_LEARNERS)  # type: ignore[arg-type]
+LEARNERS.update(GENERATIVE_LEARNERS)  # type: ignore[arg-type]
 
 from .phase_specs import PHASE_LEARNERS, PHASE_STORES  # noqa: E402  (the phase protocol: Mnemonics Training)
 

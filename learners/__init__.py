@@ -5,7 +5,7 @@ from .arm import ARM
 from .base import Learner, Step
 from .er import ER
 from .gem import GEM, gem_project
-from .generative_replay import GenerativeReplay
+from .generative_replay import DGMSolver, GenerativeReplay
 from .gmed import ERGMED, MIRGMED, GMEDEdit, GradientDirection, RandomDirection
 from .lookahead import Lookahead, lookahead
 from .lwf import LwF, distillation_loss, frozen_copy
@@ -18,6 +18,7 @@ __all__ = [
     "AGEM",
     "ARM",
     "AccuracyMatrix",
+    "DGMSolver",
     "ER",
     "ERGMED",
     "GEM",

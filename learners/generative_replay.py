@@ -18,13 +18,20 @@ the same loop: any task model, trained online, replaying from the store
 from __future__ import annotations
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from memstore import Batch, MemoryStore
+from memstore import Batch, GenerativeStore, MemoryStore, TaskContext
 
 from .base import Learner
+from .metrics import TaskScore
 
-__all__ = ["GenerativeReplay"]
+__all__ = ["DGMSolver", "GenerativeReplay"]
+
+
+def _masked_score(logits: Tensor, seen: Tensor, y: Tensor) -> TaskScore:
+    """Correct argmax predictions among the ``seen`` classes only (DGM's single head over the classes so far)."""
+    predictions = logits.masked_fill(~seen.to(logits.device), float("-inf")).argmax(dim=1)
+    return TaskScore(int((predictions == y).sum()), int(y.shape[0]))
 
 
 class GenerativeReplay(Learner):
@@ -35,6 +42,21 @@ class GenerativeReplay(Learner):
         if store is None:
             raise ValueError("GenerativeReplay needs a store")
         super().__init__(model, store, lr=lr, replay_size=replay_size, generator=generator)
+        self.seen = torch.zeros(store.num_classes, dtype=torch.bool)
+
+    def observe(self, x: Tensor, y: Tensor, task: int | None = None):
+        self.seen[y.unique()] = True
+        return super().observe(x, y, task)
+
+    @torch.no_grad()
+    def score(self, x: Tensor, y: Tensor, *, batch_size: int = 1000) -> TaskScore:
+        """Predictions among the classes observed so far (the single head over Y^t that DGM scores), counted."""
+        was_training = self.model.training
+        self.model.eval()
+        scores = [_masked_score(self.model(x[s:s + batch_size]), self.seen, y[s:s + batch_size])
+                  for s in range(0, int(y.shape[0]), batch_size)]
+        self.model.train(was_training)
+        return TaskScore(sum(t.correct for t in scores), int(y.shape[0]))
 
     def replay(self) -> Batch | None:
         assert self.store is not None
@@ -42,3 +64,41 @@ class GenerativeReplay(Learner):
             return None
         batch = self.store.sample(self.replay_size, generator=self.generator)
         return batch if len(batch) else None
+
+
+class DGMSolver:
+    """DGM's own solver: the store's AC-GAN discriminator's class head, which :class:`~memstore.GenerativeStore`
+    trains in ``end_task`` on the task's real data and generated earlier classes. This learner trains no model of its
+    own; it hands the stream to the store and scores the head among the classes observed so far::
+
+        observe(x, y, t) ──▶ store.write (held for the task)     end_task(t) ──▶ store.end_task: AC-GAN + head
+        score(x, y) ──▶ argmax of store.discriminator.classify(x) over the classes seen
+    """
+
+    def __init__(self, store: GenerativeStore) -> None:
+        if not isinstance(store, GenerativeStore):
+            raise ValueError(f"DGMSolver needs a GenerativeStore, got {type(store).__name__}")
+        self.store = store
+        self.seen = torch.zeros(store.num_classes, dtype=torch.bool)
+        self._task = 0
+
+    def observe(self, x: Tensor, y: Tensor, task: int | None = None) -> None:
+        """Hand the batch to the store (it trains at :meth:`end_task`)."""
+        self._task = self._task if task is None else task
+        self.seen[y.unique()] = True
+        self.store.write(x, y, task=task)
+
+    def end_task(self, task: int | None = None) -> None:
+        finished = self._task if task is None else task
+        self.store.end_task(TaskContext(task=finished))
+        self._task = finished + 1
+
+    @torch.no_grad()
+    def score(self, x: Tensor, y: Tensor, *, batch_size: int = 1000) -> TaskScore:
+        classifier = self.store.discriminator
+        was_training = classifier.training
+        classifier.eval()
+        scores = [_masked_score(classifier.classify(x[s:s + batch_size]), self.seen, y[s:s + batch_size])
+                  for s in range(0, int(y.shape[0]), batch_size)]
+        classifier.train(was_training)
+        return TaskScore(sum(t.correct for t in scores), int(y.shape[0]))

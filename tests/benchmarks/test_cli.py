@@ -115,3 +115,17 @@ def test_frontier_names_the_frontier_config(capsys):
     with pytest.raises(SystemExit):
         main(["frontier", "--config", "default"])
     assert "frontier is the frontier-split-mnist config" in capsys.readouterr().err
+
+
+def test_keep_stores_saves_each_computed_cells_store(tmp_path, capsys):
+    from memstore import RawStore
+    from memstore import open as open_store
+
+    argv = ["--out", str(tmp_path), "--seeds", "0", "--budgets", "10", "--examples-per-task", "30", "--stores", "raw",
+            "--learners", "er", "--no-progress", "--keep-stores"]
+    assert main(argv) == 0
+    (kept,) = (tmp_path / "cells").glob("*.store")
+    store = open_store(kept)
+    assert isinstance(store, RawStore) and len(store) == 10
+    (result,) = (tmp_path / "cells").glob("*.json")
+    assert json.loads(result.read_text())["items"] == 10

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from benchmarks.report import markdown_table, summarise, write_report
-from benchmarks.runner import CellResult, Grid, run_cell, run_grid
+from benchmarks.runner import Cell, CellResult, Grid, run_cell, run_grid
 from benchmarks.specs import SETTINGS, BudgetSpec, MLPSpec, Metric
 from benchmarks.streams import Split
 from learners import AccuracyMatrix
@@ -244,3 +244,41 @@ def test_phase_specs_refuse_what_they_cannot_build():
     model = MLPSpec((4,)).seeded((1, 8, 8), 10, 0)
     with pytest.raises(ValueError, match="task-aware"):
         LEARNERS["phases"].build(model, store, SETTINGS["gmed"], torch.Generator())
+
+
+def test_the_generative_protocol_runs_through_the_runner_and_keeps_its_stores(tmp_path):
+    from benchmarks import dgm
+    from benchmarks.configs import CONFIGS
+    from memstore import GenerativeStore
+    from memstore import open as open_store
+
+    grid = dataclasses.replace(
+        CONFIGS["dgm-split-mnist"], dataset="digits", stream=Split(classes_per_task=1, examples_per_task=30,
+                                                                   test_cap=20),
+        stores=("dgmw:iterations=2",), model=MLPSpec((8,)), seeds=(0,))
+    run = run_grid(grid, tmp_path, progress=False, keep_stores=True)
+    assert run.computed == 2
+    for result in run.results:
+        assert result.items == 0 and result.bits_charged == 0 and result.model_bits > 0
+        first = result.matrix.values[0]
+        assert first[0] == 1.0 and all(v == 0.0 for v in first[1:])  # one class seen: the masked head says it
+        assert result.accuracy == pytest.approx(result.matrix.average_accuracy())
+        kept = run.cell_dir / f"{Cell(**{**_cell_fields(grid), 'learner': result.config['learner']}).key}.store"
+        store = open_store(kept)
+        assert isinstance(store, GenerativeStore) and len(store.growth) == 10
+        assert store.ledger().models == result.model_bits
+    table = dgm.report(run.cell_dir)
+    assert "| dgmw:iterations=2 | dgm | 0 |" in table and "| dgmw:iterations=2 | generative-replay | 0 |" in table
+    assert table.count("dgmw:iterations=2 s0") == 2  # the growth rows, from the kept stores
+
+
+def _cell_fields(grid):
+    return dict(dataset=grid.dataset, stream=grid.stream, setting=grid.setting, model=grid.model, learner=None,
+                store=grid.stores[0], budget=grid.budgets[0], seed=grid.seeds[0])
+
+
+def test_a_t_is_the_mean_over_the_first_t_tasks_after_task_t():
+    from benchmarks.dgm import a_t
+
+    rows = [[1.0, 0.0, 0.0], [0.5, 1.0, 0.0], [0.2, 0.4, 0.9]]
+    assert a_t(rows, 2) == pytest.approx(75.0) and a_t(rows, 3) == pytest.approx(50.0) and a_t(rows, 4) is None
