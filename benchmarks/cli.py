@@ -114,6 +114,9 @@ def grid_from_args(args: argparse.Namespace) -> Grid:
     for name in ("stores", "learners", "seeds"):
         if getattr(args, name):
             changes[name] = getattr(args, name)
+    # a point runs only when the flags that name stores or learners name its own too
+    changes["points"] = tuple(p for p in grid.points if (not args.stores or p.store in args.stores)
+                              and (not args.learners or p.learner in args.learners))
     return dataclasses.replace(grid, **changes)
 
 

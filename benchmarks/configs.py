@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .runner import Grid
+from .runner import Grid, Point
 from .specs import SETTINGS, BudgetSpec, MLPSpec
 from .streams import Split
 
@@ -177,15 +177,19 @@ FRONTIER_CONFIG = "frontier-split-mnist"  # what ``python -m benchmarks frontier
 
 def _frontier() -> dict[str, Grid]:
     """The compression frontier (issue 14): every item store at equal bits on the GMED protocol (task-free ER, lr
-    0.05, MLP 2x400, batch 10, replay 10, one pass), budgets of 10, 20, 50, 100, 200 and 500 raw images, 10 seeds.
+    0.05, MLP 2x400, batch 10, replay 10, one pass), budgets of 10, 20, 50, 100, 200 and 500 raw images, 10 seeds,
+    with ARM and DGM as points.
     Split MNIST (5 x 1,000, full test set), Rotated MNIST (20 x 1,000, a fixed random 1,000 test images per task),
     and Split on the synthetic ``colour`` images (3x32x32, 5 x 1,000, full test set) and on inverted MNIST."""
     from .streams import Rotated
 
     budgets = tuple(BudgetSpec(images=n) for n in (10, 20, 50, 100, 200, 500))
+    # ARM and DGM keep no items but a model (ARM its old model, DGM its generator): points at those bits, under the
+    # same lr, replay size and metric with task boundaries known (both learn at end_task)
+    points = (Point("arm", "self-recall", "gmed-task-aware"), Point("generative-replay", "dgmw", "gmed-task-aware"))
     common = dict(dataset="mnist", setting=SETTINGS["gmed"], model=MLPSpec((400, 400)), budgets=budgets,
-                  stores=("raw", "lossless", "jpeg", "jpeg:quality=auto", "recollection"), learners=("er",),
-                  seeds=tuple(range(10)))
+                  stores=("raw", "lossless", "jpeg", "jpeg:quality=auto", "recollection", "recollection:entropy=true"),
+                  learners=("er",), seeds=tuple(range(10)), points=points)
     split = Split(examples_per_task=1000)
     return {
         "frontier-split-mnist": Grid(stream=split, **common),

@@ -44,14 +44,14 @@ def _paired(runs: dict[int, float], reference: dict[int, float]) -> str:
 def frontier_table(results: Sequence[CellResult], reference: str = "raw") -> str:
     """Markdown: per learner and budget, every store's row with its paired difference to ``reference``."""
     by_seed = _by_seed(results)
-    lines = [f"| learner | budget | store | items held | distortion (L1) | accuracy % | vs {reference} "
-             "(mean ± std, seeds won, p) |", "|---|---|---|---:|---:|---:|---:|"]
+    lines = [f"| learner | budget | store | items held | distortion (L1) | model bits | accuracy % | vs {reference} "
+             "(mean ± std, seeds won, p) |", "|---|---|---|---:|---:|---:|---:|---:|"]
     rows = sorted((s for s in summarise(results) if s.store != "-"), key=lambda s: (s.learner, s.budget_bits))
     for s in rows:
         base = by_seed.get((s.learner, s.budget, reference))
         versus = "—" if s.store == reference or base is None else _paired(by_seed[(s.learner, s.budget, s.store)],
                                                                           base)
         distortion = "-" if math.isnan(s.distortion) else f"{s.distortion:.4f}"
-        lines.append(f"| {s.learner} | {s.budget} | {s.store} | {s.items:.0f} | {distortion} "
+        lines.append(f"| {s.learner} | {s.budget} | {s.store} | {s.items:.0f} | {distortion} | {s.model_bits:.0f} "
                      f"| {s.mean:.1f} ± {s.std:.1f} | {versus} |")
     return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ __all__ = ["Summary", "ReportFiles", "markdown_table", "summarise", "write_csv",
 
 _CSV_FIELDS = [
     "dataset", "stream", "setting", "metric", "learner", "store", "budget", "seed", "accuracy", "average_accuracy",
-    "retention", "forgetting", "items", "bits_charged", "budget_bits", "seconds", "distortion",
+    "retention", "forgetting", "items", "bits_charged", "budget_bits", "seconds", "distortion", "model_bits",
 ]  # fmt: skip
 
 
@@ -39,6 +39,7 @@ class Summary:
     forgetting: float
     seeds: int
     distortion: float = math.nan  # mean round-trip L1 over seeds; nan for stores that keep no items
+    model_bits: float = 0.0  # mean over seeds of the store's models (ledger().models), charged or not
 
     @property
     def ci(self) -> float:
@@ -99,6 +100,7 @@ def summarise(results: Sequence[CellResult]) -> list[Summary]:
                 forgetting=statistics.fmean(forget),
                 seeds=len(rows),
                 distortion=statistics.fmean(distortions) if distortions else math.nan,
+                model_bits=statistics.fmean(float(r["model_bits"]) for r in rows),  # type: ignore[arg-type]
             )
         )
     return summaries
@@ -108,13 +110,14 @@ def markdown_table(summaries: Sequence[Summary]) -> str:
     """Mean ± std (and MIR's 2σ/√n) per configuration, with items held, their round-trip L1 and bits."""
     head = (
         "| dataset | stream | setting | learner | store | budget | items held | distortion (L1) "
-        "| bits charged / budget | accuracy % (mean ± std) | 2σ/√n | forgetting % | seeds |\n"
-        "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| bits charged / budget | model bits | accuracy % (mean ± std) | 2σ/√n | forgetting % | seeds |\n"
+        "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     )
     lines = [
         f"| {s.dataset} | {s.stream} | {s.setting} | {s.learner} | {s.store} | {s.budget} | {s.items:g} "
         f"| {'-' if math.isnan(s.distortion) else f'{s.distortion:.4f}'} "
-        f"| {s.bits_charged:.0f} / {s.budget_bits} | {s.mean:.1f} ± {s.std:.1f} | {s.ci:.1f} | {s.forgetting:.1f} "
+        f"| {s.bits_charged:.0f} / {s.budget_bits} | {s.model_bits:.0f} | {s.mean:.1f} ± {s.std:.1f} | {s.ci:.1f} "
+        f"| {s.forgetting:.1f} "
         f"| {s.seeds} |"
         for s in summaries
     ]
@@ -124,7 +127,8 @@ def markdown_table(summaries: Sequence[Summary]) -> str:
 
 
 def write_plot(summaries: Sequence[Summary], path: Path) -> None:
-    """x: bits (log scale); y: accuracy; one line per store/learner/setting; memoryless learners as dashed lines."""
+    """x: bits (log scale); y: accuracy; one line per store/learner/setting; memoryless learners as dashed lines;
+    a store that keeps no items but a model (ARM's, DGM's) as one marker at the model's bits."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -136,6 +140,10 @@ def write_plot(summaries: Sequence[Summary], path: Path) -> None:
         lines.setdefault((s.store, s.learner, s.setting), []).append(s)
     for (store, learner, setting), points in lines.items():
         label = f"{learner} ({setting})" if store == "-" else f"{learner} + {store} ({setting})"
+        if all(p.budget_bits == 0 for p in points) and points[0].model_bits > 0:  # a point: at its model's bits
+            ax.errorbar([points[0].model_bits], [points[0].mean], yerr=[points[0].std], marker="s", capsize=3,
+                        linestyle="none", label=f"{label}, at its model's bits")
+            continue
         if store == "-" or all(p.budget_bits == 0 for p in points):
             ax.axhline(points[0].mean, linestyle="--", color="gray", label=label)
             continue
@@ -143,7 +151,7 @@ def write_plot(summaries: Sequence[Summary], path: Path) -> None:
         xs = [p.budget_bits for p in points]
         ax.errorbar(xs, [p.mean for p in points], yerr=[p.std for p in points], marker="o", capsize=3, label=label)
     ax.set_xscale("log")
-    ax.set_xlabel("memory budget (bits)")
+    ax.set_xlabel("memory budget (bits); points: the bits of the model kept")
     ax.set_ylabel("accuracy (%): " + ", ".join(sorted({s.metric for s in summaries})))
     title = ", ".join(sorted({f"{s.dataset} {s.stream}" for s in summaries}))
     ax.set_title(f"storage vs accuracy: {title}")

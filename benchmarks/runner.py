@@ -27,11 +27,12 @@ from memstore import ItemStore, MemoryStore
 
 from .datasets import load_dataset
 from .parameters import resolve
-from .specs import LEARNERS, STORES, BudgetSpec, MLPSpec, Setting
+from .specs import LEARNERS, SETTINGS, STORES, BudgetSpec, MLPSpec, Setting
 from .streams import Stream, StreamSpec
 
 __all__ = [
-    "Cell", "CellParts", "CellResult", "Grid", "GridRun", "build_cell", "run_cell", "run_grid", "train_and_evaluate",
+    "Cell", "CellParts", "CellResult", "Grid", "GridRun", "Point", "build_cell", "run_cell", "run_grid",
+    "train_and_evaluate",
 ]
 
 
@@ -207,8 +208,21 @@ def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu",
 
 
 @dataclass(frozen=True)
+class Point:
+    """A learner that works with one store only (ARM and its self-recall store, DGM and its generator), run beside a
+    grid's cross product at ``budget`` under the setting named ``setting`` (None: the grid's): it keeps no items,
+    so it sits on the frontier at the bits of the model it keeps (each result's ``model_bits``)."""
+
+    learner: str
+    store: str
+    setting: str | None = None
+    budget: BudgetSpec = BudgetSpec(bits=0)
+
+
+@dataclass(frozen=True)
 class Grid:
-    """Stores x budgets x learners x seeds on one stream and setting. Memoryless learners get one cell per seed."""
+    """Stores x budgets x learners x seeds on one stream and setting, plus each of ``points`` x seeds. Memoryless
+    learners get one cell per seed."""
 
     dataset: str
     stream: StreamSpec
@@ -218,12 +232,16 @@ class Grid:
     budgets: tuple[BudgetSpec, ...]
     learners: tuple[str, ...]
     seeds: tuple[int, ...]
+    points: tuple[Point, ...] = ()
 
     def __post_init__(self) -> None:
-        for store in self.stores:  # a name that does not resolve raises ValueError saying what is known
+        for store in (*self.stores, *(p.store for p in self.points)):  # a bad name raises ValueError naming the known
             resolve(store, STORES, "store")
-        for learner in self.learners:
+        for learner in (*self.learners, *(p.learner for p in self.points)):
             resolve(learner, LEARNERS, "learner")
+        for point in self.points:
+            if point.setting is not None and point.setting not in SETTINGS:
+                raise ValueError(f"unknown setting {point.setting!r}; known: {sorted(SETTINGS)}")
 
     def cells(self) -> list[Cell]:
         cells = []
@@ -239,6 +257,10 @@ class Grid:
                     cells.append(
                         Cell(self.dataset, self.stream, self.setting, self.model, learner, store, budget, seed)
                     )
+        for point in self.points:
+            setting = self.setting if point.setting is None else SETTINGS[point.setting]
+            cells += [Cell(self.dataset, self.stream, setting, self.model, point.learner, point.store, point.budget,
+                           seed) for seed in self.seeds]
         return cells
 
 

@@ -129,3 +129,12 @@ def test_keep_stores_saves_each_computed_cells_store(tmp_path, capsys):
     assert isinstance(store, RawStore) and len(store) == 10
     (result,) = (tmp_path / "cells").glob("*.json")
     assert json.loads(result.read_text())["items"] == 10
+
+
+def test_flags_naming_stores_or_learners_keep_only_their_points():
+    full = _grid("frontier")
+    assert {(p.learner, p.store) for p in full.points} == {("arm", "self-recall"), ("generative-replay", "dgmw")}
+    assert _grid("frontier", "--stores", "raw").points == ()
+    assert [p.store for p in _grid("frontier", "--stores", "raw,dgmw").points] == ["dgmw"]
+    assert [p.learner for p in _grid("frontier", "--learners", "arm").points] == ["arm"]
+    assert _grid("frontier", "--seeds", "0").points == full.points

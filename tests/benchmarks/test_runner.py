@@ -282,3 +282,23 @@ def test_a_t_is_the_mean_over_the_first_t_tasks_after_task_t():
 
     rows = [[1.0, 0.0, 0.0], [0.5, 1.0, 0.0], [0.2, 0.4, 0.9]]
     assert a_t(rows, 2) == pytest.approx(75.0) and a_t(rows, 3) == pytest.approx(50.0) and a_t(rows, 4) is None
+
+
+def test_points_run_beside_the_cross_product_under_their_own_setting():
+    from benchmarks.runner import Point
+
+    grid = dataclasses.replace(TINY, learners=("er",), points=(Point("arm", "self-recall", "gmed-task-aware"),))
+    cells = grid.cells()
+    crossed = len(TINY.stores) * len(TINY.budgets) * len(TINY.seeds)
+    assert len(cells) == crossed + len(TINY.seeds)
+    arm = [c for c in cells if c.learner == "arm"]
+    assert {c.seed for c in arm} == set(TINY.seeds)
+    assert all(c.store == "self-recall" and c.budget == BudgetSpec(bits=0) for c in arm)
+    assert all(c.setting == SETTINGS["gmed-task-aware"] for c in arm)
+    assert all(c.setting == TINY.setting for c in cells if c.learner == "er")
+    result = run_cell(arm[0])
+    assert result.items == 0 and result.model_bits > 0  # ARM keeps its old model: a point at the model's bits
+    with pytest.raises(ValueError, match="unknown setting"):
+        dataclasses.replace(TINY, points=(Point("arm", "self-recall", "task-aware"),))
+    with pytest.raises(ValueError, match="unknown store"):
+        dataclasses.replace(TINY, points=(Point("arm", "self-recal"),))
