@@ -111,12 +111,15 @@ def grid_from_args(args: argparse.Namespace) -> Grid:
         changes["model"] = MLPSpec(tuple(int(w) for w in args.hidden.split(",")))
     if args.budgets:
         changes["budgets"] = tuple(BudgetSpec.parse(b) for b in args.budgets.split(","))
-    for name in ("stores", "learners", "seeds"):
-        if getattr(args, name):
-            changes[name] = getattr(args, name)
-    # a point runs only when the flags that name stores or learners name its own too
+    # a point runs only when the flags that name stores or learners name its own too; its names are not crossed
     changes["points"] = tuple(p for p in grid.points if (not args.stores or p.store in args.stores)
                               and (not args.learners or p.learner in args.learners))
+    if args.stores:
+        changes["stores"] = tuple(s for s in args.stores if s not in {p.store for p in grid.points})
+    if args.learners:
+        changes["learners"] = tuple(n for n in args.learners if n not in {p.learner for p in grid.points})
+    if args.seeds:
+        changes["seeds"] = args.seeds
     return dataclasses.replace(grid, **changes)
 
 

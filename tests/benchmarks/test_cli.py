@@ -138,3 +138,5 @@ def test_flags_naming_stores_or_learners_keep_only_their_points():
     assert [p.store for p in _grid("frontier", "--stores", "raw,dgmw").points] == ["dgmw"]
     assert [p.learner for p in _grid("frontier", "--learners", "arm").points] == ["arm"]
     assert _grid("frontier", "--seeds", "0").points == full.points
+    only_arm = _grid("frontier", "--stores", "self-recall", "--learners", "arm")  # the point alone, not crossed
+    assert [c.learner for c in only_arm.cells()] == ["arm"] * len(full.seeds)
