@@ -25,7 +25,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from memstore import Budget, MemoryStore
+from memstore import Budget, MemoryStore, Selection
 
 __all__ = ["PHASE_LEARNERS", "PHASE_STORES", "ExemplarSpec", "MnemonicsSpec", "PhaseSpec"]
 
@@ -39,29 +39,43 @@ def _dtype(name: str) -> torch.dtype:
 
 
 @dataclass(frozen=True)
-class ExemplarSpec:
-    """``MnemonicsStore`` with ``selection`` ``random`` or ``herding``: exemplars chosen at each phase's end."""
+class _ExemplarStoreSpec:
+    """What both exemplar stores share: the stored ``dtype`` and ``per_class``; subclasses choose the selection."""
 
-    name: ClassVar[str] = "exemplars"
-    selection: str = "random"
     dtype: str = "float32"
     per_class: int | None = 20
+
+    def make_selection(self) -> Selection:  # pragma: no cover - every registered spec overrides it
+        raise NotImplementedError
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
         device: str = "cpu", calibration: Tensor | None = None,
     ) -> MemoryStore:
-        from memstore import Herding, MnemonicsStore, RandomSelection
+        from memstore import MnemonicsStore
 
-        choices = {"random": RandomSelection, "herding": Herding}
-        if self.selection not in choices:
-            raise ValueError(f"exemplars: selection must be one of {sorted(choices)}, got {self.selection!r}")
-        return MnemonicsStore(budget, item_shape, num_classes, selection=choices[self.selection](),
+        return MnemonicsStore(budget, item_shape, num_classes, selection=self.make_selection(),
                               dtype=_dtype(self.dtype), per_class=self.per_class, seed=seed, num_tasks=num_tasks)
 
 
 @dataclass(frozen=True)
-class MnemonicsSpec:
+class ExemplarSpec(_ExemplarStoreSpec):
+    """``MnemonicsStore`` with ``selection`` ``random`` or ``herding``: exemplars chosen at each phase's end."""
+
+    name: ClassVar[str] = "exemplars"
+    selection: str = "random"
+
+    def make_selection(self) -> Selection:
+        from memstore import Herding, RandomSelection
+
+        choices = {"random": RandomSelection, "herding": Herding}
+        if self.selection not in choices:
+            raise ValueError(f"exemplars: selection must be one of {sorted(choices)}, got {self.selection!r}")
+        return choices[self.selection]()
+
+
+@dataclass(frozen=True)
+class MnemonicsSpec(_ExemplarStoreSpec):
     """``MnemonicsStore`` with Mnemonics' eq. 9 (and eq. 10 when ``adjust``) at the CPU-sized settings."""
 
     name: ClassVar[str] = "mnemonics"
@@ -72,20 +86,13 @@ class MnemonicsSpec:
     outer_steps: int = 20
     outer_lr: float = 100.0
     batch_size: int = 128
-    dtype: str = "float32"
-    per_class: int | None = 20
 
-    def build(
-        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
-        device: str = "cpu", calibration: Tensor | None = None,
-    ) -> MemoryStore:
-        from memstore import Mnemonics, MnemonicsStore
+    def make_selection(self) -> Selection:
+        from memstore import Mnemonics
 
-        selection = Mnemonics(inner_steps=self.inner_steps, inner_lr=self.inner_lr, outer_steps=self.outer_steps,
-                              outer_lr=self.outer_lr, batch_size=self.batch_size, adjust=self.adjust,
-                              adjust_lr=self.adjust_lr)
-        return MnemonicsStore(budget, item_shape, num_classes, selection=selection, dtype=_dtype(self.dtype),
-                              per_class=self.per_class, seed=seed, num_tasks=num_tasks)
+        return Mnemonics(inner_steps=self.inner_steps, inner_lr=self.inner_lr, outer_steps=self.outer_steps,
+                         outer_lr=self.outer_lr, batch_size=self.batch_size, adjust=self.adjust,
+                         adjust_lr=self.adjust_lr)
 
 
 @dataclass(frozen=True)
