@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from torch import nn
 
-from learners import AGEM, ERGMED, GEM, MIR, MIRGMED, GMEDEdit, Learner, LwF, RandomDirection
+from learners import (
+    AGEM, ERGMED, GEM, MIR, MIRGMED, GMEDEdit, GradientDirection, Learner, LwF, RandomDirection, SlotDirection,
+)
 from memstore import MemoryStore
 
 if TYPE_CHECKING:  # only for annotations: specs.py imports this module at its end
@@ -96,7 +98,9 @@ class LwFSpec:
 @dataclass(frozen=True)
 class ERGMEDSpec:
     """ER+GMED at (alpha, beta); ``random_edit`` swaps the gradient direction for a random one of the same norm, or,
-    with ``fixed_stride``, for a random unit direction (a fixed stride ``alpha``: the paper's Table 3 wording)."""
+    with ``fixed_stride``, for a random unit direction (a fixed stride ``alpha``: the paper's Table 3 wording), or,
+    with ``per_slot``, for the official code's fixed random unit direction per stored item. ``official_sign``: the
+    official code's ``+β·∇ℓ_before`` instead of the paper's ``−β``."""
 
     name: ClassVar[str] = "er-gmed"
     uses_memory: ClassVar[bool] = True
@@ -104,11 +108,16 @@ class ERGMEDSpec:
     beta: float = 0.01
     random_edit: bool = False
     fixed_stride: bool = False
+    per_slot: bool = False
+    official_sign: bool = False
 
     def editor(self) -> GMEDEdit:
+        if self.per_slot and not self.random_edit:
+            raise ValueError("per_slot is a random-edit direction: give random_edit=true with it")
+        direction = GradientDirection()
         if self.random_edit:
-            return GMEDEdit(self.alpha, self.beta, RandomDirection(keep_norm=not self.fixed_stride))
-        return GMEDEdit(self.alpha, self.beta)
+            direction = SlotDirection() if self.per_slot else RandomDirection(keep_norm=not self.fixed_stride)
+        return GMEDEdit(self.alpha, self.beta, direction, official_sign=self.official_sign)
 
     def build(self, model: nn.Module, store: MemoryStore | None, setting: Setting,
               generator: torch.Generator) -> Learner:
@@ -119,17 +128,20 @@ class ERGMEDSpec:
 
 @dataclass(frozen=True)
 class MIRGMEDSpec:
-    """MIR+GMED at (alpha, beta): MIR's replay batch, GMED edits a separate random draw."""
+    """MIR+GMED at (alpha, beta): MIR's replay batch, GMED edits a separate random draw (from the edit stream);
+    ``official_sign`` as for ER+GMED."""
 
     name: ClassVar[str] = "mir-gmed"
     uses_memory: ClassVar[bool] = True
     alpha: float = 5.0
     beta: float = 0.01
     candidates: int = 50
+    official_sign: bool = False
 
     def build(self, model: nn.Module, store: MemoryStore | None, setting: Setting,
               generator: torch.Generator) -> Learner:
-        return MIRGMED(model, _needs(store, "MIR+GMED"), lr=setting.lr, editor=GMEDEdit(self.alpha, self.beta),
+        editor = GMEDEdit(self.alpha, self.beta, official_sign=self.official_sign)
+        return MIRGMED(model, _needs(store, "MIR+GMED"), lr=setting.lr, editor=editor,
                        replay_size=setting.replay_size, candidates=self.candidates,
                        replay_past_tasks_only=setting.replay_past_tasks_only, generator=generator)
 

@@ -6,7 +6,7 @@ from .base import Learner, Step
 from .er import ER
 from .gem import GEM, gem_project
 from .generative_replay import DGMSolver, GenerativeReplay
-from .gmed import ERGMED, MIRGMED, GMEDEdit, GradientDirection, RandomDirection
+from .gmed import ERGMED, MIRGMED, GMEDEdit, GradientDirection, RandomDirection, SlotDirection
 from .lookahead import Lookahead, lookahead
 from .lwf import LwF, distillation_loss, frozen_copy
 from .metrics import AccuracyMatrix, TaskScore, average_accuracy, forgetting, retention, score
@@ -35,6 +35,7 @@ __all__ = [
     "PhaseLearner",
     "PhaseReport",
     "RandomDirection",
+    "SlotDirection",
     "Step",
     "TaskScore",
     "agem_project",

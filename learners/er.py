@@ -46,19 +46,21 @@ class ER(Learner):
     def replay(self) -> Batch | None:
         return self.draw(self.replay_size)
 
-    def draw(self, n: int) -> Batch | None:
-        """Up to ``n`` random memory items under this learner's replay rule, or None if there are none."""
+    def draw(self, n: int, generator: torch.Generator | None = None) -> Batch | None:
+        """Up to ``n`` random memory items under this learner's replay rule, or None if there are none; drawn from
+        ``generator`` (default: the learner's replay generator)."""
         if n == 0:
             return None
+        generator = self.generator if generator is None else generator
         if self.replay_past_tasks_only:
-            batch = self._sample_past_tasks(n)
+            batch = self._sample_past_tasks(n, generator)
         elif self.memory.can_sample:
-            batch = self.memory.sample(n, generator=self.generator)
+            batch = self.memory.sample(n, generator=generator)
         else:
             batch = None
         return batch if batch is not None and len(batch) else None
 
-    def _sample_past_tasks(self, n: int) -> Batch | None:
+    def _sample_past_tasks(self, n: int, generator: torch.Generator | None) -> Batch | None:
         if self.current_task == 0:
             return None
-        return self.memory.sample(n, tasks=range(self.current_task), generator=self.generator)
+        return self.memory.sample(n, tasks=range(self.current_task), generator=generator)

@@ -70,3 +70,16 @@ def test_jpeg_auto_quality_is_chosen_from_the_first_task() -> None:
         spec.build(budget, (1, 8, 8), 10, seed=0, num_tasks=None)
     with pytest.raises(ValueError, match="'auto'"):
         resolve("jpeg:quality=best", STORES, "store")
+
+
+def test_gmed_specs_name_their_direction_and_sign():
+    from benchmarks.specs import LEARNERS
+    from learners import GradientDirection, RandomDirection, SlotDirection
+
+    editor = resolve("er-gmed-random-split:per_slot=true", LEARNERS, "learner").editor()
+    assert isinstance(editor.direction, SlotDirection) and not editor.official_sign
+    assert isinstance(resolve("er-gmed-random-split", LEARNERS, "learner").editor().direction, RandomDirection)
+    plain = resolve("er-gmed-split:official_sign=true", LEARNERS, "learner").editor()
+    assert isinstance(plain.direction, GradientDirection) and plain.official_sign
+    with pytest.raises(ValueError, match="per_slot is a random-edit direction"):
+        resolve("er-gmed-split:per_slot=true", LEARNERS, "learner").editor()

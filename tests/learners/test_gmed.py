@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from learners import ERGMED, MIRGMED, GMEDEdit, RandomDirection, lookahead
+from learners import ERGMED, MIRGMED, GMEDEdit, RandomDirection, SlotDirection, lookahead
 from memstore import Budget, MemoryStore, NotEditable
 
 from .conftest import CLASSES, SHAPE, SpyStore, make_batch, make_model
@@ -160,3 +160,67 @@ def test_a_store_that_cannot_edit_is_refused_at_construction():
 def test_bad_strides_are_refused():
     with pytest.raises(ValueError):
         GMEDEdit(-1.0, 0.0)
+
+
+def _replayed_keys(learner, store, steps=25):
+    """The keys of every batch the learner drew from memory, step by step, on one fixed stream."""
+    keys = []
+    for step in range(steps):
+        store.batches.clear()
+        learner.observe(*make_batch((4, 5), n=4, seed=200 + step))
+        keys.append([b.keys.tolist() for b in store.batches])
+    return keys
+
+
+@pytest.mark.parametrize("direction", [RandomDirection(), SlotDirection()])
+def test_er_gmed_replays_exactly_what_er_replays_at_the_same_seed(direction):
+    from learners import ER
+
+    base_store, edit_store = _store(), _store()
+    er = ER(make_model(), base_store, lr=0.2, replay_size=5, generator=torch.Generator().manual_seed(3))
+    gmed = ERGMED(make_model(), edit_store, lr=0.2, editor=GMEDEdit(2.0, 0.01, direction), replay_size=5,
+                  generator=torch.Generator().manual_seed(3))
+    assert _replayed_keys(er, base_store) == _replayed_keys(gmed, edit_store)  # the edits drew from their own stream
+
+
+def test_mir_gmed_draws_mirs_candidates_exactly_as_mir_does():
+    from learners import MIR
+
+    base_store, edit_store = _store(), _store()
+    mir = MIR(make_model(), base_store, lr=0.2, replay_size=4, candidates=12,
+              generator=torch.Generator().manual_seed(4))
+    gmed = MIRGMED(make_model(), edit_store, lr=0.2, editor=GMEDEdit(1.0, 0.01), replay_size=4, candidates=12,
+                   generator=torch.Generator().manual_seed(4))
+    pools = [step[0] for step in _replayed_keys(mir, base_store)]
+    assert pools == [step[0] for step in _replayed_keys(gmed, edit_store)]  # [1] is the edit draw, from its stream
+
+
+def test_slot_directions_are_fixed_per_item_unit_and_draw_nothing():
+    generator = torch.Generator().manual_seed(11)
+    state = generator.get_state()
+    grad = torch.randn(3, *SHAPE, generator=torch.Generator().manual_seed(0))
+    first = SlotDirection()(grad, generator, torch.tensor([5, 9, 5]))
+    again = SlotDirection()(2 * grad, generator, torch.tensor([9, 5, 7]))
+    assert torch.equal(generator.get_state(), state)
+    torch.testing.assert_close(first[0], first[2])  # the same item, the same direction
+    torch.testing.assert_close(first[1], again[0])
+    torch.testing.assert_close(first[0], again[1])
+    assert not torch.allclose(first[0], first[1])
+    torch.testing.assert_close(first.flatten(1).norm(dim=1), torch.ones(3))
+    other = SlotDirection()(grad, torch.Generator().manual_seed(12), torch.tensor([5, 9, 5]))
+    assert not torch.allclose(first, other)  # another seed, other directions
+    with pytest.raises(ValueError, match="edit generator"):
+        SlotDirection()(grad, None, torch.tensor([1, 2, 3]))
+
+
+def test_the_official_sign_adds_beta_times_the_gradient_of_the_loss_before():
+    model, lr, alpha, beta = make_model(), 0.3, 0.5, 0.2
+    xs, ys = make_batch((4, 5), n=4, seed=1)
+    xm, ym = make_batch((0, 1, 2), n=6, seed=2)
+    ahead = lookahead(model, xs, ys, lr)
+    paper = GMEDEdit(alpha, beta)(ahead, xm, ym)
+    official = GMEDEdit(alpha, beta, official_sign=True)(ahead, xm, ym)
+    x = xm.clone().requires_grad_(True)
+    (g_before,) = torch.autograd.grad(F.cross_entropy(model(x), ym), x)
+    unclamped = (paper > 0) & (paper < 1) & (official > 0) & (official < 1)
+    torch.testing.assert_close((official - paper)[unclamped], (2 * alpha * beta * g_before)[unclamped])
