@@ -170,10 +170,16 @@ def _load(group: zarr.Group) -> MemoryStore:
     bad = [path for path, array in arrays.items() if _checksum(array) != checksums[path]]
     if bad:
         raise CorruptStoreError(f"checksum mismatch in {bad}")
+    config = attrs.get("config")
+    if not isinstance(config, dict):
+        raise CorruptStoreError(f"the saved config is not a mapping: {type(config).__name__}")
+    named = sorted(set(config) & cls.runtime_options)
+    if named:  # where a store lives is the opener's choice, never the file's (a saved "path" would be written to)
+        raise CorruptStoreError(f"the saved config names {named}, which no saved {cls.__name__} holds")
     tensors = set(attrs["tensors"])
     state = _unflatten({p: torch.from_numpy(a.copy()) if p in tensors else a for p, a in arrays.items()},
                        attrs["values"])
-    store = cls.from_config(attrs["config"])
+    store = cls.from_config(config)
     store.load_state_dict(state)
     if store.ledger() != Ledger(**attrs["ledger"]):
         raise CorruptStoreError(f"ledger {store.ledger()} does not match the saved ledger {attrs['ledger']}")

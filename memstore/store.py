@@ -92,6 +92,9 @@ class MemoryStore(ABC):
 
     #: Name under which ``memstore.open`` finds the class; set by every concrete backend.
     store_type: ClassVar[str] = ""
+    #: Constructor options that say where a store lives or computes (a working directory, a device, live weights),
+    #: never what it holds: ``config()`` never writes them, and ``memstore.open`` refuses a saved config naming one.
+    runtime_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

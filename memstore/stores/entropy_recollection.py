@@ -18,7 +18,7 @@ information than their fixed width by more than a word's worth (docs/results.md 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -47,6 +47,7 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
     default (c, l) is the fixed-width design, which range coding then holds more of)."""
 
     store_type = "recollection-entropy"
+    runtime_options: ClassVar[frozenset[str]] = frozenset({"device", "dvae"})
     codec: EntropyCodedDVAE
 
     def __init__(

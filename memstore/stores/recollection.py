@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -240,6 +240,7 @@ class RecollectionStore(OnlineDVAE, ItemStore):
     """
 
     store_type = "recollection"
+    runtime_options: ClassVar[frozenset[str]] = frozenset({"path", "device", "dvae"})
 
     def __init__(
         self,

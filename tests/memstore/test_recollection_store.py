@@ -322,3 +322,22 @@ def test_config_nests_the_codec_config_and_still_reads_flat_ones() -> None:
         RecollectionStore.from_config({**config, "codec": {"id": "jpeg"}})
     with pytest.raises(InvalidInputError, match="item_shape"):
         RecollectionStore.from_config({**config, "codec": {**config["codec"], "item_shape": [1, 9, 9]}})
+
+
+@pytest.mark.parametrize("option", ["path", "device", "dvae"])
+def test_a_saved_config_naming_a_runtime_option_is_refused_and_touches_nothing(tmp_path: Any, option: str) -> None:
+    from memstore.errors import CorruptStoreError
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=2)
+    store.write(*items(12))
+    store.save(tmp_path / "s")
+    root = zarr.open_group(str(tmp_path / "s"), mode="r+")
+    generation = root[root.attrs["memstore"]["current"]]
+    value = {"path": str(victim), "device": "meta", "dvae": {}}[option]
+    generation.attrs["config"] = {**generation.attrs["config"], option: value}  # crafted: the config is not checksummed
+    with pytest.raises(CorruptStoreError, match=option):
+        open_store(tmp_path / "s")
+    assert (victim / "keep.txt").read_text() == "mine" and sorted(p.name for p in victim.iterdir()) == ["keep.txt"]
