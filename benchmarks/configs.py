@@ -121,14 +121,15 @@ CONFIGS.update(_riemer_table1())
 
 # ARM Table 3 (issue 6): the `split-mnist-er` protocol (MIR's setting, 1,010 images per task, MLP 2x400, mean of
 # per-task accuracies). ARM and their Distill (arm-distill: M = 0) at lag T = iterations per task (`self-recall`) and at
-# unit lag (`self-recall-unit-lag`, Table 4's direction); no payload, so a 0-bit budget. Their eta0 = 0.05 is the ARM
+# unit lag (`self-recall-unit-lag`, Table 4's direction), and at lag T with their code's divergence and no clamp
+# (`self-recall:divergence_form=official,clamp=false`); no payload, so a 0-bit budget. Their eta0 = 0.05 is the ARM
 # spec's own. ER, naive (and ER 25: `--config split-mnist-er --budgets 25`) come from `split-mnist-er`.
 CONFIGS["arm-split-mnist"] = Grid(
     dataset="mnist",
     stream=Split(examples_per_task=1010),
     setting=SETTINGS["mir"],
     model=MLPSpec((400, 400)),
-    stores=("self-recall", "self-recall-unit-lag"),
+    stores=("self-recall", "self-recall-unit-lag", "self-recall:divergence_form=official,clamp=false"),
     budgets=(BudgetSpec(bits=0),),
     learners=("arm", "arm-distill"),
     seeds=tuple(range(5)),

@@ -244,6 +244,7 @@ class SelfRecallSpec:
     name: ClassVar[str] = "self-recall"
     unit_lag: bool = False
     clamp: bool = True
+    divergence_form: str = "js"  # "official": their code's ½[KL(m‖p_old) + KL(m‖p_new)]
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
@@ -253,7 +254,8 @@ class SelfRecallSpec:
 
         _cpu_only(self.name, device)  # recall optimises the learner's model, which stays on the CPU
 
-        objective = RecallObjective(divergence=8.0 if self.unit_lag else 1.0, clamp=self.clamp)
+        objective = RecallObjective(divergence=8.0 if self.unit_lag else 1.0, clamp=self.clamp,
+                                    divergence_form=self.divergence_form)
         return SelfRecallStore(budget, item_shape, num_classes, objective=objective, keep_old_model=not self.unit_lag,
                                seed=seed, num_tasks=num_tasks)
 

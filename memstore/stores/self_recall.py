@@ -36,7 +36,10 @@ from ..budget import Budget, Ledger, param_bits
 from ..errors import BudgetTooSmallError, InvalidInputError, MissingContextError
 from ..store import Batch, MemoryStore, RecallContext, TaskContext
 
-__all__ = ["RecallObjective", "SelfRecallStore", "js_divergence", "recall_objective", "total_variation"]
+__all__ = [
+    "DIVERGENCES", "RecallObjective", "SelfRecallStore", "js_divergence", "kl_from_mean", "recall_objective",
+    "total_variation",
+]
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,9 @@ class RecallObjective:
 
     ``steps`` S, ``rate`` η1, ``divergence`` the weight on D (1; Table 4's unit lag uses 8), ``old_current`` λ1,
     ``new_current`` λ2, ``entropy`` λ3, ``sharpen`` λ4, ``l2`` λ5, ``tv`` λ6. ``clamp`` projects every step onto
-    X = [0, 1] (eq. 4's x̂ ∈ X; their code does not clamp, decision 0012).
+    X = [0, 1] (eq. 4's x̂ ∈ X; their code does not clamp, decision 0012). ``divergence_form``: ``"js"``, eq. 5's
+    Jensen–Shannon ½[KL(p‖m) + KL(q‖m)]; ``"official"``, what their code maximises, ½[KL(m‖p) + KL(m‖q)] with
+    m = ½(p + q) and gradients through m (:func:`kl_from_mean`).
     """
 
     steps: int = 10
@@ -58,11 +63,15 @@ class RecallObjective:
     l2: float = 1.0
     tv: float = 1.0
     clamp: bool = True
+    divergence_form: str = "js"
 
     def __post_init__(self) -> None:
         weights = (self.divergence, self.old_current, self.new_current, self.entropy, self.sharpen, self.l2, self.tv)
         if not isinstance(self.steps, int) or self.steps < 0 or not self.rate >= 0 or min(weights) < 0:
             raise InvalidInputError(f"recall settings must be non-negative (steps an int), got {self}")
+        if self.divergence_form not in DIVERGENCES:
+            raise InvalidInputError(f"divergence_form must be one of {sorted(DIVERGENCES)}, got "
+                                    f"{self.divergence_form!r}")
 
 
 def js_divergence(logits_p: Tensor, logits_q: Tensor) -> Tensor:
@@ -72,6 +81,19 @@ def js_divergence(logits_p: Tensor, logits_q: Tensor) -> Tensor:
     kl_pm = (log_p.exp() * (log_p - log_m)).sum(dim=1)
     kl_qm = (log_q.exp() * (log_q - log_m)).sum(dim=1)
     return 0.5 * (kl_pm + kl_qm)
+
+
+def kl_from_mean(logits_p: Tensor, logits_q: Tensor) -> Tensor:
+    """Per-row ½ (KL(m ‖ p) + KL(m ‖ q)), m = ½ (p + q), in nats, gradients through m too: the symmetric divergence
+    the official ARM code maximises (eq. 5 writes the Jensen–Shannon form, :func:`js_divergence`)."""
+    log_p, log_q = F.log_softmax(logits_p, dim=1), F.log_softmax(logits_q, dim=1)
+    m = 0.5 * (log_p.exp() + log_q.exp())
+    log_m = m.clamp_min(torch.finfo(m.dtype).tiny).log()
+    return 0.5 * ((m * (log_m - log_p)).sum(dim=1) + (m * (log_m - log_q)).sum(dim=1))
+
+
+#: the recall divergences by ``RecallObjective.divergence_form``
+DIVERGENCES = {"js": js_divergence, "official": kl_from_mean}
 
 
 def total_variation(x: Tensor) -> Tensor:
@@ -89,7 +111,7 @@ def recall_objective(x: Tensor, new_logits: Tensor, old_logits: Tensor, current:
     ``current`` holds set(B_Y), the classes of the real batch; CE terms push recall away from them (¬local, eq. 3).
     L2(B̂_X) is the mean per-image L2 norm divided by the image's element count (their code's scaling).
     """
-    per_item = weights.divergence * js_divergence(new_logits, old_logits)
+    per_item = weights.divergence * DIVERGENCES[weights.divergence_form](new_logits, old_logits)
     for y in current.tolist():
         target = torch.full((x.shape[0],), y, dtype=torch.int64)
         per_item = per_item + (weights.old_current * F.cross_entropy(old_logits, target, reduction="none")

@@ -83,3 +83,13 @@ def test_gmed_specs_name_their_direction_and_sign():
     assert isinstance(plain.direction, GradientDirection) and plain.official_sign
     with pytest.raises(ValueError, match="per_slot is a random-edit direction"):
         resolve("er-gmed-split:per_slot=true", LEARNERS, "learner").editor()
+
+
+def test_self_recall_takes_the_official_divergence_and_no_clamp():
+    from memstore import Budget
+
+    store = resolve("self-recall:divergence_form=official,clamp=false", STORES, "store").build(
+        Budget(0), (1, 8, 8), 10, seed=0, num_tasks=5)
+    assert store.objective.divergence_form == "official" and not store.objective.clamp
+    assert resolve("self-recall", STORES, "store").build(Budget(0), (1, 8, 8), 10, seed=0,
+                                                         num_tasks=5).objective.divergence_form == "js"

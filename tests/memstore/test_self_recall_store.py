@@ -14,7 +14,7 @@ from torch import nn
 from memstore import Batch, Budget, RecallContext, RecallObjective, SelfRecallStore, TaskContext, param_bits
 from memstore.errors import BudgetTooSmallError, InvalidInputError, MissingContextError, NotEditable
 from memstore.persist import open_store
-from memstore.stores.self_recall import js_divergence, recall_objective, total_variation
+from memstore.stores.self_recall import js_divergence, kl_from_mean, recall_objective, total_variation
 from memstore.testing import StoreConformance, random_items, state_equal
 
 
@@ -81,6 +81,38 @@ def test_js_divergence_matches_eq5_and_is_bounded() -> None:
     assert float(js_divergence(p_logits[None], p_logits[None])[0]) == pytest.approx(0.0, abs=1e-7)
     far = js_divergence(torch.tensor([[50.0, -50.0]]), torch.tensor([[-50.0, 50.0]]))[0]
     assert float(far) == pytest.approx(float(torch.log(torch.tensor(2.0))), rel=1e-5)
+
+
+def test_the_official_divergence_is_kl_from_the_mean_with_gradients_through_it() -> None:
+    gen = torch.Generator().manual_seed(1)
+    p_logits = torch.randn(4, 5, generator=gen, requires_grad=True)
+    q_logits = torch.randn(4, 5, generator=gen)
+    m = 0.5 * (F.softmax(p_logits, 1) + F.softmax(q_logits, 1))
+    # torch's kl_div(log q, m) is KL(m ‖ q): their code's two terms, per row
+    want = 0.5 * (F.kl_div(F.log_softmax(p_logits, 1), m, reduction="none").sum(1)
+                  + F.kl_div(F.log_softmax(q_logits, 1), m, reduction="none").sum(1))
+    got = kl_from_mean(p_logits, q_logits)
+    torch.testing.assert_close(got, want)
+    assert not torch.allclose(got, js_divergence(p_logits, q_logits))  # another divergence than eq. 5's
+    assert float(kl_from_mean(q_logits, q_logits).abs().max()) < 1e-6
+    (through_m,) = torch.autograd.grad(got.sum(), p_logits)
+    fixed = m.detach()
+    detached = 0.5 * ((fixed * (fixed.log() - F.log_softmax(p_logits, 1))).sum(1)
+                      + (fixed * (fixed.log() - F.log_softmax(q_logits, 1))).sum(1))
+    (without_m,) = torch.autograd.grad(detached.sum(), p_logits)
+    assert not torch.allclose(through_m, without_m)
+
+
+def test_the_divergence_form_chooses_the_recall_term_and_bad_forms_are_refused() -> None:
+    gen = torch.Generator().manual_seed(2)
+    x = torch.rand(6, *SHAPE, generator=gen)
+    new, old = torch.randn(6, CLASSES, generator=gen), torch.randn(6, CLASSES, generator=gen)
+    only = {"old_current": 0, "new_current": 0, "entropy": 0, "sharpen": 0, "l2": 0, "tv": 0}
+    official = RecallObjective(**only, divergence_form="official")
+    assert float(recall_objective(x, new, old, torch.tensor([0]), official)) == pytest.approx(
+        float(kl_from_mean(new, old).mean()), rel=1e-6)
+    with pytest.raises(InvalidInputError, match="divergence_form"):
+        RecallObjective(divergence_form="kl")
 
 
 def test_total_variation_of_constant_is_zero_and_of_stripes_is_known() -> None:
