@@ -94,25 +94,28 @@ CONFIGS.update(_gmed_table2())
 
 
 def _riemer_table1() -> dict[str, Grid]:
-    """Riemer et al. Table 1 (issue 4): MNIST-Rotations, 20 tasks x 1,000, angles in [9k, 9(k+1)] degrees, MLP 2x200,
-    ER with lr 0.01, stream batch 10, replay batch 5 at 100 images and 25 at 200; RawStore (real storage) against
-    RecollectionStore at the same incremental storage ((104, 4) codes at 100, (139, 8) at 200 images: ~3,000 items);
-    online = naive. Tests on a fixed random 1,000 per task (``test_cap``, CPU cost)."""
+    """Riemer et al. Table 1: MNIST-Rotations, 20 tasks x 1,000, angles in [9k, 9(k+1)] degrees rotated with nearest
+    resampling (PIL's default, as GEM's data), MLP 2x200 with Xavier-uniform weights and zero biases (the GEM / MER
+    code), the `riemer` setting: one example per update, one mean over it and the replayed items, ER lr 0.01,
+    replay 5 at 100 images and 25 at 200; RawStore (real storage) against RecollectionStore at the same incremental
+    storage ((104, 4) codes at 100, (139, 8) at 200 images: ~3,000 items), whose Algorithm 1 then steps once per
+    example; online = naive at the same lr. Tests on a fixed random 1,000 per task (``test_cap``, CPU cost)."""
     from .streams import Rotated
 
-    common = dict(dataset="mnist", stream=Rotated(num_tasks=20, examples_per_task=1000, test_cap=1000),
-                  model=MLPSpec((200, 200)), seeds=tuple(range(5)))
+    riemer = SETTINGS["riemer"]
+    common = dict(dataset="mnist", seeds=tuple(range(20)),
+                  stream=Rotated(num_tasks=20, examples_per_task=1000, test_cap=1000, interpolation="nearest"),
+                  model=MLPSpec((200, 200), init="xavier"))
+    gem = replace(SETTINGS["riemer-gem"], batch_size=1)
     return {
-        "riemer-rotated-100": Grid(setting=SETTINGS["riemer-5"], stores=("raw", "recollection-104x4"),
+        "riemer-rotated-100": Grid(setting=riemer, stores=("raw", "recollection-104x4"),
                                    budgets=(BudgetSpec(images=100),), learners=("er", "naive"), **common),
-        "riemer-rotated-200": Grid(setting=SETTINGS["riemer-25"], stores=("raw", "recollection-139x8"),
+        "riemer-rotated-200": Grid(setting=replace(riemer, replay_size=25), stores=("raw", "recollection-139x8"),
                                    budgets=(BudgetSpec(images=200),), learners=("er",), **common),
-        # GEM (their appendix: lr 0.1, memory strength 0.5), an equal share of the memory per task.
-        "riemer-rotated-100-gem": Grid(setting=SETTINGS["riemer-gem"],
-                                       stores=("raw-per-task", "recollection-104x4-per-task"),
+        # GEM (their appendix: lr 0.1, memory strength 0.5) one example per update, an equal share of memory per task.
+        "riemer-rotated-100-gem": Grid(setting=gem, stores=("raw-per-task", "recollection-104x4-per-task"),
                                        budgets=(BudgetSpec(images=100),), learners=("gem",), **common),
-        "riemer-rotated-200-gem": Grid(setting=SETTINGS["riemer-gem"],
-                                       stores=("raw-per-task", "recollection-139x8-per-task"),
+        "riemer-rotated-200-gem": Grid(setting=gem, stores=("raw-per-task", "recollection-139x8-per-task"),
                                        budgets=(BudgetSpec(images=200),), learners=("gem",), **common),
     }
 

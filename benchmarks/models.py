@@ -1,8 +1,9 @@
-"""The learner's model spec: a ReLU MLP with PyTorch's default init, seeded without touching the global RNG."""
+"""The learner's model spec: a ReLU MLP with PyTorch's default init (or Xavier's), seeded without touching the global
+RNG."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -12,9 +13,16 @@ __all__ = ["MLPSpec"]
 
 @dataclass(frozen=True)
 class MLPSpec:
-    """A ReLU MLP with PyTorch's default init: ``hidden`` widths, e.g. (400, 400) for MNIST, (100, 100) for digits."""
+    """A ReLU MLP: ``hidden`` widths, e.g. (400, 400) for MNIST, (100, 100) for digits. ``init``: ``"torch"``,
+    PyTorch's default (Kaiming-uniform, a = √5); ``"xavier"``, Xavier-uniform weights and zero biases, as the GEM and
+    MER code Riemer et al. build on."""
 
     hidden: tuple[int, ...] = (400, 400)
+    init: str = field(default="torch", metadata={"since": "2026-12-02"})
+
+    def __post_init__(self) -> None:
+        if self.init not in ("torch", "xavier"):
+            raise ValueError(f"init must be 'torch' or 'xavier', got {self.init!r}")
 
     def build(self, item_shape: tuple[int, ...], num_classes: int) -> nn.Module:
         widths = [int(torch.tensor(item_shape).prod()), *self.hidden]
@@ -29,8 +37,14 @@ class MLPSpec:
         it was (the init is the only draw that cannot take a ``generator=``)."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return self.build(item_shape, num_classes)
+            model = self.build(item_shape, num_classes)
+            if self.init == "xavier":
+                for layer in model:
+                    if isinstance(layer, nn.Linear):
+                        nn.init.xavier_uniform_(layer.weight)
+                        nn.init.zeros_(layer.bias)
+            return model
 
     @property
     def label(self) -> str:
-        return "mlp-" + "x".join(str(h) for h in self.hidden)
+        return "mlp-" + "x".join(str(h) for h in self.hidden) + ("" if self.init == "torch" else f"-{self.init}")

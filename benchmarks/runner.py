@@ -15,7 +15,7 @@ import os
 import subprocess
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,19 @@ from .specs import LEARNERS, SETTINGS, STORES, BudgetSpec, MLPSpec, Setting
 from .streams import Stream, StreamSpec
 
 __all__ = [
-    "Cell", "CellParts", "CellResult", "Grid", "GridRun", "Point", "build_cell", "run_cell", "run_grid",
+    "Cell", "CellParts", "CellResult", "Grid", "GridRun", "Point", "build_cell", "key_fields", "run_cell", "run_grid",
     "train_and_evaluate",
 ]
+
+
+def key_fields(spec: Any) -> dict[str, Any]:
+    """``asdict(spec)`` without the fields added after cells were recorded (``metadata={"since": date}``) while
+    they hold their default: a cell run before such a field existed keeps its key, one that sets it gets its own."""
+    data = asdict(spec)
+    for f in fields(spec):
+        if "since" in f.metadata and getattr(spec, f.name) == f.default:
+            data.pop(f.name)
+    return data
 
 
 @dataclass(frozen=True)
@@ -53,9 +63,9 @@ class Cell:
         """Everything that determines the result, JSON-ready."""
         return {
             "dataset": self.dataset,
-            "stream": {"kind": self.stream.name, **asdict(self.stream)},
-            "setting": {**asdict(self.setting), "metric": self.setting.metric.name},
-            "model": asdict(self.model),
+            "stream": {"kind": self.stream.name, **key_fields(self.stream)},
+            "setting": {**key_fields(self.setting), "metric": self.setting.metric.name},
+            "model": key_fields(self.model),
             "learner": self.learner,
             "store": self.store,
             "budget": None if self.budget is None else asdict(self.budget),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from learners import AccuracyMatrix
 
@@ -38,6 +38,8 @@ class Setting:
     metric: Metric
     batch_size: int = 10
     replay_size: int = 10
+    #: one mean over the stream batch and the replayed items together (Riemer et al.'s loss) instead of two means added
+    one_mean: bool = field(default=False, metadata={"since": "2026-12-02"})
 
     def __post_init__(self) -> None:
         if self.replay_past_tasks_only and not self.task_aware:
@@ -57,6 +59,9 @@ SETTINGS: dict[str, Setting] = {
     "riemer-25": Setting("riemer-25", 0.01, False, False, Metric.RETENTION, replay_size=25),
     # Their GEM rows on MNIST-Rotations: lr 0.1 (memory strength 0.5, GEMSpec's default), task ids and boundaries.
     "riemer-gem": Setting("riemer-gem", 0.1, False, True, Metric.RETENTION),
+    # Riemer et al. Table 1 as their Algorithm 1 and their ER code (MER, on the GEM code) run it: one example per
+    # update, one mean over the replayed items and that example, lr 0.01; replay 5 at memory 100 (25 at 200).
+    "riemer": Setting("riemer", 0.01, False, False, Metric.RETENTION, batch_size=1, replay_size=5, one_mean=True),
     # Mnemonics Training's N-phase protocol (benchmarks/phase_specs.py): α₁ = 0.1, phases known, Ā (their metric).
     "mnemonics": Setting("mnemonics", 0.1, False, True, Metric.INCREMENTAL),
     # DGM's class-incremental protocol: task boundaries known (the store learns at end_task), the replay MLP at lr 0.1

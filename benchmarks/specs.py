@@ -330,6 +330,7 @@ class ERSpec:
             replay_size=setting.replay_size,
             replay_past_tasks_only=setting.replay_past_tasks_only,
             generator=generator,
+            one_mean=setting.one_mean,
         )
 
 

@@ -16,7 +16,7 @@ dataclass; a new stream kind is a new class with ``name`` and ``build``, not a b
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 import torch
@@ -220,6 +220,13 @@ class Rotated(_Transformed):
     name: ClassVar[str] = "rotated"
     num_tasks: int = 20
     max_degrees: float = 180.0
+    #: "bilinear", or "nearest" (PIL's default, which GEM's MNIST-Rotations used)
+    interpolation: str = field(default="bilinear", metadata={"since": "2026-12-02"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.interpolation not in _INTERPOLATIONS:
+            raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATIONS)}, got {self.interpolation!r}")
 
     def angles(self, generator: torch.Generator) -> list[float]:
         width = self.max_degrees / self.num_tasks
@@ -227,7 +234,8 @@ class Rotated(_Transformed):
         return [float((k + offsets[k]) * width) for k in range(self.num_tasks)]
 
     def transforms(self, dataset: Dataset, generator: torch.Generator) -> list:
-        return [(_Rotation(a), f"rotation {a:.1f}deg") for a in self.angles(generator)]
+        mode = _INTERPOLATIONS[self.interpolation]
+        return [(_Rotation(a, mode), f"rotation {a:.1f}deg") for a in self.angles(generator)]
 
 
 @dataclass(frozen=True)
@@ -239,12 +247,16 @@ class _Permutation:
         return flat.reshape(x.shape).contiguous()
 
 
+_INTERPOLATIONS = {"bilinear": InterpolationMode.BILINEAR, "nearest": InterpolationMode.NEAREST}
+
+
 @dataclass(frozen=True)
 class _Rotation:
     degrees: float
+    interpolation: InterpolationMode = InterpolationMode.BILINEAR
 
     def __call__(self, x: Tensor) -> Tensor:
-        rotated = TF.rotate(x, self.degrees, interpolation=InterpolationMode.BILINEAR)  # zero padding
+        rotated = TF.rotate(x, self.degrees, interpolation=self.interpolation)  # zero padding
         return rotated.clamp_(0.0, 1.0).contiguous()
 
 

@@ -49,6 +49,7 @@ class Learner:
         lr: float,
         replay_size: int = 10,
         generator: torch.Generator | None = None,
+        one_mean: bool = False,
     ) -> None:
         if lr <= 0:
             raise ValueError(f"lr must be positive, got {lr!r}")
@@ -59,6 +60,7 @@ class Learner:
         self.lr = lr
         self.replay_size = replay_size
         self.generator = generator
+        self.one_mean = one_mean
         self.optimizer = torch.optim.SGD(model.parameters(), lr=lr)
         self._task: int | None = None
 
@@ -98,11 +100,13 @@ class Learner:
         return None
 
     def loss(self, x: Tensor, y: Tensor, replay: Batch | None) -> Tensor:
-        """mean(stream CE) + mean(replay CE): two means added, as both official codes do (docs/protocols.md)."""
-        loss = F.cross_entropy(self.model(x), y)
-        if replay is not None and len(replay):
-            loss = loss + F.cross_entropy(self.model(replay.x), replay.y)
-        return loss
+        """mean(stream CE) + mean(replay CE): two means added, as both official codes do (docs/protocols.md); with
+        ``one_mean``, one mean over the stream batch and the replayed items together (Riemer et al.'s loss)."""
+        if replay is None or not len(replay):
+            return F.cross_entropy(self.model(x), y)
+        if self.one_mean:
+            return F.cross_entropy(self.model(torch.cat([x, replay.x])), torch.cat([y, replay.y]))
+        return F.cross_entropy(self.model(x), y) + F.cross_entropy(self.model(replay.x), replay.y)
 
     def update(self, x: Tensor, y: Tensor, replay: Batch | None) -> Tensor:
         """Compute the loss, back-propagate and take one SGD step; returns the (detached) loss."""

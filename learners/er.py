@@ -21,7 +21,8 @@ __all__ = ["ER"]
 
 
 class ER(Learner):
-    """ER: loss = mean(stream CE) + mean(replay CE) over ``replay_size`` items sampled from the store."""
+    """ER: loss = mean(stream CE) + mean(replay CE) over ``replay_size`` items sampled from the store (``one_mean``:
+    one mean over both)."""
 
     def __init__(
         self,
@@ -32,10 +33,11 @@ class ER(Learner):
         replay_size: int = 10,
         replay_past_tasks_only: bool = False,
         generator: torch.Generator | None = None,
+        one_mean: bool = False,
     ) -> None:
         if store is None:
             raise ValueError("ER needs a store")
-        super().__init__(model, store, lr=lr, replay_size=replay_size, generator=generator)
+        super().__init__(model, store, lr=lr, replay_size=replay_size, generator=generator, one_mean=one_mean)
         self.replay_past_tasks_only = replay_past_tasks_only
 
     @property

@@ -93,3 +93,22 @@ def test_self_recall_takes_the_official_divergence_and_no_clamp():
     assert store.objective.divergence_form == "official" and not store.objective.clamp
     assert resolve("self-recall", STORES, "store").build(Budget(0), (1, 8, 8), 10, seed=0,
                                                          num_tasks=5).objective.divergence_form == "js"
+
+
+def test_xavier_init_is_seeded_has_zero_biases_and_leaves_the_global_rng_alone():
+    import math
+
+    import torch
+
+    state = torch.random.get_rng_state()
+    a, b = (MLPSpec((32,), init="xavier").seeded((1, 8, 8), 10, seed=3) for _ in range(2))
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for la, lb in zip(a, b, strict=True):
+        if isinstance(la, torch.nn.Linear):
+            assert torch.equal(la.weight, lb.weight) and not la.bias.any()
+            bound = math.sqrt(6 / (la.in_features + la.out_features))
+            assert float(la.weight.detach().abs().max()) <= bound
+    default = MLPSpec((32,)).seeded((1, 8, 8), 10, seed=3)
+    assert default[1].bias.any()  # PyTorch's default init draws biases
+    with pytest.raises(ValueError, match="init"):
+        MLPSpec((32,), init="he")

@@ -302,3 +302,29 @@ def test_points_run_beside_the_cross_product_under_their_own_setting():
         dataclasses.replace(TINY, points=(Point("arm", "self-recall", "task-aware"),))
     with pytest.raises(ValueError, match="unknown store"):
         dataclasses.replace(TINY, points=(Point("arm", "self-recal"),))
+
+
+def test_fields_added_later_stay_out_of_a_cells_key_at_their_default():
+    from benchmarks.runner import key_fields
+
+    torch_init, xavier = MLPSpec((16,)), MLPSpec((16,), init="xavier")
+    assert key_fields(torch_init) == {"hidden": (16,)}  # as before the field existed: old cells keep their keys
+    assert key_fields(xavier) == {"hidden": (16,), "init": "xavier"}
+    cells = [dataclasses.replace(TINY, model=m, seeds=(0,), learners=("naive",)).cells()[0]
+             for m in (torch_init, xavier)]
+    assert cells[0].key != cells[1].key and "init" not in cells[0].config()["model"]
+
+
+def test_the_riemer_configs_follow_their_protocol():
+    from benchmarks.configs import CONFIGS
+
+    for name, replay in (("riemer-rotated-100", 5), ("riemer-rotated-200", 25)):
+        grid = CONFIGS[name]
+        setting = grid.setting
+        assert (setting.name, setting.batch_size, setting.replay_size, setting.lr) == ("riemer", 1, replay, 0.01)
+        assert setting.one_mean and not setting.task_aware
+        assert grid.model == MLPSpec((200, 200), init="xavier") and grid.stream.interpolation == "nearest"
+        assert (grid.stream.num_tasks, grid.stream.examples_per_task) == (20, 1000) and len(grid.seeds) == 20
+    for name in ("riemer-rotated-100-gem", "riemer-rotated-200-gem"):
+        grid = CONFIGS[name]
+        assert grid.setting.batch_size == 1 and grid.setting.task_aware and grid.model.init == "xavier"

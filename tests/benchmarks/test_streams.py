@@ -172,3 +172,17 @@ def test_phases_refuse_more_groups_than_classes(digits):
         Phases(base_classes=5, phases=6).build(digits, _gen(0))
     with pytest.raises(ValueError, match="phases"):
         Phases(phases=0)
+
+
+def test_nearest_rotation_keeps_the_images_values_and_bilinear_blends_them():
+    from benchmarks.datasets import Dataset
+
+    x = (torch.rand(40, 1, 8, 8, generator=_gen(0)) > 0.5).float()  # binary images: nearest keeps them binary
+    y = torch.arange(40) % 10
+    data = Dataset("binary", x, y, x[:10], y[:10], 10)
+    nearest = Rotated(num_tasks=2, examples_per_task=20, interpolation="nearest").build(data, _gen(1))
+    bilinear = Rotated(num_tasks=2, examples_per_task=20).build(data, _gen(1))
+    assert set(torch.unique(nearest.tasks[1].train_x).tolist()) <= {0.0, 1.0}
+    assert len(torch.unique(bilinear.tasks[1].train_x)) > 2
+    with pytest.raises(ValueError, match="interpolation"):
+        Rotated(interpolation="bicubic")

@@ -155,3 +155,16 @@ def test_bad_arguments_are_refused():
         ER(make_model(), None, lr=0.1)
     with pytest.raises(ValueError):
         Naive(make_model(), lr=0.0)
+
+
+def test_one_mean_is_one_cross_entropy_over_the_stream_and_the_replay():
+    from memstore import Batch
+
+    x, y = make_batch((4, 5), n=1, seed=1)
+    replay = Batch(*make_batch((0, 1, 2), n=5, seed=2))
+    model = make_model()
+    one = ER(model, make_store(), lr=0.1, one_mean=True).loss(x, y, replay)
+    two = ER(model, make_store(), lr=0.1).loss(x, y, replay)
+    torch.testing.assert_close(one, F.cross_entropy(model(torch.cat([x, replay.x])), torch.cat([y, replay.y])))
+    torch.testing.assert_close(two, F.cross_entropy(model(x), y) + F.cross_entropy(model(replay.x), replay.y))
+    assert not torch.allclose(one, two)
