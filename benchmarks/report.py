@@ -39,7 +39,7 @@ class Summary:
     forgetting: float
     seeds: int
     distortion: float = math.nan  # mean round-trip L1 over seeds; nan for stores that keep no items
-    model_bits: float = 0.0  # mean over seeds of the store's models (ledger().models), charged or not
+    model_bits: float = math.nan  # mean over seeds of the store's models (ledger().models); nan: not recorded
 
     @property
     def ci(self) -> float:
@@ -73,6 +73,16 @@ def write_csv(results: Sequence[CellResult], path: Path) -> None:
         writer.writerows(_row(r) for r in results)
 
 
+def _mean_known(values) -> float:
+    """The mean of the values recorded (None: not recorded); nan when none was."""
+    known = [float(v) for v in values if v is not None]
+    return statistics.fmean(known) if known else math.nan
+
+
+def _bits(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.0f}"
+
+
 def _std(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
@@ -100,7 +110,7 @@ def summarise(results: Sequence[CellResult]) -> list[Summary]:
                 forgetting=statistics.fmean(forget),
                 seeds=len(rows),
                 distortion=statistics.fmean(distortions) if distortions else math.nan,
-                model_bits=statistics.fmean(float(r["model_bits"]) for r in rows),  # type: ignore[arg-type]
+                model_bits=_mean_known(r["model_bits"] for r in rows),
             )
         )
     return summaries
@@ -116,7 +126,7 @@ def markdown_table(summaries: Sequence[Summary]) -> str:
     lines = [
         f"| {s.dataset} | {s.stream} | {s.setting} | {s.learner} | {s.store} | {s.budget} | {s.items:g} "
         f"| {'-' if math.isnan(s.distortion) else f'{s.distortion:.4f}'} "
-        f"| {s.bits_charged:.0f} / {s.budget_bits} | {s.model_bits:.0f} | {s.mean:.1f} ± {s.std:.1f} | {s.ci:.1f} "
+        f"| {s.bits_charged:.0f} / {s.budget_bits} | {_bits(s.model_bits)} | {s.mean:.1f} ± {s.std:.1f} | {s.ci:.1f} "
         f"| {s.forgetting:.1f} "
         f"| {s.seeds} |"
         for s in summaries
@@ -140,7 +150,7 @@ def write_plot(summaries: Sequence[Summary], path: Path) -> None:
         lines.setdefault((s.store, s.learner, s.setting), []).append(s)
     for (store, learner, setting), points in lines.items():
         label = f"{learner} ({setting})" if store == "-" else f"{learner} + {store} ({setting})"
-        if all(p.budget_bits == 0 for p in points) and points[0].model_bits > 0:  # a point: at its model's bits
+        if all(p.budget_bits == 0 for p in points) and points[0].model_bits > 0:  # a point (nan > 0 is False)
             ax.errorbar([points[0].model_bits], [points[0].mean], yerr=[points[0].std], marker="s", capsize=3,
                         linestyle="none", label=f"{label}, at its model's bits")
             continue

@@ -94,8 +94,9 @@ class CellResult:
     #: the store's round-trip L1 over its last stored items (``store.distortion()``); None for stores of no items
     distortion: float | None = None
     provenance: dict[str, Any] = field(default_factory=dict, compare=False)
-    #: the store's models in bits (``ledger().models``: a generator, a dVAE), charged to its budget or not
-    model_bits: int = 0
+    #: the store's models in bits (``ledger().models``: a generator, a dVAE), charged to its budget or not; None in
+    #: results recorded before it was
+    model_bits: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -120,7 +121,7 @@ class CellResult:
         matrix = AccuracyMatrix.from_rows(data["matrix"], data["test_sizes"])
         return cls(
             data["config"], matrix, data["accuracy"], data["items"], data["bits_charged"], data["budget_bits"],
-            data["seconds"], data.get("distortion"), data.get("provenance", {}), data.get("model_bits", 0),
+            data["seconds"], data.get("distortion"), data.get("provenance", {}), data.get("model_bits"),
         )
 
 

@@ -328,3 +328,16 @@ def test_the_riemer_configs_follow_their_protocol():
     for name in ("riemer-rotated-100-gem", "riemer-rotated-200-gem"):
         grid = CONFIGS[name]
         assert grid.setting.batch_size == 1 and grid.setting.task_aware and grid.model.init == "xavier"
+
+
+def test_results_recorded_before_model_bits_read_as_unrecorded(tmp_path):
+    from benchmarks.report import markdown_table
+
+    (cell,) = dataclasses.replace(TINY, seeds=(0,), learners=("er",), budgets=(BudgetSpec(images=5),)).cells()
+    recorded = run_cell(cell)
+    assert recorded.model_bits == 0  # RawStore keeps no model
+    old = recorded.to_json()
+    del old["model_bits"]
+    unrecorded = CellResult.from_json(old)
+    assert unrecorded.model_bits is None
+    assert "| 0 | " in markdown_table(summarise([recorded])) and "| - | " in markdown_table(summarise([unrecorded]))
