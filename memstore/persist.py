@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -141,14 +142,22 @@ def _read_arrays(group: zarr.Group, prefix: str = "") -> dict[str, np.ndarray]:
     return arrays
 
 
+_GENERATION_NAME = re.compile(r"g\d{6,}")
+
+
 def _current_generation(root: zarr.Group) -> zarr.Group:
     meta = root.attrs.get(ROOT_KEY)
     if not isinstance(meta, dict) or "format_version" not in meta or "current" not in meta:
         raise CorruptStoreError("not a memstore store: the root group has no memstore attributes")
-    if int(meta["format_version"]) > FORMAT_VERSION:
+    version = meta["format_version"]
+    if type(version) is not int or version < 1:  # a bool, a float, a string or null is not a format version
+        raise CorruptStoreError(f"format_version must be a positive integer, got {version!r}")
+    if version > FORMAT_VERSION:
         raise IncompatibleStoreError(
-            f"store format {meta['format_version']} is newer than this memstore reads ({FORMAT_VERSION}); upgrade memstore"
+            f"store format {version} is newer than this memstore reads ({FORMAT_VERSION}); upgrade memstore"
         )
+    if not isinstance(meta["current"], str) or not _GENERATION_NAME.fullmatch(meta["current"]):
+        raise CorruptStoreError(f"current must name a generation like 'g000001', got {meta['current']!r}")
     try:
         group = root[meta["current"]]
     except KeyError as exc:

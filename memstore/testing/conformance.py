@@ -320,6 +320,19 @@ class StoreConformance:
         with pytest.raises(IncompatibleStoreError, match="newer"):
             open_store(zstore)
 
+    def test_malformed_root_metadata_is_refused_with_a_typed_error(self) -> None:
+        zstore = self.filled().save()
+        root = zarr.open_group(zstore, mode="a")
+        good = dict(root.attrs["memstore"])
+        bad = [{"format_version": v} for v in (1.9, 0, -5, "abc", None, [1], True)]
+        bad += [{"current": v} for v in (None, ["x"], "../pf", "g1", 7)]
+        for change in bad:
+            root.attrs["memstore"] = {**good, **change}
+            with pytest.raises(CorruptStoreError):
+                open_store(zstore)
+        root.attrs["memstore"] = good
+        assert type(open_store(zstore)) is type(self.filled())
+
     def test_missing_store_is_refused(self, tmp_path: Any) -> None:
         with pytest.raises(CorruptStoreError):
             open_store(tmp_path / "nothing-here")
