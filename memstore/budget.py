@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .errors import InvalidInputError
+
 __all__ = ["Budget", "Ledger", "index_bits", "label_bits", "mask_bits", "param_bits", "dtype_bits"]
 
 
@@ -64,15 +66,15 @@ class Budget:
 
     def __post_init__(self) -> None:
         if not isinstance(self.bits, int) or isinstance(self.bits, bool) or self.bits < 0:
-            raise ValueError(f"Budget.bits must be a non-negative int, got {self.bits!r}")
+            raise InvalidInputError(f"Budget.bits must be a non-negative int, got {self.bits!r}")
         if not isinstance(self.charge_models, bool):
-            raise ValueError(f"Budget.charge_models must be a bool, got {self.charge_models!r}")
+            raise InvalidInputError(f"Budget.charge_models must be a bool, got {self.charge_models!r}")
 
     @classmethod
     def bytes(cls, n: int, *, charge_models: bool = False) -> Budget:
         """A budget of ``n`` bytes."""
-        if not isinstance(n, int) or n < 0:
-            raise ValueError(f"byte count must be a non-negative int, got {n!r}")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise InvalidInputError(f"byte count must be a non-negative int, got {n!r}")
         return cls(8 * n, charge_models)
 
     @classmethod
@@ -89,8 +91,8 @@ class Budget:
 
         This is the papers' unit of comparison: "the effective incremental storage of n real examples".
         """
-        if not isinstance(n, int) or n < 0:
-            raise ValueError(f"image count must be a non-negative int, got {n!r}")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise InvalidInputError(f"image count must be a non-negative int, got {n!r}")
         per_item = 8 * math.prod(item_shape) + label_bits(num_classes)
         if num_tasks is not None:
             per_item += index_bits(num_tasks)

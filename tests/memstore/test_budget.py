@@ -29,9 +29,15 @@ def test_budget_constructors() -> None:
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, True, "8"])
-def test_budget_rejects_non_integers(bad: object) -> None:
-    with pytest.raises(ValueError):
+def test_budget_rejects_non_integers_with_a_memstore_error(bad: object) -> None:
+    from memstore.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="non-negative int"):
         Budget(bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="non-negative int"):
+        Budget.bytes(bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="non-negative int"):
+        Budget.images(bad, (1, 2, 2), 10)  # type: ignore[arg-type]
 
 
 def test_ledger_total_and_charged() -> None:
