@@ -259,6 +259,12 @@ class MemoryStore(ABC):
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise InvalidInputError(f"n must be a non-negative int, got {n!r}")
 
+    @staticmethod
+    def check_generator(generator: Any) -> None:
+        """Raise unless ``generator`` is None or a ``torch.Generator`` (a seed is not one: seed a generator)."""
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise InvalidInputError(f"generator must be a torch.Generator or None, got {generator!r}")
+
     @property
     def item_size(self) -> int:
         """Channel values per item."""

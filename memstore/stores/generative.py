@@ -175,6 +175,7 @@ class GenerativeStore(MemoryStore):
                generator: torch.Generator | None = None) -> Batch:
         """``n`` generated items, labels uniform over the seen classes (restricted to ``classes`` / ``tasks``)."""
         self.check_count(n)
+        self.check_generator(generator)
         allowed = self._allowed(classes, tasks)
         if n == 0 or allowed.numel() == 0:
             return Batch(x=torch.empty((0, *self.item_shape)), y=torch.empty(0, dtype=torch.int64))

@@ -238,6 +238,7 @@ class ItemStore(MemoryStore):
         generator: torch.Generator | None = None,
     ) -> Batch:
         self.check_count(n)
+        self.check_generator(generator)
         candidates = self._candidates(classes, tasks)
         pool = self._size if candidates is None else candidates.size
         order = choose(pool, n, generator or self.generator)

@@ -203,6 +203,7 @@ class SelfRecallStore(MemoryStore):
     ) -> Batch:
         """M = ``n`` recalled items optimised from the context's real batch (Algorithm 1, lines 6–8)."""
         self.check_count(n)
+        self.check_generator(generator)
         if classes is not None or tasks is not None:
             raise InvalidInputError("recall is conditioned on the current batch: classes= and tasks= must be None")
         real = self._check_context(context)

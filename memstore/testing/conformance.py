@@ -226,6 +226,9 @@ class StoreConformance:
         for bad in ([self.num_classes], [-1], [0.0], [True], "0", b"0", torch.tensor([0.5]), object()):
             with pytest.raises(InvalidInputError):
                 store.sample(3, classes=bad)
+        for bad in (1, "seed", torch.Generator().get_state()):  # a seed or a state is not a generator
+            with pytest.raises(InvalidInputError, match="torch.Generator"):
+                self.draw(store, 2, generator=bad)  # type: ignore[arg-type]
         assert state_equal(before, store.state_dict())
 
     # -- edit --------------------------------------------------------------------------------------------------------
