@@ -18,7 +18,7 @@ import torch
 from memstore.nn import usable_device
 
 from .configs import CONFIGS, DEFAULT_CONFIG, FRONTIER_CONFIG
-from .datasets import DATASETS
+from .datasets import DATASETS, load_dataset
 from .frontier_report import frontier_table
 from .parameters import split_names
 from .report import write_report
@@ -74,9 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu",
                    help="where store networks compute, e.g. cuda (recollections' dVAE; the learner stays on the CPU)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--recompute", action="store_true",
+                   help="run every cell again, replacing finished ones (after a code change: cells are keyed by config)")
     p.add_argument("--keep-stores", action="store_true",
                    help="also save each computed cell's trained store as OUT/cells/<cell>.store (memstore.open)")
     return p
+
+
+_MNIST_LAYOUT = (
+    "MNIST is read in torchvision's layout: ROOT/MNIST/raw/train-images-idx3-ubyte, train-labels-idx1-ubyte,\n"
+    "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (or their .gz files). On a machine with internet,\n"
+    "torchvision.datasets.MNIST(ROOT, download=True) writes them; then pass --data-root ROOT or set MEMSTORE_DATA."
+)
 
 
 def _stream_from_args(grid: Grid, args: argparse.Namespace) -> object:
@@ -143,10 +152,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: --{exc}", file=sys.stderr)
         return 2
+    try:
+        load_dataset(grid.dataset, args.data_root)  # before any folder is made: a missing data set is a usage error
+    except FileNotFoundError as exc:
+        print(f"error: {exc}\n{_MNIST_LAYOUT}", file=sys.stderr)
+        return 2
     torch.set_num_threads(args.threads)
     out = args.out or (Path("results") if args.config == DEFAULT_CONFIG else Path("results") / args.config)
     run = run_grid(grid, out, data_root=args.data_root, progress=not args.no_progress,
-                   run=functools.partial(run_cell, device=args.device), keep_stores=args.keep_stores)
+                   run=functools.partial(run_cell, device=args.device), keep_stores=args.keep_stores,
+                   recompute=args.recompute)
     files = write_report(run.results, out)
     print(files.table)
     if "raw" in grid.stores and len(grid.stores) > 1:  # a frontier: every store beside RawStore, seed by seed

@@ -299,9 +299,11 @@ def run_grid(
     progress: bool = True,
     run: Callable[..., CellResult] = run_cell,
     keep_stores: bool = False,
+    recompute: bool = False,
 ) -> GridRun:
     """Run every cell of ``grid`` whose result is not yet under ``out_dir/cells``; return all the grid's results.
-    ``keep_stores``: also save each computed cell's trained store beside its result (``cells/<key>.store``)."""
+    ``keep_stores``: also save each computed cell's trained store beside its result (``cells/<key>.store``);
+    ``recompute``: run every cell, replacing the finished ones."""
     cell_dir = Path(out_dir) / "cells"
     cell_dir.mkdir(parents=True, exist_ok=True)
     results, computed, skipped = [], 0, 0
@@ -309,7 +311,7 @@ def run_grid(
     for cell in bar:
         path = cell_dir / f"{cell.key}.json"
         bar.set_postfix_str(cell.key.rsplit("-", 1)[0], refresh=False)
-        if path.exists():
+        if path.exists() and not recompute:
             results.append(CellResult.from_json(json.loads(path.read_text())))
             skipped += 1
             continue

@@ -140,3 +140,20 @@ def test_flags_naming_stores_or_learners_keep_only_their_points():
     assert _grid("frontier", "--seeds", "0").points == full.points
     only_arm = _grid("frontier", "--stores", "self-recall", "--learners", "arm")  # the point alone, not crossed
     assert [c.learner for c in only_arm.cells()] == ["arm"] * len(full.seeds)
+
+
+def test_missing_mnist_is_a_usage_error_that_names_the_layout_and_makes_no_folder(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["--dataset", "mnist", "--data-root", str(tmp_path / "nowhere"), "--out", str(out), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "MNIST/raw/train-images-idx3-ubyte" in err and "--data-root" in err
+    assert not out.exists()
+
+
+def test_recompute_runs_finished_cells_again(tmp_path, capsys):
+    argv = ["--out", str(tmp_path), "--seeds", "0", "--budgets", "10", "--examples-per-task", "20", "--stores", "raw",
+            "--learners", "er", "--no-progress"]
+    assert main(argv) == 0 and "1 cells computed, 0 found finished" in capsys.readouterr().out
+    assert main(argv) == 0 and "0 cells computed, 1 found finished" in capsys.readouterr().out
+    assert main([*argv, "--recompute"]) == 0 and "1 cells computed, 0 found finished" in capsys.readouterr().out
