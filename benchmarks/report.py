@@ -144,7 +144,7 @@ def write_plot(summaries: Sequence[Summary], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(9.6, 4.6))
     lines: dict[tuple[str, str, str], list[Summary]] = {}
     for s in summaries:
         lines.setdefault((s.store, s.learner, s.setting), []).append(s)
@@ -166,7 +166,8 @@ def write_plot(summaries: Sequence[Summary], path: Path) -> None:
     title = ", ".join(sorted({f"{s.dataset} {s.stream}" for s in summaries}))
     ax.set_title(f"storage vs accuracy: {title}")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small", title="error bars: ±1 std over seeds", title_fontsize="small")
+    ax.legend(fontsize="small", title="error bars: ±1 std over seeds", title_fontsize="small",
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
