@@ -13,8 +13,10 @@ store's ``get`` calls). Bit-level packing is PackedArray's, so the bytes are ide
 
 from __future__ import annotations
 
+import gc
 import math
 import os
+import weakref
 from typing import Any
 
 import numpy as np
@@ -22,11 +24,29 @@ import zarr
 import zarr.storage
 
 from ..codecs.bitpack import PackedArray, checked_stream, exact_stream
+from ..errors import InvalidInputError
 
 __all__ = ["ZarrPackedArray"]
 
 #: target chunk size in bytes (a few hundred items of a few hundred bits)
 CHUNK_BYTES = 4096
+
+
+#: local working paths held by a live array in this process: a second array on one path would wipe the first's data
+_LIVE_PATHS: weakref.WeakValueDictionary[str, ZarrPackedArray] = weakref.WeakValueDictionary()
+
+
+def _claim(path: str, array: ZarrPackedArray) -> None:
+    """Register ``path`` for ``array``; InvalidInputError if a live array already works there."""
+    holder = _LIVE_PATHS.get(path)
+    if holder is not None and holder is not array:
+        del holder
+        gc.collect()  # a store dropped by its user but kept by a reference cycle is not live
+        holder = _LIVE_PATHS.get(path)
+    if holder is not None and holder is not array:
+        raise InvalidInputError(f"another live store already keeps its working payload at {path}: give each store "
+                                "its own path")
+    _LIVE_PATHS[path] = array
 
 
 class ZarrPackedArray:
@@ -44,6 +64,7 @@ class ZarrPackedArray:
         if store is None:
             store = zarr.storage.MemoryStore()
         elif isinstance(store, (str, os.PathLike)):
+            _claim(os.path.realpath(os.fspath(store)), self)
             store = zarr.storage.LocalStore(os.fspath(store))
         self.array = zarr.create_array(
             store=store, shape=(self.nbytes(rows),),

@@ -341,3 +341,14 @@ def test_a_saved_config_naming_a_runtime_option_is_refused_and_touches_nothing(t
     with pytest.raises(CorruptStoreError, match=option):
         open_store(tmp_path / "s")
     assert (victim / "keep.txt").read_text() == "mine" and sorted(p.name for p in victim.iterdir()) == ["keep.txt"]
+
+
+def test_two_live_stores_on_one_working_path_are_refused(tmp_path: Any) -> None:
+    first = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=2, path=tmp_path / "work")
+    first.write(*items(12))
+    with pytest.raises(InvalidInputError, match="another live store"):
+        RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=3, path=tmp_path / "work")
+    assert len(first) == 12 and len(first.sample(12)) == 12  # the first one's payload is untouched
+    del first  # dropped by its user: the path is free again
+    again = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=3, path=tmp_path / "work")
+    assert len(again) == 0
