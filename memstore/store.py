@@ -205,7 +205,7 @@ class MemoryStore(ABC):
             return
         if not bool(torch.isfinite(x).all()):
             raise NonFiniteError("x contains NaN or infinite values; expected finite values in [0, 1]")
-        raise RangeError(f"x must lie in [0, 1], got values in [{low:g}, {high:g}]")
+        raise RangeError(f"x must lie in [0, 1], got values in [{low!r}, {high!r}]")  # repr: 1.0000001 stays visible
 
     def check_labels(self, y: Tensor, batch_size: int) -> None:
         """Raise unless ``y`` is int64 of shape (batch_size,) with values in [0, num_classes)."""

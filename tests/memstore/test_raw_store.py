@@ -100,3 +100,12 @@ def test_a_subclass_that_names_no_store_type_does_not_replace_rawstore_on_open()
 
     store = Instrumented(Budget.images(2, (1, 1, 1), 2), (1, 1, 1), 2, seed=0)
     assert type(memstore.open(store.save())) is RawStore
+
+
+def test_a_value_just_above_one_is_reported_as_it_is() -> None:
+    from memstore.errors import RangeError
+
+    store = RawStore(Budget.images(5, (1, 2, 2), 10), (1, 2, 2), 10, seed=0)
+    with pytest.raises(RangeError, match=r"1\.00000011"):  # not rounded to "1" by the message
+        store.write(torch.full((1, 1, 2, 2), 1.0000001), torch.tensor([0]))
+    assert len(store) == 0
