@@ -212,12 +212,17 @@ class SelfRecallStore(MemoryStore):
             empty = self.empty_batch()
             return Batch(x=empty.x, y=empty.y, keys=None, soft=torch.empty((0, self.num_classes)))
         generator = generator or self.generator
+        state = generator.get_state()
         count = len(real)
         start = (torch.randperm(count, generator=generator)[:n] if n <= count
                  else torch.randint(count, (n,), generator=generator))
-        recalled = self.recall(real.x[start], real.y.unique(), context)
-        with torch.no_grad():
-            soft = F.softmax(self.old_logits(recalled, context), dim=1)
+        try:
+            recalled = self.recall(real.x[start], real.y.unique(), context)
+            with torch.no_grad():
+                soft = F.softmax(self.old_logits(recalled, context), dim=1)
+        except (RuntimeError, ValueError, TypeError) as exc:  # a model that cannot take these items, or give logits
+            generator.set_state(state)  # a failed sample draws nothing
+            raise InvalidInputError(f"recall failed on the context's model: {exc}") from exc
         return Batch(x=recalled, y=soft.argmax(dim=1), keys=None, soft=soft)
 
     # -- recall ---------------------------------------------------------------------------------------------------

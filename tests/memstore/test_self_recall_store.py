@@ -252,3 +252,13 @@ def test_save_and_open_keep_the_old_model_and_the_recall(tmp_path: Any) -> None:
     a = store.sample(6, context=context)
     b = reopened.sample(6, context=context)
     assert torch.equal(a.x, b.x) and torch.equal(a.soft, b.soft)
+
+
+def test_a_model_that_cannot_recall_is_a_typed_error_and_draws_nothing() -> None:
+    store = SelfRecallStore(Budget(0), SHAPE, CLASSES, keep_old_model=False, seed=0)
+    wrong = nn.Sequential(nn.Flatten(), nn.Linear(5, CLASSES))  # takes 5 inputs, the items have 36
+    generator = torch.Generator().manual_seed(4)
+    state = generator.get_state()
+    with pytest.raises(InvalidInputError, match="recall failed"):
+        store.sample(4, context=RecallContext(wrong, wrong, real_batch()), generator=generator)
+    assert torch.equal(generator.get_state(), state)
