@@ -95,6 +95,9 @@ class MemoryStore(ABC):
     #: Constructor options that say where a store lives or computes (a working directory, a device, live weights),
     #: never what it holds: ``config()`` never writes them, and ``memstore.open`` refuses a saved config naming one.
     runtime_options: ClassVar[frozenset[str]] = frozenset()
+    #: The most items one ``sample`` call returns, for stores that compute every item they return at once
+    #: (generators, recall); None: no limit beyond the items held.
+    max_sample: ClassVar[int | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -258,6 +261,12 @@ class MemoryStore(ABC):
         """Raise unless ``n`` is a non-negative int (a sample size)."""
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise InvalidInputError(f"n must be a non-negative int, got {n!r}")
+
+    def check_generated(self, n: int) -> None:
+        """Raise unless ``sample(n)`` stays within :attr:`max_sample` (a generating store's memory grows with n)."""
+        if self.max_sample is not None and n > self.max_sample:
+            raise InvalidInputError(f"{type(self).__name__} generates at most {self.max_sample} items per sample "
+                                    f"call, got n={n}: sample in batches")
 
     @staticmethod
     def check_generator(generator: Any) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -72,6 +72,7 @@ class GenerativeStore(MemoryStore):
     """
 
     store_type = "generative"
+    max_sample: ClassVar[int | None] = 1 << 16
 
     def __init__(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int | None = None,
                  num_tasks: int | None = None, variant: MaskVariant | None = None, latent: int = 32,
@@ -176,6 +177,7 @@ class GenerativeStore(MemoryStore):
         """``n`` generated items, labels uniform over the seen classes (restricted to ``classes`` / ``tasks``)."""
         self.check_count(n)
         self.check_generator(generator)
+        self.check_generated(n)
         allowed = self._allowed(classes, tasks)
         if n == 0 or allowed.numel() == 0:
             return Batch(x=torch.empty((0, *self.item_shape)), y=torch.empty(0, dtype=torch.int64))

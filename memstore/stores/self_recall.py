@@ -25,7 +25,7 @@ parameter: the paper's "+Model mem." column), 0 under unit lag. ``edit`` raises 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -137,6 +137,7 @@ class SelfRecallStore(MemoryStore):
     """
 
     store_type = "self-recall"
+    max_sample: ClassVar[int | None] = 1 << 16
 
     def __init__(
         self,
@@ -204,6 +205,7 @@ class SelfRecallStore(MemoryStore):
         """M = ``n`` recalled items optimised from the context's real batch (Algorithm 1, lines 6–8)."""
         self.check_count(n)
         self.check_generator(generator)
+        self.check_generated(n)
         if classes is not None or tasks is not None:
             raise InvalidInputError("recall is conditioned on the current batch: classes= and tasks= must be None")
         real = self._check_context(context)

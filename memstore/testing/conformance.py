@@ -231,6 +231,16 @@ class StoreConformance:
                 self.draw(store, 2, generator=bad)  # type: ignore[arg-type]
         assert state_equal(before, store.state_dict())
 
+    def test_a_generating_store_bounds_one_sample(self) -> None:
+        store = self.filled()
+        if store.max_sample is None:
+            pytest.skip(f"{type(store).__name__} returns items it holds: no per-call limit to test")
+        generator = torch.Generator().manual_seed(0)
+        state = generator.get_state()
+        with pytest.raises(InvalidInputError, match="at most"):
+            self.draw(store, store.max_sample + 1, generator=generator)
+        assert torch.equal(generator.get_state(), state)
+
     # -- edit --------------------------------------------------------------------------------------------------------
 
     def test_edit_replaces_in_place(self) -> None:
