@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Sequence
 
 from .paired import paired_difference
-from .report import summarise
+from .report import format_bits, summarise
 from .runner import CellResult
 from .specs import BudgetSpec
 
@@ -52,7 +52,7 @@ def frontier_table(results: Sequence[CellResult], reference: str = "raw") -> str
         versus = "—" if s.store == reference or base is None else _paired(by_seed[(s.learner, s.budget, s.store)],
                                                                           base)
         distortion = "-" if math.isnan(s.distortion) else f"{s.distortion:.4f}"
-        bits = "-" if math.isnan(s.model_bits) else f"{s.model_bits:.0f}"
-        lines.append(f"| {s.learner} | {s.budget} | {s.store} | {s.items:.0f} | {distortion} | {bits} "
+        lines.append(f"| {s.learner} | {s.budget} | {s.store} | {s.items:.0f} | {distortion} "
+                     f"| {format_bits(s.model_bits)} "
                      f"| {s.mean:.1f} ± {s.std:.1f} | {versus} |")
     return "\n".join(lines) + "\n"

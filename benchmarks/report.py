@@ -12,7 +12,7 @@ from pathlib import Path
 from .runner import CellResult
 from .specs import BudgetSpec
 
-__all__ = ["Summary", "ReportFiles", "markdown_table", "summarise", "write_csv", "write_plot", "write_report"]
+__all__ = ["Summary", "ReportFiles", "format_bits", "markdown_table", "summarise", "write_csv", "write_plot", "write_report"]
 
 _CSV_FIELDS = [
     "dataset", "stream", "setting", "metric", "learner", "store", "budget", "seed", "accuracy", "average_accuracy",
@@ -79,7 +79,8 @@ def _mean_known(values) -> float:
     return statistics.fmean(known) if known else math.nan
 
 
-def _bits(value: float) -> str:
+def format_bits(value: float) -> str:
+    """A mean bit count for a table; '-' when it was not recorded (nan)."""
     return "-" if math.isnan(value) else f"{value:.0f}"
 
 
@@ -126,8 +127,8 @@ def markdown_table(summaries: Sequence[Summary]) -> str:
     lines = [
         f"| {s.dataset} | {s.stream} | {s.setting} | {s.learner} | {s.store} | {s.budget} | {s.items:g} "
         f"| {'-' if math.isnan(s.distortion) else f'{s.distortion:.4f}'} "
-        f"| {s.bits_charged:.0f} / {s.budget_bits} | {_bits(s.model_bits)} | {s.mean:.1f} ± {s.std:.1f} | {s.ci:.1f} "
-        f"| {s.forgetting:.1f} "
+        f"| {s.bits_charged:.0f} / {s.budget_bits} | {format_bits(s.model_bits)} | {s.mean:.1f} ± {s.std:.1f} "
+        f"| {s.ci:.1f} | {s.forgetting:.1f} "
         f"| {s.seeds} |"
         for s in summaries
     ]

@@ -23,15 +23,9 @@ from torch import Tensor, nn
 from memstore import Batch, GenerativeStore, MemoryStore, TaskContext
 
 from .base import Learner
-from .metrics import TaskScore
+from .metrics import TaskScore, score
 
 __all__ = ["DGMSolver", "GenerativeReplay"]
-
-
-def _masked_score(logits: Tensor, seen: Tensor, y: Tensor) -> TaskScore:
-    """Correct argmax predictions among the ``seen`` classes only (DGM's single head over the classes so far)."""
-    predictions = logits.masked_fill(~seen.to(logits.device), float("-inf")).argmax(dim=1)
-    return TaskScore(int((predictions == y).sum()), int(y.shape[0]))
 
 
 class GenerativeReplay(Learner):
@@ -48,15 +42,9 @@ class GenerativeReplay(Learner):
         self.seen[y.unique()] = True
         return super().observe(x, y, task)
 
-    @torch.no_grad()
-    def score(self, x: Tensor, y: Tensor, *, batch_size: int = 1000) -> TaskScore:
+    def score(self, x: Tensor, y: Tensor) -> TaskScore:
         """Predictions among the classes observed so far (the single head over Y^t that DGM scores), counted."""
-        was_training = self.model.training
-        self.model.eval()
-        scores = [_masked_score(self.model(x[s:s + batch_size]), self.seen, y[s:s + batch_size])
-                  for s in range(0, int(y.shape[0]), batch_size)]
-        self.model.train(was_training)
-        return TaskScore(sum(t.correct for t in scores), int(y.shape[0]))
+        return score(self.model, x, y, seen=self.seen)
 
     def replay(self) -> Batch | None:
         assert self.store is not None
@@ -93,12 +81,6 @@ class DGMSolver:
         self.store.end_task(TaskContext(task=finished))
         self._task = finished + 1
 
-    @torch.no_grad()
-    def score(self, x: Tensor, y: Tensor, *, batch_size: int = 1000) -> TaskScore:
+    def score(self, x: Tensor, y: Tensor) -> TaskScore:
         classifier = self.store.discriminator
-        was_training = classifier.training
-        classifier.eval()
-        scores = [_masked_score(classifier.classify(x[s:s + batch_size]), self.seen, y[s:s + batch_size])
-                  for s in range(0, int(y.shape[0]), batch_size)]
-        classifier.train(was_training)
-        return TaskScore(sum(t.correct for t in scores), int(y.shape[0]))
+        return score(classifier, x, y, seen=self.seen, logits=classifier.classify)

@@ -158,6 +158,12 @@ class _Editing:
     generator: torch.Generator | None
     edit_generator: torch.Generator
 
+    def _start_editing(self, store: MemoryStore, editor: GMEDEdit, edit_generator: torch.Generator | None) -> None:
+        """Refuse a store that cannot edit; keep the editor and the edit stream (derived from the replay seed)."""
+        check_editable(store)
+        self.editor = editor
+        self.edit_generator = edit_stream(self.generator) if edit_generator is None else edit_generator
+
     def edit_memory(self, ahead: Lookahead, batch: Batch) -> Batch:
         """Edit ``batch`` (GMED eq. 6), write it back by key, and return the edited batch."""
         if batch.keys is None:
@@ -175,9 +181,7 @@ class ERGMED(_Editing, ER):
                  edit_generator: torch.Generator | None = None) -> None:
         super().__init__(model, store, lr=lr, replay_size=replay_size,
                          replay_past_tasks_only=replay_past_tasks_only, generator=generator)
-        check_editable(store)
-        self.editor = editor
-        self.edit_generator = edit_stream(generator) if edit_generator is None else edit_generator
+        self._start_editing(store, editor, edit_generator)
 
     def retrieve(self, x: Tensor, y: Tensor) -> Batch | None:
         batch = self.draw(self.replay_size)
@@ -194,9 +198,7 @@ class MIRGMED(_Editing, MIR):
                  generator: torch.Generator | None = None, edit_generator: torch.Generator | None = None) -> None:
         super().__init__(model, store, lr=lr, replay_size=replay_size, candidates=candidates,
                          replay_past_tasks_only=replay_past_tasks_only, generator=generator)
-        check_editable(store)
-        self.editor = editor
-        self.edit_generator = edit_stream(generator) if edit_generator is None else edit_generator
+        self._start_editing(store, editor, edit_generator)
 
     def retrieve(self, x: Tensor, y: Tensor) -> Batch | None:
         pool = self.draw(self.candidates)

@@ -12,7 +12,7 @@ in [0, 1]. Three summaries of it:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -112,9 +112,7 @@ def forgetting(matrix: AccuracyMatrix) -> float:
 
 def retention(matrix: AccuracyMatrix) -> float:
     """Riemer et al.: accuracy on every task's test data pooled, after the last task (weighted by test sizes)."""
-    final = matrix.final_row()
-    total = sum(matrix.test_sizes)
-    return sum(acc * n for acc, n in zip(final, matrix.test_sizes, strict=True)) / total
+    return _pooled(matrix.final_row(), matrix.test_sizes)
 
 
 def average_incremental_accuracy(matrix: AccuracyMatrix) -> float:
@@ -122,21 +120,30 @@ def average_incremental_accuracy(matrix: AccuracyMatrix) -> float:
     tasks ``0..i`` pooled (weighted by test sizes): after every phase, accuracy on the classes seen so far."""
     if not matrix.complete:
         raise ValueError(f"the matrix has {len(matrix.values)} of {matrix.num_tasks} rows")
-    seen = []
-    for i, row in enumerate(matrix.values):
-        sizes = matrix.test_sizes[: i + 1]
-        seen.append(sum(acc * n for acc, n in zip(row[: i + 1], sizes, strict=True)) / sum(sizes))
+    seen = [_pooled(row[: i + 1], matrix.test_sizes[: i + 1]) for i, row in enumerate(matrix.values)]
     return sum(seen) / len(seen)
 
 
+def _pooled(accuracies: Sequence[float], sizes: Sequence[int]) -> float:
+    """The accuracy on several test sets pooled: their accuracies weighted by their sizes."""
+    return sum(acc * n for acc, n in zip(accuracies, sizes, strict=True)) / sum(sizes)
+
+
 @torch.no_grad()
-def score(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000) -> TaskScore:
-    """Count ``model``'s correct argmax predictions on ``(x, y)``, in eval mode, restoring the previous mode."""
+def score(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000, seen: Tensor | None = None,
+          logits: Callable[[Tensor], Tensor] | None = None) -> TaskScore:
+    """Count ``model``'s correct argmax predictions on ``(x, y)``, in eval mode, restoring the previous mode.
+
+    ``seen``: a bool mask over the classes; predictions are then among those only (a head that grows with the
+    classes seen). ``logits``: what to call instead of ``model`` (e.g. a discriminator's ``classify``)."""
+    forward = model if logits is None else logits
     was_training = model.training
     model.eval()
     correct = 0
     for start in range(0, int(y.shape[0]), batch_size):
-        logits = model(x[start : start + batch_size])
-        correct += int((logits.argmax(dim=1) == y[start : start + batch_size]).sum())
+        out = forward(x[start : start + batch_size])
+        if seen is not None:
+            out = out.masked_fill(~seen.to(out.device), float("-inf"))
+        correct += int((out.argmax(dim=1) == y[start : start + batch_size]).sum())
     model.train(was_training)
     return TaskScore(correct, int(y.shape[0]))

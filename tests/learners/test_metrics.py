@@ -76,3 +76,15 @@ def test_average_incremental_accuracy_pools_the_tasks_seen_so_far():
     assert matrix.average_incremental_accuracy() == pytest.approx((0.9 + 0.75) / 2)
     with pytest.raises(ValueError, match="rows"):
         AccuracyMatrix.from_rows([[0.9, 0.0]], [10, 30]).average_incremental_accuracy()
+
+
+def test_score_among_seen_classes_and_through_another_forward():
+    model = nn.Linear(2, 3)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.bias.copy_(torch.tensor([0.0, 1.0, 2.0]))  # unmasked, every item is class 2
+    x, y = torch.zeros(4, 2), torch.tensor([1, 1, 1, 1])
+    assert score(model, x, y).correct == 0
+    assert score(model, x, y, seen=torch.tensor([True, True, False])).correct == 4
+    assert score(model, x, y, logits=lambda batch: -model(batch)).correct == 0  # argmax of -bias is class 0
+    assert score(model, x, torch.zeros(4, dtype=torch.long), logits=lambda batch: -model(batch)).correct == 4
