@@ -2,20 +2,22 @@
 
 Layout of a saved store (``target`` is a path, an fsspec URL, a ``zarr.storage`` store, or None for memory)::
 
-    target/                      attrs: {"memstore": {"format_version", "current": "g000002", "generation": 2}}
-    └── g000002/                 attrs: store_type, config, ledger, values (non-array state), checksums
+    target/                      attrs: {"memstore": {"format_version", "current": "g000002", "generation", "digest"}}
+    ├── g000001/                 the previous generation, kept until the next save (readers still on it finish)
+    └── g000002/                 attrs: store_type, config, ledger, values (non-array state), tensors, arrays (manifest)
         ├── payload              uint8, exactly ceil(ledger.payload / 8) bytes, uncompressed
         ├── labels, tasks, ...   every array of the store's state_dict, nested groups for nested dicts
 
-Saving is atomic: a save writes a new generation beside the old one, then flips ``current`` in the root
-attributes (one key, written atomically by zarr's stores), then deletes the old generation. A save killed
-before the flip leaves the previous generation current and loadable. Opening checks the format version
-and every array's SHA-256, and refuses a corrupt or newer store with a typed error.
+Saving is atomic: a save writes a new generation beside the old ones, then flips ``current`` in the root
+attributes (one key, written atomically by zarr's stores), then deletes every generation but the new one and the
+one before it, and any partial file a killed save left. A save killed before the flip leaves the previous
+generation current and loadable. Opening verifies everything before trusting it (:mod:`memstore.integrity`), and
+a reader that loses its generation to a concurrent save reads the new one: it gets the store before the save or
+the store after it, never a refusal and never a mix. One writer at a time.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from typing import Any
@@ -27,14 +29,18 @@ import zarr.storage
 from zarr.abc.store import Store
 from zarr.core.sync import sync
 
+from . import integrity
 from .budget import Ledger
-from .errors import CorruptStoreError, IncompatibleStoreError, MemstoreError, StoreFormatError
+from .errors import CorruptStoreError, IncompatibleStoreError, InvalidInputError, StoreFormatError
+from .integrity import FORMAT_VERSION
 from .store import STORE_TYPES, MemoryStore
 
 __all__ = ["FORMAT_VERSION", "save", "open_store", "stored_payload_bytes"]
 
-FORMAT_VERSION = 1
 ROOT_KEY = "memstore"
+#: how many times a reader follows ``current`` when concurrent saves move it while the reader reads
+READ_ATTEMPTS = 20
+_PARTIAL_FILE = re.compile(r".*\.[0-9a-f]{32}\.partial")
 
 
 def _zarr_store(target: Any, *, read_only: bool) -> Store:
@@ -44,16 +50,12 @@ def _zarr_store(target: Any, *, read_only: bool) -> Store:
         return target
     if isinstance(target, (str, os.PathLike)):
         text = os.fspath(target)
+        if text.startswith("file://"):
+            return zarr.storage.LocalStore(text.removeprefix("file://"), read_only=read_only)
         if "://" in text:
             return zarr.storage.FsspecStore.from_url(text, read_only=read_only)
         return zarr.storage.LocalStore(text, read_only=read_only)
-    raise TypeError(f"target must be None, a path, an fsspec URL or a zarr store, got {type(target).__name__}")
-
-
-def _checksum(array: np.ndarray) -> str:
-    digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
-    digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
+    raise InvalidInputError(f"target must be None, a path, an fsspec URL or a zarr store, got {type(target).__name__}")
 
 
 def _flatten(state: dict[str, Any], prefix: str = "") -> tuple[dict[str, np.ndarray], dict[str, Any], list[str]]:
@@ -111,8 +113,9 @@ def save(store: MemoryStore, target: Any = None) -> Store:
     """Write ``store`` to ``target`` atomically; returns the zarr store written (pass it to :func:`open_store`)."""
     zstore = _zarr_store(target, read_only=False)
     root = zarr.open_group(zstore, mode="a", zarr_format=3)
-    meta = dict(root.attrs.get(ROOT_KEY, {}))
-    generation = int(meta.get("generation", 0)) + 1
+    previous = root.attrs.get(ROOT_KEY, {})
+    previous = previous if isinstance(previous, dict) else {}
+    generation = max([0, *_generations(zstore).values()]) + 1
     name = f"g{generation:06d}"
     arrays, values, tensors = _flatten(store.state_dict())
     group = root.create_group(name, overwrite=True)
@@ -124,67 +127,81 @@ def save(store: MemoryStore, target: Any = None) -> Store:
         "ledger": vars(store.ledger()),
         "values": values,
         "tensors": tensors,
-        "checksums": {path: _checksum(array) for path, array in arrays.items()},
+        "arrays": {path: integrity.array_entry(array) for path, array in arrays.items()},
     })
-    root.attrs[ROOT_KEY] = {"format_version": FORMAT_VERSION, "current": name, "generation": generation}
-    for old in [key for key in root.group_keys() if key != name]:
-        del root[old]
+    written = zarr.open_group(zstore, path=name, mode="r").attrs.asdict()  # hash what a reader will parse
+    meta = {"format_version": FORMAT_VERSION, "current": name, "generation": generation}
+    root.attrs[ROOT_KEY] = {**meta, "digest": integrity.digest(meta, written)}
+    _remove_leftovers(zstore, keep={name, previous.get("current")})
     return zstore
 
 
-def _read_arrays(group: zarr.Group, prefix: str = "") -> dict[str, np.ndarray]:
-    arrays: dict[str, np.ndarray] = {}
-    for key, member in group.members():
-        if isinstance(member, zarr.Group):
-            arrays.update(_read_arrays(member, f"{prefix}{key}/"))
-        else:
-            arrays[f"{prefix}{key}"] = np.asarray(member[...])
+def _generations(zstore: Store) -> dict[str, int]:
+    """Every generation folder in the root, finished or not: name -> number."""
+    names = sync(_listing(zstore))
+    return {key: int(key[1:]) for key in names if integrity.GENERATION_NAME.fullmatch(key)}
+
+
+async def _listing(zstore: Store) -> list[str]:
+    return [key async for key in zstore.list_dir("")]
+
+
+def _remove_leftovers(zstore: Store, keep: set[Any]) -> None:
+    """Delete old and orphaned generations (all but ``keep``) and the partial files of killed saves."""
+    for key in sync(_listing(zstore)):
+        if integrity.GENERATION_NAME.fullmatch(key) and key not in keep:
+            sync(zstore.delete_dir(key))
+        elif _PARTIAL_FILE.fullmatch(key):
+            sync(zstore.delete(key))
+
+
+def _read_arrays(group: zarr.Group, entries: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
+    members = dict(_array_members(group))
+    integrity.check_manifest(entries, {path: (array.dtype.str, array.shape) for path, array in members.items()})
+    arrays = {path: np.asarray(array[...]) for path, array in members.items()}
+    bad = [path for path, array in arrays.items() if integrity.checksum(array) != entries[path]["sha256"]]
+    if bad:
+        raise CorruptStoreError(f"checksum mismatch in {bad}")
     return arrays
 
 
-_GENERATION_NAME = re.compile(r"g\d{6,}")
+def _array_members(group: zarr.Group, prefix: str = "") -> list[tuple[str, zarr.Array]]:
+    found: list[tuple[str, zarr.Array]] = []
+    for key, member in group.members():
+        if isinstance(member, zarr.Group):
+            found += _array_members(member, f"{prefix}{key}/")
+        else:
+            found.append((f"{prefix}{key}", member))
+    return found
 
 
-def _current_generation(root: zarr.Group) -> zarr.Group:
+def _current_generation(root: zarr.Group) -> tuple[zarr.Group, dict[str, Any], int]:
+    """The verified current generation: its group, its attributes (digest checked) and the format version."""
     meta = root.attrs.get(ROOT_KEY)
-    if not isinstance(meta, dict) or "format_version" not in meta or "current" not in meta:
-        raise CorruptStoreError("not a memstore store: the root group has no memstore attributes")
-    version = meta["format_version"]
-    if type(version) is not int or version < 1:  # a bool, a float, a string or null is not a format version
-        raise CorruptStoreError(f"format_version must be a positive integer, got {version!r}")
-    if version > FORMAT_VERSION:
-        raise IncompatibleStoreError(
-            f"store format {version} is newer than this memstore reads ({FORMAT_VERSION}); upgrade memstore"
-        )
-    if not isinstance(meta["current"], str) or not _GENERATION_NAME.fullmatch(meta["current"]):
-        raise CorruptStoreError(f"current must name a generation like 'g000001', got {meta['current']!r}")
+    version = integrity.check_root(meta)
     try:
         group = root[meta["current"]]
     except KeyError as exc:
         raise CorruptStoreError(f"the current generation {meta['current']!r} is missing") from exc
     if not isinstance(group, zarr.Group):
         raise CorruptStoreError("the current generation is not a group")
-    return group
-
-
-def _load(group: zarr.Group) -> MemoryStore:
     attrs = group.attrs.asdict()
+    if version >= integrity.FIRST_DIGEST_VERSION:
+        integrity.check_digest(meta, attrs)
+    return group, attrs, version
+
+
+def _load(group: zarr.Group, attrs: dict[str, Any], version: int) -> MemoryStore:
     cls = STORE_TYPES.get(attrs.get("store_type", ""))
     if cls is None:
         raise IncompatibleStoreError(f"unknown store type {attrs.get('store_type')!r}")
-    arrays = _read_arrays(group)
-    checksums = attrs["checksums"]
-    if set(arrays) != set(checksums):
-        raise CorruptStoreError(f"arrays {sorted(set(arrays) ^ set(checksums))} are missing or unexpected")
-    bad = [path for path, array in arrays.items() if _checksum(array) != checksums[path]]
-    if bad:
-        raise CorruptStoreError(f"checksum mismatch in {bad}")
     config = attrs.get("config")
     if not isinstance(config, dict):
         raise CorruptStoreError(f"the saved config is not a mapping: {type(config).__name__}")
     named = sorted(set(config) & cls.runtime_options)
     if named:  # where a store lives is the opener's choice, never the file's (a saved "path" would be written to)
         raise CorruptStoreError(f"the saved config names {named}, which no saved {cls.__name__} holds")
+    arrays = _read_arrays(group, integrity.manifest(attrs, version))
     tensors = set(attrs["tensors"])
     state = _unflatten({p: torch.from_numpy(a.copy()) if p in tensors else a for p, a in arrays.items()},
                        attrs["values"])
@@ -195,25 +212,47 @@ def _load(group: zarr.Group) -> MemoryStore:
     return store
 
 
-def open_store(target: Any) -> MemoryStore:
-    """Open a store saved by :func:`save` (``memstore.open``)."""
-    zstore = _zarr_store(target, read_only=True)
+def _open_once(zstore: Store, target: Any) -> MemoryStore:
     try:
         root = zarr.open_group(zstore, mode="r", zarr_format=3)
-    except (FileNotFoundError, KeyError, ValueError, zarr.errors.BaseZarrError) as exc:
+    except Exception as exc:
         raise CorruptStoreError(f"no readable zarr group at {target!r}: {exc}") from exc
-    group = _current_generation(root)
     try:
-        return _load(group)
+        return _load(*_current_generation(root))
     except StoreFormatError:
         raise
-    except (MemstoreError, KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
-        raise CorruptStoreError(f"saved store is malformed: {exc}") from exc
+    except Exception as exc:  # anything else raised while interpreting saved bytes means they are malformed
+        raise CorruptStoreError(f"saved store is malformed: {type(exc).__name__}: {exc}") from exc
+
+
+def _current_name(zstore: Store) -> Any:
+    try:
+        return zarr.open_group(zstore, mode="r", zarr_format=3).attrs.get(ROOT_KEY, {}).get("current")
+    except Exception:
+        return None
+
+
+def open_store(target: Any) -> MemoryStore:
+    """Open a store saved by :func:`save` (``memstore.open``).
+
+    A reader whose generation a concurrent save removed follows ``current`` to the new one (up to
+    ``READ_ATTEMPTS`` times), so it gets the store before or after the save; a store that fails its checks while
+    ``current`` stays put is refused with :class:`CorruptStoreError`.
+    """
+    zstore = _zarr_store(target, read_only=True)
+    for _ in range(READ_ATTEMPTS - 1):
+        before = _current_name(zstore)
+        try:
+            return _open_once(zstore, target)
+        except CorruptStoreError:
+            if before is None or _current_name(zstore) == before:
+                raise
+    return _open_once(zstore, target)
 
 
 def stored_payload_bytes(target: Any) -> int:
     """Bytes the saved payload's chunks occupy in ``target``'s storage: what the ledger's payload costs on disk."""
     zstore = _zarr_store(target, read_only=True)
     root = zarr.open_group(zstore, mode="r", zarr_format=3)
-    current = _current_generation(root).path
+    current = _current_generation(root)[0].path
     return int(sync(zstore.getsize_prefix(f"{current}/payload/c")))

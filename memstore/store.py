@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from .checks import MAX_CLASSES, check_int, check_seed
 from .budget import Budget, Ledger
 from .errors import (
     DTypeError,
@@ -80,13 +81,6 @@ def _check_shape(item_shape: tuple[int, ...]) -> tuple[int, int, int]:
     return shape  # type: ignore[return-value]
 
 
-def _check_count(name: str, value: int | None, *, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive int, got {value!r}")
-
-
 class MemoryStore(ABC):
     """A replay memory whose budget is bits. See docs/design.md: "The contract", and "Bits" for what costs what."""
 
@@ -115,10 +109,10 @@ class MemoryStore(ABC):
     ) -> None:
         if not isinstance(budget, Budget):
             raise InvalidInputError(f"budget must be a memstore.Budget, got {type(budget).__name__}")
-        _check_count("num_classes", num_classes)
-        _check_count("num_tasks", num_tasks, optional=True)
-        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-            raise InvalidInputError(f"seed must be an int or None, got {seed!r}")
+        check_int("num_classes", num_classes, low=1, high=MAX_CLASSES)
+        if num_tasks is not None:
+            check_int("num_tasks", num_tasks, low=1, high=MAX_CLASSES)
+        check_seed(seed)
         self.budget = budget
         self.item_shape = _check_shape(item_shape)
         self.num_classes = num_classes
@@ -201,6 +195,8 @@ class MemoryStore(ABC):
             raise DTypeError(f"x must be float32 in [0, 1], got {x.dtype}")
         if x.dim() != 4 or tuple(x.shape[1:]) != self.item_shape:
             raise ShapeError(f"x must have shape (B, {', '.join(map(str, self.item_shape))}), got {tuple(x.shape)}")
+        if x.device.type == "meta":
+            raise InvalidInputError("x is on the meta device: it holds no values to store")
         if x.numel() == 0:
             return
         low, high = (float(v) for v in torch.aminmax(x.detach()))  # NaN propagates into low and high

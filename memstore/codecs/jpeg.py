@@ -50,6 +50,10 @@ def split_header(data: bytes) -> int:
     raise ValueError("malformed JPEG: no SOS segment")
 
 
+#: the largest side libjpeg encodes (Pillow refuses more)
+JPEG_MAX_SIDE = 65500
+
+
 class JPEGCodec(VariableLengthCodec):
     """Pillow JPEG at one ``quality`` (1–100); items are their scan bytes, the header is shared."""
 
@@ -63,6 +67,10 @@ class JPEGCodec(VariableLengthCodec):
             raise ValueError(f"subsampling must be 0 (4:4:4), 1 (4:2:2) or 2 (4:2:0), got {subsampling!r}")
         self.quality, self.subsampling = quality, subsampling
         channels, height, width = self.item_shape
+        if max(width, height if channels == 3 else channels * height) > JPEG_MAX_SIDE:
+            raise ValueError(f"JPEG images are at most {JPEG_MAX_SIDE} pixels a side; item shape {self.item_shape} "
+                             f"is {'one image' if channels == 3 else 'its channels stacked'} of {width} x "
+                             f"{height if channels == 3 else channels * height}")
         self.rgb = channels == 3
         self.mode = "RGB" if self.rgb else "L"
         self.size = (width, height if self.rgb else channels * height)  # PIL's (width, height)

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import check_int
+from ..errors import InvalidInputError
 from .masks import MaskBank, MaskedLayer, MaskVariant, uniform_init
 
 __all__ = ["ACGANSpec", "Discriminator", "MaskedGenerator", "auxiliary_loss", "critic_loss", "generator_loss",
@@ -45,8 +47,10 @@ class ACGANSpec:
 
     def __post_init__(self) -> None:
         sizes = (self.latent, *self.widths, *self.critic_widths)
-        if not all(isinstance(v, int) and v > 0 for v in sizes) or len(self.widths) != 2:
-            raise ValueError(f"ACGANSpec sizes must be positive ints (two widths each), got {self}")
+        if len(self.widths) != 2 or len(self.critic_widths) != 2:
+            raise InvalidInputError(f"ACGANSpec needs two widths and two critic widths, got {self}")
+        for value in sizes:
+            check_int("ACGANSpec sizes", value, low=1, high=1 << 16)
 
     @property
     def base(self) -> tuple[int, int]:

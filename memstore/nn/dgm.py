@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..checks import LR_MAX, WEIGHT_MAX, check_int, check_real
+from ..errors import InvalidInputError
 from .acgan import Discriminator, MaskedGenerator, auxiliary_loss, critic_loss, generator_loss, gradient_penalty
 
 __all__ = ["GANTraining", "TaskLosses", "generate", "train_task"]
@@ -47,10 +49,18 @@ class GANTraining:
     epochs: int = 10
 
     def __post_init__(self) -> None:
-        counts = (self.iterations, self.batch_size, self.critic_steps, self.epochs)
-        if not all(isinstance(v, int) and v >= 1 for v in counts) or not self.lr > 0 < self.mask_lr \
-                or not self.s_max >= 1 or not (self.lambda_ru is None or self.lambda_ru >= 0):
-            raise ValueError(f"bad GAN training settings {self}")
+        for name in ("iterations", "batch_size", "critic_steps", "epochs"):
+            check_int(f"GANTraining.{name}", getattr(self, name), low=1)
+        for name in ("lr", "mask_lr"):
+            check_real(f"GANTraining.{name}", getattr(self, name), low=0, high=LR_MAX, open_low=True)
+        if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
+            raise InvalidInputError(f"GANTraining.betas must be two numbers in [0, 1), got {self.betas!r}")
+        for beta in self.betas:
+            check_real("GANTraining.betas", beta, low=0, high=1, open_high=True)
+        check_real("GANTraining.lambda_gp", self.lambda_gp, low=0, high=WEIGHT_MAX)
+        if self.lambda_ru is not None:
+            check_real("GANTraining.lambda_ru", self.lambda_ru, low=0, high=WEIGHT_MAX)
+        check_real("GANTraining.s_max", self.s_max, low=1, high=1e12)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import skip_init
 
+from ..checks import check_int, check_real
 from ..errors import InvalidInputError
 
 __all__ = ["DVAEConfig", "DiscreteVAE", "gumbel_softmax_hard", "pretrain", "usable_device"]
@@ -51,10 +52,9 @@ class DVAEConfig:
     tau: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.latents < 1 or self.classes < 2:
-            raise ValueError(f"need latents >= 1 and classes >= 2, got c={self.latents}, l={self.classes}")
-        if self.tau <= 0:
-            raise ValueError(f"tau must be positive, got {self.tau}")
+        check_int("latents", self.latents, low=1, high=1 << 16)
+        check_int("classes", self.classes, low=2, high=1 << 16)
+        check_real("tau", self.tau, low=0, high=1e3, open_low=True)
         object.__setattr__(self, "item_shape", tuple(int(d) for d in self.item_shape))
 
     @property
@@ -79,6 +79,8 @@ def usable_device(device: str | torch.device) -> torch.device:
         torch.empty(0, device=target)  # raises if the backend is missing (no driver, not compiled in)
     except (RuntimeError, ValueError, TypeError, AssertionError) as exc:
         raise InvalidInputError(f"device {str(device)!r} is not usable here: {exc}") from exc
+    if target.type == "meta":
+        raise InvalidInputError("device 'meta' holds no values: a store needs a device it can compute on")
     return target
 
 

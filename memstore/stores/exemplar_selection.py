@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, grad
 
+from ..checks import WEIGHT_MAX, check_int, check_real
 from ..errors import InvalidInputError, MissingContextError
 
 __all__ = ["SELECTIONS", "Herding", "Mnemonics", "RandomSelection", "Selection", "penultimate_features",
@@ -173,11 +174,12 @@ class Mnemonics(Selection):
     adjust_lr: float | None = None
 
     def __post_init__(self) -> None:
-        counts = (self.inner_steps, self.outer_steps, self.batch_size)
-        if any(not isinstance(c, int) or isinstance(c, bool) or c < 0 for c in counts) or self.batch_size < 1:
-            raise InvalidInputError(f"Mnemonics needs non-negative step counts and a positive batch size, got {self}")
-        if not (self.inner_lr >= 0 and self.outer_lr >= 0 and (self.adjust_lr is None or self.adjust_lr >= 0)):
-            raise InvalidInputError(f"Mnemonics learning rates must be non-negative, got {self}")
+        check_int("Mnemonics.inner_steps", self.inner_steps, low=0)
+        check_int("Mnemonics.outer_steps", self.outer_steps, low=0)
+        check_int("Mnemonics.batch_size", self.batch_size, low=1)
+        for name in ("inner_lr", "outer_lr", *(("adjust_lr",) if self.adjust_lr is not None else ())):
+            # steps on pixels, whose gradients are small: rates of 10-100 are in use, so only the typo bound applies
+            check_real(f"Mnemonics.{name}", getattr(self, name), low=0, high=WEIGHT_MAX)
 
     def select(self, x: Tensor, m: int, model: nn.Module | None, generator: torch.Generator) -> Tensor:
         return RandomSelection().select(x, m, model, generator)

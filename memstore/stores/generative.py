@@ -83,8 +83,10 @@ class GenerativeStore(MemoryStore):
         if not isinstance(self.variant, MaskVariant):
             raise InvalidInputError(f"variant must be DGMw() or DGMa(), got {variant!r}")
         self.training = training or GANTraining()
+        if not isinstance(self.training, GANTraining):
+            raise InvalidInputError(f"training must be a GANTraining, got {type(training).__name__}")
         try:
-            self.spec = ACGANSpec(self.item_shape, num_classes, int(latent), tuple(widths), tuple(critic_widths))
+            self.spec = ACGANSpec(self.item_shape, num_classes, latent, tuple(widths), tuple(critic_widths))
         except (ValueError, TypeError) as exc:
             raise InvalidInputError(str(exc)) from exc
         init = torch.Generator().manual_seed(self.generator.initial_seed())

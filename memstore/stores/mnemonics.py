@@ -31,7 +31,7 @@ from torch import Tensor
 from ..budget import Budget
 from ..codecs.base import FixedWidthCodec
 from ..codecs.raw import RawCodec
-from ..errors import InvalidInputError, MissingContextError
+from ..errors import InvalidInputError, MissingContextError, NonFiniteError
 from ..policies import ClassBalanced
 from ..store import TaskContext
 from .exemplar_selection import Mnemonics, Selection, selection_from_config
@@ -146,6 +146,9 @@ class MnemonicsStore(ItemStore):
                                                                   self.generator)] for c in new_classes.tolist()])
         new_x, new_y = x[rows], y[rows]
         new_x, old_x = self.selection.refine(context.model, (new_x, new_y), (old_x, old_y), (x, y), self.generator)
+        if not (bool(torch.isfinite(new_x).all()) and bool(torch.isfinite(old_x).all())):
+            raise NonFiniteError(f"{type(self.selection).__name__} produced NaN or infinite exemplars (is the model's "
+                                 "output finite?); the store keeps its exemplars")
         new_tasks = torch.full_like(new_y, context.task if self.num_tasks is not None else 0)
         self._install(torch.cat([old_x, new_x]).clamp(0.0, 1.0), torch.cat([old_y, new_y]),
                       torch.cat([old_tasks, new_tasks]))

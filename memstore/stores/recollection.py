@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 
 from ..budget import Budget, param_bits
+from ..checks import LR_MAX, check_int, check_real
 from ..codecs.base import nested_codec_config
 from ..codecs.dvae import DVAECodec
 from ..errors import InvalidInputError
@@ -63,9 +64,13 @@ class Stabilisation:
     refresh: bool = True
 
     def __post_init__(self) -> None:
-        steps_ok = self.steps is None or (type(self.steps) is int and self.steps >= 0)
-        if not steps_ok or self.batch_size < 0 or not self.lr > 0:
-            raise InvalidInputError(f"bad stabilisation settings {self}")
+        if self.steps is not None:
+            check_int("Stabilisation.steps", self.steps, low=0)
+        check_int("Stabilisation.batch_size", self.batch_size, low=0)
+        check_real("Stabilisation.lr", self.lr, low=0, high=LR_MAX, open_low=True)
+        for name in ("code_sampling", "refresh"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidInputError(f"Stabilisation.{name} must be a bool, got {getattr(self, name)!r}")
 
     def steps_for(self, incoming: int) -> int:
         """N for a write of ``incoming`` items."""
@@ -106,8 +111,12 @@ class OnlineDVAE:
             except ValueError as exc:
                 raise InvalidInputError(str(exc)) from exc
             latents, classes = chosen.latents, chosen.classes
-        self._latent_shape = (int(latents), int(classes), float(tau))
+        check_int("latents", latents, low=1)
+        check_int("classes", classes, low=2)
+        self._latent_shape = (latents, classes, check_real("tau", tau, low=0, high=1e3, open_low=True))
         self.stabilisation = stabilisation or Stabilisation()
+        if not isinstance(self.stabilisation, Stabilisation):
+            raise InvalidInputError(f"stabilisation must be a Stabilisation, got {type(stabilisation).__name__}")
 
     def _init_dvae(self, dvae: DiscreteVAE | dict[str, Tensor] | None, device: torch.device) -> None:
         self.learned_codec.to(device)

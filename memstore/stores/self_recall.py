@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..budget import Budget, Ledger, param_bits
+from ..checks import WEIGHT_MAX, check_int, check_real
 from ..errors import BudgetTooSmallError, InvalidInputError, MissingContextError
 from ..store import Batch, MemoryStore, RecallContext, TaskContext
 
@@ -66,9 +67,11 @@ class RecallObjective:
     divergence_form: str = "js"
 
     def __post_init__(self) -> None:
-        weights = (self.divergence, self.old_current, self.new_current, self.entropy, self.sharpen, self.l2, self.tv)
-        if not isinstance(self.steps, int) or self.steps < 0 or not self.rate >= 0 or min(weights) < 0:
-            raise InvalidInputError(f"recall settings must be non-negative (steps an int), got {self}")
+        check_int("RecallObjective.steps", self.steps, low=0)
+        for name in ("rate", "divergence", "old_current", "new_current", "entropy", "sharpen", "l2", "tv"):
+            check_real(f"RecallObjective.{name}", getattr(self, name), low=0, high=WEIGHT_MAX)
+        if not isinstance(self.clamp, bool):
+            raise InvalidInputError(f"RecallObjective.clamp must be a bool, got {self.clamp!r}")
         if self.divergence_form not in DIVERGENCES:
             raise InvalidInputError(f"divergence_form must be one of {sorted(DIVERGENCES)}, got "
                                     f"{self.divergence_form!r}")

@@ -35,6 +35,7 @@ from ..errors import (
 )
 from ..persist import open_store
 from ..store import Batch, MemoryStore, RecallContext, TaskContext
+from .corruption import flip_bits, fuzz_positions, saved_keys
 from .machine import fully_edited, make_store_machine, payload_bytes_on_disk
 from .strategies import bad_writes, random_items, state_equal
 
@@ -54,6 +55,8 @@ class StoreConformance:
     #: store options the state machine may draw from (e.g. policies), besides the defaults
     option_sets: tuple[dict[str, Any], ...] = ({},)
     stateful_examples: int = 20
+    #: bytes flipped per saved key in the corruption fuzz, besides every byte of the store's attributes
+    fuzz_bytes_per_key: int = 12
     #: every item costs the same bits, so edits leave the ledger unchanged (false for JPEG: count and budget hold)
     fixed_item_bits: bool = True
     #: the store keeps items; false for a store that recalls or generates (SelfRecallStore): writes admit nothing,
@@ -325,6 +328,22 @@ class StoreConformance:
         chunk.write_bytes(bytes(data))
         with pytest.raises(CorruptStoreError, match="checksum"):
             open_store(tmp_path / "store")
+
+    def test_corruption_fuzz_is_refused_or_identical(self) -> None:
+        """One flipped bit anywhere (every byte of the attributes, a sample elsewhere): a typed refusal or the same
+        store, never a raw error and never other contents."""
+        store = self.filled()
+        zstore = store.save()
+        current = zarr.open_group(zstore, mode="r").attrs["memstore"]["current"]
+        keys = saved_keys(zstore)
+        attributes = ["zarr.json", f"{current}/zarr.json"]
+        generator = torch.Generator().manual_seed(0)
+        positions = fuzz_positions(zstore, attributes, None, generator)
+        others = [key for key in keys if key not in attributes]
+        positions += fuzz_positions(zstore, others, self.fuzz_bytes_per_key, generator)
+        counts = flip_bits(zstore, store, positions)
+        assert counts.raw == {} and counts.changed == 0, counts
+        assert counts.refused > 0 and counts.total == len(positions)
 
     def test_newer_format_is_refused(self) -> None:
         zstore = self.filled().save()

@@ -172,5 +172,5 @@ def test_unset_lambda_ru_is_the_variants_own() -> None:
     assert (DGMw.lambda_ru, DGMa.lambda_ru) == (0.75, 0.03)
     assert state_equal(trained(DGMa(), None), trained(DGMa(), 0.03))
     assert not state_equal(trained(DGMa(), None), trained(DGMa(), 0.75))
-    with pytest.raises(ValueError, match="GAN training"):
+    with pytest.raises(ValueError, match="GANTraining.lambda_ru"):
         GANTraining(lambda_ru=-1.0)

@@ -21,6 +21,7 @@ from memstore import (
     design_latents,
     param_bits,
 )
+from memstore import integrity
 from memstore.budget import label_bits
 from memstore.codecs.bitpack import PackedArray
 from memstore.codecs.dvae import DVAECodec
@@ -176,7 +177,7 @@ def test_latent_design_bad_arguments() -> None:
         RecollectionStore(Budget.images(10, shape, 10), shape, 10, latents=38)
     with pytest.raises(InvalidInputError, match="no latent shape fits"):
         RecollectionStore(Budget(3), shape, 10)  # not even one 1-bit code beside its 4-bit label
-    with pytest.raises(InvalidInputError, match="stabilisation"):
+    with pytest.raises(InvalidInputError, match="Stabilisation"):
         Stabilisation(steps=1.5)  # type: ignore[arg-type]
     for bad in (0, -5, 2.5):
         with pytest.raises(InvalidInputError, match="expected_items"):
@@ -337,7 +338,12 @@ def test_a_saved_config_naming_a_runtime_option_is_refused_and_touches_nothing(t
     root = zarr.open_group(str(tmp_path / "s"), mode="r+")
     generation = root[root.attrs["memstore"]["current"]]
     value = {"path": str(victim), "device": "meta", "dvae": {}}[option]
-    generation.attrs["config"] = {**generation.attrs["config"], option: value}  # crafted: the config is not checksummed
+    generation.attrs["config"] = {**generation.attrs["config"], option: value}
+    with pytest.raises(CorruptStoreError, match="digest"):  # a changed attribute fails the digest first
+        open_store(tmp_path / "s")
+    # the digest is no signature: a crafter can recompute it, and the runtime-option rule still refuses the file
+    meta = root.attrs["memstore"]
+    root.attrs["memstore"] = {**meta, "digest": integrity.digest(meta, generation.attrs.asdict())}
     with pytest.raises(CorruptStoreError, match=option):
         open_store(tmp_path / "s")
     assert (victim / "keep.txt").read_text() == "mine" and sorted(p.name for p in victim.iterdir()) == ["keep.txt"]

@@ -1,0 +1,64 @@
+"""Construction-time checks of settings: right type, finite, in range, or a typed :class:`InvalidInputError`.
+
+Every store, codec and training config calls these in its constructor (or ``__post_init__``), so a bad value fails
+where it is given, with its name and the range it must be in, and never as a NaN loss or a raw error later::
+
+    check_real("Stabilisation.lr", lr, low=0, high=LR_MAX, open_low=True)
+    check_int("GANTraining.iterations", iterations, low=1)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .errors import InvalidInputError
+
+__all__ = ["LR_MAX", "MAX_CLASSES", "WEIGHT_MAX", "check_int", "check_real", "check_seed"]
+
+#: a step size above this diverges every network in memstore; larger values are refused as mistakes
+LR_MAX = 10.0
+#: the largest loss weight (or recall step size) taken; beyond it a setting is a typo, not a choice
+WEIGHT_MAX = 1e6
+#: the most classes a store takes: labels are kept per class, so the bound keeps a typo from allocating gigabytes
+MAX_CLASSES = 1 << 20
+
+
+def check_real(name: str, value: Any, *, low: float | None = None, high: float | None = None,
+               open_low: bool = False, open_high: bool = False) -> float:
+    """A finite real number (int or float, not bool) in the interval given; returns it as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInputError(f"{name} must be a real number, got {value!r}")
+    if not math.isfinite(value):
+        raise InvalidInputError(f"{name} must be finite, got {value!r}")
+    below = low is not None and (value <= low if open_low else value < low)
+    above = high is not None and (value >= high if open_high else value > high)
+    if below or above:
+        raise InvalidInputError(f"{name} must be in {_interval(low, high, open_low, open_high)}, got {value!r}")
+    return float(value)
+
+
+def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
+    """An int (not bool, not a float with an integral value) in [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"{name} must be an int, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise InvalidInputError(f"{name} must be in {_interval(low, high, False, False)}, got {value!r}")
+    return value
+
+
+def check_seed(value: Any) -> int | None:
+    """None, or an int that ``torch.Generator.manual_seed`` takes: [-2**63, 2**64)."""
+    if value is None:
+        return None
+    return check_int("seed", value, low=-(1 << 63), high=(1 << 64) - 1)
+
+
+def _interval(low: float | None, high: float | None, open_low: bool, open_high: bool) -> str:
+    left = "(" if open_low or low is None else "["
+    right = ")" if open_high or high is None else "]"
+    return f"{left}{'-inf' if low is None else _number(low)}, {'inf' if high is None else _number(high)}{right}"
+
+
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
