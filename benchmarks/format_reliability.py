@@ -76,7 +76,7 @@ def filled(make: Callable[[], MemoryStore]) -> MemoryStore:
     store = make()
     for start in range(0, 200, 20):
         store.write(x[start:start + 20], y[start:start + 20])
-    store.end_task(TaskContext(task=0, model=_model()))
+    store.end_task(TaskContext(task=0, model=_model(), x=x, y=y))  # the phase data: MnemonicsStore selects from it
     return store
 
 

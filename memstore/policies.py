@@ -134,7 +134,7 @@ class ClassBalanced(Policy):
         return _random_choice(np.flatnonzero(labels == victim_class), generator)
 
     def place(self, occ: Occupancy, y: np.ndarray, task: int | None, generator: torch.Generator) -> list[int]:
-        labels = np.full(occ.capacity, SKIP, dtype=np.int64)
+        labels = np.full(min(occ.capacity, occ.size + y.shape[0]), SKIP, dtype=np.int64)  # never budget-sized
         labels[: occ.size] = occ.read_labels()
         held = np.bincount(labels[: occ.size], minlength=occ.seen_per_class.size)
         seen = occ.seen_per_class.copy()

@@ -23,6 +23,7 @@ _EIGHT = np.arange(8, dtype=np.int64)
 # Below these value counts the pure-Python paths beat numpy's per-call overhead (measured, benchmarks/speed.py).
 _SMALL = 4
 _FEW_READS = 16
+_FIRST_ROWS = 64  # rows a table's buffer covers at its first write
 
 
 def _check_width(width: int) -> None:
@@ -66,11 +67,15 @@ def unpack(data: np.ndarray, width: int, count: int) -> np.ndarray:
 
 
 class PackedArray:
-    """A fixed-capacity table of ``width``-bit unsigned values, stored as one packed bitstream.
+    """A table of up to ``rows`` ``width``-bit unsigned values, stored as one packed bitstream.
 
     Any value, at any bit offset, lies inside the 8 bytes starting at its first byte, so a read gathers one
     big-endian 64-bit word per value and shifts; a write clears and sets the value's bits in those bytes with
     ``bitwise_and.at`` / ``bitwise_or.at``, which stay correct when neighbouring values share a byte.
+
+    Memory follows the rows written, not ``rows``: the buffer covers the rows below the highest one written (or
+    given to :meth:`reserve`), and grows by doubling; rows never written read as 0. A 10-million-row table costs
+    nothing until it is filled.
     """
 
     _PAD = 8  # spare bytes so that every value's 8-byte window stays inside the buffer
@@ -82,8 +87,8 @@ class PackedArray:
         self.rows, self.symbols, self.width = rows, symbols, width
         self.row_bits = symbols * width
         self.aligned = self.row_bits % 8 == 0
-        # One buffer, two views: numpy for vectorised paths, a bytearray for cheap per-value Python access.
-        self._bytes = bytearray(self.nbytes(rows) + self._PAD)
+        self._allocated = 0  # rows the buffer covers
+        self._bytes = bytearray(self._PAD)
         self._buf = np.frombuffer(self._bytes, dtype=np.uint8)
         self._mask = np.uint64((1 << width) - 1)
         self._symbol_offsets = np.arange(symbols, dtype=np.int64) * width
@@ -91,6 +96,22 @@ class PackedArray:
     def nbytes(self, rows: int) -> int:
         """Bytes that ``rows`` rows occupy: ``ceil(rows · row_bits / 8)``."""
         return -(-rows * self.row_bits // 8)
+
+    def reserve(self, rows: int) -> None:
+        """Make the buffer cover the first ``rows`` rows (at most ``self.rows``), growing it by doubling."""
+        if rows <= self._allocated:
+            return
+        covered = min(self.rows, max(rows, 2 * self._allocated, _FIRST_ROWS))
+        # One buffer, two views: numpy for vectorised paths, a bytearray for cheap per-value Python access.
+        grown = bytearray(self.nbytes(covered) + self._PAD)
+        grown[: len(self._bytes)] = self._bytes
+        self._bytes, self._allocated = grown, covered
+        self._buf = np.frombuffer(self._bytes, dtype=np.uint8)
+
+    @property
+    def allocated_bytes(self) -> int:
+        """Bytes the buffer holds now (what the table costs in memory)."""
+        return len(self._bytes)
 
     def _rows(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
@@ -101,7 +122,7 @@ class PackedArray:
     def _byte_table(self) -> np.ndarray:
         """The buffer as a (rows, row_bytes) table; only for byte-aligned rows."""
         stride = self.row_bits // 8
-        return self._buf[: self.rows * stride].reshape(self.rows, stride)
+        return self._buf[: self._allocated * stride].reshape(self._allocated, stride)
 
     def _windows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For every value of ``rows``: the byte indices of its 8-byte window (n, 8) and its shift in that word."""
@@ -120,6 +141,8 @@ class PackedArray:
         """``read`` for int64 rows already known to be in range."""
         if self.width == 0:
             return np.zeros((rows.size, self.symbols), dtype=np.int64)
+        if rows.size and int(rows.max()) >= self._allocated:
+            self.reserve(int(rows.max()) + 1)
         if self.width == 8 and self.aligned:
             return self._byte_table()[rows]
         if rows.size * self.symbols <= _FEW_READS:
@@ -144,6 +167,8 @@ class PackedArray:
         """``write`` for unique in-range int64 rows and in-range (k, symbols) values."""
         if self.width == 0 or rows.size == 0:
             return
+        if int(rows.max()) >= self._allocated:
+            self.reserve(int(rows.max()) + 1)
         if self.width == 8 and self.aligned:
             self._byte_table()[rows] = values
             return
@@ -183,12 +208,14 @@ class PackedArray:
         """The first ``rows`` rows as exactly ``ceil(rows · row_bits / 8)`` bytes, trailing bits zero."""
         if not 0 <= rows <= self.rows:
             raise IndexError(f"rows must lie in [0, {self.rows}]")
+        self.reserve(rows)
         return exact_stream(self._buf[: self.nbytes(rows)], rows, self.row_bits)
 
     def load_bytes(self, data: np.ndarray, rows: int) -> None:
         """Replace the contents with ``to_bytes(rows)``'s output; rows beyond are zeroed."""
         data = checked_stream(data, rows, self.rows, self.nbytes(rows))
-        self._buf[:] = 0
+        self._allocated, self._bytes = 0, bytearray(self._PAD)
+        self.reserve(rows)
         self._buf[: data.size] = data
 
 

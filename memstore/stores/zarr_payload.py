@@ -85,6 +85,7 @@ class ZarrPackedArray:
     def _load(self, chunks: np.ndarray) -> PackedArray:
         """The rows of ``chunks`` as one local PackedArray (chunk j's rows at [j·k, (j+1)·k))."""
         local = PackedArray(chunks.size * self.rows_per_chunk, self.symbols, self.width)
+        local.reserve(local.rows)
         coords, real = self._chunk_bytes(chunks)
         if real.any():
             local._buf[: coords.size][real] = self.array.get_coordinate_selection(coords[real])
@@ -119,7 +120,7 @@ class ZarrPackedArray:
 
     def load_bytes(self, data: np.ndarray, rows: int) -> None:
         data = checked_stream(data, rows, self.rows, self.nbytes(rows))
-        full = np.zeros(self.array.shape[0], dtype=np.uint8)
-        full[: data.size] = data
-        if full.size:
-            self.array[:] = full
+        if data.size:
+            self.array[: data.size] = data
+        if data.size < self.array.shape[0]:
+            self.array[data.size:] = 0  # a scalar fill, chunk by chunk: no budget-sized buffer

@@ -109,3 +109,22 @@ def test_a_value_just_above_one_is_reported_as_it_is() -> None:
     with pytest.raises(RangeError, match=r"1\.00000011"):  # not rounded to "1" by the message
         store.write(torch.full((1, 1, 2, 2), 1.0000001), torch.tensor([0]))
     assert len(store) == 0
+
+
+def test_memory_follows_the_items_held_not_the_budget() -> None:
+    """A 10-million-image budget allocates nothing up front (it used to zero 7.8 GiB); 2,000 items cost their bytes."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        store = RawStore(Budget.images(10_000_000, (1, 28, 28), 10), (1, 28, 28), 10, seed=0)
+        constructed = tracemalloc.get_traced_memory()[1]
+        x, y = torch.rand(100, 1, 28, 28).mul(255).round().div(255), torch.arange(100) % 10
+        for _ in range(20):
+            store.write(x, y)
+        current = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert store.capacity == 10_000_000 and len(store) == 2_000
+    assert constructed < 1 << 20
+    assert current < 8 * 2_000 * 784  # the payload (784 bytes an item, doubling) and labels, with room to spare
