@@ -24,7 +24,7 @@ from torch import Tensor
 
 from ..budget import Budget, Ledger, index_bits, label_bits
 from ..codecs.base import FixedWidthCodec, ItemCodec
-from ..codecs.bitpack import PackedArray
+from ..codecs.bitpack import PackedArray, ValueColumn
 from ..distortion import Distortion, DistortionMeter
 from ..errors import BudgetTooSmallError, InvalidInputError, ShapeError, UnknownKeyError
 from ..policies import Occupancy, Policy, Reservoir, policy_from_config
@@ -95,8 +95,8 @@ class ItemStore(MemoryStore):
         self.capacity = self._capacity()
         policy.check(capacity=self.capacity, num_tasks=num_tasks)
         self._init_payload()
-        self._labels = PackedArray(self.capacity, 1, self.label_bits)
-        self._tasks = PackedArray(self.capacity, 1, self.task_bits)
+        self._labels = ValueColumn(self.capacity, self.label_bits)
+        self._tasks = ValueColumn(self.capacity, self.task_bits)
         self._seen_per_class = np.zeros(num_classes, dtype=np.int64)
         self._seen_per_task = None if num_tasks is None else np.zeros(num_tasks, dtype=np.int64)
         self._distortion = DistortionMeter(self.item_shape)
@@ -211,7 +211,7 @@ class ItemStore(MemoryStore):
 
     # -- sample and edit ---------------------------------------------------------------------------------------------
 
-    def _filter(self, values: Any, column: PackedArray, limit: int, name: str) -> np.ndarray:
+    def _filter(self, values: Any, column: ValueColumn, limit: int, name: str) -> np.ndarray:
         wanted = self.check_ids(values, name, limit)
         return np.isin(column._read(np.arange(self._size)).reshape(-1), np.asarray(wanted, dtype=np.int64))
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memstore.codecs.bitpack import PackedArray, pack, unpack
+from memstore.codecs.bitpack import PackedArray, ValueColumn, pack, unpack
 
 
 def test_golden_bytes() -> None:
@@ -64,3 +64,18 @@ def test_rejects_bad_arguments() -> None:
         packed.load_bytes(np.zeros(2, dtype=np.uint8), 4)
     with pytest.raises(ValueError, match="width"):
         PackedArray(1, 1, 33)
+
+
+@pytest.mark.parametrize("width", [0, 1, 3, 4, 8, 13])
+def test_value_column_saves_the_bytes_of_a_one_symbol_packed_array(width: int) -> None:
+    values = np.random.default_rng(width).integers(0, 1 << width, size=(37, 1)) if width else np.zeros((37, 1), int)
+    column, packed = ValueColumn(100, width), PackedArray(100, 1, width)
+    rows = np.arange(37)
+    column._write(rows, values)
+    packed.write(rows, values)
+    assert np.array_equal(column.to_bytes(37), packed.to_bytes(37))
+    assert np.array_equal(column._read(rows), values.astype(np.int64))
+    reloaded = ValueColumn(100, width)
+    reloaded.load_bytes(packed.to_bytes(37), 37)
+    assert np.array_equal(reloaded._read(rows), values.astype(np.int64))
+    assert np.array_equal(reloaded._read(np.array([99])), [[0]])  # never written: 0
