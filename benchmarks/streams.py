@@ -21,8 +21,6 @@ from typing import ClassVar, Protocol
 
 import torch
 from torch import Tensor
-from torchvision.transforms import InterpolationMode
-from torchvision.transforms import functional as TF
 
 from .datasets import Dataset
 
@@ -234,8 +232,7 @@ class Rotated(_Transformed):
         return [float((k + offsets[k]) * width) for k in range(self.num_tasks)]
 
     def transforms(self, dataset: Dataset, generator: torch.Generator) -> list:
-        mode = _INTERPOLATIONS[self.interpolation]
-        return [(_Rotation(a, mode), f"rotation {a:.1f}deg") for a in self.angles(generator)]
+        return [(_Rotation(a, self.interpolation), f"rotation {a:.1f}deg") for a in self.angles(generator)]
 
 
 @dataclass(frozen=True)
@@ -247,16 +244,20 @@ class _Permutation:
         return flat.reshape(x.shape).contiguous()
 
 
-_INTERPOLATIONS = {"bilinear": InterpolationMode.BILINEAR, "nearest": InterpolationMode.NEAREST}
+_INTERPOLATIONS = ("bilinear", "nearest")  # torchvision's InterpolationMode names (lower case)
 
 
 @dataclass(frozen=True)
 class _Rotation:
     degrees: float
-    interpolation: InterpolationMode = InterpolationMode.BILINEAR
+    interpolation: str = "bilinear"
 
     def __call__(self, x: Tensor) -> Tensor:
-        rotated = TF.rotate(x, self.degrees, interpolation=self.interpolation)  # zero padding
+        from torchvision.transforms import InterpolationMode  # the bench extra: only rotated streams need it
+        from torchvision.transforms import functional as TF
+
+        mode = InterpolationMode(self.interpolation)
+        rotated = TF.rotate(x, self.degrees, interpolation=mode)  # zero padding
         return rotated.clamp_(0.0, 1.0).contiguous()
 
 

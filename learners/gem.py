@@ -15,7 +15,6 @@ The loss is the stream's mean CE only: GEM does not replay, it constrains.
 from __future__ import annotations
 
 import numpy as np
-import quadprog
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -43,6 +42,8 @@ def gem_project(g: Tensor, memories: Tensor, *, margin: float = 0.5, eps: float 
     gram = (memories @ memories.T).double().cpu().numpy()  # only the small K x K problem goes to float64
     p = 0.5 * (gram + gram.T) + eps * np.eye(k)
     q = -dots.double().cpu().numpy()  # quadprog minimises 1/2 v^T P v - q^T v subject to C^T v >= b
+    import quadprog  # the gem extra: only GEM's projection needs it
+
     v = quadprog.solve_qp(p, q, np.eye(k), np.full(k, margin))[0]
     return torch.from_numpy(v).to(dtype=g.dtype, device=g.device) @ memories + g
 
