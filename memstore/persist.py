@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ from .errors import CorruptStoreError, IncompatibleStoreError, InvalidInputError
 from .integrity import FORMAT_VERSION
 from .store import STORE_TYPES, MemoryStore
 
-__all__ = ["FORMAT_VERSION", "save", "open_store", "stored_payload_bytes"]
+__all__ = ["FORMAT_VERSION", "SavedStore", "inspect_store", "save", "open_store", "stored_payload_bytes"]
 
 ROOT_KEY = "memstore"
 #: how many times a reader follows ``current`` when concurrent saves move it while the reader reads
@@ -248,6 +249,29 @@ def open_store(target: Any) -> MemoryStore:
             if before is None or _current_name(zstore) == before:
                 raise
     return _open_once(zstore, target)
+
+
+@dataclass(frozen=True)
+class SavedStore:
+    """What ``memstore inspect`` reports: the opened (so fully verified) store and where it sits in the file."""
+
+    store: MemoryStore
+    format_version: int
+    generation: str
+    arrays_verified: int
+    digest_verified: bool
+    payload_bytes: int
+
+
+def inspect_store(target: Any) -> SavedStore:
+    """Open ``target`` (every check of :func:`open_store`) and describe it."""
+    store = open_store(target)
+    zstore = _zarr_store(target, read_only=True)
+    root = zarr.open_group(zstore, mode="r", zarr_format=3)
+    group, attrs, version = _current_generation(root)
+    arrays = len(integrity.manifest(attrs, version))
+    return SavedStore(store, version, group.path, arrays, version >= integrity.FIRST_DIGEST_VERSION,
+                      stored_payload_bytes(target))
 
 
 def stored_payload_bytes(target: Any) -> int:

@@ -26,6 +26,7 @@ from .errors import (
     DTypeError,
     InvalidInputError,
     LabelError,
+    MissingContextError,
     NonFiniteError,
     NotEditable,
     RangeError,
@@ -89,6 +90,10 @@ class MemoryStore(ABC):
     #: Constructor options that say where a store lives or computes (a working directory, a device, live weights),
     #: never what it holds: ``config()`` never writes them, and ``memstore.open`` refuses a saved config naming one.
     runtime_options: ClassVar[frozenset[str]] = frozenset()
+    #: Capabilities, declared (zarr-python's ``supports_*`` style) instead of probed: the store keeps items that
+    #: ``sample`` returns and ``edit`` changes; its ``sample`` needs a ``RecallContext`` (a model) every call.
+    keeps_items: ClassVar[bool] = True
+    needs_context: ClassVar[bool] = False
     #: The most items one ``sample`` call returns, for stores that compute every item they return at once
     #: (generators, recall); None: no limit beyond the items held.
     max_sample: ClassVar[int | None] = None
@@ -178,6 +183,22 @@ class MemoryStore(ABC):
     @abstractmethod
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore ``state_dict()``'s output onto a store built from the same config."""
+
+    def as_dataset(self, length: int | None = None, *, batch_size: int = 64, seed: int = 0) -> Any:
+        """A torch ``Dataset`` for ``DataLoader`` (:mod:`memstore.views`): map-style over the items a store keeps;
+        for a store that generates, ``length`` items drawn ``batch_size`` at a time from ``seed``'s stream.
+        A store that recalls from a model it is handed (SelfRecallStore) has no view: MissingContextError."""
+        from .views import GeneratedItems, StoredItems
+
+        if self.keeps_items:
+            if length is not None:
+                raise InvalidInputError("a store that keeps items is viewed whole: give no length")
+            return StoredItems(self)
+        if self.needs_context:
+            raise MissingContextError(f"{type(self).__name__} recalls from a model each call: it has no dataset view")
+        if length is None:
+            raise InvalidInputError(f"{type(self).__name__} generates: as_dataset needs a length")
+        return GeneratedItems(self, length, batch_size=batch_size, seed=seed)
 
     def save(self, target: Any = None) -> Any:
         """Save as a Zarr v3 group (in memory when ``target`` is None); ``memstore.open(target)`` reopens it."""

@@ -73,6 +73,7 @@ class GenerativeStore(MemoryStore):
 
     store_type = "generative"
     max_sample: ClassVar[int | None] = 1 << 16
+    keeps_items: ClassVar[bool] = False
 
     def __init__(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int | None = None,
                  num_tasks: int | None = None, variant: MaskVariant | None = None, latent: int = 32,

@@ -141,6 +141,8 @@ class SelfRecallStore(MemoryStore):
 
     store_type = "self-recall"
     max_sample: ClassVar[int | None] = 1 << 16
+    keeps_items: ClassVar[bool] = False
+    needs_context: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -130,6 +130,13 @@ class StoreConformance:
         assert 0 < len(store) <= admitted
         assert store.can_sample
 
+    def test_declared_capabilities_match_the_behaviour(self) -> None:
+        """``keeps_items`` / ``needs_context`` are what learners and views read; the suite checks them against what
+        the store does (its subclass's ``stores_items`` / ``generates`` drive the behavioural tests)."""
+        store = self.store()
+        assert store.keeps_items == self.stores_items
+        assert store.needs_context == (not self.stores_items and not self.generates)
+
     def test_empty_store_samples_nothing(self) -> None:
         store = self.store()
         if not self.stores_items and not self.generates:
