@@ -19,6 +19,7 @@ from memstore.nn import usable_device
 
 from .configs import CONFIGS, DEFAULT_CONFIG, FRONTIER_CONFIG
 from .datasets import DATASETS, load_dataset
+from .executors import cell_executor
 from .frontier_report import frontier_table
 from .parameters import split_names
 from .report import write_report
@@ -70,7 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learners", type=split_names, help=f"comma list of {sorted(LEARNERS)}")
     p.add_argument("--seeds", type=parse_seeds, help="e.g. 0-19 or 0,1,2")
     p.add_argument("--out", type=Path, help="output folder (default results/, or results/<config> for a named one)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (per worker with --jobs; default 1)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="cells run at once in local worker processes (default 1: in this process)")
+    p.add_argument("--scheduler", default=None,
+                   help="run the cells on the Dask distributed cluster at this address (tcp://HOST:PORT)")
     p.add_argument("--device", default="cpu",
                    help="where store networks compute, e.g. cuda (recollections' dVAE; the learner stays on the CPU)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -137,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.job == "frontier" and args.config not in (None, FRONTIER_CONFIG):
         parser.error(f"frontier is the {FRONTIER_CONFIG} config; drop --config {args.config}")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be a positive int, got {args.jobs}")
     args.config = config_name(args)
     if args.list_configs:
         for name, grid in CONFIGS.items():
@@ -159,9 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     torch.set_num_threads(args.threads)
     out = args.out or (Path("results") if args.config == DEFAULT_CONFIG else Path("results") / args.config)
-    run = run_grid(grid, out, data_root=args.data_root, progress=not args.no_progress,
-                   run=functools.partial(run_cell, device=args.device), keep_stores=args.keep_stores,
-                   recompute=args.recompute)
+    with cell_executor(args.jobs, args.scheduler) as executor:
+        run = run_grid(grid, out, data_root=args.data_root, progress=not args.no_progress,
+                       run=functools.partial(run_cell, device=args.device), keep_stores=args.keep_stores,
+                       recompute=args.recompute, executor=executor, threads=args.threads)
     files = write_report(run.results, out)
     print(files.table)
     if "raw" in grid.stores and len(grid.stores) > 1:  # a frontier: every store beside RawStore, seed by seed

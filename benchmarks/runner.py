@@ -7,6 +7,7 @@ never reuses a stale result.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 
 import hashlib
@@ -26,6 +27,7 @@ from learners import AccuracyMatrix, Learner
 from memstore import ItemStore, MemoryStore
 
 from .datasets import load_dataset
+from .executors import run_with_threads
 from .parameters import resolve
 from .specs import LEARNERS, SETTINGS, STORES, BudgetSpec, MLPSpec, Setting
 from .streams import Stream, StreamSpec
@@ -300,24 +302,47 @@ def run_grid(
     run: Callable[..., CellResult] = run_cell,
     keep_stores: bool = False,
     recompute: bool = False,
+    executor: concurrent.futures.Executor | None = None,
+    threads: int = 1,
 ) -> GridRun:
     """Run every cell of ``grid`` whose result is not yet under ``out_dir/cells``; return all the grid's results.
     ``keep_stores``: also save each computed cell's trained store beside its result (``cells/<key>.store``);
-    ``recompute``: run every cell, replacing the finished ones."""
+    ``recompute``: run every cell, replacing the finished ones; ``executor``: run the cells to compute there
+    (:mod:`benchmarks.executors`; ``threads`` torch threads each), writing each result as it arrives."""
     cell_dir = Path(out_dir) / "cells"
     cell_dir.mkdir(parents=True, exist_ok=True)
-    results, computed, skipped = [], 0, 0
-    bar = tqdm(grid.cells(), desc="cells", unit="cell", disable=not progress, dynamic_ncols=True)
-    for cell in bar:
+    finished: dict[str, CellResult] = {}
+    pending = []
+    for cell in grid.cells():
         path = cell_dir / f"{cell.key}.json"
-        bar.set_postfix_str(cell.key.rsplit("-", 1)[0], refresh=False)
         if path.exists() and not recompute:
-            results.append(CellResult.from_json(json.loads(path.read_text())))
-            skipped += 1
-            continue
-        kept = {"keep_store": cell_dir / f"{cell.key}.store"} if keep_stores else {}
-        result = run(cell, data_root=data_root, **kept)
-        _write_json(path, result.to_json())
-        results.append(result)
-        computed += 1
-    return GridRun(tuple(results), computed, skipped, cell_dir)
+            finished[cell.key] = CellResult.from_json(json.loads(path.read_text()))
+        else:
+            pending.append(cell)
+    skipped = len(finished)
+    bar = tqdm(total=len(finished) + len(pending), initial=skipped, desc="cells", unit="cell", disable=not progress,
+               dynamic_ncols=True)
+    for cell, result in _computed(pending, executor, run, threads, data_root, cell_dir if keep_stores else None):
+        _write_json(cell_dir / f"{cell.key}.json", result.to_json())
+        finished[cell.key] = result
+        bar.set_postfix_str(cell.key.rsplit("-", 1)[0], refresh=False)
+        bar.update()
+    bar.close()
+    results = tuple(finished[cell.key] for cell in grid.cells())
+    return GridRun(results, len(pending), skipped, cell_dir)
+
+
+def _computed(cells: list[Cell], executor: concurrent.futures.Executor | None, run: Callable[..., CellResult],
+              threads: int, data_root: str | None, store_dir: Path | None) -> Iterable[tuple[Cell, CellResult]]:
+    """(cell, result) as each cell finishes: in order here, in completion order on an executor."""
+    def options(cell: Cell) -> dict[str, Any]:
+        kept = {} if store_dir is None else {"keep_store": store_dir / f"{cell.key}.store"}
+        return {"data_root": data_root, **kept}
+
+    if executor is None:
+        for cell in cells:
+            yield cell, run(cell, **options(cell))
+        return
+    futures = {executor.submit(run_with_threads, run, threads, cell, **options(cell)): cell for cell in cells}
+    for future in concurrent.futures.as_completed(futures):
+        yield futures[future], future.result()
