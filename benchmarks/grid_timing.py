@@ -30,15 +30,16 @@ def timed(**executor_options: object) -> tuple[float, list[float]]:
 
 
 def main() -> None:
+    import torch
     from distributed import LocalCluster
 
+    torch.set_num_threads(1)  # as the CLI's default --threads 1, and as each worker runs: the same arithmetic
     assert len(GRID.cells()) == 40
     serial, reference = timed(jobs=1)
     print(f"serial            {serial:6.1f} s")
     jobs, accuracies = timed(jobs=2)
     print(f"--jobs 2          {jobs:6.1f} s  (same numbers: {accuracies == reference})")
     with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster:
-        start = time.perf_counter()
         dask, accuracies = timed(scheduler=cluster.scheduler_address)
         print(f"LocalCluster (2)  {dask:6.1f} s  (same numbers: {accuracies == reference}; cluster start excluded)")
 

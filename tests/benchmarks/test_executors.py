@@ -11,6 +11,8 @@ from benchmarks.configs import CONFIGS
 from benchmarks.executors import cell_executor
 from benchmarks.runner import BudgetSpec, run_grid
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # the serial run's arithmetic, as each worker's
+
 GRID = dataclasses.replace(CONFIGS["default"], stores=("raw", "jpeg"), learners=("er",),
                            budgets=(BudgetSpec(images=10),), seeds=(0, 1))
 
