@@ -44,7 +44,11 @@ READ_ATTEMPTS = 20
 _PARTIAL_FILE = re.compile(r".*\.[0-9a-f]{32}\.partial")
 
 
-def _zarr_store(target: Any, *, read_only: bool) -> Store:
+def _zarr_store(target: Any, *, read_only: bool, storage_options: dict[str, Any] | None = None) -> Store:
+    remote = isinstance(target, (str, os.PathLike)) and "://" in os.fspath(target) \
+        and not os.fspath(target).startswith("file://")
+    if storage_options is not None and not remote:
+        raise InvalidInputError("storage_options apply to fsspec URLs (s3://, gs://, ...), not to this target")
     if target is None:
         return zarr.storage.MemoryStore()
     if isinstance(target, Store):
@@ -54,7 +58,11 @@ def _zarr_store(target: Any, *, read_only: bool) -> Store:
         if text.startswith("file://"):
             return zarr.storage.LocalStore(text.removeprefix("file://"), read_only=read_only)
         if "://" in text:
-            return zarr.storage.FsspecStore.from_url(text, read_only=read_only)
+            try:
+                return zarr.storage.FsspecStore.from_url(text, read_only=read_only, storage_options=storage_options)
+            except ImportError as exc:
+                raise InvalidInputError(f"{text.split('://')[0]}:// needs fsspec and its backend: "
+                                        "pip install -e '.[remote]'") from exc
         return zarr.storage.LocalStore(text, read_only=read_only)
     raise InvalidInputError(f"target must be None, a path, an fsspec URL or a zarr store, got {type(target).__name__}")
 
@@ -110,9 +118,10 @@ def _write_array(group: zarr.Group, path: str, array: np.ndarray) -> None:
         stored[...] = array
 
 
-def save(store: MemoryStore, target: Any = None) -> Store:
-    """Write ``store`` to ``target`` atomically; returns the zarr store written (pass it to :func:`open_store`)."""
-    zstore = _zarr_store(target, read_only=False)
+def save(store: MemoryStore, target: Any = None, *, storage_options: dict[str, Any] | None = None) -> Store:
+    """Write ``store`` to ``target`` atomically; returns the zarr store written (pass it to :func:`open_store`).
+    ``storage_options`` go to fsspec for URLs (e.g. ``{"endpoint_url": ...}`` for an S3-compatible server)."""
+    zstore = _zarr_store(target, read_only=False, storage_options=storage_options)
     root = zarr.open_group(zstore, mode="a", zarr_format=3)
     previous = root.attrs.get(ROOT_KEY, {})
     previous = previous if isinstance(previous, dict) else {}
@@ -233,14 +242,14 @@ def _current_name(zstore: Store) -> Any:
         return None
 
 
-def open_store(target: Any) -> MemoryStore:
+def open_store(target: Any, *, storage_options: dict[str, Any] | None = None) -> MemoryStore:
     """Open a store saved by :func:`save` (``memstore.open``).
 
     A reader whose generation a concurrent save removed follows ``current`` to the new one (up to
     ``READ_ATTEMPTS`` times), so it gets the store before or after the save; a store that fails its checks while
     ``current`` stays put is refused with :class:`CorruptStoreError`.
     """
-    zstore = _zarr_store(target, read_only=True)
+    zstore = _zarr_store(target, read_only=True, storage_options=storage_options)
     for _ in range(READ_ATTEMPTS - 1):
         before = _current_name(zstore)
         try:
@@ -263,20 +272,20 @@ class SavedStore:
     payload_bytes: int
 
 
-def inspect_store(target: Any) -> SavedStore:
+def inspect_store(target: Any, *, storage_options: dict[str, Any] | None = None) -> SavedStore:
     """Open ``target`` (every check of :func:`open_store`) and describe it."""
-    store = open_store(target)
-    zstore = _zarr_store(target, read_only=True)
+    store = open_store(target, storage_options=storage_options)
+    zstore = _zarr_store(target, read_only=True, storage_options=storage_options)
     root = zarr.open_group(zstore, mode="r", zarr_format=3)
     group, attrs, version = _current_generation(root)
     arrays = len(integrity.manifest(attrs, version))
     return SavedStore(store, version, group.path, arrays, version >= integrity.FIRST_DIGEST_VERSION,
-                      stored_payload_bytes(target))
+                      stored_payload_bytes(zstore))
 
 
-def stored_payload_bytes(target: Any) -> int:
+def stored_payload_bytes(target: Any, *, storage_options: dict[str, Any] | None = None) -> int:
     """Bytes the saved payload's chunks occupy in ``target``'s storage: what the ledger's payload costs on disk."""
-    zstore = _zarr_store(target, read_only=True)
+    zstore = _zarr_store(target, read_only=True, storage_options=storage_options)
     root = zarr.open_group(zstore, mode="r", zarr_format=3)
     current = _current_generation(root)[0].path
     return int(sync(zstore.getsize_prefix(f"{current}/payload/c")))

@@ -200,11 +200,12 @@ class MemoryStore(ABC):
             raise InvalidInputError(f"{type(self).__name__} generates: as_dataset needs a length")
         return GeneratedItems(self, length, batch_size=batch_size, seed=seed)
 
-    def save(self, target: Any = None) -> Any:
-        """Save as a Zarr v3 group (in memory when ``target`` is None); ``memstore.open(target)`` reopens it."""
+    def save(self, target: Any = None, *, storage_options: dict[str, Any] | None = None) -> Any:
+        """Save as a Zarr v3 group (in memory when ``target`` is None; fsspec URLs such as ``s3://`` take
+        ``storage_options``); ``memstore.open(target)`` reopens it."""
         from .persist import save
 
-        return save(self, target)
+        return save(self, target, storage_options=storage_options)
 
     # -- shared argument checks -----------------------------------------------------------------------------------
 
