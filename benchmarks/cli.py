@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where store networks compute, e.g. cuda (recollections' dVAE; the learner stays on the CPU)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--recompute", action="store_true",
-                   help="run every cell again, replacing finished ones (after a code change: cells are keyed by config)")
+                   help="run every cell again, replacing finished ones (after a code change: cells are keyed "
+                        "by config)")
     p.add_argument("--keep-stores", action="store_true",
                    help="also save each computed cell's trained store as OUT/cells/<cell>.store (memstore.open)")
     return p

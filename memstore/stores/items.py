@@ -187,7 +187,8 @@ class ItemStore(MemoryStore):
 
     def distortion(self) -> Distortion:
         """Mean L1 of the round trip of the last 512 items measured (as decoded when each was stored: every stored
-        batch until 512 items, then one in four), beside the mean image's; a :class:`~memstore.distortion.CollapseWarning` is raised once when the first is no smaller. Not
+        batch until 512 items, then one in four), beside the mean image's; a
+        :class:`~memstore.distortion.CollapseWarning` is raised once when the first is no smaller. Not
         saved: it measures what this object has stored since it was built or opened."""
         return self._distortion.report()
 
