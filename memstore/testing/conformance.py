@@ -8,8 +8,9 @@
 
 It checks the contract of docs/design.md: shapes and dtypes, sampling without replacement and by class,
 typed errors that change nothing, the budget invariant, exact payload bytes on disk, save/open round trips,
-atomic saves, refusal of corrupt and newer stores, edits in place, injected randomness, and a hypothesis
-state machine that interleaves all of these over random shapes and budgets.
+atomic saves, refusal of corrupt and newer stores (with a single-bit corruption fuzz of the saved bytes), declared
+capabilities, edits in place, injected randomness, and a hypothesis state machine that interleaves all of these
+over random shapes and budgets.
 """
 
 from __future__ import annotations
