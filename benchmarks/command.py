@@ -30,8 +30,7 @@ def _parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, _, text) in _PASSTHROUGH.items():
-        sub = commands.add_parser(name, help=text, add_help=False)
-        sub.add_argument("args", nargs=argparse.REMAINDER, help="passed on")
+        commands.add_parser(name, help=text, add_help=False)  # listed for --help; main() hands its arguments on
     inspect = commands.add_parser("inspect", help="describe a saved store, verifying every checksum",
                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     inspect.add_argument("path", help="a saved store: a folder, a file:// or fsspec URL")
@@ -49,7 +48,7 @@ def _inspect(path: str) -> int:
         return 1
     store, ledger = saved.store, saved.store.ledger()
     print(f"{path}: {type(store).__name__} (format {saved.format_version}, generation {saved.generation})")
-    print(f"  items held     {len(store)}" + (f" of at most {store.capacity}" if hasattr(store, "capacity") else ""))
+    print(f"  items held     {len(store)}" + (f" of at most {store.capacity}" if store.keeps_items else ""))
     print(f"  item shape     {store.item_shape}, {store.num_classes} classes")
     print(f"  budget         {store.budget.bits} bits; charged {ledger.charged(store.budget)}")
     for field in ("payload", "labels", "index", "models"):

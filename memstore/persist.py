@@ -45,16 +45,14 @@ _PARTIAL_FILE = re.compile(r".*\.[0-9a-f]{32}\.partial")
 
 
 def _zarr_store(target: Any, *, read_only: bool, storage_options: dict[str, Any] | None = None) -> Store:
-    remote = isinstance(target, (str, os.PathLike)) and "://" in os.fspath(target) \
-        and not os.fspath(target).startswith("file://")
-    if storage_options is not None and not remote:
+    text = os.fspath(target) if isinstance(target, (str, os.PathLike)) else None
+    if storage_options is not None and (text is None or "://" not in text or text.startswith("file://")):
         raise InvalidInputError("storage_options apply to fsspec URLs (s3://, gs://, ...), not to this target")
     if target is None:
         return zarr.storage.MemoryStore()
     if isinstance(target, Store):
         return target
-    if isinstance(target, (str, os.PathLike)):
-        text = os.fspath(target)
+    if text is not None:
         if text.startswith("file://"):
             return zarr.storage.LocalStore(text.removeprefix("file://"), read_only=read_only)
         if "://" in text:
@@ -125,7 +123,8 @@ def save(store: MemoryStore, target: Any = None, *, storage_options: dict[str, A
     root = zarr.open_group(zstore, mode="a", zarr_format=3)
     previous = root.attrs.get(ROOT_KEY, {})
     previous = previous if isinstance(previous, dict) else {}
-    generation = max([0, *_generations(zstore).values()]) + 1
+    before = sync(_listing(zstore))  # what earlier saves left: generations, orphans, partial files
+    generation = max([0, *(int(key[1:]) for key in before if integrity.GENERATION_NAME.fullmatch(key))]) + 1
     name = f"g{generation:06d}"
     arrays, values, tensors = _flatten(store.state_dict())
     group = root.create_group(name, overwrite=True)
@@ -142,23 +141,18 @@ def save(store: MemoryStore, target: Any = None, *, storage_options: dict[str, A
     written = zarr.open_group(zstore, path=name, mode="r").attrs.asdict()  # hash what a reader will parse
     meta = {"format_version": FORMAT_VERSION, "current": name, "generation": generation}
     root.attrs[ROOT_KEY] = {**meta, "digest": integrity.digest(meta, written)}
-    _remove_leftovers(zstore, keep={name, previous.get("current")})
+    _remove_leftovers(zstore, before, keep={name, previous.get("current")})
     return zstore
-
-
-def _generations(zstore: Store) -> dict[str, int]:
-    """Every generation folder in the root, finished or not: name -> number."""
-    names = sync(_listing(zstore))
-    return {key: int(key[1:]) for key in names if integrity.GENERATION_NAME.fullmatch(key)}
 
 
 async def _listing(zstore: Store) -> list[str]:
     return [key async for key in zstore.list_dir("")]
 
 
-def _remove_leftovers(zstore: Store, keep: set[Any]) -> None:
-    """Delete old and orphaned generations (all but ``keep``) and the partial files of killed saves."""
-    for key in sync(_listing(zstore)):
+def _remove_leftovers(zstore: Store, keys: list[str], keep: set[Any]) -> None:
+    """Delete, of the root's ``keys``, old and orphaned generations (all but ``keep``) and killed saves' partial
+    files."""
+    for key in keys:
         if integrity.GENERATION_NAME.fullmatch(key) and key not in keep:
             sync(zstore.delete_dir(key))
         elif _PARTIAL_FILE.fullmatch(key):
@@ -222,24 +216,43 @@ def _load(group: zarr.Group, attrs: dict[str, Any], version: int) -> MemoryStore
     return store
 
 
-def _open_once(zstore: Store, target: Any) -> MemoryStore:
+def _open_root(zstore: Store, target: Any) -> zarr.Group:
     try:
-        root = zarr.open_group(zstore, mode="r", zarr_format=3)
+        return zarr.open_group(zstore, mode="r", zarr_format=3)
     except Exception as exc:
         raise CorruptStoreError(f"no readable zarr group at {target!r}: {exc}") from exc
+
+
+def _verified(root: zarr.Group) -> tuple[MemoryStore, zarr.Group, dict[str, Any], int]:
+    """The store of ``root``'s current generation, with that generation, its attributes and the format version."""
     try:
-        return _load(*_current_generation(root))
+        group, attrs, version = _current_generation(root)
+        return _load(group, attrs, version), group, attrs, version
     except StoreFormatError:
         raise
     except Exception as exc:  # anything else raised while interpreting saved bytes means they are malformed
         raise CorruptStoreError(f"saved store is malformed: {type(exc).__name__}: {exc}") from exc
 
 
-def _current_name(zstore: Store) -> Any:
-    try:
-        return zarr.open_group(zstore, mode="r", zarr_format=3).attrs.get(ROOT_KEY, {}).get("current")
-    except Exception:
-        return None
+def _current_name(root: zarr.Group) -> Any:
+    """The generation ``root`` named when it was opened (zarr reads a group's attributes once, at open)."""
+    meta = root.attrs.get(ROOT_KEY)
+    return meta.get("current") if isinstance(meta, dict) else None
+
+
+def _open_following_saves(zstore: Store, target: Any) -> tuple[MemoryStore, zarr.Group, dict[str, Any], int]:
+    """:func:`_verified` on the current generation; when it fails because a concurrent save moved ``current``,
+    again on the new one (up to ``READ_ATTEMPTS`` opens)."""
+    root = _open_root(zstore, target)
+    for _ in range(READ_ATTEMPTS - 1):
+        try:
+            return _verified(root)
+        except CorruptStoreError:
+            fresh = _open_root(zstore, target)
+            if _current_name(root) is None or _current_name(fresh) == _current_name(root):
+                raise
+            root = fresh
+    return _verified(root)
 
 
 def open_store(target: Any, *, storage_options: dict[str, Any] | None = None) -> MemoryStore:
@@ -250,14 +263,7 @@ def open_store(target: Any, *, storage_options: dict[str, Any] | None = None) ->
     ``current`` stays put is refused with :class:`CorruptStoreError`.
     """
     zstore = _zarr_store(target, read_only=True, storage_options=storage_options)
-    for _ in range(READ_ATTEMPTS - 1):
-        before = _current_name(zstore)
-        try:
-            return _open_once(zstore, target)
-        except CorruptStoreError:
-            if before is None or _current_name(zstore) == before:
-                raise
-    return _open_once(zstore, target)
+    return _open_following_saves(zstore, target)[0]
 
 
 @dataclass(frozen=True)
@@ -273,19 +279,19 @@ class SavedStore:
 
 
 def inspect_store(target: Any, *, storage_options: dict[str, Any] | None = None) -> SavedStore:
-    """Open ``target`` (every check of :func:`open_store`) and describe it."""
-    store = open_store(target, storage_options=storage_options)
+    """Open ``target`` (every check of :func:`open_store`, once) and describe it."""
     zstore = _zarr_store(target, read_only=True, storage_options=storage_options)
-    root = zarr.open_group(zstore, mode="r", zarr_format=3)
-    group, attrs, version = _current_generation(root)
-    arrays = len(integrity.manifest(attrs, version))
-    return SavedStore(store, version, group.path, arrays, version >= integrity.FIRST_DIGEST_VERSION,
-                      stored_payload_bytes(zstore))
+    store, group, attrs, version = _open_following_saves(zstore, target)
+    return SavedStore(store, version, group.path, len(integrity.manifest(attrs, version)),
+                      version >= integrity.FIRST_DIGEST_VERSION, _payload_bytes(zstore, group.path))
 
 
 def stored_payload_bytes(target: Any, *, storage_options: dict[str, Any] | None = None) -> int:
     """Bytes the saved payload's chunks occupy in ``target``'s storage: what the ledger's payload costs on disk."""
     zstore = _zarr_store(target, read_only=True, storage_options=storage_options)
     root = zarr.open_group(zstore, mode="r", zarr_format=3)
-    current = _current_generation(root)[0].path
-    return int(sync(zstore.getsize_prefix(f"{current}/payload/c")))
+    return _payload_bytes(zstore, _current_generation(root)[0].path)
+
+
+def _payload_bytes(zstore: Store, generation: str) -> int:
+    return int(sync(zstore.getsize_prefix(f"{generation}/payload/c")))

@@ -26,6 +26,11 @@ _FEW_READS = 16
 _FIRST_ROWS = 64  # rows a table's buffer covers at its first write
 
 
+def _grown_rows(needed: int, covered: int, limit: int) -> int:
+    """Rows a growing buffer covers next: double (at least ``_FIRST_ROWS``, at least ``needed``), up to ``limit``."""
+    return min(limit, max(needed, 2 * covered, _FIRST_ROWS))
+
+
 def _check_width(width: int) -> None:
     if not isinstance(width, int) or not 0 <= width <= MAX_WIDTH:
         raise ValueError(f"width must be an int in [0, {MAX_WIDTH}], got {width!r}")
@@ -101,7 +106,7 @@ class PackedArray:
         """Make the buffer cover the first ``rows`` rows (at most ``self.rows``), growing it by doubling."""
         if rows <= self._allocated:
             return
-        covered = min(self.rows, max(rows, 2 * self._allocated, _FIRST_ROWS))
+        covered = _grown_rows(rows, self._allocated, self.rows)
         # One buffer, two views: numpy for vectorised paths, a bytearray for cheap per-value Python access.
         grown = bytearray(self.nbytes(covered) + self._PAD)
         grown[: len(self._bytes)] = self._bytes
@@ -237,7 +242,7 @@ class ValueColumn:
 
     def reserve(self, rows: int) -> None:
         if rows > self._values.shape[0]:
-            covered = min(self.rows, max(rows, 2 * self._values.shape[0], _FIRST_ROWS))
+            covered = _grown_rows(rows, self._values.shape[0], self.rows)
             grown = np.zeros((covered, 1), dtype=np.int64)
             grown[: self._values.shape[0]] = self._values
             self._values = grown
