@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 
 from learners import ARM
-from memstore import Batch, RecallContext, SelfRecallStore
+from memstore import Batch, RecallContext
+from memstore.capabilities import RecallsFromModel, require
 
 from .datasets import load_dataset
 from .learner_specs import ARMSpec
@@ -34,7 +35,7 @@ def recall_pairs(seed: int, tasks: int, batches: int, data_root: str | None = No
     model = MLPSpec((400, 400)).seeded(stream.item_shape, stream.num_classes, seed)
     budget = BudgetSpec(bits=0).resolve(stream.item_shape, stream.num_classes)
     store = SelfRecallSpec().build(budget, stream.item_shape, stream.num_classes, seed=seed, num_tasks=len(stream))
-    assert isinstance(store, SelfRecallStore)
+    require(store, RecallsFromModel, "the ARM figure")
     learner = ARMSpec().build(model, store, SETTINGS["mir"], torch.Generator().manual_seed(seed))
     assert isinstance(learner, ARM)
     for task in list(stream)[:tasks]:

@@ -182,10 +182,6 @@ class ARMSpec:
     def build(self, model: nn.Module, store: MemoryStore | None, setting: Setting,
               generator: torch.Generator) -> Learner:
         from learners import ARM
-        from memstore import SelfRecallStore
-
-        if not isinstance(store, SelfRecallStore):
-            raise ValueError("ARM needs a self-recall store")
         return ARM(model, store, lr=self.lr, replay_size=self.replay_size, generator=generator)
 
 

@@ -24,7 +24,8 @@ import torch
 from tqdm import tqdm
 
 from learners import AccuracyMatrix, Learner
-from memstore import ItemStore, MemoryStore
+from memstore import MemoryStore
+from memstore.capabilities import MeasuresDistortion
 
 from .datasets import load_dataset
 from .executors import run_with_threads
@@ -214,7 +215,7 @@ def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu",
         bits_charged=0 if store is None else store.ledger().charged(store.budget),
         budget_bits=0 if store is None else store.budget.bits,
         seconds=time.perf_counter() - start,
-        distortion=store.distortion().l1 if isinstance(store, ItemStore) else None,
+        distortion=store.distortion().l1 if isinstance(store, MeasuresDistortion) else None,
         provenance={**produced_by, "store_device": device},
         model_bits=0 if store is None else store.ledger().models,
     )

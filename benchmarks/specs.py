@@ -7,7 +7,7 @@ nothing else in the runner branches on names.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 import torch
@@ -210,6 +210,7 @@ class RecollectionSpec:
     lr: float = 1e-3
     per_task: bool = False
     entropy: bool = False
+    refresh: bool = field(default=True, metadata={"since": "2026-12-02"})
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
@@ -220,7 +221,8 @@ class RecollectionSpec:
         store_type = EntropyCodedRecollectionStore if self.entropy else RecollectionStore
         return store_type(budget, item_shape, num_classes, latents=self.latents, classes=self.classes,
                           expected_items=self.expected_items,
-                          stabilisation=Stabilisation(self.steps, self.batch_size, self.lr), seed=seed,
+                          stabilisation=Stabilisation(self.steps, self.batch_size, self.lr, refresh=self.refresh),
+                          seed=seed,
                           policy=PerTask() if self.per_task else Reservoir(), num_tasks=num_tasks, device=device)
 
 

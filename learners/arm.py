@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memstore import Batch, RecallContext, SelfRecallStore
+from memstore.capabilities import RecallsFromModel, require
 
 from .base import Learner, Step
 from .lwf import KeptModel, distillation_loss, frozen_copy
@@ -45,8 +46,7 @@ class ARM(Learner):
         distill_weight: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> None:
-        if not isinstance(store, SelfRecallStore):
-            raise ValueError(f"ARM recalls through a SelfRecallStore, got {type(store).__name__}")
+        require(store, RecallsFromModel, "ARM")
         if recall_weight < 0 or distill_weight < 0:
             raise ValueError(f"the λ0 weights must be non-negative, got {recall_weight!r}, {distill_weight!r}")
         super().__init__(model, store, lr=lr, replay_size=replay_size, generator=generator)

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from memstore import Batch, GenerativeStore, MemoryStore, TaskContext
+from memstore.capabilities import ClassifiesWithDiscriminator, require
 
 from .base import Learner
 from .metrics import TaskScore, score
@@ -64,8 +65,7 @@ class DGMSolver:
     """
 
     def __init__(self, store: GenerativeStore) -> None:
-        if not isinstance(store, GenerativeStore):
-            raise ValueError(f"DGMSolver needs a GenerativeStore, got {type(store).__name__}")
+        require(store, ClassifiesWithDiscriminator, "DGMSolver")
         self.store = store
         self.seen = torch.zeros(store.num_classes, dtype=torch.bool)
         self._task = 0

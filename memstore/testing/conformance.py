@@ -25,6 +25,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from .. import persist
 from ..budget import Budget
+from ..capabilities import MeasuresDistortion, RecallsFromModel
 from ..errors import (
     BudgetTooSmallError,
     CorruptStoreError,
@@ -137,6 +138,11 @@ class StoreConformance:
         store = self.store()
         assert store.keeps_items == self.stores_items
         assert store.needs_context == (not self.stores_items and not self.generates)
+        # the protocols of memstore.capabilities: items are measured; a store that needs a model recalls from it
+        assert isinstance(store, MeasuresDistortion) == store.keeps_items
+        assert isinstance(store, RecallsFromModel) == store.needs_context
+        if store.keeps_items:
+            assert store.distortion().items == 0  # an empty store has measured nothing
 
     def test_empty_store_samples_nothing(self) -> None:
         store = self.store()

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from learners import ARM, distillation_loss
-from memstore import Batch, Budget, RecallContext, RecallObjective, SelfRecallStore, param_bits
+from memstore import Batch, Budget, RawStore, RecallContext, RecallObjective, SelfRecallStore, param_bits
+from memstore.capabilities import MissingCapabilityError
 
 from .conftest import CLASSES, SHAPE, make_batch, make_model
 
@@ -131,6 +132,9 @@ def test_model_bits_report_the_kept_copy() -> None:
     assert kept.bits == param_bits(model) and kept.parameters == sum(p.numel() for p in model.parameters())
 
 
-def test_arm_needs_a_self_recall_store() -> None:
-    with pytest.raises(ValueError):
+def test_arm_needs_a_store_that_recalls_from_a_model() -> None:
+    with pytest.raises(MissingCapabilityError, match="old_logits"):
         ARM(make_model(), None, lr=0.05)  # type: ignore[arg-type]
+    raw = RawStore(Budget.images(5, (1, 28, 28), 10), (1, 28, 28), 10, seed=0)
+    with pytest.raises(MissingCapabilityError, match="RawStore"):
+        ARM(make_model(), raw, lr=0.05)  # type: ignore[arg-type]

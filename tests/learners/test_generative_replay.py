@@ -8,6 +8,7 @@ from torch import nn
 
 from learners import DGMSolver, GenerativeReplay
 from memstore import Budget, GenerativeStore
+from memstore.capabilities import MissingCapabilityError
 from memstore.nn import GANTraining
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -59,5 +60,5 @@ def test_dgm_solver_feeds_the_store_and_scores_its_discriminator() -> None:
     # one class seen: the masked head can only say 3
     assert solver.score(x, torch.full((12,), 3)).correct == 12
     assert solver.score(x, torch.full((12,), 4)).correct == 0
-    with pytest.raises(ValueError, match="needs a GenerativeStore"):
+    with pytest.raises(MissingCapabilityError, match="discriminator.classify"):
         DGMSolver(object())
