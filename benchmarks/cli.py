@@ -24,6 +24,7 @@ from .frontier_report import frontier_table
 from .parameters import split_names
 from .report import write_report
 from .runner import Grid, run_cell, run_grid
+from .settings import SETTING_HELP
 from .specs import LEARNERS, SETTINGS, STORES, BudgetSpec, MLPSpec
 from .streams import STREAMS
 
@@ -48,7 +49,11 @@ def _optional_count(text: str) -> int | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    settings = "\n".join(f"  {name:<16} {text}" for name, text in SETTING_HELP.items())
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=f"settings (--setting):\n{settings}\n\nFlags left out take the config's value "
+                                       f"(the default config: {DEFAULT_CONFIG}).")
     p.add_argument("job", nargs="?", choices=["frontier"],
                    help="frontier: every item store at equal bits on Split MNIST (the frontier-split-mnist config)")
     p.add_argument("--config", default=None, choices=sorted(CONFIGS), help="named grid to start from")
@@ -62,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training images per task, or 'all'")
     p.add_argument("--test-cap", type=_optional_count, default=argparse.SUPPRESS, help="cap per task test set")
     p.add_argument("--num-tasks", type=int, help="tasks of a permuted/rotated stream")
-    p.add_argument("--setting", choices=sorted(SETTINGS), help="protocol setting: gmed (task-free) or mir")
+    p.add_argument("--setting", choices=sorted(SETTINGS), help="protocol setting (listed below; default: the config's)")
     p.add_argument("--lr", type=float, help="learning rate (overrides the setting's)")
     p.add_argument("--hidden", help="MLP hidden widths, e.g. 400,400")
     p.add_argument("--stores", type=split_names,

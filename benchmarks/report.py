@@ -128,7 +128,7 @@ def markdown_table(summaries: Sequence[Summary]) -> str:
         f"| {s.dataset} | {s.stream} | {s.setting} | {s.learner} | {s.store} | {s.budget} | {s.items:g} "
         f"| {'-' if math.isnan(s.distortion) else f'{s.distortion:.4f}'} "
         f"| {s.bits_charged:.0f} / {s.budget_bits} | {format_bits(s.model_bits)} | {s.mean:.1f} ± {s.std:.1f} "
-        f"| {s.ci:.1f} | {s.forgetting:.1f} "
+        f"| {'—' if math.isnan(s.ci) else f'{s.ci:.1f}'} | {s.forgetting:.1f} "
         f"| {s.seeds} |"
         for s in summaries
     ]

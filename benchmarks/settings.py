@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from learners import AccuracyMatrix
 
-__all__ = ["SETTINGS", "Metric", "Setting"]
+__all__ = ["SETTINGS", "SETTING_HELP", "Metric", "Setting"]
 
 
 class Metric(enum.Enum):
@@ -67,4 +67,18 @@ SETTINGS: dict[str, Setting] = {
     # DGM's class-incremental protocol: task boundaries known (the store learns at end_task), the replay MLP at lr 0.1
     # with 10 generated items per step; the mean over tasks (= classes) of the final accuracies: their A_t.
     "dgm": Setting("dgm", 0.1, False, True, Metric.AVERAGE),
+}
+
+
+#: one line per setting, for ``--help`` and the README (the comments above give the sources)
+SETTING_HELP: dict[str, str] = {
+    "gmed": "GMED's task-free ER: lr 0.05, replay from the whole memory, accuracy on the pooled test set",
+    "mir": "MIR as ARM reports it: lr 0.1, task ids known, replay of earlier tasks only, mean per-task accuracy",
+    "gmed-task-aware": "gmed with task ids and boundaries known (GEM, LwF, ARM, DGM points of the frontier)",
+    "riemer-5": "Riemer et al. Table 1, ER: lr 0.01, replay 5 (memory 100), task-free, retention",
+    "riemer-25": "as riemer-5 with replay 25 (memory 200)",
+    "riemer-gem": "Riemer et al.'s GEM rows: lr 0.1, task ids and boundaries known, retention",
+    "riemer": "Riemer et al.'s Algorithm 1 as their code runs it: one example per update, one mean, lr 0.01",
+    "mnemonics": "Mnemonics Training's phases: lr 0.1, phases known, mean incremental accuracy",
+    "dgm": "DGM's class-incremental protocol: lr 0.1, boundaries known, 10 generated items a step, mean accuracy",
 }

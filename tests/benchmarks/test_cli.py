@@ -157,3 +157,13 @@ def test_recompute_runs_finished_cells_again(tmp_path, capsys):
     assert main(argv) == 0 and "1 cells computed, 0 found finished" in capsys.readouterr().out
     assert main(argv) == 0 and "0 cells computed, 1 found finished" in capsys.readouterr().out
     assert main([*argv, "--recompute"]) == 0 and "1 cells computed, 0 found finished" in capsys.readouterr().out
+
+
+def test_every_setting_is_explained_in_help_and_readme() -> None:
+    from benchmarks.settings import SETTING_HELP, SETTINGS
+
+    assert set(SETTING_HELP) == set(SETTINGS)
+    text = build_parser().format_help()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for name, line in SETTING_HELP.items():
+        assert line in text and f"| `{name}` | {line} |" in readme

@@ -102,6 +102,7 @@ def test_summary_is_mean_and_sample_std_over_seeds():
     assert naive.seeds == 1 and naive.store == "-"
     table = markdown_table([er, naive])
     assert "| 60.0 ± 10.0 |" in table and "| naive | - | - |" in table
+    assert "nan" not in table and "| 20.0 ± 0.0 | — |" in table  # one seed: no interval, not a nan
 
 
 def test_report_writes_csv_markdown_and_png(tmp_path):
