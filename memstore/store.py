@@ -309,5 +309,10 @@ class MemoryStore(ABC):
         led = self.ledger()
         return (
             f"{type(self).__name__}(items={len(self)}, charged={led.charged(self.budget)}"
-            f"/{self.budget.bits} bits, item_shape={self.item_shape}, num_classes={self.num_classes})"
+            f"/{self.budget.bits} bits, item_shape={self.item_shape}, num_classes={self.num_classes}"
+            + "".join(f", {name}={value!r}" for name, value in self.describe().items()) + ")"
         )
+
+    def describe(self) -> dict[str, Any]:
+        """The settings a reader of ``repr`` needs beyond shape and budget (a JPEG quality, a code shape)."""
+        return {}

@@ -58,6 +58,9 @@ class JPEGStore(VariableItemStore):
     def quality(self) -> int:
         return self.codec.quality
 
+    def describe(self) -> dict[str, Any]:
+        return {"quality": self.quality}
+
     def config(self) -> dict[str, Any]:
         return {**super().config(), "codec": self.codec.get_config()}
 
@@ -84,7 +87,7 @@ class JPEGStore(VariableItemStore):
         search = {key: options.pop(key) for key in keys if key in options}
         seed = options.get("seed")
         generator = torch.Generator().manual_seed(0 if seed is None else seed)
-        choice = choose_quality(x, budget, num_classes, generator=generator, num_tasks=options.get("num_tasks"),
+        choice = choose_quality(budget, num_classes, x, generator=generator, num_tasks=options.get("num_tasks"),
                                 subsampling=options.get("subsampling", 0), **search)
         store = cls(budget, item_shape, num_classes, quality=choice.quality, **options)
         store.quality_choice = choice
@@ -115,9 +118,9 @@ def _fits(budget: Budget, codec: JPEGCodec, mean_scan_bits: float, fixed_bits: i
 
 
 def choose_quality(
-    x: Tensor,
     budget: Budget,
     num_classes: int,
+    x: Tensor,
     *,
     candidates: Sequence[int] = DEFAULT_QUALITIES,
     epsilon: float = 0.05,
@@ -133,8 +136,12 @@ def choose_quality(
     mean size that fit in ``budget``; ``R_q = logvol(f(decode_q(x))) / logvol(f(x))`` with ``logvol`` the
     log-determinant of ``I + K`` over the cosine kernel of features ``f`` (pixels by default). The choice maximises
     ``N_q`` subject to ``|R_q − 1| <= epsilon`` (ties: the higher quality); if no quality passes, the highest.
+    Arguments in :meth:`JPEGStore.auto`'s order (budget, classes, the first task's inputs).
     """
-    if x.dim() != 4 or x.shape[0] < 2:
+    if not isinstance(budget, Budget):
+        raise InvalidInputError(f"choose_quality(budget, num_classes, x): budget must be a memstore.Budget, "
+                                f"got {type(budget).__name__}")
+    if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[0] < 2:
         raise InvalidInputError("choose_quality needs a batch (B >= 2, C, H, W) of the first task's inputs")
     rows = choose(int(x.shape[0]), probe, generator or torch.Generator().manual_seed(0))
     sample = x[torch.from_numpy(rows)]

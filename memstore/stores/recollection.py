@@ -206,6 +206,9 @@ class OnlineDVAE:
         """l: classes per latent."""
         return self._latent_shape[1]
 
+    def describe(self) -> dict[str, Any]:
+        return {"latents": self.latents, "classes": self.classes}
+
     def config(self) -> dict[str, Any]:
         return {**super().config(), "codec": self.codec.get_config(),
                 "stabilisation": dataclasses.asdict(self.stabilisation)}

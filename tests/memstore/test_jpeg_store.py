@@ -138,15 +138,18 @@ def test_auto_quality_trades_quantity_for_volume() -> None:
     generator = torch.Generator().manual_seed(0)
     x = torch.nn.functional.avg_pool2d(torch.rand(128, 1, 28, 28, generator=generator), 3, 1, 1)  # smooth images
     budget = Budget.images(50, (1, 28, 28), 10)
-    choice = choose_quality(x, budget, 10, candidates=(1, 25, 95), probe=64, epsilon=0.05)
+    choice = choose_quality(budget, 10, x, candidates=(1, 25, 95), probe=64, epsilon=0.05)
     assert list(choice.items) == sorted(choice.items, reverse=True)  # lower quality, more items
     assert choice.distortion[0] > choice.distortion[-1]
     passing = [q for q, r in zip(choice.candidates, choice.volume_ratio) if abs(r - 1) <= 0.05]
     assert choice.quality == (min(passing) if passing else 95)
     store = JPEGStore.auto(budget, (1, 28, 28), 10, x, seed=0, candidates=(1, 25, 95), probe=64)
     assert store.quality == store.quality_choice.quality
-    strict = choose_quality(x, budget, 10, candidates=(1, 25, 95), probe=64, epsilon=0.0)
+    strict = choose_quality(budget, 10, x, candidates=(1, 25, 95), probe=64, epsilon=0.0)
     assert strict.quality == 95  # nothing keeps the volume exactly: the highest quality
+    assert f"quality={store.quality}" in repr(store)  # the chosen quality is visible
+    with pytest.raises(InvalidInputError, match="budget must be a memstore.Budget"):
+        choose_quality(x, budget, 10)  # type: ignore[arg-type]  # the old argument order
 
 
 # -- golden file -------------------------------------------------------------------------------------------------------
