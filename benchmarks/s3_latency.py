@@ -3,6 +3,10 @@
 
 Items are random MNIST-shaped images on the 1/255 grid; the RecollectionStore takes no training steps
 (``Stabilisation(steps=0)``), so its 50,000 writes only encode. Median of ``--repeats`` saves and opens.
+
+Then ``sample(10)`` on a 50,000-item RecollectionStore whose live payload stays where ``path=`` puts it: in memory,
+a local folder, or S3 (a zarr ``FsspecStore`` on the same server); each draw reads only the chunks holding its ten
+codes. Median of ``--draws`` draws.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ def median_seconds(action: Callable[[], object], repeats: int) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="saves and opens timed per store (default 5)")
+    parser.add_argument("--draws", type=int, default=50, help="sample(10) calls timed per payload (default 50)")
     args = parser.parse_args(argv)
     import boto3
     from moto.server import ThreadedMotoServer
@@ -69,7 +74,24 @@ def main(argv: list[str] | None = None) -> None:
                 opened = median_seconds(lambda: open_store(target, storage_options=opts), args.repeats)
                 print(f"| {name} | {'S3 (moto, 127.0.0.1)' if opts else 'local folder'} | {save:.3f} | "
                       f"{opened:.3f} |", flush=True)
+        sample_latency(options, Path(folder) / "live", args.draws)
     server.stop()
+
+
+def sample_latency(options: dict, folder: Path, draws: int) -> None:
+    """``sample(10)`` with the payload in memory, in a local folder and in S3."""
+    from zarr.storage import FsspecStore
+
+    remote = FsspecStore.from_url("s3://bench/live.zarr", storage_options={**options, "asynchronous": True})
+    print("\n| payload kept in | sample(10), median ms | chunks read per draw |\n|---|---:|---:|")
+    for where, path in (("memory", None), ("local folder", folder), ("S3 (moto, 127.0.0.1)", remote)):
+        store = filled(lambda: RecollectionStore(Budget(50_000 * 44), SHAPE, 10, latents=38, classes=2,
+                                                 stabilisation=Stabilisation(steps=0), seed=0, path=path), 50_000)
+        generator = torch.Generator().manual_seed(1)
+        before = store._payload.chunks_read
+        seconds = median_seconds(lambda: store.sample(10, generator=generator), draws)
+        chunks = (store._payload.chunks_read - before) / draws
+        print(f"| {where} | {1000 * seconds:.2f} | {chunks:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

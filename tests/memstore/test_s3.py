@@ -116,3 +116,23 @@ def test_a_save_interrupted_on_s3_keeps_the_previous_store(s3: dict[str, Any], m
     assert len(open_store(target, storage_options=s3)) == 10
     store.save(target, storage_options=s3)  # the next save replaces the torn generation and cleans up
     assert len(open_store(target, storage_options=s3)) == 11
+
+
+def test_a_live_payload_kept_in_s3_samples_as_one_kept_in_memory(s3: dict[str, Any]) -> None:
+    """RecollectionStore(path=<a zarr FsspecStore>): the live code bitstream stays in S3; draws read its chunks."""
+    from zarr.storage import FsspecStore
+
+    from memstore import Budget, RecollectionStore, Stabilisation
+
+    remote = FsspecStore.from_url(url(), storage_options={**s3, "asynchronous": True})
+    stores = [RecollectionStore(Budget(200 * 24), (1, 8, 8), 10, latents=20, classes=2, seed=0,
+                                stabilisation=Stabilisation(steps=0), path=where) for where in (None, remote)]
+    x = torch.randint(0, 256, (150, 1, 8, 8), generator=torch.Generator().manual_seed(0)).float() / 255
+    y = torch.arange(150) % 10
+    for store in stores:
+        store.write(x, y)
+    memory, in_s3 = (store.sample(12, generator=torch.Generator().manual_seed(3)) for store in stores)
+    assert torch.equal(memory.keys, in_s3.keys) and torch.equal(memory.x, in_s3.x)
+    assert stores[1]._payload.chunks_read > 0
+    listing = s3fs.S3FileSystem(**s3, skip_instance_cache=True).find(remote.path)
+    assert any(name.rsplit("/", 1)[1].isdigit() or "/c/" in name for name in listing)  # chunks written to S3
