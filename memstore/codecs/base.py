@@ -81,10 +81,30 @@ class VariableLengthCodec(ItemCodec):
     """
 
     length_bits: int
+    #: bits of the smallest item (what bounds how many items a budget can hold)
+    min_item_bits: int = 8
 
     @property
     @abstractmethod
     def shared(self) -> bytes: ...
+
+    @property
+    def self_delimiting(self) -> bool:
+        """Items are saved as one bitstream, found again by decoding (no length field): :meth:`join` /
+        :meth:`split`. Byte-string codecs (the default) save their items' bytes with explicit lengths."""
+        return False
+
+    def item_bits(self, item: bytes) -> int:
+        """Bits one item is charged (and saved) as: its bytes, unless the codec says otherwise."""
+        return 8 * len(item)
+
+    def join(self, items: list[bytes]) -> bytes:
+        """A self-delimiting codec's saved bitstream of ``items``."""
+        raise NotImplementedError(f"{type(self).__name__} saves items with lengths")
+
+    def split(self, data: bytes, count: int) -> list[bytes]:
+        """Inverse of :meth:`join` (ValueError on bits that are not ``count`` items)."""
+        raise NotImplementedError(f"{type(self).__name__} saves items with lengths")
 
     @abstractmethod
     def encode(self, x: Tensor) -> list[bytes]: ...

@@ -31,7 +31,7 @@ from ..nn.dvae import DiscreteVAE
 from .base import VariableLengthCodec
 from .dvae import DVAECodec
 
-__all__ = ["CategoricalRangeCoder", "EntropyCodedDVAE"]
+__all__ = ["CategoricalRangeCoder", "EntropyCodedDVAE", "coder_from_config"]
 
 _MAX_COUNT = 2**16 - 1
 
@@ -41,6 +41,7 @@ class CategoricalRangeCoder:
     None). A codec of symbols, not of items: a store composes it with the codec that makes the symbols."""
 
     codec_id = "categorical-range"
+    self_delimiting = False
 
     def __init__(self, latents: int, classes: int, counts: np.ndarray | Sequence[Sequence[int]] | None = None) -> None:
         if not isinstance(latents, int) or not isinstance(classes, int) or latents < 1 or classes < 2:
@@ -61,6 +62,7 @@ class CategoricalRangeCoder:
         worst_bits = latents * float(np.log2((_MAX_COUNT + 1) * classes))
         self.max_item_bytes = 4 * (int(worst_bits) // 32 + 3)
         self.length_bits = index_bits(self.max_item_bytes + 1)
+        self.min_item_bits = 32  # one word
 
     @property
     def shared(self) -> bytes:
@@ -74,6 +76,10 @@ class CategoricalRangeCoder:
             raise ValueError(f"a model of {latents}×{classes} counts has {2 * latents * classes} bytes, "
                              f"got {len(shared)}")
         return cls(latents, classes, np.frombuffer(shared, dtype="<u2").reshape(latents, classes).astype(np.int64))
+
+    def with_shared(self, shared: bytes) -> CategoricalRangeCoder:
+        """This coder's shape with the model whose :attr:`shared` bytes are ``shared`` (ValueError if they cannot be)."""
+        return type(self).from_shared(self.latents, self.classes, shared)
 
     def fit(self, codes: np.ndarray) -> CategoricalRangeCoder:
         """The coder of the per-latent frequencies of ``codes`` (N, latents), scaled down to fit 16 bits."""
@@ -118,6 +124,10 @@ class CategoricalRangeCoder:
             raise ValueError("entropy-coded items do not re-encode to their bytes under this model: wrong model")
         return out
 
+    def item_bits(self, item: bytes) -> int:
+        """Bits an item is charged as: 8 × its bytes."""
+        return 8 * len(item)
+
     def coded_bits(self, codes: np.ndarray) -> np.ndarray:
         """Bits each item of ``codes`` takes when coded (8 × its bytes)."""
         return np.array([8 * len(item) for item in self.encode(codes)], dtype=np.int64)
@@ -139,18 +149,32 @@ class CategoricalRangeCoder:
         return hash((self.latents, self.classes, self.shared))
 
 
+def coder_from_config(config: dict[str, Any] | None, latents: int, classes: int) -> Any:
+    """The (uniform) symbol coder a coder config names: range (the default, and what older stores saved) or prefix."""
+    from .prefix import CategoricalPrefixCoder
+
+    config = config or {"id": CategoricalRangeCoder.codec_id}
+    if config.get("id") == CategoricalPrefixCoder.codec_id:
+        return CategoricalPrefixCoder(latents, classes, max_alphabet=config.get("max_alphabet", 16))
+    if config.get("id") == CategoricalRangeCoder.codec_id:
+        return CategoricalRangeCoder(latents, classes)
+    raise ValueError(f"unknown symbol coder config {config!r}: expected id 'categorical-range' or "
+                     "'categorical-prefix'")
+
+
 class EntropyCodedDVAE(VariableLengthCodec):
-    """dVAE codes range-coded per item: ``encode = coder.encode ∘ dvae.encode``, ``decode = dvae.decode ∘
-    coder.decode``. ``coder`` is replaced (never mutated) when its model is refitted; the shared bytes are its
-    model's."""
+    """dVAE codes entropy-coded per item: ``encode = coder.encode ∘ dvae.encode``, ``decode = dvae.decode ∘
+    coder.decode``; the coder is a :class:`CategoricalRangeCoder` (the default; its id names the codec) or a
+    :class:`~memstore.codecs.prefix.CategoricalPrefixCoder` (self-delimiting bits, no length field). ``coder`` is
+    replaced (never mutated) when its model is refitted; the shared bytes are its model's."""
 
     codec_id = "dvae-range"
 
-    def __init__(self, dvae: DVAECodec, coder: CategoricalRangeCoder | None = None) -> None:
+    def __init__(self, dvae: DVAECodec, coder: Any = None) -> None:
         self.dvae = dvae
         self.coder = coder or CategoricalRangeCoder(dvae.config.latents, dvae.config.classes)
         if (self.coder.latents, self.coder.classes) != (dvae.config.latents, dvae.config.classes):
-            raise ValueError("the range coder's shape does not match the dVAE's latents")
+            raise ValueError("the symbol coder's shape does not match the dVAE's latents")
         self.item_shape = dvae.item_shape
 
     @property
@@ -163,8 +187,25 @@ class EntropyCodedDVAE(VariableLengthCodec):
         return self.coder.length_bits
 
     @property
+    def min_item_bits(self) -> int:  # type: ignore[override]
+        return self.coder.min_item_bits
+
+    @property
+    def self_delimiting(self) -> bool:
+        return self.coder.self_delimiting
+
+    @property
     def shared(self) -> bytes:
         return self.coder.shared
+
+    def item_bits(self, item: bytes) -> int:
+        return self.coder.item_bits(item)
+
+    def join(self, items: list[bytes]) -> bytes:
+        return self.coder.join(items)
+
+    def split(self, data: bytes, count: int) -> list[bytes]:
+        return self.coder.split(data, count)
 
     def encode(self, x: Tensor) -> list[bytes]:
         return self.coder.encode(self.dvae.encode(x))
@@ -178,4 +219,5 @@ class EntropyCodedDVAE(VariableLengthCodec):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> EntropyCodedDVAE:
         dvae = config["dvae"]
-        return cls(DVAECodec(tuple(dvae["item_shape"]), dvae["latents"], dvae["classes"], dvae["tau"]))
+        codec = DVAECodec(tuple(dvae["item_shape"]), dvae["latents"], dvae["classes"], dvae["tau"])
+        return cls(codec, coder_from_config(config.get("coder"), dvae["latents"], dvae["classes"]))

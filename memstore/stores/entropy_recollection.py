@@ -26,7 +26,7 @@ from torch import Tensor
 
 from ..budget import Budget
 from ..codecs.dvae import DVAECodec
-from ..codecs.entropy import CategoricalRangeCoder, EntropyCodedDVAE
+from ..codecs.entropy import EntropyCodedDVAE, coder_from_config
 from ..errors import InvalidInputError
 from ..nn.dvae import DiscreteVAE, usable_device
 from ..policies import Policy
@@ -40,11 +40,16 @@ __all__ = ["EntropyCodedRecollectionStore"]
 #: the model is first fitted once this many items were written
 FIRST_REFIT = 64
 
+#: the symbol coders a store can use, by the name its ``coder`` argument takes
+CODERS = {"range": {"id": "categorical-range"}, "prefix": {"id": "categorical-prefix", "max_alphabet": 16}}
+
 
 class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
     """dVAE codes of ``latents`` (c) variables of ``classes`` (l) values, range-coded per item; arguments as
     :class:`~memstore.stores.recollection.RecollectionStore` (without ``path``: the codes are byte strings; the
-    default (c, l) is the fixed-width design, which range coding then holds more of)."""
+    default (c, l) is the fixed-width design, which entropy coding then holds more of). ``coder``: ``"range"``
+    (per-item range coding, whole 32-bit words and a length field) or ``"prefix"`` (Huffman codes over groups of
+    latents, bit-exact and self-delimiting: :mod:`memstore.codecs.prefix`)."""
 
     store_type = "recollection-entropy"
     runtime_options: ClassVar[frozenset[str]] = frozenset({"device", "dvae"})
@@ -66,7 +71,11 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         seed: int | None = None,
         policy: Policy | None = None,
         num_tasks: int | None = None,
+        coder: str = "range",
     ) -> None:
+        if coder not in CODERS:
+            raise InvalidInputError(f"coder must be one of {sorted(CODERS)}, got {coder!r}")
+        self.coder_name = coder
         self._init_settings(latents, classes, tau, stabilisation, lambda: default_latents(
             budget, item_shape, num_classes, expected_items=expected_items, num_tasks=num_tasks))
         target = usable_device(device)
@@ -75,7 +84,20 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         self._written_since_refit = 0
 
     def make_codec(self) -> EntropyCodedDVAE:
-        return EntropyCodedDVAE(self._dvae_codec())
+        latents, classes, _ = self._latent_shape
+        return EntropyCodedDVAE(self._dvae_codec(), coder_from_config(CODERS[self.coder_name], latents, classes))
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "coder": self.coder_name}
+
+    @classmethod
+    def decode_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        kwargs = super().decode_config(config)
+        kwargs.setdefault("coder", "range")  # stores saved before the prefix coder were range-coded
+        return kwargs
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "coder": self.coder_name}
 
     @property
     def learned_codec(self) -> DVAECodec:
@@ -120,14 +142,14 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
     def _check_payload(self, state: dict[str, Any], size: int) -> Callable[[], None]:
         """The payload begins with the model's counts; every item must decode and re-encode to its bytes under it."""
         latents, classes, _ = self._latent_shape
-        coder = CategoricalRangeCoder(latents, classes)
+        coder = coder_from_config(CODERS[self.coder_name], latents, classes)
         if size:
             head = np.asarray(state["payload"], dtype=np.uint8).reshape(-1)[:len(coder.shared)].tobytes()
             try:
-                coder = CategoricalRangeCoder.from_shared(latents, classes, head)
+                coder = coder.with_shared(head)
             except ValueError as exc:
                 raise InvalidInputError(f"state 'payload' holds no valid entropy model: {exc}") from exc
-        items = self._read_items(state, size, coder.shared)
+        items = self._read_items(state, size, coder.shared, coder.split if coder.self_delimiting else None)
         try:
             coder.decode(items, verify=True)
         except ValueError as exc:

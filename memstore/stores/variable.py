@@ -54,16 +54,21 @@ class VariableItemStore(ItemStore):
 
     def _capacity(self) -> int:
         shared = 8 * len(self.codec.shared)
-        bound = self.budget.capacity(self.bits_per_item + 8, shared_bits=shared, model_bits=self.model_bits())
+        smallest = self.bits_per_item + self.codec.min_item_bits
+        bound = self.budget.capacity(smallest, shared_bits=shared, model_bits=self.model_bits())
         if bound < 1:
             raise BudgetTooSmallError(
                 f"a budget of {self.budget.bits} bits cannot hold the {shared} shared bits and one item of at least "
-                f"{self.bits_per_item + 8} bits"
+                f"{smallest} bits"
             )
         return bound
 
     def _item_cost(self, scan: bytes) -> int:
-        return 8 * len(scan) + self.bits_per_item
+        return self._bits_of(scan) + self.bits_per_item
+
+    def _bits_of(self, scan: bytes) -> int:
+        """The bits ``scan`` is charged as (none for the empty placeholder of a slot being filled)."""
+        return self.codec.item_bits(scan) if scan else 0
 
     @property
     def _shared_bits(self) -> int:
@@ -73,10 +78,10 @@ class VariableItemStore(ItemStore):
         """Bits the items hold now (what ``ledger().charged`` counts, models aside)."""
         if not self._size:
             return 0
-        return 8 * (len(self.codec.shared) + self._scan_bytes) + self._size * self.bits_per_item
+        return 8 * len(self.codec.shared) + self._scan_bits + self._size * self.bits_per_item
 
     def ledger(self) -> Ledger:
-        payload = 8 * (len(self.codec.shared) + self._scan_bytes) if self._size else 0
+        payload = 8 * len(self.codec.shared) + self._scan_bits if self._size else 0
         return Ledger(
             payload=payload,
             labels=self._size * (self.label_bits + self.task_bits),
@@ -91,7 +96,7 @@ class VariableItemStore(ItemStore):
             raise InvalidInputError(f"{type(self.policy).__name__} needs fixed-size slots; {type(self).__name__} "
                                     "stores items of varying size")
         self._items: list[bytes] = []
-        self._scan_bytes = 0
+        self._scan_bits = 0
         #: the fraction of each key's change the last ``edit`` applied (1 = fully; see ``edit``)
         self.edit_fractions = np.ones(0)
 
@@ -104,7 +109,7 @@ class VariableItemStore(ItemStore):
         return self.codec.decode([items[slot] for slot in slots.tolist()])
 
     def _replace(self, slot: int, scan: bytes) -> None:
-        self._scan_bytes += len(scan) - len(self._items[slot])
+        self._scan_bits += self._bits_of(scan) - self._bits_of(self._items[slot])
         self._items[slot] = scan
 
     # -- write -------------------------------------------------------------------------------------------------------
@@ -151,7 +156,7 @@ class VariableItemStore(ItemStore):
     def _remove(self, victim: int, keep: int) -> int:
         """Evict ``victim`` by moving the last item into its slot; returns ``keep``'s slot afterwards."""
         last = self._size - 1
-        self._scan_bytes -= len(self._items[victim])
+        self._scan_bits -= self._bits_of(self._items[victim])
         self._items[victim] = self._items[last]
         self._items.pop()
         moved = np.array([last])
@@ -172,23 +177,27 @@ class VariableItemStore(ItemStore):
         slots = self._edit_slots(keys, x)
         fractions = np.ones(slots.size)
         for row, (slot, scan) in enumerate(zip(slots.tolist(), self.codec.encode(x) if slots.size else [])):
-            if self._used() + 8 * (len(scan) - len(self._items[slot])) > self._room():
+            if self._used() + self._bits_of(scan) - self._bits_of(self._items[slot]) > self._room():
                 fractions[row], scan = self._partial_edit(slot, x[row:row + 1])
             self._replace(slot, scan)
         self.edit_fractions = fractions
 
     def _partial_edit(self, slot: int, x: Tensor) -> tuple[float, bytes]:
         old = self._get(np.array([slot]))
-        spare = self._room() - self._used() + 8 * len(self._items[slot])
+        spare = self._room() - self._used() + self._bits_of(self._items[slot])
         for fraction in EDIT_STEPS:
             scan = self.codec.encode(old + fraction * (x - old))[0]
-            if 8 * len(scan) <= spare:
+            if self._bits_of(scan) <= spare:
                 return fraction, scan
         return 0.0, self._items[slot]
 
     # -- persistence -------------------------------------------------------------------------------------------------
 
     def _payload_state(self) -> dict[str, Any]:
+        """``shared`` + the items: their bytes with packed lengths, or a self-delimiting codec's bitstream."""
+        if self.codec.self_delimiting:
+            payload = self.codec.shared + self.codec.join(self._items) if self._size else b""
+            return {"payload": np.frombuffer(payload, dtype=np.uint8).copy(), "lengths": np.zeros(0, np.uint8)}
         payload = self.codec.shared + b"".join(self._items) if self._size else b""
         lengths = np.array([len(scan) for scan in self._items], dtype=np.int64)
         return {
@@ -200,11 +209,14 @@ class VariableItemStore(ItemStore):
         items = self._read_items(state, size, self.codec.shared)
         return lambda: self._set_items(items)
 
-    def _read_items(self, state: dict[str, Any], size: int, shared: bytes) -> list[bytes]:
+    def _read_items(self, state: dict[str, Any], size: int, shared: bytes,
+                    split: Callable[[bytes, int], list[bytes]] | None = None) -> list[bytes]:
         """The ``size`` items of a saved payload that begins with ``shared``, checked against the lengths and the
-        budget (nothing changes)."""
+        budget (nothing changes); a self-delimiting codec's are decoded by ``split`` (the codec's by default)."""
         payload = np.asarray(state["payload"], dtype=np.uint8).reshape(-1).tobytes()
         packed = np.asarray(state["lengths"], dtype=np.uint8).reshape(-1)
+        if self.codec.self_delimiting:
+            return self._split_items(payload, packed, size, shared, split or self.codec.split)
         width = self.codec.length_bits
         if packed.size != -(-size * width // 8):
             raise InvalidInputError(f"state 'lengths' has {packed.size} bytes, expected {-(-size * width // 8)}")
@@ -219,4 +231,19 @@ class VariableItemStore(ItemStore):
 
     def _set_items(self, items: list[bytes]) -> None:
         """Replace every item's bytes (same count and order)."""
-        self._items, self._scan_bytes = items, sum(map(len, items))
+        self._items, self._scan_bits = items, sum(map(self._bits_of, items))
+
+    def _split_items(self, payload: bytes, lengths: np.ndarray, size: int, shared: bytes,
+                     split: Callable[[bytes, int], list[bytes]]) -> list[bytes]:
+        """A self-delimiting codec's saved items: decoded from the front of the bitstream after ``shared``."""
+        shared = shared if size else b""
+        if lengths.size or not payload.startswith(shared) or (size == 0) != (len(payload) == 0):
+            raise InvalidInputError("state 'payload' does not begin with this codec's shared header (or 'lengths' "
+                                    "is not empty, as a self-delimiting codec saves it)")
+        try:
+            items = split(payload[len(shared):], size) if size else []
+        except ValueError as exc:
+            raise InvalidInputError(f"state 'payload' does not decode as {size} items: {exc}") from exc
+        if 8 * len(shared) + sum(map(self._bits_of, items)) + size * self.bits_per_item > self._room():
+            raise InvalidInputError("state holds more bits than this store's budget")
+        return items
