@@ -28,6 +28,7 @@ import torch
 
 from memstore.budget import index_bits
 from memstore.codecs.entropy import CategoricalRangeCoder
+from memstore.codecs.prefix import CategoricalPrefixCoder
 from memstore.nn import DiscreteVAE, DVAEConfig, pretrain
 
 from .datasets import load_dataset
@@ -66,9 +67,14 @@ def entropy_point(model: DiscreteVAE, x: torch.Tensor, point: dict[str, Any], ba
     coded = coder.coded_bits(codes).mean()
     fixed_item = point["bits_per_image_no_header"] + 4
     coded_item = coded + coder.length_bits + 4 + 8 * len(coder.shared) / x.shape[0]
+    prefix = CategoricalPrefixCoder(point["c"], point["l"]).fit(codes)
+    prefix_item = prefix.coded_bits(codes).mean() + 4 + 8 * len(prefix.shared) / x.shape[0]
     return {"label": point["label"], "c": point["c"], "l": point["l"], "bits_per_image_no_header": float(coded),
             "information_bits": float(coder.information_bits(codes).mean()), "model_bits": 8 * len(coder.shared),
             "length_field_bits": coder.length_bits, "items_vs_fixed_width": fixed_item / coded_item,
+            "prefix_bits_per_image": float(prefix.coded_bits(codes).mean()), "prefix_model_bits": 8 * len(prefix.shared),
+            "prefix_information_bits": float(prefix.information_bits(codes).mean()),
+            "prefix_items_vs_fixed_width": fixed_item / prefix_item,
             "l1_distortion": point["l1_distortion"], "epochs": point["epochs"], "seed": point["seed"]}
 
 

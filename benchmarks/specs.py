@@ -211,6 +211,7 @@ class RecollectionSpec:
     per_task: bool = False
     entropy: bool = False
     refresh: bool = field(default=True, metadata={"since": "2026-12-02"})
+    coder: str = field(default="range", metadata={"since": "2026-12-02"})
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
@@ -219,10 +220,13 @@ class RecollectionSpec:
         from memstore import EntropyCodedRecollectionStore, PerTask, RecollectionStore, Reservoir, Stabilisation
 
         store_type = EntropyCodedRecollectionStore if self.entropy else RecollectionStore
+        if self.coder != "range" and not self.entropy:
+            raise ValueError("coder= chooses how entropy-coded codes are coded: give entropy=true with it")
+        coding = {"coder": self.coder} if self.entropy else {}
         return store_type(budget, item_shape, num_classes, latents=self.latents, classes=self.classes,
                           expected_items=self.expected_items,
                           stabilisation=Stabilisation(self.steps, self.batch_size, self.lr, refresh=self.refresh),
-                          seed=seed,
+                          seed=seed, **coding,
                           policy=PerTask() if self.per_task else Reservoir(), num_tasks=num_tasks, device=device)
 
 
