@@ -72,7 +72,8 @@ def entropy_point(model: DiscreteVAE, x: torch.Tensor, point: dict[str, Any], ba
     return {"label": point["label"], "c": point["c"], "l": point["l"], "bits_per_image_no_header": float(coded),
             "information_bits": float(coder.information_bits(codes).mean()), "model_bits": 8 * len(coder.shared),
             "length_field_bits": coder.length_bits, "items_vs_fixed_width": fixed_item / coded_item,
-            "prefix_bits_per_image": float(prefix.coded_bits(codes).mean()), "prefix_model_bits": 8 * len(prefix.shared),
+            "prefix_bits_per_image": float(prefix.coded_bits(codes).mean()),
+            "prefix_model_bits": 8 * len(prefix.shared),
             "prefix_information_bits": float(prefix.information_bits(codes).mean()),
             "prefix_items_vs_fixed_width": fixed_item / prefix_item,
             "l1_distortion": point["l1_distortion"], "epochs": point["epochs"], "seed": point["seed"]}

@@ -23,7 +23,6 @@ from typing import Any
 
 import constriction
 import numpy as np
-
 from torch import Tensor
 
 from ..budget import index_bits
@@ -78,7 +77,7 @@ class CategoricalRangeCoder:
         return cls(latents, classes, np.frombuffer(shared, dtype="<u2").reshape(latents, classes).astype(np.int64))
 
     def with_shared(self, shared: bytes) -> CategoricalRangeCoder:
-        """This coder's shape with the model whose :attr:`shared` bytes are ``shared`` (ValueError if they cannot be)."""
+        """This coder's shape with the model whose :attr:`shared` bytes are ``shared`` (ValueError if not one)."""
         return type(self).from_shared(self.latents, self.classes, shared)
 
     def fit(self, codes: np.ndarray) -> CategoricalRangeCoder:

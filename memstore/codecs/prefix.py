@@ -18,6 +18,7 @@ byte); charged and saved are its bits alone. The model is ``counts`` per group (
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -76,7 +77,7 @@ class CategoricalPrefixCoder:
             raise ValueError(f"counts must lie in [0, {_MAX_COUNT}]")
         self.counts = table.astype(np.uint16)
         offsets = np.cumsum([0, *self.alphabets])
-        smoothed = [self.counts[a:b].astype(np.float64) + 1 for a, b in zip(offsets[:-1], offsets[1:])]
+        smoothed = [self.counts[a:b].astype(np.float64) + 1 for a, b in itertools.pairwise(offsets)]
         self._probabilities = [p / p.sum() for p in smoothed]
         huffman = constriction.symbol.huffman
         self._encoders = [huffman.EncoderHuffmanTree(p) for p in self._probabilities]
@@ -97,7 +98,7 @@ class CategoricalPrefixCoder:
         return cls(latents, classes, np.frombuffer(shared, dtype="<u2").astype(np.int64), max_alphabet=max_alphabet)
 
     def with_shared(self, shared: bytes) -> CategoricalPrefixCoder:
-        """This coder's shape with the model whose :attr:`shared` bytes are ``shared`` (ValueError if they cannot be)."""
+        """This coder's shape with the model whose :attr:`shared` bytes are ``shared`` (ValueError if not one)."""
         return type(self).from_shared(self.latents, self.classes, shared, max_alphabet=self.max_alphabet)
 
     def symbols(self, codes: Any) -> np.ndarray:
