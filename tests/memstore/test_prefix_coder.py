@@ -15,17 +15,13 @@ from memstore.budget import label_bits
 from memstore.codecs.entropy import CategoricalRangeCoder
 from memstore.codecs.prefix import CategoricalPrefixCoder
 from memstore.errors import InvalidInputError
-from memstore.testing import StoreConformance, random_items
+from memstore.testing import StoreConformance
+
+from .test_entropy_recollection import skewed_codes, stream
 
 TINY = {"latents": 5, "classes": 3, "coder": "prefix"}
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def skewed_codes(n: int, latents: int, classes: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    p = rng.dirichlet(np.full(classes, 0.3), size=latents)
-    return np.stack([rng.choice(classes, size=n, p=p[j]) for j in range(latents)], axis=1)
 
 
 class TestPrefixCodedRecollectionStore(StoreConformance):
@@ -103,12 +99,6 @@ def test_another_models_items_are_caught_by_verify() -> None:
 
 
 # -- the store ---------------------------------------------------------------------------------------------------------
-
-
-def stream(store: Any, n: int, seed: int = 0) -> None:
-    x, y = random_items(n, (1, 8, 8), 4, torch.Generator().manual_seed(seed))
-    for start in range(0, n, 10):
-        store.write(x[start:start + 10], y[start:start + 10])
 
 
 def test_charges_the_exact_bits_with_no_length_field_and_saves_them(tmp_path: Any) -> None:
