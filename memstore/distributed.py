@@ -66,8 +66,9 @@ class _Ranked:
             raise InvalidInputError(f"every rank must give the same {what}, got {values}")
 
     def sample(self, n: int, **options: Any) -> Batch:
-        """The store's ``sample``, drawn with this rank's own generator unless one is given."""
-        options.setdefault("generator", self.generator)
+        """The store's ``sample``, drawn with this rank's own generator unless one is given (never the store's)."""
+        if options.get("generator") is None:
+            options["generator"] = self.generator
         return self.store.sample(n, **options)
 
     def __len__(self) -> int:
