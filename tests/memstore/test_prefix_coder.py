@@ -7,16 +7,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
 import memstore
-from memstore import Budget, ClassBalanced, EntropyCodedRecollectionStore, Reservoir, Ring, Stabilisation
+from memstore import Budget, EntropyCodedRecollectionStore, Stabilisation
 from memstore.budget import label_bits
 from memstore.codecs.entropy import CategoricalRangeCoder
 from memstore.codecs.prefix import CategoricalPrefixCoder
 from memstore.errors import InvalidInputError
-from memstore.testing import StoreConformance
 
+from . import test_entropy_recollection as entropy_tests
 from .test_entropy_recollection import skewed_codes, stream
 
 TINY = {"latents": 5, "classes": 3, "coder": "prefix"}
@@ -24,12 +23,8 @@ TINY = {"latents": 5, "classes": 3, "coder": "prefix"}
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-class TestPrefixCodedRecollectionStore(StoreConformance):
-    exact = False
-    tolerance = 1e-5  # against the store's own round trip
-    fixed_item_bits = False
-    option_sets = ({}, {"policy": ClassBalanced()}, {"policy": Ring()}, {"policy": Reservoir(), "num_tasks": 3})
-    stateful_examples = 10
+class TestPrefixCodedRecollectionStore(entropy_tests.TestEntropyCodedRecollectionStore):
+    """The entropy-coded store's conformance settings, with prefix-coded items."""
 
     def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, **options: Any) -> Any:
         return EntropyCodedRecollectionStore(budget, item_shape, num_classes, **TINY, **options)
@@ -37,9 +32,6 @@ class TestPrefixCodedRecollectionStore(StoreConformance):
     def budget_for(self, items: int, item_shape: tuple[int, ...], num_classes: int) -> Budget:
         coder = CategoricalPrefixCoder(5, 3)  # the model's counts, then `items` items of at most ~12 bits
         return Budget(8 * len(coder.shared) + items * (12 + label_bits(num_classes) + 2))
-
-    def reconstruction(self, store: Any, x: torch.Tensor) -> torch.Tensor:
-        return store.codec.decode(store.codec.encode(x))
 
 
 # -- the coder ---------------------------------------------------------------------------------------------------------
