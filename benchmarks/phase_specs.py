@@ -10,7 +10,8 @@ epochs and lets the store choose the phase's exemplars, and every task is scored
 - ``exemplars``: :class:`~memstore.MnemonicsStore` with a selection that does not optimise: ``selection=random``
   (default) or ``selection=herding`` (iCaRL's);
 - ``mnemonics``: the same store with Mnemonics' bilevel optimisation (``adjust=false`` is their "w/o adj." row),
-  at the CPU-sized exemplar-level settings of docs/backends/mnemonics.md;
+  at the CPU-sized exemplar-level settings of docs/backends/mnemonics.md; ``variant=code`` is the objective of the
+  authors' released code instead;
 - ``phases``: the learner, with :class:`~learners.phases.PhaseConfig`'s epochs (the setting's ``lr`` is its α₁).
 
 Both stores keep ``per_class`` exemplars per class (the paper's 20), ``none`` for a fixed total memory shared by the
@@ -19,7 +20,7 @@ classes seen; ``dtype=uint8`` stores them as bytes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 import torch
@@ -74,9 +75,18 @@ class ExemplarSpec(_ExemplarStoreSpec):
         return choices[self.selection]()
 
 
+#: the fields only the paper's variant reads
+_PAPER_FIELDS = ("adjust", "adjust_lr", "inner_steps", "inner_lr", "outer_steps", "outer_lr")
+#: the fields only the released code's variant reads
+_CODE_FIELDS = ("code_lr", "code_epochs")
+
+
 @dataclass(frozen=True)
 class MnemonicsSpec(_ExemplarStoreSpec):
-    """``MnemonicsStore`` with Mnemonics' eq. 9 (and eq. 10 when ``adjust``) at the CPU-sized settings."""
+    """``MnemonicsStore`` with Mnemonics Training: ``variant=paper`` (default) is eq. 9 (and eq. 10 when ``adjust``)
+    at the CPU-sized settings, its cross-entropies over the classes seen so far unless ``masked=false`` (how the
+    rows recorded before 2026-12-02 ran, decision 0026); ``variant=code`` is the authors' released code
+    (:class:`~memstore.MnemonicsCode`: herding start, cosine class-mean loss, ``code_lr`` for ``code_epochs``)."""
 
     name: ClassVar[str] = "mnemonics"
     adjust: bool = True
@@ -86,13 +96,27 @@ class MnemonicsSpec(_ExemplarStoreSpec):
     outer_steps: int = 20
     outer_lr: float = 100.0
     batch_size: int = 128
+    masked: bool = field(default=True, metadata={"since": "2026-12-02"})
+    variant: str = field(default="paper", metadata={"since": "2026-12-02"})
+    code_lr: float = field(default=1e-5, metadata={"since": "2026-12-02"})
+    code_epochs: int = field(default=1, metadata={"since": "2026-12-02"})
+
+    def __post_init__(self) -> None:
+        if self.variant not in ("paper", "code"):
+            raise ValueError(f"mnemonics: variant must be 'paper' or 'code', got {self.variant!r}")
+        unused = _PAPER_FIELDS + ("masked",) if self.variant == "code" else _CODE_FIELDS
+        changed = [f.name for f in fields(self) if f.name in unused and getattr(self, f.name) != f.default]
+        if changed:
+            raise ValueError(f"mnemonics: variant={self.variant} does not use {', '.join(changed)}")
 
     def make_selection(self) -> Selection:
-        from memstore import Mnemonics
+        from memstore import Mnemonics, MnemonicsCode
 
+        if self.variant == "code":
+            return MnemonicsCode(lr=self.code_lr, epochs=self.code_epochs, batch_size=self.batch_size)
         return Mnemonics(inner_steps=self.inner_steps, inner_lr=self.inner_lr, outer_steps=self.outer_steps,
                          outer_lr=self.outer_lr, batch_size=self.batch_size, adjust=self.adjust,
-                         adjust_lr=self.adjust_lr)
+                         adjust_lr=self.adjust_lr, masked=self.masked)
 
 
 @dataclass(frozen=True)

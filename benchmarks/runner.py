@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
-
 import hashlib
 import json
 import os
@@ -24,6 +23,7 @@ import torch
 from tqdm import tqdm
 
 from learners import AccuracyMatrix, Learner
+from learners.phases import ScoresByClassMeans
 from memstore import MemoryStore
 from memstore.capabilities import MeasuresDistortion
 
@@ -34,8 +34,8 @@ from .specs import LEARNERS, SETTINGS, STORES, BudgetSpec, MLPSpec, Setting
 from .streams import Stream, StreamSpec
 
 __all__ = [
-    "Cell", "CellParts", "CellResult", "Grid", "GridRun", "Point", "build_cell", "key_fields", "run_cell", "run_grid",
-    "train_and_evaluate",
+    "Cell", "CellParts", "CellResult", "Evaluation", "Grid", "GridRun", "Point", "build_cell", "evaluate_stream",
+    "key_fields", "run_cell", "run_grid", "train_and_evaluate",
 ]
 
 
@@ -100,6 +100,9 @@ class CellResult:
     #: the store's models in bits (``ledger().models``: a generator, a dVAE), charged to its budget or not; None in
     #: results recorded before it was
     model_bits: int | None = None
+    #: the class-mean classifier's matrix and metric (iCaRL's NME) for learners that score that way, else None
+    class_mean_matrix: AccuracyMatrix | None = None
+    class_mean_accuracy: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -117,14 +120,20 @@ class CellResult:
             "distortion": self.distortion,
             "provenance": self.provenance,
             "model_bits": self.model_bits,
+            **({} if self.class_mean_matrix is None else {
+                "class_mean_matrix": [list(row) for row in self.class_mean_matrix.values],
+                "class_mean_accuracy": self.class_mean_accuracy}),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CellResult:
         matrix = AccuracyMatrix.from_rows(data["matrix"], data["test_sizes"])
+        by_means = data.get("class_mean_matrix")
         return cls(
             data["config"], matrix, data["accuracy"], data["items"], data["bits_charged"], data["budget_bits"],
             data["seconds"], data.get("distortion"), data.get("provenance", {}), data.get("model_bits"),
+            None if by_means is None else AccuracyMatrix.from_rows(by_means, data["test_sizes"]),
+            data.get("class_mean_accuracy"),
         )
 
 
@@ -145,21 +154,41 @@ def provenance() -> dict[str, Any]:
     return {"torch": torch.__version__, "commit": git("rev-parse", "HEAD"), "dirty": bool(status)}
 
 
-def train_and_evaluate(
+@dataclass(frozen=True)
+class Evaluation:
+    """What a run measured: the head's accuracy matrix, and the class-mean one for learners that score that way
+    (:class:`~learners.phases.ScoresByClassMeans`; None for the others)."""
+
+    matrix: AccuracyMatrix
+    class_means: AccuracyMatrix | None = None
+
+
+def evaluate_stream(
     learner: Learner, stream: Stream, *, batch_size: int = 10, task_aware: bool = True
-) -> AccuracyMatrix:
+) -> Evaluation:
     """Feed ``stream`` to ``learner`` in batches, evaluating on every task's test set after each task.
 
     ``task_aware=False`` is task-free use: no task ids and no ``end_task`` calls reach the learner.
     """
     matrix = AccuracyMatrix((), stream.test_sizes)
+    by_means = matrix if isinstance(learner, ScoresByClassMeans) else None
     for task in stream:
         for x, y in task.batches(batch_size):
             learner.observe(x, y, task=task.index if task_aware else None)
         if task_aware:
             learner.end_task(task.index)
         matrix = matrix.with_row([learner.score(t.test_x, t.test_y).accuracy for t in stream])
-    return matrix
+        if by_means is not None:
+            by_means = by_means.with_row([learner.score_class_means(t.test_x, t.test_y).accuracy  # type: ignore
+                                          for t in stream])
+    return Evaluation(matrix, by_means)
+
+
+def train_and_evaluate(
+    learner: Learner, stream: Stream, *, batch_size: int = 10, task_aware: bool = True
+) -> AccuracyMatrix:
+    """:func:`evaluate_stream`'s head accuracy matrix."""
+    return evaluate_stream(learner, stream, batch_size=batch_size, task_aware=task_aware).matrix
 
 
 def _build_store(cell: Cell, stream: Stream, device: str) -> MemoryStore | None:
@@ -202,9 +231,10 @@ def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu",
     produced_by = provenance()
     parts = build_cell(cell, data_root=data_root, device=device)
     store = parts.store
-    matrix = train_and_evaluate(
+    evaluation = evaluate_stream(
         parts.learner, parts.stream, batch_size=cell.setting.batch_size, task_aware=cell.setting.task_aware
     )
+    matrix, by_means = evaluation.matrix, evaluation.class_means
     if keep_store is not None and store is not None:
         store.save(keep_store)
     return CellResult(
@@ -218,6 +248,8 @@ def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu",
         distortion=store.distortion().l1 if isinstance(store, MeasuresDistortion) else None,
         provenance={**produced_by, "store_device": device},
         model_bits=0 if store is None else store.ledger().models,
+        class_mean_matrix=by_means,
+        class_mean_accuracy=None if by_means is None else cell.setting.metric(by_means),
     )
 
 

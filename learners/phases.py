@@ -18,6 +18,7 @@ classes' logits (those Θ_{i−1} was trained on).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +29,15 @@ from memstore import MemoryStore, TaskContext
 from .lwf import distillation_loss, frozen_copy
 from .metrics import TaskScore, score
 
-__all__ = ["PhaseConfig", "PhaseLearner", "PhaseReport"]
+__all__ = ["PhaseConfig", "PhaseLearner", "PhaseReport", "ScoresByClassMeans"]
+
+
+@runtime_checkable
+class ScoresByClassMeans(Protocol):
+    """A learner that can also classify by its exemplars' class means (iCaRL's NME), which the runner records
+    beside the head's accuracy."""
+
+    def score_class_means(self, x: Tensor, y: Tensor) -> TaskScore: ...
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,23 @@ class PhaseLearner:
     def score(self, x: Tensor, y: Tensor) -> TaskScore:
         """Predictions among the classes seen so far (the growing head), counted."""
         return score(self.model, x, y, seen=self.seen)
+
+    def score_class_means(self, x: Tensor, y: Tensor) -> TaskScore:
+        """iCaRL's nearest-mean-of-exemplars classifier (Rebuffi et al. 2017, Alg. 1), counted: each item goes to the
+        class whose exemplars' mean L2-normalised penultimate feature (renormalised) is nearest to its own. Classes
+        with no exemplar take no prediction. Reads the store with a generator of its own, so scoring draws nothing
+        from the learner's stream."""
+        from memstore.stores.exemplar_selection import penultimate_features
+
+        exemplars = self.store.sample(len(self.store), generator=torch.Generator().manual_seed(0))
+        if y.numel() == 0 or exemplars.y.numel() == 0:
+            return TaskScore(0, int(y.numel()))
+        classes = torch.unique(exemplars.y)
+        feats = F.normalize(penultimate_features(self.model, exemplars.x), dim=1)
+        means = F.normalize(torch.stack([feats[exemplars.y == c].mean(0) for c in classes.tolist()]), dim=1)
+        query = F.normalize(penultimate_features(self.model, x), dim=1)
+        predicted = classes[torch.cdist(query, means).argmin(dim=1)]
+        return TaskScore(int((predicted == y).sum()), int(y.numel()))
 
     # -- the phase ------------------------------------------------------------------------------------------------
 

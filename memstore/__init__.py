@@ -29,6 +29,7 @@ from .stores import (
     JPEGStore,
     LosslessStore,
     Mnemonics,
+    MnemonicsCode,
     MnemonicsStore,
     RandomSelection,
     RawStore,
@@ -48,8 +49,8 @@ from .stores import (
 __all__ = [
     "Batch", "Budget", "BudgetTooSmallError", "ClassBalanced", "CollapseWarning", "CorruptStoreError", "Distortion",
     "EntropyCodedRecollectionStore", "GenerativeStore", "Herding", "IncompatibleStoreError", "InvalidInputError",
-    "ItemStore", "JPEGStore", "Ledger", "LosslessStore", "MemoryStore", "MemstoreError", "Mnemonics", "MnemonicsStore",
-    "NotEditable", "PerTask", "Policy", "RandomSelection", "RawStore", "RecallContext", "RecallObjective",
+    "ItemStore", "JPEGStore", "Ledger", "LosslessStore", "MemoryStore", "MemstoreError", "Mnemonics",
+    "MnemonicsCode", "MnemonicsStore", "NotEditable", "PerTask", "Policy", "RandomSelection", "RawStore", "RecallContext", "RecallObjective",
     "RecollectionStore", "Reservoir", "Ring", "Selection", "SelfRecallStore", "Stabilisation", "TaskContext",
     "TaskGrowth", "VariableItemStore", "choose_lossless", "choose_quality", "default_latents", "design_latents",
     "dtype_bits", "errors", "index_bits", "label_bits", "mask_bits", "open", "param_bits", "save",

@@ -1,7 +1,7 @@
 """Backends, one per file, with identical public surface."""
 
 from .entropy_recollection import EntropyCodedRecollectionStore
-from .exemplar_selection import Herding, Mnemonics, RandomSelection, Selection
+from .exemplar_selection import Herding, Mnemonics, MnemonicsCode, RandomSelection, Selection
 from .generative import GenerativeStore, TaskGrowth
 from .items import ItemStore
 from .jpeg import JPEGStore, QualityChoice, choose_quality
@@ -15,7 +15,7 @@ from .variable import VariableItemStore
 
 __all__ = [
     "EntropyCodedRecollectionStore", "Float32Codec", "GenerativeStore", "Herding", "ItemStore", "JPEGStore",
-    "LatentDesign", "LosslessChoice", "LosslessStore", "Mnemonics", "MnemonicsStore", "QualityChoice",
+    "LatentDesign", "LosslessChoice", "LosslessStore", "Mnemonics", "MnemonicsCode", "MnemonicsStore", "QualityChoice",
     "RandomSelection", "RawStore", "RecallObjective", "RecollectionStore", "Selection", "SelfRecallStore",
     "Stabilisation", "TaskGrowth", "VariableItemStore", "choose_lossless", "choose_quality", "default_latents",
     "design_latents",

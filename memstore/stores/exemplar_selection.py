@@ -1,11 +1,13 @@
 """How :class:`~memstore.stores.mnemonics.MnemonicsStore` chooses and optimises its exemplars.
 
-Three strategies, injected into the store as objects (never a string switch):
+Four strategies, injected into the store as objects (never a string switch):
 
 - :class:`RandomSelection`: a uniform random subset of each class of the phase data;
 - :class:`Herding`: iCaRL's herding (Rebuffi et al. 2017, Alg. 4, after Welling 2009): greedily pick the item that
   keeps the running mean of the chosen L2-normalised features nearest the class mean. The feature is the input of the
   model's last ``nn.Linear`` (the penultimate activations; for the project's MLP, the second 400-unit ReLU layer);
+- :class:`MnemonicsCode`: the objective of the authors' released code (herding start, a cosine nearest-class-mean
+  loss, no unrolled step), beside the paper's;
 - :class:`Mnemonics`: Liu et al.'s local bilevel optimisation. Exemplars start as a random subset (their §4.3), then::
 
       for each outer step (eq. 9):                            E_i: new-class exemplars, D_i: the phase data
@@ -33,8 +35,8 @@ from torch.func import functional_call, grad
 from ..checks import WEIGHT_MAX, check_int, check_real
 from ..errors import InvalidInputError, MissingContextError
 
-__all__ = ["SELECTIONS", "Herding", "Mnemonics", "RandomSelection", "Selection", "penultimate_features",
-           "selection_from_config", "unrolled_loss"]
+__all__ = ["SELECTIONS", "Herding", "Mnemonics", "MnemonicsCode", "RandomSelection", "Selection",
+           "penultimate_features", "seen_logits", "selection_from_config", "unrolled_loss"]
 
 #: Selection classes by ``selection_id``.
 SELECTIONS: dict[str, type[Selection]] = {}
@@ -134,16 +136,28 @@ class Herding(Selection):
 Params = dict[str, Tensor]
 
 
+def seen_logits(logits: Tensor, seen: Tensor | None) -> Tensor:
+    """``logits`` restricted to the columns of the classes in ``seen`` (all of them when None), the growing head's
+    view: a label ``c`` is then scored against the seen classes only (labels keep their values; the masked columns
+    are −inf, so they take no probability)."""
+    if seen is None:
+        return logits
+    keep = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device)
+    keep[seen.to(logits.device)] = True
+    return logits.masked_fill(~keep, float("-inf"))
+
+
 def unrolled_loss(model: nn.Module, params: Params, exemplars: Tensor, labels: Tensor, val_x: Tensor, val_y: Tensor,
-                  *, steps: int, lr: float) -> Tensor:
+                  *, steps: int, lr: float, seen: Tensor | None = None) -> Tensor:
     """``L_c(Θ'(E); validation)`` with Θ' = ``params`` after ``steps`` gradient steps on ``(E, labels)`` (eq. 8).
 
     Pure in ``exemplars``: differentiating it with ``torch.func.grad`` back-propagates through the unrolled inner
-    steps (a gradient through a gradient, their Hessian-vector products).
+    steps (a gradient through a gradient, their Hessian-vector products). ``seen``: the classes seen so far; both
+    cross-entropies then ignore the other logits, as the phase learner's growing head does (None: all logits).
     """
 
     def fit_loss(p: Params, x: Tensor, y: Tensor) -> Tensor:
-        return F.cross_entropy(functional_call(model, p, (x,)), y)
+        return F.cross_entropy(seen_logits(functional_call(model, p, (x,)), seen), y)
 
     inner = grad(fit_loss)
     for _ in range(steps):
@@ -159,7 +173,9 @@ class Mnemonics(Selection):
     ``inner_steps``/``inner_lr``: the unrolled temporary-model steps of eq. 8 (α₂); ``outer_steps``/``outer_lr``:
     exemplar SGD steps (β₁), halved at every fifth of the steps (their "halved every 10 of 50 epochs");
     ``batch_size``: phase-data items per validation batch of eq. 9; ``adjust``: run eq. 10 on the old exemplars, at
-    ``adjust_lr`` (β₂; ``outer_lr`` when None, as the paper sets β₁ = β₂).
+    ``adjust_lr`` (β₂; ``outer_lr`` when None, as the paper sets β₁ = β₂); ``masked``: eq. 8–9's cross-entropies
+    over the classes seen so far (the old and new exemplars' labels), the growing head the model is trained with
+    (False: over every logit, what this store did before 2026-12-02, decision 0026).
     """
 
     selection_id: ClassVar[str] = "mnemonics"
@@ -172,6 +188,7 @@ class Mnemonics(Selection):
     batch_size: int = 256
     adjust: bool = True
     adjust_lr: float | None = None
+    masked: bool = True
 
     def __post_init__(self) -> None:
         check_int("Mnemonics.inner_steps", self.inner_steps, low=0)
@@ -192,20 +209,22 @@ class Mnemonics(Selection):
         model.eval()
         try:
             params = {name: p.detach() for name, p in model.named_parameters()}
-            new_x = self._optimise(model, params, new, _batches(*phase, self.batch_size, generator), self.outer_lr)
-            old_x = self._adjust(model, params, old, generator) if self.adjust else old[0]
+            seen = torch.unique(torch.cat([new[1], old[1]])) if self.masked else None
+            new_x = self._optimise(model, params, new, _batches(*phase, self.batch_size, generator), self.outer_lr,
+                                   seen)
+            old_x = self._adjust(model, params, old, generator, seen) if self.adjust else old[0]
         finally:
             model.train(was_training)
         return new_x, old_x
 
     def _optimise(self, model: nn.Module, params: Params, exemplars: tuple[Tensor, Tensor],
-                  validation: Callable[[], tuple[Tensor, Tensor]], base_lr: float) -> Tensor:
+                  validation: Callable[[], tuple[Tensor, Tensor]], base_lr: float, seen: Tensor | None) -> Tensor:
         """Eq. 9 (or one half of eq. 10): SGD on the exemplars through the unrolled eq. 8."""
         x, y = exemplars
         if x.shape[0] == 0:
             return x
         outer = grad(lambda e, vx, vy: unrolled_loss(model, params, e, y, vx, vy,
-                                                     steps=self.inner_steps, lr=self.inner_lr))
+                                                     steps=self.inner_steps, lr=self.inner_lr, seen=seen))
         x = x.detach().clone()
         decay_every = max(self.outer_steps // 5, 1)
         for step in range(self.outer_steps):
@@ -214,7 +233,7 @@ class Mnemonics(Selection):
         return x
 
     def _adjust(self, model: nn.Module, params: Params, old: tuple[Tensor, Tensor],
-                generator: torch.Generator) -> Tensor:
+                generator: torch.Generator, seen: Tensor | None) -> Tensor:
         """Eq. 10: each half of the old exemplars (split per class) is optimised against the other as validation."""
         x, y = old
         half_a = _split_per_class(y, generator)
@@ -223,8 +242,98 @@ class Mnemonics(Selection):
         x, lr = x.clone(), self.outer_lr if self.adjust_lr is None else self.adjust_lr
         for part in (half_a, ~half_a):  # (10a) then (10b), which validates on the adjusted A
             validation = (x[~part], y[~part])
-            x[part] = self._optimise(model, params, (x[part], y[part]), lambda v=validation: v, lr)
+            x[part] = self._optimise(model, params, (x[part], y[part]), lambda v=validation: v, lr, seen)
         return x
+
+
+def _features(model: nn.Module, x: Tensor) -> Tensor:
+    """The input of ``model``'s last ``nn.Linear`` for ``x``, differentiable in ``x`` (no batching, no mode change)."""
+    captured: list[Tensor] = []
+    handle = _last_linear(model).register_forward_pre_hook(lambda _, args: captured.append(args[0]))
+    try:
+        model(x)
+    finally:
+        handle.remove()
+    return captured[0].flatten(1)
+
+
+@dataclass(frozen=True)
+class MnemonicsCode(Selection):
+    """Mnemonics as the authors' released code trains it (yaoyao-liu/class-incremental-learning,
+    ``mnemonics-training/1_train``), which differs from the paper's eq. 8–10::
+
+        start: herding exemplars of the new classes
+        for epoch in epochs: for batch (x, y) of D_i ∪ E_old:          old exemplars join the phase data
+            μ_c = mean feature of E_c (new classes, differentiable)    μ_old: the old exemplars' means, held fixed
+            L = CE(cos(f(x), μ)·1, y)                                   a cosine nearest-class-mean classifier
+            E_new ← SGD(momentum 0.9, weight decay 5e-4, lr) step on ∇_E L, clamped to [0, 1]
+
+    No unrolled model step and no old-exemplar adjustment (eq. 10). ``lr`` 1e-5 and one epoch of batches of 128 are
+    the released settings. Old means are the normalised mean of L2-normalised features (their herding means).
+    """
+
+    selection_id: ClassVar[str] = "mnemonics-code"
+    needs_model: ClassVar[bool] = True
+
+    lr: float = 1e-5
+    epochs: int = 1
+    batch_size: int = 128
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+
+    def __post_init__(self) -> None:
+        check_int("MnemonicsCode.epochs", self.epochs, low=0)
+        check_int("MnemonicsCode.batch_size", self.batch_size, low=1)
+        check_real("MnemonicsCode.lr", self.lr, low=0, high=WEIGHT_MAX)
+        check_real("MnemonicsCode.momentum", self.momentum, low=0, high=1)
+        check_real("MnemonicsCode.weight_decay", self.weight_decay, low=0, high=1)
+
+    def select(self, x: Tensor, m: int, model: nn.Module | None, generator: torch.Generator) -> Tensor:
+        return Herding().select(x, m, model, generator)
+
+    def refine(self, model: nn.Module | None, new: tuple[Tensor, Tensor], old: tuple[Tensor, Tensor],
+               phase: tuple[Tensor, Tensor], generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        if model is None:
+            raise MissingContextError("mnemonics training needs TaskContext.model (its feature extractor)")
+        if new[0].shape[0] == 0:
+            return new[0], old[0]
+        was_training = model.training
+        model.eval()
+        try:
+            return self._train(model, new, old, phase, generator), old[0]
+        finally:
+            model.train(was_training)
+
+    def _train(self, model: nn.Module, new: tuple[Tensor, Tensor], old: tuple[Tensor, Tensor],
+               phase: tuple[Tensor, Tensor], generator: torch.Generator) -> Tensor:
+        new_classes = torch.unique(new[1])
+        classes = torch.unique(torch.cat([old[1], new[1]]))  # sorted: a label's column is its rank here
+        fixed = torch.zeros(int(classes.numel()), _last_linear(model).in_features)
+        if old[1].numel():
+            feats = F.normalize(penultimate_features(model, old[0]), dim=1)
+            for c in torch.unique(old[1]).tolist():
+                fixed[int(torch.searchsorted(classes, c))] = F.normalize(feats[old[1] == c].mean(0), dim=0)
+        data_x, data_y = torch.cat([phase[0], old[0]]), torch.cat([phase[1], old[1]])
+        exemplars = new[0].detach().clone().requires_grad_(True)
+        optimizer = torch.optim.SGD([exemplars], lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+        columns = torch.searchsorted(classes, new_classes)
+        for _ in range(self.epochs):
+            order = torch.randperm(int(data_y.shape[0]), generator=generator)
+            for start in range(0, order.numel(), self.batch_size):
+                rows = order[start:start + self.batch_size]
+                with torch.no_grad():
+                    query = F.normalize(_features(model, data_x[rows]), dim=1)
+                feats = _features(model, exemplars)
+                means = fixed.clone()
+                means[columns] = torch.stack([feats[new[1] == c].mean(0) for c in new_classes.tolist()])
+                logits = query @ F.normalize(means, dim=1).T
+                loss = F.cross_entropy(logits, torch.searchsorted(classes, data_y[rows]))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                with torch.no_grad():
+                    exemplars.clamp_(0.0, 1.0)
+        return exemplars.detach()
 
 
 def _batches(x: Tensor, y: Tensor, size: int, generator: torch.Generator) -> Callable[[], tuple[Tensor, Tensor]]:
