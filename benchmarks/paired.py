@@ -18,7 +18,7 @@ from pathlib import Path
 
 from scipy import stats
 
-__all__ = ["PairedDifference", "accuracies_by_seed", "markdown_rows", "paired_difference"]
+__all__ = ["PairedDifference", "accuracies_by_seed", "markdown_rows", "paired_difference", "split_pair"]
 
 _MIN_WILCOXON = 6  # below this the exact signed-rank test cannot reach p < 0.05 one-sided
 
@@ -38,9 +38,10 @@ class PairedDifference:
     wilcoxon_one_sided: float | None
 
 
-def accuracies_by_seed(cells_dir: str | Path) -> dict[str, dict[int, float]]:
+def accuracies_by_seed(cells_dir: str | Path, metric: str = "accuracy") -> dict[str, dict[int, float]]:
     """``{arm: {seed: accuracy %}}`` from a runner's cell JSON files, an arm being ``learner@store`` (``learner`` for
-    cells without a store); one cell per arm and seed."""
+    cells without a store); one cell per arm and seed. ``metric``: the cell field compared (``accuracy``, the
+    setting's metric, or ``class_mean_accuracy`` for learners that also classify by class means)."""
     table: dict[str, dict[int, float]] = {}
     for path in sorted(Path(cells_dir).glob("*.json")):
         cell = json.loads(path.read_text())
@@ -50,7 +51,9 @@ def accuracies_by_seed(cells_dir: str | Path) -> dict[str, dict[int, float]]:
         if seed in table.setdefault(arm, {}):
             raise ValueError(f"{cells_dir}: two cells for learner {arm!r}, seed {seed} (other budgets or protocols "
                              "in the same folder?); compare folders that hold one cell per arm and seed")
-        table[arm][seed] = 100 * float(cell["accuracy"])
+        if cell.get(metric) is None:
+            raise ValueError(f"{path.name} records no {metric!r}")
+        table[arm][seed] = 100 * float(cell[metric])
     return table
 
 
@@ -64,6 +67,23 @@ def _arm(table: dict[str, dict[int, float]], name: str) -> str:
     if not matches:
         raise KeyError(f"no cells for {name!r}; have {sorted(table)}")
     return matches[0]
+
+
+def split_pair(table: dict[str, dict[int, float]], pair: str) -> tuple[str, str]:
+    """``A:B`` cut at the colon that leaves an arm on both sides (store specs have colons of their own)."""
+    cuts = [(pair[:i], pair[i + 1:]) for i, ch in enumerate(pair) if ch == ":"]
+    known = [cut for cut in cuts if all(_is_arm(table, side) for side in cut)]
+    if len(known) != 1:
+        raise ValueError(f"--pair {pair!r}: want A:B with A and B arms of {sorted(table)}")
+    return known[0]
+
+
+def _is_arm(table: dict[str, dict[int, float]], name: str) -> bool:
+    try:
+        _arm(table, name)
+    except KeyError:
+        return False
+    return True
 
 
 def paired_difference(table: dict[str, dict[int, float]], a: str, b: str) -> PairedDifference:
@@ -84,8 +104,8 @@ def paired_difference(table: dict[str, dict[int, float]], a: str, b: str) -> Pai
 
 def markdown_rows(label: str, differences: Sequence[PairedDifference]) -> str:
     """Rows of the results page's paired table (header included)."""
-    lines = ["| stream | difference | paired seeds | mean ± std of the difference | seeds won "
-             "| t-test p, one-sided | t-test p, two-sided | Wilcoxon p, one-sided |",
+    lines = [("| stream | difference | paired seeds | mean ± std of the difference | seeds won "
+             "| t-test p, one-sided | t-test p, two-sided | Wilcoxon p, one-sided |"),
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for d in differences:
         wilcoxon = "—" if d.wilcoxon_one_sided is None else f"{d.wilcoxon_one_sided:.2g}"
@@ -100,11 +120,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--pair", action="append", required=True, metavar="A:B",
                         help="arms to compare, A − B (learner or learner@store)")
     parser.add_argument("--label", default=None, help="first column (default: the folder's name)")
+    parser.add_argument("--metric", default="accuracy", choices=("accuracy", "class_mean_accuracy"),
+                        help="what is compared (class_mean_accuracy: iCaRL's class-mean classifier, phase learners)")
     args = parser.parse_args(argv)
-    table = accuracies_by_seed(args.results / "cells")
-    pairs = [tuple(p.split(":", 1)) for p in args.pair]
-    if any(len(p) != 2 for p in pairs):
-        parser.error("--pair takes A:B")
+    table = accuracies_by_seed(args.results / "cells", args.metric)
+    try:
+        pairs = [split_pair(table, p) for p in args.pair]
+    except ValueError as exc:
+        parser.error(str(exc))
     print(markdown_rows(args.label or args.results.name, [paired_difference(table, a, b) for a, b in pairs]))
 
 

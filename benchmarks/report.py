@@ -17,6 +17,7 @@ __all__ = ["Summary", "ReportFiles", "format_bits", "markdown_table", "summarise
 _CSV_FIELDS = [
     "dataset", "stream", "setting", "metric", "learner", "store", "budget", "seed", "accuracy", "average_accuracy",
     "retention", "forgetting", "items", "bits_charged", "budget_bits", "seconds", "distortion", "model_bits",
+    "class_mean_accuracy",
 ]  # fmt: skip
 
 
@@ -61,7 +62,7 @@ def _row(result: CellResult) -> dict[str, object]:
         "store": config["store"] or "-",
         "budget": label,
         "seed": config["seed"],
-        **{k: data[k] for k in _CSV_FIELDS[8:]},
+        **{k: data.get(k) for k in _CSV_FIELDS[8:]},
     }
 
 

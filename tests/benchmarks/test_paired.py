@@ -75,3 +75,27 @@ def test_one_learner_on_two_stores_pairs_by_learner_at_store(tmp_path):
     assert paired_difference(table, "gem", "er@raw").mean == pytest.approx(-10.0)  # one store: the learner suffices
     with pytest.raises(KeyError, match="several stores"):
         paired_difference(table, "er", "gem")
+
+
+def test_pairs_store_specs_with_colons_and_compares_the_class_mean_metric(tmp_path, capsys):
+    cells = tmp_path / "cells"
+    cells.mkdir()
+    stores = {"exemplars:selection=herding": [0.80, 0.82, 0.81], "mnemonics:variant=code": [0.81, 0.84, 0.82]}
+    for store, accuracies in stores.items():
+        for seed, acc in enumerate(accuracies):
+            cell = {"config": {"learner": "phases", "store": store, "seed": seed}, "accuracy": acc,
+                    "class_mean_accuracy": acc - 0.1}
+            (cells / f"{store}-s{seed}.json").write_text(json.dumps(cell))
+    main([str(tmp_path), "--pair", "phases@mnemonics:variant=code:phases@exemplars:selection=herding",
+          "--metric", "class_mean_accuracy"])
+    row = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "phases@mnemonics:variant=code − phases@exemplars:selection=herding | 3 | +1.33" in row
+    assert accuracies_by_seed(cells, "class_mean_accuracy")["phases@mnemonics:variant=code"][0] == pytest.approx(71.0)
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), "--pair", "phases@mnemonics:phases@exemplars"])
+
+
+def test_refuses_a_metric_a_cell_does_not_record(tmp_path):
+    _write_cells(tmp_path, "er", [0.5])
+    with pytest.raises(ValueError, match="class_mean_accuracy"):
+        accuracies_by_seed(tmp_path, "class_mean_accuracy")

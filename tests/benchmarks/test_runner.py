@@ -217,6 +217,28 @@ def test_the_phase_protocol_runs_through_the_runner():
         first = result.matrix.values[0]
         assert first[0] > 0.5 and all(v == 0.0 for v in first[1:])  # later phases' classes are masked, not guessed
         assert min(result.matrix.values[-1]) > 0.0
+        by_means = result.class_mean_matrix  # iCaRL's class-mean classifier, scored beside the head
+        assert by_means is not None and len(by_means.values) == 6
+        assert result.class_mean_accuracy == by_means.average_incremental_accuracy() > 0.5
+        back = CellResult.from_json(json.loads(json.dumps(result.to_json())))
+        assert (back.class_mean_matrix, back.class_mean_accuracy) == (by_means, result.class_mean_accuracy)
+
+
+def test_the_mnemonics_variants_build_and_refuse_settings_they_do_not_read():
+    from benchmarks.parameters import resolve
+    from benchmarks.specs import STORES
+    from memstore import Mnemonics, MnemonicsCode
+
+    budget = Budget(10_000)
+    code = resolve("mnemonics:variant=code,code_lr=0.001", STORES, "store").build(budget, (1, 8, 8), 10, seed=0,
+                                                                                  num_tasks=6)
+    assert code.selection == MnemonicsCode(lr=0.001)
+    paper = resolve("mnemonics:masked=false", STORES, "store").build(budget, (1, 8, 8), 10, seed=0, num_tasks=6)
+    assert isinstance(paper.selection, Mnemonics) and not paper.selection.masked
+    assert resolve("mnemonics", STORES, "store").make_selection().masked
+    for bad in ("mnemonics:variant=code,adjust=false", "mnemonics:code_epochs=2", "mnemonics:variant=codes"):
+        with pytest.raises(ValueError, match="variant"):
+            resolve(bad, STORES, "store")
 
 
 def test_the_mnemonics_config_holds_20_float32_exemplars_per_class():

@@ -126,3 +126,25 @@ def test_score_counts_predictions_among_the_classes_seen() -> None:
     seen = blobs([0, 1], seed=1)
     assert lrn.score(*seen).total == len(seen[1])
     assert lrn.score(*seen).accuracy == pytest.approx(lrn.accuracy(*seen))
+
+
+def test_class_mean_scoring_is_icarl_nme_and_draws_nothing_from_the_learner() -> None:
+    from learners.phases import ScoresByClassMeans
+    from memstore.stores.exemplar_selection import penultimate_features
+
+    lrn = learner()
+    lrn.learn_phase(*blobs([0, 1, 2]))
+    assert isinstance(lrn, ScoresByClassMeans)
+    x, y = blobs([0, 1, 2], per=10, seed=5)
+    state = lrn.generator.get_state()
+    got = lrn.score_class_means(x, y)
+    assert torch.equal(lrn.generator.get_state(), state)
+    ex, ey = lrn.store.exemplars()
+    feats = F.normalize(penultimate_features(lrn.model, ex), dim=1)
+    means = F.normalize(torch.stack([feats[ey == c].mean(0) for c in (0, 1, 2)]), dim=1)
+    query = F.normalize(penultimate_features(lrn.model, x), dim=1)
+    want = int(((query @ means.T).argmax(1) == y).sum())  # nearest unit mean = largest cosine
+    assert got.correct == want and got.total == 30 and want >= 27
+    # a class never seen has no mean, so none of its items can be right
+    unseen_x, unseen_y = blobs([4], per=5, seed=6)
+    assert lrn.score_class_means(unseen_x, unseen_y).correct == 0
