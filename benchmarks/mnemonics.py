@@ -1,7 +1,8 @@
 """Pictures of Mnemonics Training's exemplars (Liu et al., Fig. 5 on MNIST); the runs are the grid runner's.
 
     python -m benchmarks --config mnemonics-mnist --seeds 0-4                 # Table 2's four rows (resumable)
-    python -m benchmarks --config mnemonics-mnist --stores "mnemonics:dtype=uint8,per_class=80"   # another row
+    python -m benchmarks --config mnemonics-mnist --stores "mnemonics:dtype=uint8,per_class=80,masked=false"  # a row
+    python -m benchmarks --config mnemonics-mnist-pairs                      # 2 + 4x2, masked, the code variant
     python -m benchmarks.mnemonics --figure docs/img/mnemonics_pca.png        # the PCA and exemplar pictures
 
 The protocol is the runner's phase protocol (``benchmarks/phase_specs.py``, config ``mnemonics-mnist``): a seeded
@@ -26,10 +27,10 @@ from .runner import build_cell, train_and_evaluate
 __all__ = ["FIGURE_STORES", "keep_exemplars", "main", "plot_exemplar_images", "plot_exemplars"]
 
 CONFIG = "mnemonics-mnist"
-#: the pictures' rows, by store spec
+#: the pictures' rows, by store spec (as docs/img's pictures were made: before eq. 8-9 were masked)
 FIGURE_STORES = {"random": "exemplars", "herding": "exemplars:selection=herding",
-                 "mnemonics-noadj": "mnemonics:adjust=false", "mnemonics": "mnemonics",
-                 "mnemonics-uint8-80": "mnemonics:dtype=uint8,per_class=80"}
+                 "mnemonics-noadj": "mnemonics:adjust=false,masked=false", "mnemonics": "mnemonics:masked=false",
+                 "mnemonics-uint8-80": "mnemonics:dtype=uint8,per_class=80,masked=false"}
 
 
 def keep_exemplars(out: Path, name: str, data_root: str | None) -> Path:
