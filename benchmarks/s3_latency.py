@@ -88,9 +88,9 @@ def sample_latency(options: dict, folder: Path, draws: int) -> None:
         store = filled(lambda: RecollectionStore(Budget(50_000 * 44), SHAPE, 10, latents=38, classes=2,
                                                  stabilisation=Stabilisation(steps=0), seed=0, path=path), 50_000)
         generator = torch.Generator().manual_seed(1)
-        before = store._payload.chunks_read
+        before = store.chunks_read
         seconds = median_seconds(lambda: store.sample(10, generator=generator), draws)
-        chunks = (store._payload.chunks_read - before) / draws
+        chunks = (store.chunks_read - before) / draws
         print(f"| {where} | {1000 * seconds:.2f} | {chunks:.1f} |", flush=True)
 
 

@@ -10,13 +10,22 @@ are vectorised (numpy), whether rows start on byte boundaries or not::
 
 ``to_bytes(n)`` returns exactly ``ceil(n·R / 8)`` bytes (the first ``n`` rows, trailing bits zero), the
 payload that ``persist`` writes and the ledger charges.
+
+Every fixed-width table a store keeps (its payload, its label and task columns) is a :class:`Column`: ``get`` /
+``set`` for rows the caller has already checked (the stores' hot path), ``read`` / ``write`` that check them,
+``nbytes`` / ``reserve`` / ``to_bytes`` / ``load_bytes``. Three implementations: :class:`PackedArray` (packed, in
+memory), :class:`ValueColumn` (unpacked int64 in memory, packed on save) and
+:class:`~memstore.stores.zarr_payload.ZarrPackedArray` (PackedArray's layout in Zarr chunks). ``get`` returns
+uint8 when values are whole bytes on byte boundaries (width 8, byte-aligned rows), else int64, in all three.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
-__all__ = ["PackedArray", "ValueColumn", "pack", "unpack"]
+__all__ = ["Column", "PackedArray", "ValueColumn", "pack", "unpack", "value_dtype"]
 
 MAX_WIDTH = 32
 _EIGHT = np.arange(8, dtype=np.int64)
@@ -71,7 +80,73 @@ def unpack(data: np.ndarray, width: int, count: int) -> np.ndarray:
     return _from_bits(bits.reshape(1, -1), count, width).reshape(-1)
 
 
-class PackedArray:
+def value_dtype(width: int, row_bits: int) -> type[np.integer]:
+    """What ``get`` returns for a table of ``width``-bit values in rows of ``row_bits``: uint8 for whole bytes on
+    byte boundaries, else int64."""
+    return np.uint8 if width == 8 and row_bits % 8 == 0 else np.int64
+
+
+class Column(ABC):
+    """A table of ``rows`` × ``symbols`` unsigned ``width``-bit values that a store keeps (payload, labels, tasks).
+
+    ``get`` / ``set`` take int64 rows the caller has checked (in range; unique for ``set``) and values already in
+    range; ``read`` / ``write`` check them first. Memory follows the rows written, not ``rows``.
+    """
+
+    rows: int
+    symbols: int
+    width: int
+    row_bits: int
+
+    @abstractmethod
+    def get(self, rows: np.ndarray) -> np.ndarray:
+        """Values of ``rows`` (k, symbols), in :func:`value_dtype`; rows never written read as 0."""
+
+    @abstractmethod
+    def set(self, rows: np.ndarray, values: np.ndarray) -> None:
+        """Set ``rows`` to ``values`` (k, symbols)."""
+
+    @abstractmethod
+    def reserve(self, rows: int) -> None:
+        """Make room for the first ``rows`` rows."""
+
+    @abstractmethod
+    def to_bytes(self, rows: int) -> np.ndarray:
+        """The first ``rows`` rows packed: exactly ``nbytes(rows)`` bytes, trailing bits zero."""
+
+    @abstractmethod
+    def load_bytes(self, data: np.ndarray, rows: int) -> None:
+        """Replace the contents with ``to_bytes(rows)``'s output; rows beyond read as 0."""
+
+    def nbytes(self, rows: int) -> int:
+        """Bytes that ``rows`` rows occupy packed: ``ceil(rows · row_bits / 8)``."""
+        return -(-rows * self.row_bits // 8)
+
+    def checked_rows(self, rows: np.ndarray) -> np.ndarray:
+        """``rows`` as flat int64, or IndexError unless all lie in [0, rows)."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= self.rows):
+            raise IndexError(f"rows must lie in [0, {self.rows})")
+        return rows
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """:meth:`get` after checking ``rows``."""
+        return self.get(self.checked_rows(rows))
+
+    def write(self, rows: np.ndarray, values: np.ndarray) -> None:
+        """:meth:`set` after checking ``rows`` (in range, unique) and ``values`` (shape, range)."""
+        rows = self.checked_rows(rows)
+        values = np.asarray(values).reshape(rows.size, self.symbols)
+        if len(set(rows.tolist())) != rows.size:
+            raise ValueError("rows written together must be unique")
+        if values.size and (values.dtype != np.uint8 or self.width < 8):
+            low, high = int(values.min()), int(values.max())
+            if low < 0 or high >= 1 << self.width:
+                raise ValueError(f"values must lie in [0, 2**{self.width})")
+        self.set(rows, values)
+
+
+class PackedArray(Column):
     """A table of up to ``rows`` ``width``-bit unsigned values, stored as one packed bitstream.
 
     Any value, at any bit offset, lies inside the 8 bytes starting at its first byte, so a read gathers one
@@ -98,10 +173,6 @@ class PackedArray:
         self._mask = np.uint64((1 << width) - 1)
         self._symbol_offsets = np.arange(symbols, dtype=np.int64) * width
 
-    def nbytes(self, rows: int) -> int:
-        """Bytes that ``rows`` rows occupy: ``ceil(rows · row_bits / 8)``."""
-        return -(-rows * self.row_bits // 8)
-
     def reserve(self, rows: int) -> None:
         """Make the buffer cover the first ``rows`` rows (at most ``self.rows``), growing it by doubling."""
         if rows <= self._allocated:
@@ -118,12 +189,6 @@ class PackedArray:
         """Bytes the buffer holds now (what the table costs in memory)."""
         return len(self._bytes)
 
-    def _rows(self, rows: np.ndarray) -> np.ndarray:
-        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= self.rows):
-            raise IndexError(f"rows must lie in [0, {self.rows})")
-        return rows
-
     def _byte_table(self) -> np.ndarray:
         """The buffer as a (rows, row_bytes) table; only for byte-aligned rows."""
         stride = self.row_bits // 8
@@ -138,12 +203,7 @@ class PackedArray:
         shift = (64 - self.width - (bits & 7)).astype(np.uint64)
         return window, shift
 
-    def read(self, rows: np.ndarray) -> np.ndarray:
-        """Values of ``rows``: (k, symbols), uint8 when width is 8 and rows are byte-aligned, else int64."""
-        return self._read(self._rows(rows))
-
-    def _read(self, rows: np.ndarray) -> np.ndarray:
-        """``read`` for int64 rows already known to be in range."""
+    def get(self, rows: np.ndarray) -> np.ndarray:
         if self.width == 0:
             return np.zeros((rows.size, self.symbols), dtype=np.int64)
         if rows.size and int(rows.max()) >= self._allocated:
@@ -156,20 +216,7 @@ class PackedArray:
         words = self._buf[window].view(">u8").reshape(-1)
         return ((words >> shift) & self._mask).astype(np.int64).reshape(rows.size, self.symbols)
 
-    def write(self, rows: np.ndarray, values: np.ndarray) -> None:
-        """Set ``rows`` (unique) to ``values`` of shape (k, symbols), each in [0, 2**width)."""
-        rows = self._rows(rows)
-        values = np.asarray(values).reshape(rows.size, self.symbols)
-        if len(set(rows.tolist())) != rows.size:
-            raise ValueError("rows written together must be unique")
-        if values.size and (values.dtype != np.uint8 or self.width < 8):
-            low, high = int(values.min()), int(values.max())
-            if low < 0 or high >= 1 << self.width:
-                raise ValueError(f"values must lie in [0, 2**{self.width})")
-        self._write(rows, values)
-
-    def _write(self, rows: np.ndarray, values: np.ndarray) -> None:
-        """``write`` for unique in-range int64 rows and in-range (k, symbols) values."""
+    def set(self, rows: np.ndarray, values: np.ndarray) -> None:
         if self.width == 0 or rows.size == 0:
             return
         if int(rows.max()) >= self._allocated:
@@ -189,7 +236,7 @@ class PackedArray:
         np.bitwise_or.at(self._buf, index, put[touched])
 
     def _read_few(self, rows: np.ndarray) -> np.ndarray:
-        """``_read`` value by value in Python ints (cheaper for few values)."""
+        """``get`` value by value in Python ints (cheaper for few values)."""
         raw, width, mask = self._bytes, self.width, (1 << self.width) - 1
         out = []
         for row in rows.tolist():
@@ -224,7 +271,7 @@ class PackedArray:
         self._buf[: data.size] = data
 
 
-class ValueColumn:
+class ValueColumn(Column):
     """One ``width``-bit value per row (labels, task ids), held unpacked as int64 for speed and packed exactly
     like a one-symbol :class:`PackedArray` by :meth:`to_bytes`: the bytes saved and charged are the same, the
     reads and writes of a few rows cost one numpy indexing each instead of a loop over bit windows. Grows with
@@ -237,9 +284,6 @@ class ValueColumn:
         self.rows, self.symbols, self.width, self.row_bits = rows, 1, width, width
         self._values = np.zeros((0, 1), dtype=np.int64)
 
-    def nbytes(self, rows: int) -> int:
-        return -(-rows * self.width // 8)
-
     def reserve(self, rows: int) -> None:
         if rows > self._values.shape[0]:
             covered = _grown_rows(rows, self._values.shape[0], self.rows)
@@ -247,12 +291,13 @@ class ValueColumn:
             grown[: self._values.shape[0]] = self._values
             self._values = grown
 
-    def _read(self, rows: np.ndarray) -> np.ndarray:
+    def get(self, rows: np.ndarray) -> np.ndarray:
         if rows.size and int(rows.max()) >= self._values.shape[0]:
             self.reserve(int(rows.max()) + 1)
-        return self._values[rows]
+        values = self._values[rows]
+        return values.astype(np.uint8) if self.width == 8 else values
 
-    def _write(self, rows: np.ndarray, values: np.ndarray) -> None:
+    def set(self, rows: np.ndarray, values: np.ndarray) -> None:
         if rows.size == 0 or self.width == 0:
             return
         if int(rows.max()) >= self._values.shape[0]:

@@ -112,11 +112,11 @@ class ItemStore(MemoryStore):
 
     def _put(self, slots: np.ndarray, x: Tensor) -> None:
         """Encode ``x`` into ``slots`` (in range, unique)."""
-        self._payload._write(slots, self.codec.encode(x))
+        self._payload.set(slots, self.codec.encode(x))
 
     def _get(self, slots: np.ndarray) -> Tensor:
         """Decoded items of ``slots`` (in range)."""
-        return self.codec.decode(self._payload._read(slots))
+        return self.codec.decode(self._payload.get(slots))
 
     def _payload_state(self) -> dict[str, Any]:
         return {"payload": self._payload.to_bytes(self._size)}
@@ -168,8 +168,8 @@ class ItemStore(MemoryStore):
             seen=self._seen,
             seen_per_class=self._seen_per_class,
             seen_per_task=self._seen_per_task,
-            read_labels=lambda: self._labels._read(np.arange(self._size)).reshape(-1),
-            read_tasks=lambda: None if self.num_tasks is None else self._tasks._read(np.arange(self._size)).reshape(-1),
+            read_labels=lambda: self._labels.get(np.arange(self._size)).reshape(-1),
+            read_tasks=lambda: None if self.num_tasks is None else self._tasks.get(np.arange(self._size)).reshape(-1),
         )
 
     def write(self, x: Tensor, y: Tensor, *, task: int | None = None) -> int:
@@ -205,16 +205,16 @@ class ItemStore(MemoryStore):
         self._put(slots, x)
         if self._distortion.due():
             self._distortion.stored(x, self._get(slots))
-        self._labels._write(slots, labels.reshape(-1, 1))
+        self._labels.set(slots, labels.reshape(-1, 1))
         if self.num_tasks is not None:
-            self._tasks._write(slots, np.full((slots.size, 1), task or 0, dtype=np.int64))
+            self._tasks.set(slots, np.full((slots.size, 1), task or 0, dtype=np.int64))
         self._size = max(self._size, int(slots.max()) + 1)
 
     # -- sample and edit ---------------------------------------------------------------------------------------------
 
     def _filter(self, values: Any, column: ValueColumn, limit: int, name: str) -> np.ndarray:
         wanted = self.check_ids(values, name, limit)
-        return np.isin(column._read(np.arange(self._size)).reshape(-1), np.asarray(wanted, dtype=np.int64))
+        return np.isin(column.get(np.arange(self._size)).reshape(-1), np.asarray(wanted, dtype=np.int64))
 
     def _candidates(self, classes: Any, tasks: Any) -> np.ndarray | None:
         """Slots matching the filters, or None for all occupied slots."""
@@ -257,7 +257,7 @@ class ItemStore(MemoryStore):
             return self.empty_batch()
         return Batch(
             x=self._get(slots),
-            y=torch.from_numpy(self._labels._read(slots).reshape(-1).astype(np.int64)),
+            y=torch.from_numpy(self._labels.get(slots).reshape(-1).astype(np.int64)),
             keys=torch.from_numpy(slots.copy()),
         )
 

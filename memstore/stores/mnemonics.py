@@ -135,7 +135,7 @@ class MnemonicsStore(ItemStore):
 
     def _consolidate(self, context: TaskContext, x: Tensor, y: Tensor) -> None:
         held = self.read(np.arange(self._size))
-        held_tasks = torch.from_numpy(self._tasks._read(np.arange(self._size)).reshape(-1).astype(np.int64))
+        held_tasks = torch.from_numpy(self._tasks.get(np.arange(self._size)).reshape(-1).astype(np.int64))
         new_classes = torch.unique(y)
         stays = ~torch.isin(held.y, new_classes)  # the phase data supersedes what write() admitted of its classes
         old_classes = torch.unique(held.y[stays])
@@ -173,9 +173,9 @@ class MnemonicsStore(ItemStore):
         slots = np.arange(count)
         if count:
             self._put(slots, x.detach())
-            self._labels._write(slots, y.numpy().reshape(-1, 1))
+            self._labels.set(slots, y.numpy().reshape(-1, 1))
             if self.num_tasks is not None:
-                self._tasks._write(slots, tasks.numpy().reshape(-1, 1))
+                self._tasks.set(slots, tasks.numpy().reshape(-1, 1))
         self._size = count
 
     def exemplars(self) -> tuple[Tensor, Tensor]:

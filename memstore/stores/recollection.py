@@ -290,3 +290,8 @@ class RecollectionStore(OnlineDVAE, ItemStore):
         """The code bitstream as a Zarr array: in memory, or a working copy on disk at ``path`` (saves still go
         through persist's atomic generations)."""
         self._payload = ZarrPackedArray(self.capacity, self.codec.symbols, self.codec.symbol_bits, store=self._path)
+
+    @property
+    def chunks_read(self) -> int:
+        """Zarr chunks of the code bitstream fetched so far (what a draw costs when the payload lives on disk or S3)."""
+        return self._payload.chunks_read

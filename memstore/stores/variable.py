@@ -149,9 +149,9 @@ class VariableItemStore(ItemStore):
             self._items.append(b"")
             self._size += 1
         self._replace(slot, scan)
-        self._labels._write(np.array([slot]), np.array([[label]]))
+        self._labels.set(np.array([slot]), np.array([[label]]))
         if self.num_tasks is not None:
-            self._tasks._write(np.array([slot]), np.array([[task or 0]]))
+            self._tasks.set(np.array([slot]), np.array([[task or 0]]))
 
     def _remove(self, victim: int, keep: int) -> int:
         """Evict ``victim`` by moving the last item into its slot; returns ``keep``'s slot afterwards."""
@@ -160,8 +160,8 @@ class VariableItemStore(ItemStore):
         self._items[victim] = self._items[last]
         self._items.pop()
         moved = np.array([last])
-        self._labels._write(np.array([victim]), self._labels._read(moved))
-        self._tasks._write(np.array([victim]), self._tasks._read(moved))
+        self._labels.set(np.array([victim]), self._labels.get(moved))
+        self._tasks.set(np.array([victim]), self._tasks.get(moved))
         self._size = last
         return victim if keep == last else keep
 

@@ -23,7 +23,7 @@ import numpy as np
 import zarr
 import zarr.storage
 
-from ..codecs.bitpack import PackedArray, checked_stream, exact_stream
+from ..codecs.bitpack import Column, PackedArray, checked_stream, exact_stream
 from ..errors import InvalidInputError
 
 __all__ = ["ZarrPackedArray"]
@@ -49,9 +49,9 @@ def _claim(path: str, array: ZarrPackedArray) -> None:
     _LIVE_PATHS[path] = array
 
 
-class ZarrPackedArray:
-    """``PackedArray``'s ``_read``/``_write``/``to_bytes``/``load_bytes``/``nbytes`` over a Zarr byte array;
-    ``store``: None (in memory), a local path, or any zarr store."""
+class ZarrPackedArray(Column):
+    """A :class:`~memstore.codecs.bitpack.Column` with PackedArray's bytes in a Zarr byte array; ``store``: None (in
+    memory), a local path, or any zarr store. ``chunks_read`` counts the chunks fetched."""
 
     def __init__(self, rows: int, symbols: int, width: int, *, store: Any = None, chunk_bytes: int = CHUNK_BYTES):
         self._layout = PackedArray(0, symbols, width)  # width checks and the bit arithmetic
@@ -72,8 +72,8 @@ class ZarrPackedArray:
         )
         self.chunks_read = 0
 
-    def nbytes(self, rows: int) -> int:
-        return self._layout.nbytes(rows)
+    def reserve(self, rows: int) -> None:
+        """Nothing to do: the Zarr array has its full shape (chunks never written cost nothing)."""
 
     # -- chunk I/O ---------------------------------------------------------------------------------------------------
 
@@ -85,11 +85,12 @@ class ZarrPackedArray:
     def _load(self, chunks: np.ndarray) -> PackedArray:
         """The rows of ``chunks`` as one local PackedArray (chunk j's rows at [j·k, (j+1)·k))."""
         local = PackedArray(chunks.size * self.rows_per_chunk, self.symbols, self.width)
-        local.reserve(local.rows)
         coords, real = self._chunk_bytes(chunks)
+        data = np.zeros(coords.size, dtype=np.uint8)
         if real.any():
-            local._buf[: coords.size][real] = self.array.get_coordinate_selection(coords[real])
+            data[real] = self.array.get_coordinate_selection(coords[real])
             self.chunks_read += chunks.size
+        local.load_bytes(data, local.rows)
         return local
 
     def _local(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, PackedArray]:
@@ -97,19 +98,19 @@ class ZarrPackedArray:
         local_rows = position * self.rows_per_chunk + rows % self.rows_per_chunk
         return chunks, local_rows, self._load(chunks)
 
-    def _read(self, rows: np.ndarray) -> np.ndarray:
+    def get(self, rows: np.ndarray) -> np.ndarray:
         if rows.size == 0 or self.width == 0:
-            return np.zeros((rows.size, self.symbols), dtype=np.int64)
+            return self._layout.get(rows)  # zeros of the right shape and dtype
         _, local_rows, local = self._local(rows)
-        return local._read(local_rows).astype(np.int64)
+        return local.get(local_rows)
 
-    def _write(self, rows: np.ndarray, values: np.ndarray) -> None:
+    def set(self, rows: np.ndarray, values: np.ndarray) -> None:
         if rows.size == 0 or self.width == 0:
             return
         chunks, local_rows, local = self._local(rows)
-        local._write(local_rows, values)
+        local.set(local_rows, values)
         coords, real = self._chunk_bytes(chunks)
-        self.array.set_coordinate_selection(coords[real], local._buf[: coords.size][real])
+        self.array.set_coordinate_selection(coords[real], local.to_bytes(local.rows)[real])
 
     # -- whole-stream access (state_dict / load_state_dict) ------------------------------------------------------------
 

@@ -71,11 +71,48 @@ def test_value_column_saves_the_bytes_of_a_one_symbol_packed_array(width: int) -
     values = np.random.default_rng(width).integers(0, 1 << width, size=(37, 1)) if width else np.zeros((37, 1), int)
     column, packed = ValueColumn(100, width), PackedArray(100, 1, width)
     rows = np.arange(37)
-    column._write(rows, values)
+    column.set(rows, values)
     packed.write(rows, values)
     assert np.array_equal(column.to_bytes(37), packed.to_bytes(37))
-    assert np.array_equal(column._read(rows), values.astype(np.int64))
+    assert np.array_equal(column.get(rows), values.astype(np.int64))
     reloaded = ValueColumn(100, width)
     reloaded.load_bytes(packed.to_bytes(37), 37)
-    assert np.array_equal(reloaded._read(rows), values.astype(np.int64))
-    assert np.array_equal(reloaded._read(np.array([99])), [[0]])  # never written: 0
+    assert np.array_equal(reloaded.get(rows), values.astype(np.int64))
+    assert np.array_equal(reloaded.get(np.array([99])), [[0]])  # never written: 0
+
+
+def _columns(rows: int, symbols: int, width: int):
+    from memstore.stores.zarr_payload import ZarrPackedArray
+
+    made = {"packed": PackedArray(rows, symbols, width), "zarr": ZarrPackedArray(rows, symbols, width, chunk_bytes=8)}
+    if symbols == 1:
+        made["values"] = ValueColumn(rows, width)
+    return made
+
+
+@pytest.mark.parametrize(("symbols", "width"), [(1, 3), (1, 8), (3, 8), (5, 1), (2, 13), (4, 0)])
+def test_every_column_implements_one_interface_with_the_same_values_bytes_and_dtype(symbols: int, width: int) -> None:
+    from memstore.codecs.bitpack import Column, value_dtype
+
+    gen = np.random.default_rng(symbols * 100 + width)
+    values = gen.integers(0, 1 << width, size=(50, symbols)) if width else np.zeros((50, symbols), int)
+    rows = gen.permutation(120)[:50]
+    got = {}
+    for name, column in _columns(120, symbols, width).items():
+        assert isinstance(column, Column)
+        column.write(rows, values)
+        out = column.read(np.sort(rows))
+        assert out.dtype == value_dtype(width, symbols * width), name
+        got[name] = (out.astype(np.int64), column.to_bytes(120))
+        with pytest.raises(IndexError):
+            column.read(np.array([120]))
+        if width:
+            with pytest.raises(ValueError, match="unique"):
+                column.write(np.array([1, 1]), np.ones((2, symbols), dtype=np.int64))
+            with pytest.raises(ValueError, match="values must lie"):
+                column.write(np.array([1]), np.full((1, symbols), 1 << width))
+    first = next(iter(got.values()))
+    order = np.argsort(rows)
+    assert np.array_equal(first[0], values[order])
+    for name, (out, data) in got.items():
+        assert np.array_equal(out, first[0]) and np.array_equal(data, first[1]), name

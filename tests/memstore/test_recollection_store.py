@@ -199,14 +199,14 @@ def test_refresh_re_encodes_the_recollections_with_the_updated_encoder(refresh: 
     store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0, stabilisation=settings)
     store.write(*items(8))
     stale = np.random.default_rng(0).integers(0, 3, size=(8, 5))  # codes no encoder of this dVAE gave
-    store._payload._write(np.arange(8), stale)
-    before = store._payload._read(np.arange(8)).copy()
+    store._payload.set(np.arange(8), stale)
+    before = store._payload.get(np.arange(8)).copy()
     decoded: list[tuple[np.ndarray, torch.Tensor]] = []
     real = store._get
     store._get = lambda slots: decoded.append((slots.copy(), real(slots))) or decoded[-1][1]  # type: ignore
     store.write(*items(2, seed=1))
     slots, recollections = decoded[0]  # the one recollection set, decoded before the Adam step
-    after = store._payload._read(np.arange(8))
+    after = store._payload.get(np.arange(8))
     untouched = np.setdiff1d(np.arange(8), slots)
     np.testing.assert_array_equal(after[untouched], before[untouched])
     expected = store.codec.encode(recollections) if refresh else before[slots]
@@ -241,18 +241,18 @@ def test_zarr_payload_reads_only_the_chunks_it_needs(tmp_path: Any) -> None:
     payload = ZarrPackedArray(1000, 38, 1, store=counting, chunk_bytes=19)  # 4 rows (152 bits = 19 bytes) per chunk
     assert payload.rows_per_chunk == 4
     values = np.random.default_rng(0).integers(0, 2, (1000, 38))
-    payload._write(np.arange(1000), values)
+    payload.set(np.arange(1000), values)
     counting.gets.clear()
     read_before = payload.chunks_read
-    got = payload._read(np.array([5, 6, 401, 999]))  # chunks 1, 100, 249
+    got = payload.get(np.array([5, 6, 401, 999]))  # chunks 1, 100, 249
     assert np.array_equal(got, values[[5, 6, 401, 999]])
     assert sorted(counting.gets) == ["c/1", "c/100", "c/249"] and payload.chunks_read == read_before + 3
     store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0, path=tmp_path / "store")
     store.write(*items(30))
     assert any((tmp_path / "store").rglob("c/*"))  # the live bitstream is on disk
-    before = store._payload.chunks_read
+    before = store.chunks_read
     store.sample(1)
-    assert store._payload.chunks_read == before + 1
+    assert store.chunks_read == before + 1
 
 
 def test_save_open_restores_dvae_and_continues_identically(tmp_path: Any) -> None:

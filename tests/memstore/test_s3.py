@@ -133,6 +133,6 @@ def test_a_live_payload_kept_in_s3_samples_as_one_kept_in_memory(s3: dict[str, A
         store.write(x, y)
     memory, in_s3 = (store.sample(12, generator=torch.Generator().manual_seed(3)) for store in stores)
     assert torch.equal(memory.keys, in_s3.keys) and torch.equal(memory.x, in_s3.x)
-    assert stores[1]._payload.chunks_read > 0
+    assert stores[1].chunks_read > 0
     listing = s3fs.S3FileSystem(**s3, skip_instance_cache=True).find(remote.path)
     assert any(name.rsplit("/", 1)[1].isdigit() or "/c/" in name for name in listing)  # chunks written to S3
