@@ -132,3 +132,22 @@ def test_a_model_that_does_not_match_its_bits_and_an_unknown_coder_are_refused()
     assert len(fresh) == 0
     with pytest.raises(InvalidInputError, match="coder must be one of"):
         EntropyCodedRecollectionStore(budget, (1, 8, 8), 4, latents=16, classes=4, coder="huffman")
+
+
+def test_loading_re_encodes_the_items_once(monkeypatch: Any) -> None:
+    budget = Budget.images(12, (1, 8, 8), 4)
+    store = EntropyCodedRecollectionStore(budget, (1, 8, 8), 4, latents=16, classes=4, seed=0, coder="prefix")
+    stream(store, 100)
+    state = store.state_dict()
+    encoded: list[int] = []
+    original = CategoricalPrefixCoder.encode
+
+    def counting(self: CategoricalPrefixCoder, codes: np.ndarray) -> list[bytes]:
+        encoded.append(int(codes.shape[0]))
+        return original(self, codes)
+
+    monkeypatch.setattr(CategoricalPrefixCoder, "encode", counting)
+    fresh = EntropyCodedRecollectionStore(budget, (1, 8, 8), 4, latents=16, classes=4, seed=0, coder="prefix")
+    fresh.load_state_dict(state)
+    assert sum(encoded) == len(store) > 0  # split's check, once per item; no second verify pass
+    assert fresh.ledger() == store.ledger()
