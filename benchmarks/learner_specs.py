@@ -116,7 +116,8 @@ class ERGMEDSpec:
             raise ValueError("per_slot is a random-edit direction: give random_edit=true with it")
         direction = GradientDirection()
         if self.random_edit:
-            direction = SlotDirection() if self.per_slot else RandomDirection(keep_norm=not self.fixed_stride)
+            keep_norm = not self.fixed_stride
+            direction = SlotDirection(keep_norm) if self.per_slot else RandomDirection(keep_norm)
         return GMEDEdit(self.alpha, self.beta, direction, official_sign=self.official_sign)
 
     def build(self, model: nn.Module, store: MemoryStore | None, setting: Setting,

@@ -76,8 +76,11 @@ class RandomDirection:
 @dataclass(frozen=True)
 class SlotDirection:
     """The official code's random-edit baseline: one fixed random unit direction per stored item (drawn from the
-    edit stream's seed and the item's key, so it never changes and consumes no draw), at the fixed stride
-    ``alpha``: repeated edits of an item accumulate along one direction."""
+    edit stream's seed and the item's key, so it never changes and consumes no draw): repeated edits of an item
+    accumulate along one direction. ``keep_norm`` as for :class:`RandomDirection` (scaled to the item's
+    ``||grad_x d||``, so ``alpha`` is GMED's stride); ``keep_norm=False``: unit norm at the fixed stride ``alpha``."""
+
+    keep_norm: bool = True
 
     def __call__(self, grad: Tensor, generator: torch.Generator | None, keys: Tensor) -> Tensor:
         if generator is None:
@@ -86,7 +89,10 @@ class SlotDirection:
         rows = [torch.randn(grad[0].shape, generator=torch.Generator().manual_seed((base + 1_000_003 * int(k))
                                                                                    % 2**63), dtype=grad.dtype)
                 for k in keys.tolist()]
-        return _unit_rows(torch.stack(rows)).view_as(grad) if rows else grad
+        if not rows:
+            return grad
+        scale = grad.flatten(1).norm(dim=1, keepdim=True) if self.keep_norm else 1.0
+        return (_unit_rows(torch.stack(rows)) * scale).view_as(grad)
 
 
 def _unit_rows(x: Tensor) -> Tensor:

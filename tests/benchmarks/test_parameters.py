@@ -78,6 +78,9 @@ def test_gmed_specs_name_their_direction_and_sign():
 
     editor = resolve("er-gmed-random-split:per_slot=true", LEARNERS, "learner").editor()
     assert isinstance(editor.direction, SlotDirection) and not editor.official_sign
+    assert editor.direction.keep_norm  # the same stride convention as the other random edit
+    fixed = resolve("er-gmed-random-stride0.1-split:per_slot=true", LEARNERS, "learner").editor()
+    assert isinstance(fixed.direction, SlotDirection) and not fixed.direction.keep_norm
     assert isinstance(resolve("er-gmed-random-split", LEARNERS, "learner").editor().direction, RandomDirection)
     plain = resolve("er-gmed-split:official_sign=true", LEARNERS, "learner").editor()
     assert isinstance(plain.direction, GradientDirection) and plain.official_sign

@@ -199,16 +199,18 @@ def test_slot_directions_are_fixed_per_item_unit_and_draw_nothing():
     generator = torch.Generator().manual_seed(11)
     state = generator.get_state()
     grad = torch.randn(3, *SHAPE, generator=torch.Generator().manual_seed(0))
-    first = SlotDirection()(grad, generator, torch.tensor([5, 9, 5]))
-    again = SlotDirection()(2 * grad, generator, torch.tensor([9, 5, 7]))
+    first = SlotDirection(keep_norm=False)(grad, generator, torch.tensor([5, 9, 5]))
+    again = SlotDirection(keep_norm=False)(2 * grad, generator, torch.tensor([9, 5, 7]))
     assert torch.equal(generator.get_state(), state)
     torch.testing.assert_close(first[0], first[2])  # the same item, the same direction
     torch.testing.assert_close(first[1], again[0])
     torch.testing.assert_close(first[0], again[1])
     assert not torch.allclose(first[0], first[1])
     torch.testing.assert_close(first.flatten(1).norm(dim=1), torch.ones(3))
-    other = SlotDirection()(grad, torch.Generator().manual_seed(12), torch.tensor([5, 9, 5]))
+    other = SlotDirection(keep_norm=False)(grad, torch.Generator().manual_seed(12), torch.tensor([5, 9, 5]))
     assert not torch.allclose(first, other)  # another seed, other directions
+    scaled = SlotDirection()(grad, generator, torch.tensor([5, 9, 5]))  # keep_norm: the gradient's norm per item
+    torch.testing.assert_close(scaled, first * grad.flatten(1).norm(dim=1).view(3, 1, 1, 1))
     with pytest.raises(ValueError, match="edit generator"):
         SlotDirection()(grad, None, torch.tensor([1, 2, 3]))
 
