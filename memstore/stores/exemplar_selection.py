@@ -93,20 +93,27 @@ def _last_linear(model: nn.Module) -> nn.Linear:
     return layers[-1]
 
 
+def _features(model: nn.Module, x: Tensor) -> Tensor:
+    """The input of ``model``'s last ``nn.Linear`` for ``x``, differentiable in ``x`` (no batching, no mode change)."""
+    captured: list[Tensor] = []
+    handle = _last_linear(model).register_forward_pre_hook(lambda _, args: captured.append(args[0]))
+    try:
+        model(x)
+    finally:
+        handle.remove()
+    return captured[0].flatten(1)
+
+
 @torch.no_grad()
 def penultimate_features(model: nn.Module, x: Tensor, *, batch_size: int = 1024) -> Tensor:
     """The input of ``model``'s last ``nn.Linear`` for every item of ``x`` (eval mode, the mode restored after)."""
-    captured: list[Tensor] = []
-    handle = _last_linear(model).register_forward_pre_hook(lambda _, args: captured.append(args[0].detach()))
     was_training = model.training
     model.eval()
     try:
-        for start in range(0, int(x.shape[0]), batch_size):
-            model(x[start:start + batch_size])
+        parts = [_features(model, x[start:start + batch_size]) for start in range(0, int(x.shape[0]), batch_size)]
     finally:
-        handle.remove()
         model.train(was_training)
-    return torch.cat(captured).flatten(1)
+    return torch.cat(parts)
 
 
 @dataclass(frozen=True)
@@ -244,17 +251,6 @@ class Mnemonics(Selection):
             validation = (x[~part], y[~part])
             x[part] = self._optimise(model, params, (x[part], y[part]), lambda v=validation: v, lr, seen)
         return x
-
-
-def _features(model: nn.Module, x: Tensor) -> Tensor:
-    """The input of ``model``'s last ``nn.Linear`` for ``x``, differentiable in ``x`` (no batching, no mode change)."""
-    captured: list[Tensor] = []
-    handle = _last_linear(model).register_forward_pre_hook(lambda _, args: captured.append(args[0]))
-    try:
-        model(x)
-    finally:
-        handle.remove()
-    return captured[0].flatten(1)
 
 
 @dataclass(frozen=True)
