@@ -69,8 +69,7 @@ class RandomDirection:
 
     def __call__(self, grad: Tensor, generator: torch.Generator | None, keys: Tensor) -> Tensor:
         unit = _unit_rows(torch.randn(grad.shape, generator=generator, dtype=grad.dtype))
-        scale = grad.flatten(1).norm(dim=1, keepdim=True) if self.keep_norm else 1.0
-        return (unit * scale).view_as(grad)
+        return _at_stride(unit, grad, self.keep_norm)
 
 
 @dataclass(frozen=True)
@@ -89,10 +88,13 @@ class SlotDirection:
         rows = [torch.randn(grad[0].shape, generator=torch.Generator().manual_seed((base + 1_000_003 * int(k))
                                                                                    % 2**63), dtype=grad.dtype)
                 for k in keys.tolist()]
-        if not rows:
-            return grad
-        scale = grad.flatten(1).norm(dim=1, keepdim=True) if self.keep_norm else 1.0
-        return (_unit_rows(torch.stack(rows)) * scale).view_as(grad)
+        return _at_stride(_unit_rows(torch.stack(rows)), grad, self.keep_norm) if rows else grad
+
+
+def _at_stride(unit: Tensor, grad: Tensor, keep_norm: bool) -> Tensor:
+    """Unit rows shaped as ``grad``: scaled to each item's ``||grad||`` when ``keep_norm``, else left at unit norm."""
+    scale = grad.flatten(1).norm(dim=1, keepdim=True) if keep_norm else 1.0
+    return (unit * scale).view_as(grad)
 
 
 def _unit_rows(x: Tensor) -> Tensor:
