@@ -8,7 +8,7 @@ result key holds the learner's name, not these numbers: change a value here and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 import torch
@@ -207,17 +207,20 @@ class GenerativeReplaySpec:
 
 @dataclass(frozen=True)
 class DGMSolverSpec:
-    """DGM's own solver: the generative store's discriminator head, trained by the store (the cell's model unused)."""
+    """DGM's own solver: the generative store's discriminator head, trained by the store (the cell's model unused);
+    ``holdout=0.15`` keeps that share of every task for the store's best-validation selection (the released code's
+    protocol; ``learners.DGMSolver``)."""
 
     name: ClassVar[str] = "dgm"
     uses_memory: ClassVar[bool] = True
+    holdout: float = field(default=0.0, metadata={"since": "2026-12-02"})
 
     def build(self, model: nn.Module, store: MemoryStore | None, setting: Setting, generator: torch.Generator):
         from learners import DGMSolver
 
         if not setting.task_aware:
             raise ValueError("DGM learns at end_task: it needs a task-aware setting")
-        return DGMSolver(store)
+        return DGMSolver(store, holdout=self.holdout, generator=generator)
 
 
 #: the generative protocol's learners (DGM), registered by ``benchmarks.specs``

@@ -7,7 +7,7 @@ nothing else in the runner branches on names.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import ClassVar, Protocol
 
 import torch
@@ -273,15 +273,28 @@ STORES["self-recall-unclamped"] = SelfRecallSpec(clamp=False)  # their code's un
 
 @dataclass(frozen=True)
 class GenerativeSpec:
-    """``GenerativeStore`` (DGM, Ostapenko et al.): ``dgmw`` / ``dgma`` masks, the reduced CPU protocol of config
-    ``dgm-split-mnist`` (``iterations`` GAN iterations of ``batch_size`` per task, λ_RU the variant's unless given).
-    It stores no item (run it with a ``bits:0`` budget; its model's bits are the result's ``model_bits``) and learns
-    at ``end_task``; the ``dgm`` learner scores its own solver, ``generative-replay`` an MLP replaying from it."""
+    """``GenerativeStore`` (DGM, Ostapenko et al.): ``dgmw`` / ``dgma`` masks. ``settings=reduced`` (the default)
+    is the CPU protocol the rows before 2026-12-02 ran (``iterations`` GAN iterations of ``batch_size`` per task,
+    λ_RU the variant's unless given); ``settings=released`` is the released code's networks and training
+    (``GenerativeStore.released``, decision 0027) for ``passes`` epochs per task (theirs: 101), λ_RU theirs unless
+    given. It stores no item (run it with a ``bits:0`` budget; its model's bits are the result's ``model_bits``)
+    and learns at ``end_task``; the ``dgm`` learner scores its own solver, ``generative-replay`` an MLP replaying
+    from it."""
 
     variant: str = "dgmw"
     iterations: int = 500
     batch_size: int = 32
-    lambda_ru: float | None = None  # None: the variant's (DGMw 0.75, DGMa 0.03)
+    lambda_ru: float | None = None  # None: the variant's (reduced: DGMw 0.75, DGMa 0.03; released: 0.08, 0.01)
+    settings: str = field(default="reduced", metadata={"since": "2026-12-02"})
+    passes: int = field(default=101, metadata={"since": "2026-12-02"})
+
+    def __post_init__(self) -> None:
+        if self.settings not in ("reduced", "released"):
+            raise ValueError(f"{self.variant}: settings must be 'reduced' or 'released', got {self.settings!r}")
+        unused = ("iterations", "batch_size") if self.settings == "released" else ("passes",)
+        changed = [f.name for f in fields(self) if f.name in unused and getattr(self, f.name) != f.default]
+        if changed:
+            raise ValueError(f"{self.variant}: settings={self.settings} does not use {', '.join(changed)}")
 
     @property
     def name(self) -> str:
@@ -295,11 +308,13 @@ class GenerativeSpec:
         from memstore.nn import GANTraining
         from memstore.nn.masks import MASK_VARIANTS
 
-        _cpu_only(self.name, device)
-        return GenerativeStore(budget, item_shape, num_classes, seed=seed, num_tasks=num_tasks,
-                               variant=MASK_VARIANTS[self.variant](),
+        variant = MASK_VARIANTS[self.variant]()
+        if self.settings == "released":
+            return GenerativeStore.released(budget, item_shape, num_classes, variant=variant, passes=self.passes,
+                                            lambda_ru=self.lambda_ru, seed=seed, num_tasks=num_tasks, device=device)
+        return GenerativeStore(budget, item_shape, num_classes, seed=seed, num_tasks=num_tasks, variant=variant,
                                training=GANTraining(iterations=self.iterations, batch_size=self.batch_size,
-                                                    lambda_ru=self.lambda_ru))
+                                                    lambda_ru=self.lambda_ru), device=device)
 
 
 for _variant in ("dgmw", "dgma"):

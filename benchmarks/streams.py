@@ -100,22 +100,28 @@ def _check_count(name: str, value: int | None) -> None:
 
 @dataclass(frozen=True)
 class Split:
-    """Class-incremental Split: task ``t`` holds classes ``t*k .. t*k + k - 1`` (k = ``classes_per_task``)."""
+    """Class-incremental Split: task ``t`` holds classes ``t*k .. t*k + k - 1`` (k = ``classes_per_task``);
+    ``tasks`` keeps only the first that many (the same draws as the full stream's first tasks)."""
 
     name: ClassVar[str] = "split"
     classes_per_task: int = 2
     examples_per_task: int | None = 1000
     test_cap: int | None = None
+    tasks: int | None = field(default=None, metadata={"since": "2026-12-02"})
 
     def __post_init__(self) -> None:
         _check_count("classes_per_task", self.classes_per_task)
         _check_count("examples_per_task", self.examples_per_task)
         _check_count("test_cap", self.test_cap)
+        _check_count("tasks", self.tasks)
 
     def num_tasks(self, num_classes: int) -> int:
         if num_classes % self.classes_per_task:
             raise ValueError(f"{num_classes} classes do not split into tasks of {self.classes_per_task}")
-        return num_classes // self.classes_per_task
+        every = num_classes // self.classes_per_task
+        if self.tasks is not None and self.tasks > every:
+            raise ValueError(f"{num_classes} classes make {every} tasks of {self.classes_per_task}, not {self.tasks}")
+        return every if self.tasks is None else self.tasks
 
     def build(self, dataset: Dataset, generator: torch.Generator) -> Stream:
         tasks = tuple(self._task(dataset, t, generator) for t in range(self.num_tasks(dataset.num_classes)))

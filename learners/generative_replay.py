@@ -62,24 +62,52 @@ class DGMSolver:
 
         observe(x, y, t) ──▶ store.write (held for the task)     end_task(t) ──▶ store.end_task: AC-GAN + head
         score(x, y) ──▶ argmax of store.discriminator.classify(x) over the classes seen
+
+    ``holdout`` > 0 is the released code's protocol: a ``holdout`` share of every task's data (drawn from
+    ``generator``) is kept by the learner as validation data and never trained on; ``end_task`` hands the store the
+    rest and the validation data of every task so far, and the store keeps the discriminator that scores best on
+    it (``TaskContext.validation``). The kept items are the protocol's model selection, not memory: never charged,
+    never replayed.
     """
 
-    def __init__(self, store: GenerativeStore) -> None:
+    def __init__(self, store: GenerativeStore, *, holdout: float = 0.0,
+                 generator: torch.Generator | None = None) -> None:
         require(store, ClassifiesWithDiscriminator, "DGMSolver")
-        self.store = store
+        if isinstance(holdout, bool) or not isinstance(holdout, (int, float)) or not 0 <= holdout < 1:
+            raise ValueError(f"holdout must be a share in [0, 1), got {holdout!r}")
+        if holdout and generator is None:
+            raise ValueError("a holdout needs a generator to draw it")
+        self.store, self.holdout, self.generator = store, float(holdout), generator
         self.seen = torch.zeros(store.num_classes, dtype=torch.bool)
         self._task = 0
+        self._batches: list[tuple[Tensor, Tensor]] = []
+        self.validation: Batch | None = None
 
     def observe(self, x: Tensor, y: Tensor, task: int | None = None) -> None:
-        """Hand the batch to the store (it trains at :meth:`end_task`)."""
+        """Hand the batch to the store (it trains at :meth:`end_task`), or hold it when a holdout is drawn."""
         self._task = self._task if task is None else task
         self.seen[y.unique()] = True
-        self.store.write(x, y, task=task)
+        if self.holdout:
+            self._batches.append((x.detach().clone(), y.detach().clone()))
+        else:
+            self.store.write(x, y, task=task)
 
     def end_task(self, task: int | None = None) -> None:
         finished = self._task if task is None else task
-        self.store.end_task(TaskContext(task=finished))
+        self.store.end_task(self._context(finished))
         self._task = finished + 1
+
+    def _context(self, task: int) -> TaskContext:
+        if not self.holdout or not self._batches:
+            return TaskContext(task=task)
+        x, y = torch.cat([b[0] for b in self._batches]), torch.cat([b[1] for b in self._batches])
+        self._batches = []
+        order = torch.randperm(x.shape[0], generator=self.generator)
+        held, kept = order[: int(self.holdout * x.shape[0])], order[int(self.holdout * x.shape[0]):]
+        old = self.validation
+        self.validation = Batch(x[held], y[held]) if old is None else Batch(torch.cat([old.x, x[held]]),
+                                                                             torch.cat([old.y, y[held]]))
+        return TaskContext(task=task, x=x[kept], y=y[kept], validation=self.validation)
 
     def score(self, x: Tensor, y: Tensor) -> TaskScore:
         classifier = self.store.discriminator

@@ -67,12 +67,15 @@ class RecallContext:
 
 @dataclass(frozen=True)
 class TaskContext:
-    """Handed to ``end_task``: the finished task's id, the task model and (optionally) the phase's data."""
+    """Handed to ``end_task``: the finished task's id, the task model and (optionally) the phase's data, and
+    held-out data a protocol selects models by (``validation``: real items of the classes seen so far, which the
+    learner keeps, never the store; only stores that train a model at ``end_task`` read it)."""
 
     task: int
     model: nn.Module | None = None
     x: Tensor | None = None
     y: Tensor | None = None
+    validation: Batch | None = None
 
 
 def _check_shape(item_shape: tuple[int, ...]) -> tuple[int, int, int]:

@@ -1,17 +1,23 @@
 """The masked AC-GAN of DGM (Ostapenko et al. 2019, §3.3): a small DCGAN whose generator carries DGM's masks.
 
-Generator (3 layers, as their MNIST/SVHN DCGAN; the projection is a convolution, not a fully connected layer)::
+Generator (one projection, then one ×2 up-convolution per further hidden width; the projection is a convolution,
+not a fully connected layer)::
 
-    [z ‖ onehot(y)] ─▶ project (k = ⌈H/4⌉×⌈W/4⌉) ─▶ ReLU ─▶ up×2, conv 3×3 ─▶ ReLU ─▶ up×2, conv 3×3 ─▶ sigmoid
-                    ─▶ crop H×W
+    [z ‖ onehot(y)] ─▶ project (k = base) ─▶ ReLU ─▶ (up×2, conv 3×3 ─▶ ReLU) per hidden width ─▶ up×2, conv 3×3
+                    ─▶ sigmoid (tanh when ``signed``) ─▶ crop to the GAN's H×W
                        every layer: (m ⊙ W) x + m_b ⊙ b   with the masks of one task (eq. 1), see :mod:`.masks`
 
-28×28 → 7×7 → 14×14 → 28×28; 32×32 → 8 → 16 → 32; any other (C, H, W) works the same way (then cropped).
+Two hidden widths: 28×28 → 7×7 → 14×14 → 28×28. Three (the released code's depth): 32×32 → 4 → 8 → 16 → 32.
 
-Discriminator (AC-GAN, no normalisation, as WGAN-GP asks)::
+Discriminator (AC-GAN; no normalisation by default, as WGAN-GP asks; the released code's batch norm after every
+layer but the first with ``critic_norm``)::
 
-    x ─▶ conv 3×3 /2 ─▶ LeakyReLU ─▶ conv 3×3 /2 ─▶ LeakyReLU ─▶ flatten ─┬▶ critic (1)          L_s, WGAN-GP
+    x ─▶ (conv k×k /2 [─▶ BN] ─▶ LeakyReLU) per critic width ─▶ flatten ─┬▶ critic (1)          L_s, WGAN-GP
                                                                          └▶ classifier (classes) L_c, the task solver
+
+GAN space: the networks work on the item's (C, H, W), or on (C, *canvas) with items resized bilinearly
+(``canvas``), in [0, 1] or in [−1, 1] (``signed``): the released code's 32×32 inputs in [−1, 1] for MNIST.
+:meth:`ACGANSpec.to_gan` and :meth:`ACGANSpec.to_items` convert; ``Discriminator.classify`` takes items.
 
 Losses: WGAN-GP (Gulrajani et al.: E[D(fake)] − E[D(real)] + λ_GP E[(‖∇D(x̂)‖ − 1)²]) and the auxiliary cross-entropy,
 restricted to the classes seen so far (single head over Y^t).
@@ -36,26 +42,69 @@ __all__ = ["ACGANSpec", "Discriminator", "MaskedGenerator", "auxiliary_loss", "c
 
 @dataclass(frozen=True)
 class ACGANSpec:
-    """Sizes of the AC-GAN: ``latent`` noise dims; generator hidden ``widths`` (initial units, before growth);
-    discriminator ``critic_widths``."""
+    """Sizes of the AC-GAN: ``latent`` noise dims; generator hidden ``widths`` (initial units, before growth; one
+    or more); discriminator ``critic_widths`` (one or more), its ``critic_kernel`` and batch norm (``critic_norm``);
+    the GAN space (``canvas``, ``signed``: see the module); ``task_norm``: a batch norm of its own per task after
+    every hidden layer of G (the released code's), batch statistics while the task trains, its running ones after."""
 
     item_shape: tuple[int, int, int]
     num_classes: int
     latent: int = 32
-    widths: tuple[int, int] = (32, 16)
-    critic_widths: tuple[int, int] = (16, 32)
+    widths: tuple[int, ...] = (32, 16)
+    critic_widths: tuple[int, ...] = (16, 32)
+    critic_kernel: int = 3
+    critic_norm: bool = False
+    canvas: tuple[int, int] | None = None
+    signed: bool = False
+    task_norm: bool = False
 
     def __post_init__(self) -> None:
-        sizes = (self.latent, *self.widths, *self.critic_widths)
-        if len(self.widths) != 2 or len(self.critic_widths) != 2:
-            raise InvalidInputError(f"ACGANSpec needs two widths and two critic widths, got {self}")
-        for value in sizes:
+        if not self.widths or not self.critic_widths:
+            raise InvalidInputError(f"ACGANSpec needs at least one width and one critic width, got {self}")
+        for value in (self.latent, *self.widths, *self.critic_widths):
             check_int("ACGANSpec sizes", value, low=1, high=1 << 16)
+        check_int("ACGANSpec.critic_kernel", self.critic_kernel, low=1, high=15)
+        if self.canvas is not None:
+            if len(self.canvas) != 2:
+                raise InvalidInputError(f"ACGANSpec.canvas must be (H, W), got {self.canvas!r}")
+            for value in self.canvas:
+                check_int("ACGANSpec.canvas", value, low=1, high=1 << 12)
+        for name in ("critic_norm", "signed", "task_norm"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidInputError(f"ACGANSpec.{name} must be a bool, got {getattr(self, name)!r}")
+
+    @classmethod
+    def released(cls, item_shape: tuple[int, int, int], num_classes: int, widths: tuple[int, ...]) -> ACGANSpec:
+        """The released code's MNIST networks (SAP/machine-learning-dgm, cfg_mnist_*.yml): noise 128, three hidden
+        widths with a batch norm per task, a 5×5 discriminator of 32 / 64 / 128 channels with batch norm, 32×32 inputs
+        in [−1, 1]."""
+        return cls(item_shape, num_classes, latent=128, widths=widths, critic_widths=(32, 64, 128), critic_kernel=5,
+                   critic_norm=True, canvas=(32, 32), signed=True, task_norm=True)
+
+    @property
+    def gan_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of what the networks generate and judge."""
+        channels, height, width = self.item_shape
+        return (channels, *self.canvas) if self.canvas is not None else (channels, height, width)
 
     @property
     def base(self) -> tuple[int, int]:
-        """Spatial size of the projection: a quarter of the item's, rounded up."""
-        return (-(-self.item_shape[1] // 4), -(-self.item_shape[2] // 4))
+        """Spatial size of the projection: the GAN's, halved once per hidden width, rounded up."""
+        factor = 2 ** len(self.widths)
+        return (-(-self.gan_shape[1] // factor), -(-self.gan_shape[2] // factor))
+
+    def to_gan(self, x: Tensor) -> Tensor:
+        """Items (B, *item_shape) in [0, 1] into GAN space."""
+        if self.canvas is not None and tuple(x.shape[2:]) != self.canvas:
+            x = F.interpolate(x, size=self.canvas, mode="bilinear", align_corners=False, antialias=True)
+        return x * 2 - 1 if self.signed else x
+
+    def to_items(self, x: Tensor) -> Tensor:
+        """GAN-space images back to items (B, *item_shape) in [0, 1]."""
+        x = (x + 1) / 2 if self.signed else x
+        if tuple(x.shape[2:]) != tuple(self.item_shape[1:]):
+            x = F.interpolate(x, size=self.item_shape[1:], mode="bilinear", align_corners=False, antialias=True)
+        return x.clamp(0, 1)
 
 
 class MaskedGenerator(nn.Module):
@@ -64,14 +113,44 @@ class MaskedGenerator(nn.Module):
     def __init__(self, spec: ACGANSpec, variant: MaskVariant, generator: torch.Generator) -> None:
         super().__init__()
         self.spec = spec
-        channels = spec.item_shape[0]
-        self.layers = nn.ModuleList([
-            MaskedLayer(spec.latent + spec.num_classes, spec.widths[0], spec.base, project=True, upsample=1,
-                        generator=generator),
-            MaskedLayer(spec.widths[0], spec.widths[1], (3, 3), project=False, upsample=2, generator=generator),
-            MaskedLayer(spec.widths[1], channels, (3, 3), project=False, upsample=2, generator=generator),
-        ])
+        units = (*spec.widths, spec.item_shape[0])
+        layers = [MaskedLayer(spec.latent + spec.num_classes, units[0], spec.base, project=True, upsample=1,
+                              generator=generator)]
+        layers += [MaskedLayer(units[i], units[i + 1], (3, 3), project=False, upsample=2, generator=generator)
+                   for i in range(len(units) - 1)]
+        self.layers = nn.ModuleList(layers)
         self.bank = MaskBank(variant, list(self.layers))
+        self.norms = nn.ModuleList()  # with spec.task_norm: [task] one BatchNorm2d per hidden layer
+
+    def begin_task(self) -> None:
+        """Fresh mask embeddings and, with ``task_norm``, the new task's batch norms at today's widths."""
+        self.bank.begin_task()
+        if self.spec.task_norm:
+            del self.norms[len(self.bank.frozen):]
+            self.norms.append(nn.ModuleList(nn.BatchNorm2d(units) for units in self.widths))
+
+    def norm_tensors(self) -> list[Tensor]:
+        """Every task's batch-norm scales, shifts and running statistics (stored with the weights)."""
+        return [t for task in self.norms for norm in task
+                for t in (norm.weight, norm.bias, norm.running_mean, norm.running_var)]
+
+    def norm_parameters(self) -> list[Tensor]:
+        """The trainable scales and shifts of the task in training."""
+        if not self.spec.task_norm or len(self.norms) <= len(self.bank.frozen):
+            return []
+        return [p for norm in self.norms[len(self.bank.frozen)] for p in (norm.weight, norm.bias)]
+
+    def _norm(self, h: Tensor, index: int, slot: int | None) -> Tensor:
+        if not self.spec.task_norm:
+            return h
+        if slot is None:
+            raise InvalidInputError("a generator with task_norm needs the task slot it generates for")
+        norm = self.norms[slot][index]
+        units = norm.num_features  # units added after this task are zero for it: passed through
+        live = slot >= len(self.bank.frozen)  # the task in training: batch statistics; a frozen one: its own
+        out = F.batch_norm(h[:, :units], norm.running_mean, norm.running_var, norm.weight, norm.bias,
+                           training=live, momentum=norm.momentum, eps=norm.eps)
+        return torch.cat([out, h[:, units:]], dim=1) if h.shape[1] > units else out
 
     @property
     def widths(self) -> tuple[int, ...]:
@@ -82,14 +161,18 @@ class MaskedGenerator(nn.Module):
         """The base network's parameters (what is stored and charged), without the transient mask embeddings."""
         return [p for layer in self.layers for p in (layer.weight, layer.bias)]
 
-    def forward(self, z: Tensor, y: Tensor, masks: list[tuple[Tensor | None, Tensor | None]]) -> Tensor:
-        """Images in [0, 1] for noise ``z`` (B, latent) and labels ``y`` (B,) under per-layer (weight, bias) masks."""
-        h = torch.cat([z, F.one_hot(y, self.spec.num_classes).float()], dim=1)
+    def forward(self, z: Tensor, y: Tensor, masks: list[tuple[Tensor | None, Tensor | None]],
+                slot: int | None = None) -> Tensor:
+        """GAN-space images for noise ``z`` (B, latent) and labels ``y`` (B,) under per-layer (weight, bias) masks;
+        ``slot``: the task whose batch norms apply (``task_norm`` only)."""
+        h = torch.cat([z, F.one_hot(y, self.spec.num_classes).to(z.dtype)], dim=1)
         last = len(self.layers) - 1
         for index, (layer, (weight_mask, bias_mask)) in enumerate(zip(self.layers, masks)):
             h = layer(h, weight_mask, bias_mask)
-            h = torch.sigmoid(h) if index == last else F.relu(h)
-        _, height, width = self.spec.item_shape
+            if index < last:
+                h = F.relu(self._norm(h, index, slot))
+        h = torch.tanh(h) if self.spec.signed else torch.sigmoid(h)
+        _, height, width = self.spec.gan_shape
         return h[:, :, :height, :width]
 
     def grow(self, units: list[int], generator: torch.Generator) -> None:
@@ -110,35 +193,48 @@ class Discriminator(nn.Module):
 
     def __init__(self, spec: ACGANSpec, generator: torch.Generator) -> None:
         super().__init__()
-        channels, height, width = spec.item_shape
-        first, second = spec.critic_widths
-        flat = second * _halved(_halved(height)) * _halved(_halved(width))
-        with torch.device("meta"):  # no draw from the global RNG: the weights come from ``generator`` below
-            self.features = nn.Sequential(nn.Conv2d(channels, first, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
-                                          nn.Conv2d(first, second, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
-                                          nn.Flatten())
-            self.critic = nn.Linear(flat, 1)
-            self.classifier = nn.Linear(flat, spec.num_classes)
+        self.spec = spec
+        channels, height, width = spec.gan_shape
+        kernel, layers, previous = spec.critic_kernel, [], channels
+        for index, units in enumerate(spec.critic_widths):
+            norm = spec.critic_norm and index > 0
+            with torch.device("meta"):  # no draw from the global RNG: the weights come from ``generator`` below
+                layers.append(nn.Conv2d(previous, units, kernel, stride=2, padding=kernel // 2,
+                                        bias=not spec.critic_norm))
+                layers += [nn.BatchNorm2d(units)] if norm else []
+            layers.append(nn.LeakyReLU(0.2))
+            previous, height, width = units, _halved(height, kernel), _halved(width, kernel)
+        with torch.device("meta"):
+            self.features = nn.Sequential(*layers, nn.Flatten())
+            self.critic = nn.Linear(previous * height * width, 1)
+            self.classifier = nn.Linear(previous * height * width, spec.num_classes)
         self.to_empty(device="cpu")
         reinitialise(self, generator)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(critic scores (B,), class logits (B, classes))."""
+        """(critic scores (B,), class logits (B, classes)) of GAN-space images."""
         h = self.features(x)
         return self.critic(h).squeeze(1), self.classifier(h)
 
     def classify(self, x: Tensor) -> Tensor:
-        return self.classifier(self.features(x))
+        """Class logits of items (B, *item_shape) in [0, 1]: the task solver's output."""
+        device = self.classifier.weight.device
+        return self.classifier(self.features(self.spec.to_gan(x.to(device)))).to(x.device)
 
 
-def _halved(size: int) -> int:
-    return (size - 1) // 2 + 1  # a 3×3 convolution, stride 2, padding 1
+def _halved(size: int, kernel: int) -> int:
+    return (size + 2 * (kernel // 2) - kernel) // 2 + 1  # a k×k convolution, stride 2, padding k // 2
 
 
 @torch.no_grad()
 def reinitialise(module: nn.Module, generator: torch.Generator) -> None:
-    """torch's default U(±1/√fan_in) for every conv/linear layer, drawn from ``generator`` (not the global RNG)."""
+    """torch's default U(±1/√fan_in) for every conv/linear layer, drawn from ``generator`` (not the global RNG);
+    batch norms start at the identity with fresh running statistics."""
     for layer in module.modules():
+        if isinstance(layer, nn.BatchNorm2d):
+            layer.reset_running_stats()
+            layer.weight.fill_(1.0)
+            layer.bias.zero_()
         if isinstance(layer, (nn.Conv2d, nn.Linear)):
             fan_in = math.prod(layer.weight.shape[1:])
             layer.weight.copy_(uniform_init(tuple(layer.weight.shape), fan_in, generator))
@@ -151,7 +247,7 @@ def reinitialise(module: nn.Module, generator: torch.Generator) -> None:
 
 def gradient_penalty(disc: Discriminator, real: Tensor, fake: Tensor, generator: torch.Generator) -> Tensor:
     """WGAN-GP's E[(‖∇_x̂ D(x̂)‖₂ − 1)²] on random interpolates x̂ = εx + (1 − ε)x̃."""
-    eps = torch.rand((real.shape[0], 1, 1, 1), generator=generator)
+    eps = torch.rand((real.shape[0], 1, 1, 1), generator=generator).to(real.device)
     mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
     critic, _ = disc(mixed)
     (grad,) = torch.autograd.grad(critic.sum(), mixed, create_graph=True)

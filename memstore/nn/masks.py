@@ -78,17 +78,18 @@ class MaskedLayer(nn.Module):
     def grow_out(self, units: int, generator: torch.Generator) -> None:
         """Add ``units`` output units (rows), freshly initialised."""
         fan_in = self.fan_in
-        rows = uniform_init((units, *self.weight.shape[1:]), fan_in, generator)
+        device = self.weight.device  # drawn on the CPU from the CPU generator, then moved: the same on every device
+        rows = uniform_init((units, *self.weight.shape[1:]), fan_in, generator).to(device)
         self.weight = nn.Parameter(torch.cat([self.weight.detach(), rows]))
-        self.bias = nn.Parameter(torch.cat([self.bias.detach(), uniform_init((units,), fan_in, generator)]))
+        self.bias = nn.Parameter(torch.cat([self.bias.detach(), uniform_init((units,), fan_in, generator).to(device)]))
 
     @torch.no_grad()
     def grow_in(self, units: int, generator: torch.Generator) -> None:
         """Add ``units`` input units (columns: the previous layer grew), freshly initialised."""
         out, _, kh, kw = self.weight.shape
         fan_in = (self.weight.shape[1] + units) * kh * kw
-        self.weight = nn.Parameter(torch.cat([self.weight.detach(), uniform_init((out, units, kh, kw), fan_in,
-                                                                                  generator)], dim=1))
+        columns = uniform_init((out, units, kh, kw), fan_in, generator).to(self.weight.device)
+        self.weight = nn.Parameter(torch.cat([self.weight.detach(), columns], dim=1))
 
 
 def uniform_init(shape: tuple[int, ...], fan_in: int, generator: torch.Generator) -> Tensor:
@@ -101,7 +102,7 @@ def pad_to(mask: Tensor, shape: torch.Size | tuple[int, ...]) -> Tensor:
     """A frozen mask zero-padded to a grown layer's shape (units added later are unused by old tasks)."""
     if tuple(mask.shape) == tuple(shape):
         return mask.float()
-    out = torch.zeros(shape)
+    out = torch.zeros(shape, device=mask.device)
     out[tuple(slice(0, d) for d in mask.shape)] = mask.float()
     return out
 
@@ -118,6 +119,10 @@ class MaskVariant(ABC):
     name: ClassVar[str]
     #: λ_RU of eq. 6 when GANTraining leaves it unset (the paper gives none; see each variant)
     lambda_ru: ClassVar[float]
+    #: the released code's MNIST λ_RU, s_max and initial hidden widths (cfg_mnist_dgm*.yml: ngf × (4, 2, 1))
+    released_lambda_ru: ClassVar[float]
+    released_s_max: ClassVar[float]
+    released_widths: ClassVar[tuple[int, ...]]
 
     @abstractmethod
     def shapes(self, layer: MaskedLayer, last: bool) -> dict[str, tuple[int, ...]]:
@@ -148,6 +153,7 @@ class DGMw(MaskVariant):
 
     name = "dgmw"
     lambda_ru = 0.75
+    released_lambda_ru, released_s_max, released_widths = 0.08, 1e4, (24, 12, 6)
 
     def shapes(self, layer: MaskedLayer, last: bool) -> dict[str, tuple[int, ...]]:
         return {"weight": tuple(layer.weight.shape), "bias": tuple(layer.bias.shape)}
@@ -181,6 +187,7 @@ class DGMa(MaskVariant):
 
     name = "dgma"
     lambda_ru = 0.03
+    released_lambda_ru, released_s_max, released_widths = 0.01, 1e5, (80, 40, 20)
 
     def shapes(self, layer: MaskedLayer, last: bool) -> dict[str, tuple[int, ...]]:
         return {} if last else {"unit": (layer.out_units,)}
@@ -193,8 +200,10 @@ class DGMa(MaskVariant):
     def gates(self, cumulative: list[LayerMasks], index: int, layers: list[MaskedLayer],
               any_frozen: bool) -> tuple[Tensor, Tensor]:
         layer, used = layers[index], float(any_frozen)
-        out = cumulative[index].get("unit", torch.full((layer.out_units,), used))
-        inputs = cumulative[index - 1]["unit"] if index > 0 else torch.full((layer.weight.shape[1],), used)
+        device = layer.weight.device
+        out = cumulative[index].get("unit", torch.full((layer.out_units,), used, device=device))
+        inputs = (cumulative[index - 1]["unit"] if index > 0
+                  else torch.full((layer.weight.shape[1],), used, device=device))
         weight_gate = 1 - torch.minimum(out[:, None], inputs[None, :])[:, :, None, None]
         return weight_gate, 1 - out
 
@@ -218,6 +227,11 @@ class MaskBank(nn.Module):
         self.frozen: list[list[LayerMasks]] = []  # [task][layer] name -> bool mask at its frozen size
         self.embeddings = nn.ParameterList()
 
+    @property
+    def device(self) -> torch.device:
+        """Where the layers (and so the masks) are."""
+        return self.layers[0].weight.device
+
     def shapes(self, index: int) -> dict[str, tuple[int, ...]]:
         return self.variant.shapes(self.layers[index], index == len(self.layers) - 1)
 
@@ -225,7 +239,8 @@ class MaskBank(nn.Module):
 
     def begin_task(self) -> None:
         """Fresh embeddings e^t = 0 (m = 0.5 at any s, as in §3.2) for every mask element."""
-        self.embeddings = nn.ParameterList(nn.Parameter(torch.zeros(shape)) for index in range(len(self.layers))
+        self.embeddings = nn.ParameterList(nn.Parameter(torch.zeros(shape, device=self.device))
+                                           for index in range(len(self.layers))
                                            for shape in self.shapes(index).values())
 
     def _by_layer(self) -> list[list[str]]:
@@ -243,7 +258,7 @@ class MaskBank(nn.Module):
 
     def cumulative(self) -> list[LayerMasks]:
         """m^{<t}: the union of every frozen mask (zeros before the first task)."""
-        union = [{name: torch.zeros(shape) for name, shape in self.shapes(index).items()}
+        union = [{name: torch.zeros(shape, device=self.device) for name, shape in self.shapes(index).items()}
                  for index in range(len(self.layers))]
         for task in range(len(self.frozen)):
             for index, masks in enumerate(self.binary(task)):

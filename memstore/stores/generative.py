@@ -32,6 +32,7 @@ from ..budget import Budget, Ledger, mask_bits, param_bits
 from ..errors import BudgetTooSmallError, InvalidInputError
 from ..nn.acgan import ACGANSpec, Discriminator, MaskedGenerator
 from ..nn.dgm import GANTraining, TaskLosses, generate, train_task
+from ..nn.dvae import usable_device
 from ..nn.masks import MASK_VARIANTS, DGMw, MaskVariant
 from ..store import Batch, MemoryStore, TaskContext
 
@@ -67,18 +68,25 @@ class TaskGrowth:
 class GenerativeStore(MemoryStore):
     """DGM's generative memory: a masked conditional generator (``variant`` DGMw() or DGMa()) that grows per task.
 
-    ``latent``, ``widths`` and ``critic_widths`` size the AC-GAN (:class:`~memstore.nn.acgan.ACGANSpec`); ``training``
-    sets each task's GAN training (:class:`~memstore.nn.dgm.GANTraining`).
+    ``latent``, ``widths``, ``critic_widths``, ``critic_kernel``, ``critic_norm``, ``canvas``, ``signed`` and
+    ``task_norm`` size the AC-GAN and its GAN space (:class:`~memstore.nn.acgan.ACGANSpec`); ``training`` sets each
+    task's GAN training (:class:`~memstore.nn.dgm.GANTraining`). :meth:`released` builds the released code's MNIST
+    configuration (decision 0027). ``device``: where the AC-GAN trains and generates (e.g. ``"cuda"``); items go
+    in and come back as CPU tensors, noise is drawn on the CPU, and ``state_dict`` / ``save`` hold CPU tensors
+    (decision 0018).
     """
 
     store_type = "generative"
     max_sample: ClassVar[int | None] = 1 << 16
     keeps_items: ClassVar[bool] = False
+    runtime_options: ClassVar[frozenset[str]] = frozenset({"device"})
 
     def __init__(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int | None = None,
                  num_tasks: int | None = None, variant: MaskVariant | None = None, latent: int = 32,
-                 widths: tuple[int, int] = (32, 16), critic_widths: tuple[int, int] = (16, 32),
-                 training: GANTraining | None = None) -> None:
+                 widths: tuple[int, ...] = (32, 16), critic_widths: tuple[int, ...] = (16, 32),
+                 critic_kernel: int = 3, critic_norm: bool = False, canvas: tuple[int, int] | None = None,
+                 signed: bool = False, task_norm: bool = False, training: GANTraining | None = None,
+                 device: str | torch.device = "cpu") -> None:
         super().__init__(budget, item_shape, num_classes, seed=seed, num_tasks=num_tasks)
         self.variant = variant or DGMw()
         if not isinstance(self.variant, MaskVariant):
@@ -87,12 +95,15 @@ class GenerativeStore(MemoryStore):
         if not isinstance(self.training, GANTraining):
             raise InvalidInputError(f"training must be a GANTraining, got {type(training).__name__}")
         try:
-            self.spec = ACGANSpec(self.item_shape, num_classes, latent, tuple(widths), tuple(critic_widths))
+            self.spec = ACGANSpec(self.item_shape, num_classes, latent, tuple(widths), tuple(critic_widths),
+                                  critic_kernel, critic_norm, None if canvas is None else tuple(canvas), signed,
+                                  task_norm)
         except (ValueError, TypeError) as exc:
             raise InvalidInputError(str(exc)) from exc
+        self.device = usable_device(device)
         init = torch.Generator().manual_seed(self.generator.initial_seed())
-        self.model = MaskedGenerator(self.spec, self.variant, init)
-        self.discriminator = Discriminator(self.spec, init)
+        self.model = MaskedGenerator(self.spec, self.variant, init).to(self.device)
+        self.discriminator = Discriminator(self.spec, init).to(self.device)
         self.class_slot = torch.full((num_classes,), -1, dtype=torch.int64)  # the task whose mask generates a class
         self.slot_tasks: list[int] = []  # TaskContext.task of each frozen mask
         self.growth: list[TaskGrowth] = []
@@ -102,11 +113,24 @@ class GenerativeStore(MemoryStore):
             raise BudgetTooSmallError(f"the generator alone needs {self.model_bits()} bits; the budget is "
                                       f"{budget.bits} bits")
 
+    @classmethod
+    def released(cls, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, variant: MaskVariant,
+                 passes: int = 101, lambda_ru: float | None = None, seed: int | None = None,
+                 num_tasks: int | None = None, device: str | torch.device = "cpu") -> GenerativeStore:
+        """The released code's MNIST networks and training (:meth:`ACGANSpec.released`,
+        :meth:`GANTraining.released`) for ``variant``, with ``passes`` epochs per task (theirs: 101) and their
+        λ_RU unless ``lambda_ru`` is given."""
+        net = ACGANSpec.released(tuple(item_shape), num_classes, variant.released_widths)
+        return cls(budget, item_shape, num_classes, seed=seed, num_tasks=num_tasks, variant=variant,
+                   latent=net.latent, widths=net.widths, critic_widths=net.critic_widths,
+                   critic_kernel=net.critic_kernel, critic_norm=net.critic_norm, canvas=net.canvas, signed=net.signed,
+                   task_norm=net.task_norm, training=GANTraining.released(variant, passes, lambda_ru), device=device)
+
     # -- bits --------------------------------------------------------------------------------------------------------
 
     @staticmethod
     def _bits(model: MaskedGenerator) -> tuple[int, int]:
-        weights = param_bits(model.weights(), torch.float32)
+        weights = param_bits([*model.weights(), *model.norm_tensors()], torch.float32)
         masks = sum(mask_bits(mask) for task in model.bank.frozen for layer in task for mask in layer.values())
         return weights, masks
 
@@ -145,7 +169,7 @@ class GenerativeStore(MemoryStore):
         model, disc = copy.deepcopy(self.model), copy.deepcopy(self.discriminator)
         rng = torch.Generator().manual_seed(0)
         rng.set_state(self.generator.get_state())
-        losses = train_task(model, disc, x, y, self.class_slot, self.training, rng)
+        losses = train_task(model, disc, x, y, self.class_slot, self.training, rng, self._validation(context))
         reserved = model.bank.freeze()
         added = model.bank.growth(reserved)
         model.grow(added, rng)
@@ -161,6 +185,16 @@ class GenerativeStore(MemoryStore):
         self.growth.append(TaskGrowth(int(context.task), classes, tuple(reserved), tuple(added), model.widths,
                                       sum(p.numel() for p in model.weights()), weights, masks))
         self._pending = []
+
+    def _validation(self, context: TaskContext) -> tuple[Tensor, Tensor] | None:
+        if context.validation is None:
+            return None
+        if not isinstance(context.validation, Batch):
+            raise InvalidInputError(f"TaskContext.validation must be a Batch, got {type(context.validation).__name__}")
+        x, y = context.validation.x, context.validation.y
+        self.check_items(x)
+        self.check_labels(y, int(x.shape[0]))
+        return (x.detach(), y.detach()) if x.shape[0] else None
 
     def _task_data(self, context: TaskContext) -> tuple[Tensor, Tensor]:
         if context.x is not None or context.y is not None:
@@ -187,7 +221,7 @@ class GenerativeStore(MemoryStore):
         generator = generator or self.generator
         labels = allowed[torch.randint(0, allowed.numel(), (n,), generator=generator)]
         x = generate(self.model, labels, self.class_slot[labels], generator)
-        return Batch(x=x.clamp(0, 1), y=labels)
+        return Batch(x=self.spec.to_items(x).cpu(), y=labels)
 
     def _allowed(self, classes: Any, tasks: Any) -> Tensor:
         seen = self.class_slot >= 0
@@ -208,6 +242,9 @@ class GenerativeStore(MemoryStore):
                 "item_shape": list(self.item_shape), "num_classes": self.num_classes, "seed": self.seed,
                 "num_tasks": self.num_tasks, "variant": self.variant.name, "latent": self.spec.latent,
                 "widths": list(self.spec.widths), "critic_widths": list(self.spec.critic_widths),
+                "critic_kernel": self.spec.critic_kernel, "critic_norm": self.spec.critic_norm,
+                "canvas": None if self.spec.canvas is None else list(self.spec.canvas), "signed": self.spec.signed,
+                "task_norm": self.spec.task_norm,
                 "training": {**asdict(self.training), "betas": list(self.training.betas)}}
 
     @classmethod
@@ -217,20 +254,26 @@ class GenerativeStore(MemoryStore):
         kwargs["item_shape"] = tuple(config["item_shape"])
         kwargs["variant"] = MASK_VARIANTS[config["variant"]]()
         kwargs["widths"], kwargs["critic_widths"] = tuple(config["widths"]), tuple(config["critic_widths"])
+        # the GAN-space options are absent from stores saved before 2026-12-02: their defaults
+        kwargs["canvas"] = None if config.get("canvas") is None else tuple(config["canvas"])
         kwargs["training"] = GANTraining(**{**config["training"], "betas": tuple(config["training"]["betas"])})
         return cls(**kwargs)
 
     def state_dict(self) -> dict[str, Any]:
         """Generator weights (by layer), every frozen mask, the discriminator, the class→mask map, the growth history
         and the RNG state. The transient buffer of the task in progress is not part of the store."""
-        layers = {str(i): {"weight": layer.weight.detach().clone(), "bias": layer.bias.detach().clone()}
+        layers = {str(i): {"weight": layer.weight.detach().cpu().clone(), "bias": layer.bias.detach().cpu().clone()}
                   for i, layer in enumerate(self.model.layers)}
-        masks = {str(t): {str(i): {name: mask.clone() for name, mask in layer.items()} for i, layer in enumerate(task)}
-                 for t, task in enumerate(self.model.bank.frozen)}
-        disc = {name.replace(".", "_"): value.detach().clone()
+        masks = {str(t): {str(i): {name: mask.cpu().clone() for name, mask in layer.items()}
+                          for i, layer in enumerate(task)} for t, task in enumerate(self.model.bank.frozen)}
+        norms = {str(t): {str(i): {name: getattr(norm, name).detach().cpu().clone()
+                                   for name in ("weight", "bias", "running_mean", "running_var")}
+                          for i, norm in enumerate(task)} for t, task in enumerate(self.model.norms)}
+        disc = {name.replace(".", "_"): value.detach().cpu().clone()
                 for name, value in self.discriminator.state_dict().items()}
         return {"payload": np.zeros(0, dtype=np.uint8), "generator_weights": layers, "masks": masks,
-                "discriminator": disc, "class_slot": self.class_slot.clone(), "slot_tasks": list(self.slot_tasks),
+                "generator_norms": norms, "discriminator": disc, "class_slot": self.class_slot.clone(),
+                "slot_tasks": list(self.slot_tasks),
                 "growth": [g.to_json() for g in self.growth], "rng": self.generator.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -247,6 +290,7 @@ class GenerativeStore(MemoryStore):
                     if value.shape != getattr(layer, name).shape:
                         raise InvalidInputError(f"state's generator layer {i} {name} has shape {tuple(value.shape)}")
                     getattr(layer, name).copy_(value)
+        model.norms = _norms(state.get("generator_norms", {}))  # absent in saves before 2026-12-02
         model.bank.frozen = [[{name: torch.as_tensor(m).bool() for name, m in state["masks"][str(t)][str(i)].items()}
                               for i in range(len(model.layers))] for t in range(len(state["masks"]))]
         disc = Discriminator(self.spec, torch.Generator().manual_seed(0))
@@ -258,8 +302,28 @@ class GenerativeStore(MemoryStore):
             raise InvalidInputError("state's class_slot does not match its masks")
         rng = torch.Generator()
         rng.set_state(torch.as_tensor(state["rng"]))
-        self.model, self.discriminator, self.class_slot = model, disc, class_slot
+        model.to(self.device)
+        model.bank.frozen = [[{name: m.to(self.device) for name, m in layer.items()} for layer in task]
+                             for task in model.bank.frozen]
+        self.model, self.discriminator, self.class_slot = model, disc.to(self.device), class_slot
         self.slot_tasks = [int(t) for t in state["slot_tasks"]]
         self.growth = [TaskGrowth.from_json(g) for g in state["growth"]]
         self.generator = rng
         self._pending = []
+
+
+def _norms(state: dict[str, Any]) -> torch.nn.ModuleList:
+    """Every task's generator batch norms from a state dict (``task_norm``)."""
+    tasks = torch.nn.ModuleList()
+    for t in range(len(state)):
+        layers = state[str(t)]
+        task = torch.nn.ModuleList()
+        for i in range(len(layers)):
+            values = {name: torch.as_tensor(value) for name, value in layers[str(i)].items()}
+            norm = torch.nn.BatchNorm2d(int(values["weight"].shape[0]))
+            with torch.no_grad():
+                for name, value in values.items():
+                    getattr(norm, name).copy_(value)
+            task.append(norm)
+        tasks.append(task)
+    return tasks

@@ -276,7 +276,7 @@ def test_the_generative_protocol_runs_through_the_runner_and_keeps_its_stores(tm
     from memstore import open as open_store
 
     grid = dataclasses.replace(
-        CONFIGS["dgm-split-mnist"], dataset="digits", stream=Split(classes_per_task=1, examples_per_task=30,
+        CONFIGS["dgm-split-mnist-reduced"], dataset="digits", stream=Split(classes_per_task=1, examples_per_task=30,
                                                                    test_cap=20),
         stores=("dgmw:iterations=2",), model=MLPSpec((8,)), seeds=(0,))
     run = run_grid(grid, tmp_path, progress=False, keep_stores=True)
@@ -293,6 +293,28 @@ def test_the_generative_protocol_runs_through_the_runner_and_keeps_its_stores(tm
     table = dgm.report(run.cell_dir)
     assert "| dgmw:iterations=2 | dgm | 0 |" in table and "| dgmw:iterations=2 | generative-replay | 0 |" in table
     assert table.count("dgmw:iterations=2 s0") == 2  # the growth rows, from the kept stores
+
+
+def test_the_dgm_configs_run_the_released_settings_with_a_holdout(tmp_path):
+    from benchmarks.configs import CONFIGS
+    from benchmarks.parameters import resolve
+    from benchmarks.specs import STORES
+
+    grid, curve = CONFIGS["dgm-split-mnist"], CONFIGS["dgm-split-mnist-curve"]
+    assert grid.learners[0] == "dgm:holdout=0.15" and all("settings=released" in s for s in grid.stores)
+    assert curve.stream.num_tasks(10) == 5 and {resolve(s, STORES, "store").passes for s in curve.stores} == {5, 10, 25}
+    store = resolve("dgma:settings=released,passes=3", STORES, "store").build(Budget(0), (1, 28, 28), 10, seed=0,
+                                                                              num_tasks=10)
+    assert store.training.passes == 3 and store.training.lambda_ru == 0.01 and store.spec.canvas == (32, 32)
+    for bad in ("dgmw:settings=released,iterations=3", "dgmw:passes=5", "dgmw:settings=official"):
+        with pytest.raises(ValueError, match="settings"):
+            resolve(bad, STORES, "store")
+    small = dataclasses.replace(grid, dataset="digits", model=MLPSpec((8,)), seeds=(0,), learners=(grid.learners[0],),
+                                stream=Split(classes_per_task=1, examples_per_task=30, test_cap=20, tasks=2),
+                                stores=("dgmw:settings=released,passes=2",))
+    run = run_grid(small, tmp_path, progress=False)
+    (result,) = run.results
+    assert len(result.matrix.values) == 2 and result.matrix.values[0][0] == 1.0 and result.model_bits > 0
 
 
 def _cell_fields(grid):

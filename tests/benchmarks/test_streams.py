@@ -186,3 +186,13 @@ def test_nearest_rotation_keeps_the_images_values_and_bilinear_blends_them():
     assert len(torch.unique(bilinear.tasks[1].train_x)) > 2
     with pytest.raises(ValueError, match="interpolation"):
         Rotated(interpolation="bicubic")
+
+
+def test_split_can_keep_only_its_first_tasks(digits):
+    full, first = Split(examples_per_task=50).build(digits, _gen(3)), Split(examples_per_task=50, tasks=2)
+    kept = first.build(digits, _gen(3))
+    assert first.num_tasks(10) == 2 and len(kept.tasks) == 2
+    for a, b in zip(kept.tasks, full.tasks[:2]):
+        assert torch.equal(a.train_x, b.train_x) and torch.equal(a.test_y, b.test_y)
+    with pytest.raises(ValueError, match="not 6"):
+        Split(tasks=6).num_tasks(10)
