@@ -122,12 +122,13 @@ def _riemer_table1() -> dict[str, Grid]:
 
 CONFIGS.update(_riemer_table1())
 
-# ARM Table 3 (issue 6): the `split-mnist-er` protocol (MIR's setting, 1,010 images per task, MLP 2x400, mean of
-# per-task accuracies). ARM and their Distill (arm-distill: M = 0) at lag T = iterations per task (`self-recall`) and at
-# unit lag (`self-recall-unit-lag`, Table 4's direction), and at lag T with their code's divergence and no clamp
-# (`self-recall:divergence_form=official,clamp=false`); no payload, so a 0-bit budget. Their eta0 = 0.05 is the ARM
-# spec's own. ER, naive (and ER 25: `--config split-mnist-er --budgets 25`) come from `split-mnist-er`.
-CONFIGS["arm-split-mnist"] = Grid(
+# ARM Table 3 (issue 6) as the rows recorded before 2026-12-02 ran it: the `split-mnist-er` protocol (MIR's setting,
+# 1,010 images per task, MLP 2x400, mean of per-task accuracies). ARM and their Distill (arm-distill: M = 0) at lag
+# T = iterations per task (`self-recall`) and at unit lag (`self-recall-unit-lag`, Table 4's direction), and at lag T
+# with their code's divergence and no clamp (`self-recall:divergence_form=official,clamp=false`); no payload, so a
+# 0-bit budget. Their eta0 = 0.05 is the ARM spec's own. ER, naive (and ER 25: `--config split-mnist-er --budgets
+# 25`) come from `split-mnist-er`.
+CONFIGS["arm-split-mnist-mir"] = Grid(
     dataset="mnist",
     stream=Split(examples_per_task=1010),
     setting=SETTINGS["mir"],
@@ -136,6 +137,19 @@ CONFIGS["arm-split-mnist"] = Grid(
     budgets=(BudgetSpec(bits=0),),
     learners=("arm", "arm-distill"),
     seeds=tuple(range(5)),
+)
+# ARM Table 3 as their code (xu-ji/ARM) runs it (issue 15): the `mnist5k` stream (500 images a class), the mean over
+# tasks of per-class accuracy (setting `arm`), their code's divergence without the clamp first, eq. 5's
+# Jensen-Shannon form with the clamp beside it; 20 seeds.
+CONFIGS["arm-split-mnist"] = Grid(
+    dataset="mnist",
+    stream=Split(examples_per_task=None, per_class=500),
+    setting=SETTINGS["arm"],
+    model=MLPSpec((400, 400)),
+    stores=("self-recall:divergence_form=official,clamp=false", "self-recall"),
+    budgets=(BudgetSpec(bits=0),),
+    learners=("arm", "arm-distill"),
+    seeds=tuple(range(20)),
 )
 
 

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import os
+import statistics
 import subprocess
 import time
 from collections.abc import Callable, Iterable
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 from tqdm import tqdm
 
 from learners import AccuracyMatrix, Learner
@@ -164,11 +166,12 @@ class Evaluation:
 
 
 def evaluate_stream(
-    learner: Learner, stream: Stream, *, batch_size: int = 10, task_aware: bool = True
+    learner: Learner, stream: Stream, *, batch_size: int = 10, task_aware: bool = True, class_balanced: bool = False
 ) -> Evaluation:
     """Feed ``stream`` to ``learner`` in batches, evaluating on every task's test set after each task.
 
     ``task_aware=False`` is task-free use: no task ids and no ``end_task`` calls reach the learner.
+    ``class_balanced``: a task's head accuracy is the mean over its classes of their accuracies.
     """
     matrix = AccuracyMatrix((), stream.test_sizes)
     by_means = matrix if isinstance(learner, ScoresByClassMeans) else None
@@ -177,11 +180,17 @@ def evaluate_stream(
             learner.observe(x, y, task=task.index if task_aware else None)
         if task_aware:
             learner.end_task(task.index)
-        matrix = matrix.with_row([learner.score(t.test_x, t.test_y).accuracy for t in stream])
+        matrix = matrix.with_row([_head_accuracy(learner, t.test_x, t.test_y, class_balanced) for t in stream])
         if by_means is not None:
             by_means = by_means.with_row([learner.score_class_means(t.test_x, t.test_y).accuracy  # type: ignore
                                           for t in stream])
     return Evaluation(matrix, by_means)
+
+
+def _head_accuracy(learner: Learner, x: Tensor, y: Tensor, class_balanced: bool) -> float:
+    if not class_balanced:
+        return learner.score(x, y).accuracy
+    return statistics.fmean(learner.score(x[y == c], y[y == c]).accuracy for c in y.unique().tolist())
 
 
 def train_and_evaluate(
@@ -232,7 +241,8 @@ def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu",
     parts = build_cell(cell, data_root=data_root, device=device)
     store = parts.store
     evaluation = evaluate_stream(
-        parts.learner, parts.stream, batch_size=cell.setting.batch_size, task_aware=cell.setting.task_aware
+        parts.learner, parts.stream, batch_size=cell.setting.batch_size, task_aware=cell.setting.task_aware,
+        class_balanced=cell.setting.class_balanced,
     )
     matrix, by_means = evaluation.matrix, evaluation.class_means
     if keep_store is not None and store is not None:

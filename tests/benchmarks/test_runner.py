@@ -8,7 +8,7 @@ import torch
 
 from benchmarks.report import markdown_table, summarise, write_report
 from benchmarks.runner import Cell, CellResult, Grid, run_cell, run_grid
-from benchmarks.specs import SETTINGS, BudgetSpec, MLPSpec, Metric
+from benchmarks.specs import SETTINGS, BudgetSpec, Metric, MLPSpec
 from benchmarks.streams import Split
 from learners import AccuracyMatrix
 from memstore import Budget
@@ -178,11 +178,14 @@ def test_gem_runs_on_a_per_task_recollection_store():
 
 def test_stores_whose_network_cannot_move_refuse_another_device_and_the_rest_ignore_it():
     from benchmarks.specs import STORES
+    from memstore.errors import InvalidInputError
 
     budget = Budget(0)
-    for name in ("dgmw", "self-recall"):
-        with pytest.raises(ValueError, match="CPU only"):
-            STORES[name].build(budget, (1, 8, 8), 10, seed=0, num_tasks=5, device="cuda")
+    with pytest.raises(ValueError, match="CPU only"):
+        STORES["self-recall"].build(budget, (1, 8, 8), 10, seed=0, num_tasks=5, device="cuda")
+    if not torch.cuda.is_available():  # the generative store moves: it refuses only a device this machine lacks
+        with pytest.raises(InvalidInputError, match="device"):
+            STORES["dgmw"].build(budget, (1, 8, 8), 10, seed=0, num_tasks=5, device="cuda")
     raw = STORES["raw"].build(Budget.images(5, (1, 8, 8), 10), (1, 8, 8), 10, seed=0, num_tasks=None, device="cuda")
     assert raw.capacity == 5
 
@@ -386,3 +389,30 @@ def test_results_recorded_before_model_bits_read_as_unrecorded(tmp_path):
     unrecorded = CellResult.from_json(old)
     assert unrecorded.model_bits is None
     assert "| 0 | " in markdown_table(summarise([recorded])) and "| - | " in markdown_table(summarise([unrecorded]))
+
+
+def test_a_class_balanced_setting_scores_each_task_by_the_mean_of_its_classes():
+    from benchmarks.configs import CONFIGS
+    from benchmarks.runner import evaluate_stream
+    from benchmarks.streams import Stream, Task
+    from learners.metrics import TaskScore
+
+    class SaysZero:  # predicts class 0 for everything
+        def observe(self, x, y, task=None):
+            return None
+
+        def end_task(self, task=None):
+            return None
+
+        def score(self, x, y):
+            return TaskScore(int((y == 0).sum()), int(y.numel()))
+
+    x = torch.zeros(4, 1, 2, 2)
+    task = Task(0, x, torch.tensor([0, 1, 1, 1]), x, torch.tensor([0, 1, 1, 1]), "classes 0,1")
+    stream = Stream("split", (task,), (1, 2, 2), 2)
+    assert evaluate_stream(SaysZero(), stream).matrix.values == ((0.25,),)
+    assert evaluate_stream(SaysZero(), stream, class_balanced=True).matrix.values == ((0.5,),)
+    grid = CONFIGS["arm-split-mnist"]
+    assert grid.setting.class_balanced and grid.stream.per_class == 500 and len(grid.seeds) == 20
+    assert grid.stores[0] == "self-recall:divergence_form=official,clamp=false"
+    assert not CONFIGS["arm-split-mnist-mir"].setting.class_balanced

@@ -196,3 +196,17 @@ def test_split_can_keep_only_its_first_tasks(digits):
         assert torch.equal(a.train_x, b.train_x) and torch.equal(a.test_y, b.test_y)
     with pytest.raises(ValueError, match="not 6"):
         Split(tasks=6).num_tasks(10)
+
+
+def test_split_per_class_draws_that_many_of_each_class_in_one_shuffled_order(digits):
+    stream = Split(examples_per_task=None, per_class=20).build(digits, _gen(1))
+    for task in stream.tasks:
+        counts = torch.bincount(task.train_y, minlength=10)
+        assert sorted(counts[counts > 0].tolist()) == [20, 20] and len(task.train_y) == 40
+        assert len(set(task.train_y[:20].tolist())) == 2  # shuffled across the task, not class after class
+    again = Split(examples_per_task=None, per_class=20).build(digits, _gen(1))
+    assert torch.equal(again.tasks[3].train_x, stream.tasks[3].train_x)
+    with pytest.raises(ValueError, match="per_class"):
+        Split(per_class=20)  # examples_per_task's default of 1000 as well
+    with pytest.raises(ValueError, match="available"):
+        Split(examples_per_task=None, per_class=10_000).build(digits, _gen(0))
