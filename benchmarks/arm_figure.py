@@ -1,6 +1,6 @@
 """ARM's Fig. 2 on our implementation: recalled samples above the real images they were initialised from.
 
-``python -m benchmarks.arm_figure`` trains the `arm-split-mnist` protocol's ARM (MLP 2x400, lag = one task, Table 6
+``python -m benchmarks.arm_figure`` trains the `arm-split-mnist-mir` protocol's ARM (MLP 2x400, lag = one task, Table 6
 settings) on the first ``--tasks`` tasks of Split MNIST, then, on ``--batches`` real batches of the next task, runs
 recall exactly as training does (Algorithm 1, lines 5–8: a step on the batch, then S ascent steps from M = 10 of its
 items) and draws each recalled batch (top row, labelled with the old model's class and confidence) over its
