@@ -3,6 +3,7 @@
     python -m benchmarks --config dgm-split-mnist --seeds 0-2 --keep-stores   # the runs (resumable, per cell)
     python -m benchmarks.dgm --report                                          # A5 / A10, growth, disk sizes
     python -m benchmarks.dgm --plot --seed 0                  # docs/img/dgm_growth.png and dgm_samples.png
+    python -m benchmarks.dgm --curve --cells DIR/cells        # docs/img/dgm_curve.png: A5 against epochs a task
 
 The protocol is the runner's config ``dgm-split-mnist``: one class per task in order 0..9, single head over the
 classes seen so far, no real sample kept. A_t = the mean over classes 0..t−1 of the per-class accuracy on the real
@@ -22,7 +23,7 @@ import torch
 
 from memstore import open as open_store
 
-__all__ = ["a_t", "cells", "main", "plot_growth", "plot_samples", "report"]
+__all__ = ["a_t", "cells", "curve", "main", "plot_curve", "plot_growth", "plot_samples", "report"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CELLS = ROOT / "results" / "dgm-split-mnist" / "cells"
@@ -75,6 +76,44 @@ def report(folder: Path) -> str:
             rows.append(f"| {cell['config']['store']} s{cell['config']['seed']} ({cell['config']['learner']}) | "
                         + ", ".join(str(sum(g.widths)) for g in growth) + f" | {sizes[0]} | {sizes[1]} |")
     return "\n".join(rows)
+
+
+def curve(folder: Path) -> dict[str, dict[int, list[float]]]:
+    """A5 per variant and epochs a task, one value per seed, from cells of ``settings=released`` stores."""
+    from .parameters import resolve
+    from .specs import STORES
+
+    points: dict[str, dict[int, list[float]]] = {}
+    for cell in cells(folder):
+        spec = resolve(cell["config"]["store"], STORES, "store")
+        value = a_t(cell["matrix"], 5)
+        if getattr(spec, "settings", None) == "released" and value is not None:
+            points.setdefault(spec.variant, {}).setdefault(spec.passes, []).append(value)
+    return points
+
+
+def plot_curve(folder: Path, path: Path) -> None:
+    """A5 (mean and each seed) against epochs per task, one line per variant, the paper's A5 dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paper = {"dgmw": 98.75, "dgma": 99.17}  # Table 1
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for variant, by_passes in sorted(curve(folder).items()):
+        passes = sorted(by_passes)
+        line = ax.plot(passes, [statistics.fmean(by_passes[n]) for n in passes], marker="o",
+                       label=f"{variant.upper()} (mean; dots: seeds)")[0]
+        for n in passes:
+            ax.scatter([n] * len(by_passes[n]), by_passes[n], s=10, color=line.get_color(), alpha=0.5)
+        ax.axhline(paper[variant], ls="--", color=line.get_color(), lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("epochs per task (released settings; theirs: 101)")
+    ax.set_ylabel("A5 (%); dashed: paper")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 def _kept(folder: Path, seed: int) -> list[dict]:
@@ -134,9 +173,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report", action="store_true", help="print the markdown tables")
     parser.add_argument("--plot", action="store_true", help="draw docs/img/dgm_growth.png and dgm_samples.png")
     parser.add_argument("--seed", type=int, default=0, help="the seed --plot draws")
+    parser.add_argument("--curve", action="store_true", help="draw docs/img/dgm_curve.png (A5 against epochs a task)")
     args = parser.parse_args(argv)
-    if not (args.report or args.plot):
-        parser.error("give --report or --plot (the runs are `python -m benchmarks --config dgm-split-mnist`)")
+    if not (args.report or args.plot or args.curve):
+        parser.error("give --report, --plot or --curve (the runs are `python -m benchmarks --config dgm-split-mnist`)")
+    if args.curve:
+        plot_curve(args.cells, ROOT / "docs" / "img" / "dgm_curve.png")
     if args.report:
         print(report(args.cells))
     if args.plot:

@@ -313,11 +313,16 @@ def test_the_dgm_configs_run_the_released_settings_with_a_holdout(tmp_path):
         with pytest.raises(ValueError, match="settings"):
             resolve(bad, STORES, "store")
     small = dataclasses.replace(grid, dataset="digits", model=MLPSpec((8,)), seeds=(0,), learners=(grid.learners[0],),
-                                stream=Split(classes_per_task=1, examples_per_task=30, test_cap=20, tasks=2),
+                                stream=Split(classes_per_task=1, examples_per_task=30, test_cap=20, tasks=5),
                                 stores=("dgmw:settings=released,passes=2",))
-    run = run_grid(small, tmp_path, progress=False)
+    run = run_grid(small, tmp_path / "run", progress=False)
     (result,) = run.results
-    assert len(result.matrix.values) == 2 and result.matrix.values[0][0] == 1.0 and result.model_bits > 0
+    assert len(result.matrix.values) == 5 and result.matrix.values[0][0] == 1.0 and result.model_bits > 0
+    from benchmarks import dgm
+
+    assert dgm.curve(run.cell_dir) == {"dgmw": {2: [pytest.approx(dgm.a_t(result.matrix.values, 5))]}}
+    dgm.plot_curve(run.cell_dir, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").stat().st_size > 0
 
 
 def _cell_fields(grid):
