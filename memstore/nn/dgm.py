@@ -222,7 +222,7 @@ class _TaskRun:
             fake = gen(z, labels, bank.weight_masks(bank.soft(s)), self.slot)
         loss_d = critic_loss(self.disc(real)[0], self.disc(fake)[0])
         if aux is None:
-            aux = auxiliary_loss(self._classifier_batch(real, labels), self._cls_y, self.seen)
+            aux = auxiliary_loss(*self._classifier_batch(real, labels), self.seen)
             loss_d = loss_d + aux
         loss_d = loss_d + settings.lambda_gp * gradient_penalty(self.disc, real, fake, self.generator)
         self.opt_d.zero_grad(set_to_none=True)
@@ -230,14 +230,14 @@ class _TaskRun:
         self.opt_d.step()
         return loss_d.detach(), aux.detach()
 
-    def _classifier_batch(self, real: Tensor, labels: Tensor) -> Tensor:
-        """Logits of the real batch joined with a generated batch of earlier classes (memstore's reduced form)."""
-        cls_x, self._cls_y = real, labels
-        if self.earlier.numel():
-            old = self.earlier[torch.randint(0, self.earlier.numel(), (len(labels),), generator=self.generator)]
-            cls_x = torch.cat([real, generate(self.gen, old, self.class_slot[old], self.generator)])
-            self._cls_y = torch.cat([labels, old.to(self.device)])
-        return self.disc(cls_x)[1]
+    def _classifier_batch(self, real: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """(logits, labels) of the real batch joined with a generated batch of earlier classes (memstore's reduced
+        form of the solver's training)."""
+        if not self.earlier.numel():
+            return self.disc(real)[1], labels
+        old = self.earlier[torch.randint(0, self.earlier.numel(), (len(labels),), generator=self.generator)]
+        cls_x = torch.cat([real, generate(self.gen, old, self.class_slot[old], self.generator)])
+        return self.disc(cls_x)[1], torch.cat([labels, old.to(self.device)])
 
     def _solver_steps(self, rows: Tensor) -> Tensor:
         """The released code's solver: the real rows joined with the same rows of every replay set, shuffled, one
