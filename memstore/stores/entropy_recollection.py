@@ -121,10 +121,10 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         self._written_since_refit = 0
         if not self._size:
             return
-        codes = self.codec.coder.decode(self._items)
+        codes = self.codec.coder.decode(self._scans.values())
         coder = self.codec.coder.fit(codes)
         self.codec.coder = coder
-        self._set_items(coder.encode(codes))
+        self._scans.replace_all(coder.encode(codes))
         while self._used() > self._room():  # the policy picks a victim; the newest item is the one it spares
             newest = self._size - 1
             self._remove(self.policy.evict(self._occupancy(self._size), newest, self.generator), newest)
@@ -157,7 +157,7 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
                 raise InvalidInputError(f"state 'payload' does not match its entropy model: {exc}") from exc
 
         def install() -> None:
-            self._set_items(items)
+            self._scans.replace_all(items)
             self.codec.coder = coder
 
         return install

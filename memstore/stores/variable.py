@@ -25,7 +25,7 @@ from torch import Tensor
 
 from ..budget import Ledger
 from ..codecs.base import ItemCodec, VariableLengthCodec
-from ..codecs.bitpack import pack, unpack
+from ..codecs.byte_column import ByteColumn
 from ..errors import BudgetTooSmallError, InvalidInputError
 from .items import ItemStore
 
@@ -78,10 +78,10 @@ class VariableItemStore(ItemStore):
         """Bits the items hold now (what ``ledger().charged`` counts, models aside)."""
         if not self._size:
             return 0
-        return 8 * len(self.codec.shared) + self._scan_bits + self._size * self.bits_per_item
+        return 8 * len(self.codec.shared) + self._scans.bits + self._size * self.bits_per_item
 
     def ledger(self) -> Ledger:
-        payload = 8 * len(self.codec.shared) + self._scan_bits if self._size else 0
+        payload = 8 * len(self.codec.shared) + self._scans.bits if self._size else 0
         return Ledger(
             payload=payload,
             labels=self._size * (self.label_bits + self.task_bits),
@@ -95,22 +95,20 @@ class VariableItemStore(ItemStore):
         if self.policy.fixed_slots_only:
             raise InvalidInputError(f"{type(self.policy).__name__} needs fixed-size slots; {type(self).__name__} "
                                     "stores items of varying size")
-        self._items: list[bytes] = []
-        self._scan_bits = 0
+        self._scans = ByteColumn(self._bits_of)
         #: the fraction of each key's change the last ``edit`` applied (1 = fully; see ``edit``)
         self.edit_fractions = np.ones(0)
 
     def _put(self, slots: np.ndarray, x: Tensor) -> None:
         for slot, scan in zip(slots.tolist(), self.codec.encode(x)):
-            self._replace(slot, scan)
+            self._scans.set(slot, scan)
+
+    def coded_items(self) -> list[bytes]:
+        """Each held item's coded bytes, in slot order: what the payload is charged for (the shared header aside)."""
+        return self._scans.values()
 
     def _get(self, slots: np.ndarray) -> Tensor:
-        items = self._items
-        return self.codec.decode([items[slot] for slot in slots.tolist()])
-
-    def _replace(self, slot: int, scan: bytes) -> None:
-        self._scan_bits += self._bits_of(scan) - self._bits_of(self._items[slot])
-        self._items[slot] = scan
+        return self.codec.decode(self._scans.get(slots.tolist()))
 
     # -- write -------------------------------------------------------------------------------------------------------
 
@@ -146,9 +144,8 @@ class VariableItemStore(ItemStore):
 
     def _set(self, slot: int, scan: bytes, label: int, task: int | None) -> None:
         if slot == self._size:
-            self._items.append(b"")
             self._size += 1
-        self._replace(slot, scan)
+        self._scans.set(slot, scan)
         self._labels.set(np.array([slot]), np.array([[label]]))
         if self.num_tasks is not None:
             self._tasks.set(np.array([slot]), np.array([[task or 0]]))
@@ -156,9 +153,7 @@ class VariableItemStore(ItemStore):
     def _remove(self, victim: int, keep: int) -> int:
         """Evict ``victim`` by moving the last item into its slot; returns ``keep``'s slot afterwards."""
         last = self._size - 1
-        self._scan_bits -= self._bits_of(self._items[victim])
-        self._items[victim] = self._items[last]
-        self._items.pop()
+        self._scans.remove(victim)
         moved = np.array([last])
         self._labels.set(np.array([victim]), self._labels.get(moved))
         self._tasks.set(np.array([victim]), self._tasks.get(moved))
@@ -177,37 +172,34 @@ class VariableItemStore(ItemStore):
         slots = self._edit_slots(keys, x)
         fractions = np.ones(slots.size)
         for row, (slot, scan) in enumerate(zip(slots.tolist(), self.codec.encode(x) if slots.size else [])):
-            if self._used() + self._bits_of(scan) - self._bits_of(self._items[slot]) > self._room():
+            old = self._scans.get([slot])[0]
+            if self._used() + self._bits_of(scan) - self._bits_of(old) > self._room():
                 fractions[row], scan = self._partial_edit(slot, x[row:row + 1])
-            self._replace(slot, scan)
+            self._scans.set(slot, scan)
         self.edit_fractions = fractions
 
     def _partial_edit(self, slot: int, x: Tensor) -> tuple[float, bytes]:
-        old = self._get(np.array([slot]))
-        spare = self._room() - self._used() + self._bits_of(self._items[slot])
+        old, held = self._get(np.array([slot])), self._scans.get([slot])[0]
+        spare = self._room() - self._used() + self._bits_of(held)
         for fraction in EDIT_STEPS:
             scan = self.codec.encode(old + fraction * (x - old))[0]
             if self._bits_of(scan) <= spare:
                 return fraction, scan
-        return 0.0, self._items[slot]
+        return 0.0, held
 
     # -- persistence -------------------------------------------------------------------------------------------------
 
     def _payload_state(self) -> dict[str, Any]:
         """``shared`` + the items: their bytes with packed lengths, or a self-delimiting codec's bitstream."""
         if self.codec.self_delimiting:
-            payload = self.codec.shared + self.codec.join(self._items) if self._size else b""
+            payload = self.codec.shared + self.codec.join(self._scans.values()) if self._size else b""
             return {"payload": np.frombuffer(payload, dtype=np.uint8).copy(), "lengths": np.zeros(0, np.uint8)}
-        payload = self.codec.shared + b"".join(self._items) if self._size else b""
-        lengths = np.array([len(scan) for scan in self._items], dtype=np.int64)
-        return {
-            "payload": np.frombuffer(payload, dtype=np.uint8).copy(),
-            "lengths": pack(lengths, self.codec.length_bits),
-        }
+        payload, lengths = self._scans.to_bytes(self.codec.shared, self.codec.length_bits)
+        return {"payload": payload, "lengths": lengths}
 
     def _check_payload(self, state: dict[str, Any], size: int) -> Callable[[], None]:
         items = self._read_items(state, size, self.codec.shared)
-        return lambda: self._set_items(items)
+        return lambda: self._scans.replace_all(items)
 
     def _read_items(self, state: dict[str, Any], size: int, shared: bytes,
                     split: Callable[[bytes, int], list[bytes]] | None = None) -> list[bytes]:
@@ -217,21 +209,13 @@ class VariableItemStore(ItemStore):
         packed = np.asarray(state["lengths"], dtype=np.uint8).reshape(-1)
         if self.codec.self_delimiting:
             return self._split_items(payload, packed, size, shared, split or self.codec.split)
-        width = self.codec.length_bits
-        if packed.size != -(-size * width // 8):
-            raise InvalidInputError(f"state 'lengths' has {packed.size} bytes, expected {-(-size * width // 8)}")
-        lengths = unpack(packed, width, size).tolist()
-        shared = shared if size else b""
-        if len(payload) != len(shared) + sum(lengths) or not payload.startswith(shared) or min(lengths, default=1) < 1:
-            raise InvalidInputError("state 'payload' does not match its lengths and this codec's shared header")
+        try:
+            items = ByteColumn.split(payload, packed, size, shared, self.codec.length_bits)
+        except ValueError as exc:
+            raise InvalidInputError(f"state {exc}") from exc
         if size and 8 * len(payload) + size * self.bits_per_item > self._room():
             raise InvalidInputError("state holds more bits than this store's budget")
-        ends = np.cumsum([len(shared), *lengths]).tolist()
-        return [payload[start:end] for start, end in zip(ends[:-1], ends[1:])]
-
-    def _set_items(self, items: list[bytes]) -> None:
-        """Replace every item's bytes (same count and order)."""
-        self._items, self._scan_bits = items, sum(map(self._bits_of, items))
+        return items
 
     def _split_items(self, payload: bytes, lengths: np.ndarray, size: int, shared: bytes,
                      split: Callable[[bytes, int], list[bytes]]) -> list[bytes]:

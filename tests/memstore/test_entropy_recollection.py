@@ -124,9 +124,9 @@ def test_refits_recode_every_item_and_charge_the_real_bytes() -> None:
     fitted = int(coder.counts.sum())  # fitted to the codes it held then (a refit may evict some afterwards)
     assert fitted % 16 == 0 and 16 * len(store) <= fitted <= 16 * 70
     ledger = store.ledger()
-    assert ledger.payload == 8 * (len(coder.shared) + sum(map(len, store._items)))
+    assert ledger.payload == 8 * (len(coder.shared) + sum(map(len, store.coded_items())))
     assert ledger.index == len(store) * coder.length_bits and ledger.charged(budget) <= budget.bits
-    codes = coder.decode(store._items, verify=True)
+    codes = coder.decode(store.coded_items(), verify=True)
     assert torch.allclose(store.read(np.arange(len(store))).x, store.model.decode(torch.from_numpy(codes)))
 
 

@@ -98,7 +98,7 @@ def test_charges_the_exact_bits_with_no_length_field_and_saves_them(tmp_path: An
     store = EntropyCodedRecollectionStore(budget, (1, 8, 8), 4, latents=16, classes=4, seed=0, coder="prefix")
     stream(store, 100)
     coder, ledger = store.codec.coder, store.ledger()
-    bits = sum(coder.item_bits(item) for item in store._items)
+    bits = sum(coder.item_bits(item) for item in store.coded_items())
     assert ledger.payload == 8 * len(coder.shared) + bits and ledger.index == 0
     assert ledger.charged(budget) <= budget.bits
     state = store.state_dict()

@@ -1,0 +1,81 @@
+"""Variable-size rows: one byte string per item, the sibling of :class:`~memstore.codecs.bitpack.Column` for items
+whose coded size varies (JPEG scans, zstd or PNG frames, prefix-coded codes).
+
+A :class:`ByteColumn` keeps its rows in order and the sum of what they are charged (``bits``, from the store's
+``cost`` of one row), so a store's ledger never re-walks its items. Removal moves the last row into the freed one (a
+store's slots stay dense). On disk a column is its rows joined after a shared prefix (a codec's header), with the
+lengths packed at a fixed width::
+
+    payload: | prefix | row 0 | row 1 | ... |        lengths: | len 0 | len 1 | ... |   (length_bits each)
+
+Memory follows the bytes held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from .bitpack import pack, unpack
+
+__all__ = ["ByteColumn"]
+
+
+class ByteColumn:
+    """Byte strings by row; ``bits`` = Σ ``cost(row)`` (``cost`` must give 0 for the empty placeholder)."""
+
+    def __init__(self, cost: Callable[[bytes], int]) -> None:
+        self._cost = cost
+        self._rows: list[bytes] = []
+        self.bits = 0
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, rows: Iterable[int]) -> list[bytes]:
+        """The byte strings of ``rows`` (checked by the caller), in that order."""
+        values = self._rows
+        return [values[row] for row in rows]
+
+    def values(self) -> list[bytes]:
+        """Every row, in order (a copy of the list, not of the bytes)."""
+        return list(self._rows)
+
+    def set(self, row: int, value: bytes) -> None:
+        """Set ``row`` to ``value``; ``row == len(self)`` appends."""
+        if row == len(self._rows):
+            self._rows.append(b"")
+        self.bits += self._cost(value) - self._cost(self._rows[row])
+        self._rows[row] = value
+
+    def remove(self, row: int) -> None:
+        """Drop ``row``, moving the last row into its place."""
+        self.bits -= self._cost(self._rows[row])
+        self._rows[row] = self._rows[-1]
+        self._rows.pop()
+
+    def replace_all(self, values: list[bytes]) -> None:
+        """Every row at once (a re-coding, a load); ``bits`` recounted."""
+        self._rows = list(values)
+        self.bits = sum(map(self._cost, self._rows))
+
+    def to_bytes(self, prefix: bytes, length_bits: int) -> tuple[np.ndarray, np.ndarray]:
+        """(``prefix`` + the rows joined, their lengths packed at ``length_bits``) as uint8 arrays; both empty when
+        the column is."""
+        payload = prefix + b"".join(self._rows) if self._rows else b""
+        lengths = np.array([len(value) for value in self._rows], dtype=np.int64)
+        return np.frombuffer(payload, dtype=np.uint8).copy(), pack(lengths, length_bits)
+
+    @staticmethod
+    def split(payload: bytes, packed: np.ndarray, rows: int, prefix: bytes, length_bits: int) -> list[bytes]:
+        """:meth:`to_bytes`'s inverse: the ``rows`` byte strings, or ValueError if the lengths, the prefix or the
+        payload's size do not match (every row must hold at least one byte)."""
+        if packed.size != -(-rows * length_bits // 8):
+            raise ValueError(f"'lengths' has {packed.size} bytes, expected {-(-rows * length_bits // 8)}")
+        lengths = unpack(packed, length_bits, rows).tolist()
+        prefix = prefix if rows else b""
+        if len(payload) != len(prefix) + sum(lengths) or not payload.startswith(prefix) or min(lengths, default=1) < 1:
+            raise ValueError("'payload' does not match its lengths and this codec's shared header")
+        ends = np.cumsum([len(prefix), *lengths]).tolist()
+        return [payload[start:end] for start, end in zip(ends[:-1], ends[1:])]
