@@ -14,6 +14,7 @@ Memory follows the bytes held.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from itertools import pairwise
 
 import numpy as np
 
@@ -78,4 +79,4 @@ class ByteColumn:
         if len(payload) != len(prefix) + sum(lengths) or not payload.startswith(prefix) or min(lengths, default=1) < 1:
             raise ValueError("'payload' does not match its lengths and this codec's shared header")
         ends = np.cumsum([len(prefix), *lengths]).tolist()
-        return [payload[start:end] for start, end in zip(ends[:-1], ends[1:])]
+        return [payload[start:end] for start, end in pairwise(ends)]
