@@ -129,10 +129,12 @@ class MaskedGenerator(nn.Module):
             del self.norms[len(self.bank.frozen):]
             self.norms.append(nn.ModuleList(nn.BatchNorm2d(units) for units in self.widths))
 
+    #: what a task's batch norm stores: its scale, shift and running statistics
+    NORM_TENSORS = ("weight", "bias", "running_mean", "running_var")
+
     def norm_tensors(self) -> list[Tensor]:
         """Every task's batch-norm scales, shifts and running statistics (stored with the weights)."""
-        return [t for task in self.norms for norm in task
-                for t in (norm.weight, norm.bias, norm.running_mean, norm.running_var)]
+        return [getattr(norm, name) for task in self.norms for norm in task for name in self.NORM_TENSORS]
 
     def norm_parameters(self) -> list[Tensor]:
         """The trainable scales and shifts of the task in training."""

@@ -139,8 +139,8 @@ def train_task(gen: MaskedGenerator, disc: Discriminator, x: Tensor, y: Tensor, 
     """
     run = _TaskRun(gen, disc, x, y, class_slot, settings, generator)
     steps, per_pass = run.steps()
-    order = torch.randperm(run.x.shape[0], generator=generator) if settings.passes is not None else None
-    order = None if order is None else order.to(run.device)
+    order = (torch.randperm(run.x.shape[0], generator=generator).to(run.device) if settings.passes is not None
+             else None)
     best = _Selection(disc, validation, run.seen) if validation is not None and order is not None else None
     losses = TaskLosses(0.0, 0.0, 0.0, 0.0)
     for step in range(steps):

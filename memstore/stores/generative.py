@@ -267,7 +267,7 @@ class GenerativeStore(MemoryStore):
         masks = {str(t): {str(i): {name: mask.cpu().clone() for name, mask in layer.items()}
                           for i, layer in enumerate(task)} for t, task in enumerate(self.model.bank.frozen)}
         norms = {str(t): {str(i): {name: getattr(norm, name).detach().cpu().clone()
-                                   for name in ("weight", "bias", "running_mean", "running_var")}
+                                   for name in MaskedGenerator.NORM_TENSORS}
                           for i, norm in enumerate(task)} for t, task in enumerate(self.model.norms)}
         disc = {name.replace(".", "_"): value.detach().cpu().clone()
                 for name, value in self.discriminator.state_dict().items()}
