@@ -194,8 +194,11 @@ class RecollectionSpec:
     """``RecollectionStore`` (Riemer et al.) with reservoir admission: codes of ``latents`` (c) variables of ``classes``
     (l) values; their Algorithm 1 on every write with ``steps`` (N) recollection batches of ``batch_size``, Adam ``lr``.
     ``recollection`` is the store's defaults: (c, l) from the budget (and ``expected_items`` when given), one step
-    per incoming item. Registered too once per latent shape of the papers (``recollection-<c>x<l>``, one step per
-    write): Table 1 uses (104, 4) at 100 and (139, 8) at 200 images. ``per_task``: GEM's ``PerTask()`` memory
+    per incoming item, recollections anchored every 100 items and not refreshed (decision 0028; ``refresh``,
+    ``warmup_steps``, ``warmup_per_item`` and ``anchor_every`` are :class:`~memstore.Stabilisation`'s; cells recorded
+    before 0028 are ``recollection:refresh=true,anchor_every=0``). Registered too once per latent shape of the papers
+    (``recollection-<c>x<l>``, one step per write, refreshed, no anchor, as their cells ran): Table 1 uses (104, 4)
+    at 100 and (139, 8) at 200 images. ``per_task``: GEM's ``PerTask()`` memory
     instead (``recollection-<c>x<l>-per-task``, their GEM rows); ``recollection-<c>x<l>-online-ae``: recollection
     batches of 0, the dVAE trained on the incoming batch only. ``entropy``: the codes range-coded per item
     (``EntropyCodedRecollectionStore``), e.g. ``recollection:entropy=true``; not with ``per_task`` (PerTask needs
@@ -210,8 +213,11 @@ class RecollectionSpec:
     lr: float = 1e-3
     per_task: bool = False
     entropy: bool = False
-    refresh: bool = field(default=True, metadata={"since": "2026-12-02"})
+    refresh: bool = field(default=False, metadata={"since": "2026-12-02"})
     coder: str = field(default="range", metadata={"since": "2026-12-02"})
+    warmup_steps: int = field(default=0, metadata={"since": "2026-12-04"})
+    warmup_per_item: int = field(default=9, metadata={"since": "2026-12-04"})
+    anchor_every: int = field(default=100, metadata={"since": "2026-12-04"})
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
@@ -225,18 +231,24 @@ class RecollectionSpec:
         coding = {"coder": self.coder} if self.entropy else {}
         return store_type(budget, item_shape, num_classes, latents=self.latents, classes=self.classes,
                           expected_items=self.expected_items,
-                          stabilisation=Stabilisation(self.steps, self.batch_size, self.lr, refresh=self.refresh),
+                          stabilisation=Stabilisation(self.steps, self.batch_size, self.lr, refresh=self.refresh,
+                                                      warmup_steps=self.warmup_steps,
+                                                      warmup_per_item=self.warmup_per_item,
+                                                      anchor_every=self.anchor_every),
                           seed=seed, **coding,
                           policy=PerTask() if self.per_task else Reservoir(), num_tasks=num_tasks, device=device)
 
 
 STORES[RecollectionSpec.name] = RecollectionSpec()
-for _shape in ((104, 4), (139, 8), (38, 2)):
-    STORES[f"recollection-{_shape[0]}x{_shape[1]}"] = RecollectionSpec(*_shape, steps=1)
-    STORES[f"recollection-{_shape[0]}x{_shape[1]}-per-task"] = RecollectionSpec(*_shape, steps=1, per_task=True)
+# the paper shapes keep the stabilisation their recorded cells ran: no anchor (before decision 0028), and refreshed
+# codes except (38, 2), whose frontier cells ran before refresh existed
+for _shape, _refresh in (((104, 4), True), ((139, 8), True), ((38, 2), False)):
+    _recorded = {"steps": 1, "refresh": _refresh, "anchor_every": 0}
+    STORES[f"recollection-{_shape[0]}x{_shape[1]}"] = RecollectionSpec(*_shape, **_recorded)
+    STORES[f"recollection-{_shape[0]}x{_shape[1]}-per-task"] = RecollectionSpec(*_shape, **_recorded, per_task=True)
     # their appendix on MNIST-Rotations: "very good results even just training our autoencoder online and not
     # leveraging the recollection buffer to stabilize its training": one Adam step on the incoming batch alone
-    STORES[f"recollection-{_shape[0]}x{_shape[1]}-online-ae"] = RecollectionSpec(*_shape, steps=1, batch_size=0)
+    STORES[f"recollection-{_shape[0]}x{_shape[1]}-online-ae"] = RecollectionSpec(*_shape, **_recorded, batch_size=0)
 
 
 @dataclass(frozen=True)

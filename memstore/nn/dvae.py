@@ -188,6 +188,12 @@ class DiscreteVAE(nn.Module):
         x = x.to(self.device)
         return F.binary_cross_entropy_with_logits(self(x, generator), x)
 
+    def code_loss(self, codes: Tensor, targets: Tensor) -> Tensor:
+        """Binary cross-entropy of decoding integer ``codes`` (B, c) as ``targets`` (B, C, H, W): the decoder alone,
+        no encoder and no noise."""
+        one_hot = F.one_hot(codes.to(self.device, torch.int64), self.config.classes).float()
+        return F.binary_cross_entropy_with_logits(self.decode_logits(one_hot), targets.to(self.device))
+
     # -- codes -------------------------------------------------------------------------------------------------------
 
     @torch.no_grad()

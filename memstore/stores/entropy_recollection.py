@@ -103,6 +103,9 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
     def learned_codec(self) -> DVAECodec:
         return self.codec.dvae
 
+    def _codes(self, slots: np.ndarray) -> np.ndarray:
+        return self.codec.coder.decode(self._scans.get(slots.tolist()))
+
     # -- the entropy model -------------------------------------------------------------------------------------------
 
     def write(self, x: Tensor, y: Tensor, *, task: int | None = None) -> int:

@@ -4,15 +4,20 @@ The shared item engine with the discrete-VAE codec (:class:`~memstore.codecs.dva
 default, the packed code bitstream in a Zarr array (:class:`~memstore.stores.zarr_payload.ZarrPackedArray`), and the
 dVAE trained online by their Algorithm 1 on every write::
 
-    write(x, y):  check ─▶ for s in 1..N: z_s ← Sample(M); x_s ← DEC(z_s)          (recollections, current decoder)
+    write(x, y):  check ─▶ for s in 1..N: z_s ← Sample(M); x_s ← DEC_a(z_s)       (recollections, by the anchor a)
                            for s in 1..N: one Adam step on BCE(DEC(ENC(x_s ∪ x)), x_s ∪ x)   (encoder + decoder)
-                           refresh: z_s ← argmax ENC(x_s) into their slots     (codes follow the updated dVAE)
+                                                       + BCE(DEC(z_s), x_s)      (the stored codes keep their meaning)
+                           every `anchor_every` items seen: a ← a frozen copy of the dVAE
                            policy.place ─▶ slots ─▶ codes = argmax ENC(x) ─▶ bitpack ─▶ Zarr payload; labels packed
     sample(n):    slots (generator) ─▶ codes from the Zarr chunks that hold them ─▶ DEC(codes) with the current decoder
     edit(k, x):   re-encode x into slots k (GMED works through it)
 
 N is one step per incoming item by default (their per-example loop), and (c, l) follow the budget when not given
-(:func:`~memstore.stores.latent_design.default_latents`); decision 0021 gives the measurements.
+(:func:`~memstore.stores.latent_design.default_latents`); decision 0021 gives the measurements. The anchor (every
+100 items by default; before the first one the current decoder decodes and no code term is added) is decision 0028:
+without it the decoder drifts away from the codes stored early, which then decode to blurs of the mean image. It is
+not in the paper (``Stabilisation(anchor_every=0)`` is their Algorithm 1; ``refresh=True`` re-encodes the
+recollections instead, decision 0021's earlier remedy).
 
 Bits (docs/backends/recollection.md): c·ceil(log2 l) per item + label (+ task id); the dVAE's float32 parameters are
 ``Ledger.models`` and count against the budget only under ``Budget(charge_models=True)`` (their Table 3's total
@@ -55,26 +60,50 @@ class Stabilisation:
     the number of updates of their per-example loop whatever the write's batch size; Adam at ``lr``;
     ``code_sampling`` draws random codes instead of buffer codes (their Table 4 baseline); ``refresh``: after the
     steps, the recollections (decoded before them) are re-encoded into their slots by the updated encoder, so the
-    codes replayed most follow the dVAE instead of going stale (decision 0021; not in the paper)."""
+    codes replayed most follow the dVAE instead of going stale (decision 0021; not in the paper); ``warmup_steps``:
+    extra steps, ``warmup_per_item`` per incoming item, spent on the first items of the stream, so that the codes
+    written early come from a trained dVAE; ``anchor_every``: every this many items seen the dVAE is copied, and
+    the recollections are decoded by that copy (the anchor) and also train the decoder on their stored codes, so the
+    held codes keep what they decoded to instead of drifting with the decoder (decision 0028; neither in the
+    paper). 0 turns either off."""
 
     steps: int | None = None
     batch_size: int = 10
     lr: float = 1e-3
     code_sampling: bool = False
-    refresh: bool = True
+    refresh: bool = False
+    warmup_steps: int = 0
+    warmup_per_item: int = 9
+    anchor_every: int = 100
 
     def __post_init__(self) -> None:
         if self.steps is not None:
             check_int("Stabilisation.steps", self.steps, low=0)
         check_int("Stabilisation.batch_size", self.batch_size, low=0)
+        check_int("Stabilisation.warmup_steps", self.warmup_steps, low=0)
+        check_int("Stabilisation.warmup_per_item", self.warmup_per_item, low=0)
+        check_int("Stabilisation.anchor_every", self.anchor_every, low=0)
         check_real("Stabilisation.lr", self.lr, low=0, high=LR_MAX, open_low=True)
         for name in ("code_sampling", "refresh"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInputError(f"Stabilisation.{name} must be a bool, got {getattr(self, name)!r}")
 
-    def steps_for(self, incoming: int) -> int:
-        """N for a write of ``incoming`` items."""
-        return incoming if self.steps is None else self.steps
+    def steps_for(self, incoming: int, seen: int = 0) -> int:
+        """N for a write of ``incoming`` items after ``seen`` items: ``steps`` (or one per incoming item), plus the
+        warm-up's share: ``warmup_per_item`` extra steps per incoming item until ``warmup_steps`` are spent."""
+        base = incoming if self.steps is None else self.steps
+        spent = min(self.warmup_steps, self.warmup_per_item * seen)
+        return base + min(self.warmup_steps, self.warmup_per_item * (seen + incoming)) - spent
+
+
+@dataclass(frozen=True)
+class Recollections:
+    """One recollection set: the ``slots`` drawn, their stored ``codes`` when the anchor decoded them (else None),
+    and the decoded items ``x``."""
+
+    slots: np.ndarray
+    codes: np.ndarray | None
+    x: Tensor
 
 
 def _latent_shape_of(codec: Any, item_shape: Any) -> dict[str, Any]:
@@ -124,6 +153,7 @@ class OnlineDVAE:
             state = dvae.state_dict() if isinstance(dvae, DiscreteVAE) else dvae
             self.model.load_state_dict(state)
         self.recollections_used = 0  # decoded recollections trained on (a measurement, not state)
+        self._anchor: DiscreteVAE | None = None  # the dVAE as it was at the last snapshot (anchor_every)
 
     def _dvae_codec(self) -> DVAECodec:
         latents, classes, tau = self._latent_shape
@@ -158,34 +188,48 @@ class OnlineDVAE:
         self.stabilise(x)
 
     def recollect(self, n: int, *, code_sampling: bool = False, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` recollections decoded with the current decoder: buffer codes (uniform, without replacement) or, with
-        ``code_sampling``, codes whose every latent is uniform (the paper's Table 4 comparison)."""
-        return self._recollection_set(n, code_sampling, generator or self.generator)[1]
+        """``n`` recollections decoded with the current decoder (the anchor, when ``anchor_every`` has taken one):
+        buffer codes (uniform, without replacement) or, with ``code_sampling``, codes whose every latent is uniform
+        (the paper's Table 4 comparison)."""
+        return self._recollection_set(n, code_sampling, generator or self.generator).x
 
-    def _recollection_set(self, n: int, code_sampling: bool, generator: torch.Generator) -> tuple[np.ndarray, Tensor]:
-        """The slots drawn (none for random codes) and their decodings."""
+    def _recollection_set(self, n: int, code_sampling: bool, generator: torch.Generator) -> Recollections:
+        """The slots drawn (none for random codes), their codes when an anchor decodes them, and their decodings."""
         none = np.zeros(0, dtype=np.int64)
         if code_sampling:
-            return none, self.model.decode(self.model.random_codes(n, generator))
+            return Recollections(none, None, self.model.decode(self.model.random_codes(n, generator)))
         if self._size == 0 or n == 0:
-            return none, torch.zeros(0, *self.item_shape)
+            return Recollections(none, None, torch.zeros(0, *self.item_shape))
         slots = np.sort(choose(self._size, n, generator))
-        return slots, self._get(slots)
+        if self._anchor is None:
+            return Recollections(slots, None, self._get(slots))
+        codes = self._codes(slots)
+        return Recollections(slots, codes, self._anchor.decode(torch.from_numpy(codes)))
+
+    def _codes(self, slots: np.ndarray) -> np.ndarray:
+        """The stored codes (len(slots), c) of ``slots`` (in range), as int64."""
+        raise NotImplementedError
 
     def stabilise(self, x: Tensor) -> None:
         """Their Algorithm 1, recollection-module half: N recollection sets, then N steps on X_s = x_s ∪ x; then,
-        with ``refresh``, the recollections re-encoded into their slots."""
+        with ``refresh``, the recollections re-encoded into their slots. With ``anchor_every``, the sets are decoded
+        by the anchor, each step also fits DEC(stored code) to them, and a write that crosses a multiple of
+        ``anchor_every`` items seen ends by taking a new anchor."""
         settings = self.stabilisation
         if x.shape[0] == 0:  # no incoming experience, nothing to integrate
             return
         drawn = [self._recollection_set(settings.batch_size, settings.code_sampling, self.generator)
-                 for _ in range(settings.steps_for(x.shape[0]))]
+                 for _ in range(settings.steps_for(x.shape[0], self._seen))]
         incoming = x.detach().to("cpu", torch.float32)
-        for _, x_s in drawn:
-            self.recollections_used += x_s.shape[0]
-            self.learned_codec.train_step(torch.cat([x_s, incoming]), self.generator)
+        for recollections in drawn:
+            self.recollections_used += recollections.x.shape[0]
+            anchored = None if recollections.codes is None else (recollections.codes, recollections.x)
+            self.learned_codec.train_step(torch.cat([recollections.x, incoming]), self.generator, anchored=anchored)
         if settings.refresh and drawn:
-            self._refresh(np.concatenate([slots for slots, _ in drawn]), torch.cat([x_s for _, x_s in drawn]))
+            self._refresh(np.concatenate([r.slots for r in drawn]), torch.cat([r.x for r in drawn]))
+        every = settings.anchor_every
+        if every and (self._seen + x.shape[0]) // every > self._seen // every:
+            self._anchor = self.learned_codec.snapshot()
 
     def _refresh(self, slots: np.ndarray, decoded: Tensor) -> None:
         """Re-encode ``decoded`` (what ``slots`` decoded to before the steps) with the encoder after them; a slot
@@ -219,23 +263,37 @@ class OnlineDVAE:
         codec = kwargs.pop("codec", None)  # stores saved before it was nested kept latents, classes, tau flat
         if codec is not None:
             kwargs.update(_latent_shape_of(codec, config["item_shape"]))
-        # stores saved before refresh existed did not refresh; they reopen as they ran
-        kwargs["stabilisation"] = Stabilisation(**{"refresh": False, **config["stabilisation"]})
+        # stores saved before refresh (or the warm-up) existed did neither; they reopen as they ran
+        kwargs["stabilisation"] = Stabilisation(**{"refresh": False, "warmup_steps": 0, "anchor_every": 0,
+                                                  **config["stabilisation"]})
         return kwargs
 
     def state_dict(self) -> dict[str, Any]:
         weights = {name: value.detach().cpu().clone() for name, value in self.model.state_dict().items()}
-        return {**super().state_dict(), "dvae": weights, "adam": self.learned_codec.training_state()}
+        anchor = {} if self._anchor is None else {name: value.detach().cpu().clone()
+                                                  for name, value in self._anchor.state_dict().items()}
+        return {**super().state_dict(), "dvae": weights, "adam": self.learned_codec.training_state(),
+                "anchor": anchor}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        weights = {name: torch.as_tensor(value) for name, value in state["dvae"].items()}
-        expected = self.model.state_dict()
-        if weights.keys() != expected.keys() or any(weights[k].shape != expected[k].shape for k in expected):
-            raise InvalidInputError("state 'dvae' does not match this store's dVAE architecture")
+        weights = self._weights(state, "dvae")
+        anchor_weights = self._weights(state, "anchor") if state.get("anchor") else None  # none saved before 0028
         optimiser = self.learned_codec.optimiser_from(state["adam"])  # built first: a bad state changes nothing
         super().load_state_dict(state)
         self.model.load_state_dict(weights)
         self.learned_codec.optimiser = optimiser
+        self._anchor = None
+        if anchor_weights is not None:
+            self._anchor = self.learned_codec.snapshot()
+            self._anchor.load_state_dict(anchor_weights)
+
+    def _weights(self, state: dict[str, Any], key: str) -> dict[str, Tensor]:
+        """``state[key]`` as dVAE weights; InvalidInputError unless they fit this store's architecture."""
+        weights = {name: torch.as_tensor(value) for name, value in state[key].items()}
+        expected = self.model.state_dict()
+        if weights.keys() != expected.keys() or any(weights[k].shape != expected[k].shape for k in expected):
+            raise InvalidInputError(f"state {key!r} does not match this store's dVAE architecture")
+        return weights
 
 
 class RecollectionStore(OnlineDVAE, ItemStore):
@@ -281,6 +339,9 @@ class RecollectionStore(OnlineDVAE, ItemStore):
 
     def make_codec(self) -> DVAECodec:
         return self._dvae_codec()
+
+    def _codes(self, slots: np.ndarray) -> np.ndarray:
+        return np.asarray(self._payload.get(slots), dtype=np.int64).reshape(slots.size, self.latents)
 
     @property
     def learned_codec(self) -> DVAECodec:

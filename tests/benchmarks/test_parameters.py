@@ -18,7 +18,19 @@ def test_parameters_replace_fields_by_their_types() -> None:
     assert resolve("lossless:codec=png,level=6,quantise=false", STORES, "store") == LosslessSpec("png", 6, False)
     assert resolve("lossless:level=none", STORES, "store") == LosslessSpec(level=None)
     spec = resolve("recollection-38x2:steps=4,lr=3e-3,per_task=yes", STORES, "store")
-    assert spec == RecollectionSpec(38, 2, steps=4, lr=3e-3, per_task=True)
+    assert spec == RecollectionSpec(38, 2, steps=4, lr=3e-3, per_task=True, refresh=False, anchor_every=0)
+    defaults = resolve("recollection", STORES, "store")
+    assert (defaults.refresh, defaults.anchor_every, defaults.warmup_steps) == (False, 100, 0)  # decision 0028
+    recorded = resolve("recollection:refresh=true,anchor_every=0", STORES, "store")  # the cells before 0028
+    assert (recorded.refresh, recorded.anchor_every) == (True, 0)
+
+
+def test_the_recollection_spec_passes_its_stabilisation_to_the_store() -> None:
+    from memstore import Budget, Stabilisation
+
+    spec = resolve("recollection:latents=5,classes=3,anchor_every=7,warmup_steps=3,warmup_per_item=2", STORES, "store")
+    store = spec.build(Budget(10**4), (1, 8, 8), 10, seed=0, num_tasks=None)
+    assert store.stabilisation == Stabilisation(anchor_every=7, warmup_steps=3, warmup_per_item=2)
 
 
 @pytest.mark.parametrize("text, message", [

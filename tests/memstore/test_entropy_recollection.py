@@ -41,6 +41,18 @@ class TestEntropyCodedRecollectionStore(StoreConformance):
         return store.codec.decode(store.codec.encode(x))
 
 
+class TestAnchoredEntropyCodedRecollectionStore(TestEntropyCodedRecollectionStore):
+    """The conformance suite with the warm-up and the anchor on: anchored recollections read the stored codes back
+    through the entropy coder."""
+
+    stateful_examples = 6
+
+    def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, **options: Any) -> Any:
+        settings = Stabilisation(batch_size=3, warmup_steps=6, warmup_per_item=2, anchor_every=4, refresh=False)
+        return EntropyCodedRecollectionStore(budget, item_shape, num_classes, **TINY, stabilisation=settings,
+                                             **options)
+
+
 # -- the range coder ---------------------------------------------------------------------------------------------------
 
 

@@ -193,6 +193,74 @@ def test_default_stabilisation_takes_one_step_per_incoming_item() -> None:
     assert store.recollections_used == 5 * 4  # the second write: 5 items, 5 steps of 4 recollections each
 
 
+def test_warmup_front_loads_extra_steps_until_spent() -> None:
+    settings = Stabilisation(warmup_steps=25, warmup_per_item=4)
+    assert [settings.steps_for(5, seen) for seen in (0, 5, 10, 15)] == [5 + 20, 5 + 5, 5, 5]  # 20 + 5 = 25 spent
+    assert Stabilisation(steps=2, warmup_steps=3, warmup_per_item=1).steps_for(10, 0) == 2 + 3
+    assert Stabilisation().steps_for(7, 10**6) == 7  # no warm-up by default: one step per incoming item
+    store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0,
+                              stabilisation=Stabilisation(batch_size=4, warmup_steps=10, warmup_per_item=2))
+    store.write(*items(4))  # 4 + 8 steps, from an empty buffer
+    store.write(*items(3, seed=1))  # 3 + the 2 warm-up steps left, 4 recollections each
+    assert store.recollections_used == (3 + 2) * 4
+    for bad in ({"warmup_steps": -1}, {"warmup_per_item": 1.5}):
+        with pytest.raises(InvalidInputError, match="Stabilisation.warmup"):
+            Stabilisation(**bad)  # type: ignore[arg-type]
+
+
+def test_stores_saved_before_the_warmup_reopen_without_it(tmp_path: Any) -> None:
+    store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0)
+    config = store.config()
+    for key in ("warmup_steps", "warmup_per_item"):
+        del config["stabilisation"][key]
+    assert RecollectionStore.decode_config(config)["stabilisation"].warmup_steps == 0
+
+
+class TestAnchoredRecollectionStore(TestRecollectionStore):
+    """The conformance suite again with the warm-up and the anchor on (a snapshot every 4 items seen)."""
+
+    stateful_examples = 6
+
+    def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int,
+                   **options: Any) -> RecollectionStore:
+        settings = Stabilisation(batch_size=3, warmup_steps=6, warmup_per_item=2, anchor_every=4, refresh=False)
+        return RecollectionStore(budget, item_shape, num_classes, **TINY, stabilisation=settings, **options)
+
+
+def test_anchor_decodes_recollections_and_trains_the_decoder_on_their_codes() -> None:
+    settings = Stabilisation(steps=1, batch_size=4, refresh=False, anchor_every=8)
+    store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0, stabilisation=settings)
+    store.write(*items(6))
+    assert store._anchor is None  # 6 items seen: no multiple of 8 crossed yet
+    store.write(*items(4, seed=1))  # crosses 8: the write ends by taking the anchor
+    assert store._anchor is not None and state_equal(store._anchor.state_dict(), store.model.state_dict())
+    assert not any(p.requires_grad for p in store._anchor.parameters())
+    anchor_state = {k: v.clone() for k, v in store._anchor.state_dict().items()}
+    steps: list[tuple[Any, Any]] = []
+    real = store.codec.train_step
+    store.codec.train_step = lambda x, g, anchored=None: steps.append(anchored) or real(x, g, anchored)  # type: ignore
+    store.write(*items(2, seed=2))  # 12 items seen: no new anchor, so the step's targets are the anchor's
+    codes, targets = steps[0]
+    assert codes.shape == (4, 5)
+    torch.testing.assert_close(targets, store._anchor.decode(torch.from_numpy(codes)))
+    assert state_equal(anchor_state, store._anchor.state_dict())
+    assert not state_equal(anchor_state, store.model.state_dict())  # the dVAE itself moved on
+
+
+def test_anchor_survives_save_and_open(tmp_path: Any) -> None:
+    settings = Stabilisation(steps=1, batch_size=4, refresh=False, anchor_every=5)
+    store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0, stabilisation=settings)
+    store.write(*items(6))
+    store.write(*items(3, seed=1))
+    store.save(tmp_path / "m.zarr")
+    again = open_store(tmp_path / "m.zarr")
+    assert again._anchor is not None and state_equal(again._anchor.state_dict(), store._anchor.state_dict())
+    for copy in (store, again):
+        copy.write(*items(4, seed=2))
+    assert state_equal(again.model.state_dict(), store.model.state_dict())
+    assert state_equal(again._anchor.state_dict(), store._anchor.state_dict())
+
+
 @pytest.mark.parametrize("refresh", [True, False])
 def test_refresh_re_encodes_the_recollections_with_the_updated_encoder(refresh: bool) -> None:
     settings = Stabilisation(steps=1, batch_size=4, refresh=refresh)

@@ -1,0 +1,69 @@
+"""What a RecollectionStore's held codes decode to at the end of a stream, against the images they were made from.
+
+``distortion()`` measures each item's round trip when it is written; this measures it when the stream is over, after
+the decoder has moved on (decision 0028). The budget must hold every stream image (200 raw images' worth holds all
+1,347 digits), so slot ``i`` holds the ``i``-th image and no original has to be kept by the store. Per task it
+prints the held codes' mean L1, the same images passed through the final dVAE ("fresh"), the write-time meter and
+the mean image's L1::
+
+    python -m benchmarks.held_codes [--dataset digits --budget 200 --seed 0 --store recollection:refresh=true]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from .datasets import load_dataset
+from .parameters import resolve
+from .specs import STORES, BudgetSpec
+from .streams import Split
+
+__all__ = ["held_and_fresh", "main"]
+
+
+def held_and_fresh(dataset: str, budget_images: int, seed: int, store_spec: str) -> dict[str, list[float] | float]:
+    """Per task: mean L1 of the held codes' decodings and of the final dVAE's round trip, against the originals."""
+    data = load_dataset(dataset)
+    stream = Split(examples_per_task=None).build(data, torch.Generator().manual_seed(seed))
+    budget = BudgetSpec(images=budget_images).resolve(data.item_shape, data.num_classes)
+    store = resolve(store_spec, STORES, "store").build(budget, data.item_shape, data.num_classes, seed=seed,
+                                                       num_tasks=None)
+    if not hasattr(store, "model"):
+        raise ValueError(f"{store_spec!r} is not a store of dVAE codes")
+    originals = []
+    for task in stream:
+        for x, y in task.batches(10):
+            store.write(x, y)
+            originals.append(x)
+    images = torch.cat(originals)
+    if len(store) != images.shape[0]:
+        raise ValueError(f"the store held {len(store)} of {images.shape[0]} images: give a larger --budget")
+    held = torch.cat([store.read(np.arange(i, min(i + 500, len(store)))).x for i in range(0, len(store), 500)])
+    fresh = store.model.decode(store.model.encode(images))
+    bounds = np.cumsum([0] + [len(task.train_y) for task in stream])
+
+    def per_task(decoded: torch.Tensor) -> list[float]:
+        l1 = (decoded - images).abs().mean(dim=(1, 2, 3))
+        return [round(l1[a:b].mean().item(), 3) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    mean_image = (images.mean(0, keepdim=True) - images).abs().mean().item()
+    return {"held": per_task(held), "fresh": per_task(fresh), "write_time": round(store.distortion().l1, 3),
+            "mean_image": round(mean_image, 3)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="digits", help="digits (embedded), colour, mnist (from the data root)")
+    parser.add_argument("--budget", type=int, default=200, help="raw images' worth of bits (must hold the stream)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--store", default="recollection", help="a recollection spec, e.g. recollection:refresh=true")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    print(held_and_fresh(args.dataset, args.budget, args.seed, args.store))
+
+
+if __name__ == "__main__":
+    main()
