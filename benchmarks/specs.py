@@ -197,7 +197,7 @@ class RecollectionSpec:
     per incoming item, recollections anchored every 100 items and not refreshed (decision 0028; ``refresh``,
     ``warmup_steps``, ``warmup_per_item`` and ``anchor_every`` are :class:`~memstore.Stabilisation`'s; cells recorded
     before 0028 are ``recollection:refresh=true,anchor_every=0``). Registered too once per latent shape of the papers
-    (``recollection-<c>x<l>``, one step per write, refreshed, no anchor, as their cells ran): Table 1 uses (104, 4)
+    (``recollection-<c>x<l>``, one step per write, no anchor, refreshed or not as their cells ran): Table 1 uses (104, 4)
     at 100 and (139, 8) at 200 images. ``per_task``: GEM's ``PerTask()`` memory
     instead (``recollection-<c>x<l>-per-task``, their GEM rows); ``recollection-<c>x<l>-online-ae``: recollection
     batches of 0, the dVAE trained on the incoming batch only. ``entropy``: the codes range-coded per item

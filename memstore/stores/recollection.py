@@ -263,7 +263,7 @@ class OnlineDVAE:
         codec = kwargs.pop("codec", None)  # stores saved before it was nested kept latents, classes, tau flat
         if codec is not None:
             kwargs.update(_latent_shape_of(codec, config["item_shape"]))
-        # stores saved before refresh (or the warm-up) existed did neither; they reopen as they ran
+        # stores saved before refresh, the warm-up or the anchor existed used none of them; they reopen as they ran
         kwargs["stabilisation"] = Stabilisation(**{"refresh": False, "warmup_steps": 0, "anchor_every": 0,
                                                   **config["stabilisation"]})
         return kwargs
