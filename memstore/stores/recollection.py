@@ -168,6 +168,12 @@ class OnlineDVAE:
         return self.learned_codec.model
 
     @property
+    def anchor(self) -> DiscreteVAE | None:
+        """The frozen copy of the dVAE that decodes Algorithm 1's recollections (``Stabilisation.anchor_every``), or
+        None before the first one is taken."""
+        return self._anchor
+
+    @property
     def optimiser(self) -> torch.optim.Adam:
         """The learned codec's Adam optimiser."""
         return self.learned_codec.optimiser

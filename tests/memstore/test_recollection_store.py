@@ -208,12 +208,14 @@ def test_warmup_front_loads_extra_steps_until_spent() -> None:
             Stabilisation(**bad)  # type: ignore[arg-type]
 
 
-def test_stores_saved_before_the_warmup_reopen_without_it(tmp_path: Any) -> None:
+def test_stores_saved_before_the_warmup_and_the_anchor_reopen_without_them() -> None:
     store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0)
     config = store.config()
-    for key in ("warmup_steps", "warmup_per_item"):
+    for key in ("warmup_steps", "warmup_per_item", "anchor_every"):
         del config["stabilisation"][key]
-    assert RecollectionStore.decode_config(config)["stabilisation"].warmup_steps == 0
+    settings = RecollectionStore.decode_config(config)["stabilisation"]
+    assert (settings.warmup_steps, settings.anchor_every) == (0, 0)  # as they ran
+    assert Stabilisation().anchor_every == 100 and not Stabilisation().refresh  # what a new store gets (0028)
 
 
 class TestAnchoredRecollectionStore(TestRecollectionStore):
@@ -231,19 +233,19 @@ def test_anchor_decodes_recollections_and_trains_the_decoder_on_their_codes() ->
     settings = Stabilisation(steps=1, batch_size=4, refresh=False, anchor_every=8)
     store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0, stabilisation=settings)
     store.write(*items(6))
-    assert store._anchor is None  # 6 items seen: no multiple of 8 crossed yet
+    assert store.anchor is None  # 6 items seen: no multiple of 8 crossed yet
     store.write(*items(4, seed=1))  # crosses 8: the write ends by taking the anchor
-    assert store._anchor is not None and state_equal(store._anchor.state_dict(), store.model.state_dict())
-    assert not any(p.requires_grad for p in store._anchor.parameters())
-    anchor_state = {k: v.clone() for k, v in store._anchor.state_dict().items()}
+    assert store.anchor is not None and state_equal(store.anchor.state_dict(), store.model.state_dict())
+    assert not any(p.requires_grad for p in store.anchor.parameters())
+    anchor_state = {k: v.clone() for k, v in store.anchor.state_dict().items()}
     steps: list[tuple[Any, Any]] = []
     real = store.codec.train_step
     store.codec.train_step = lambda x, g, anchored=None: steps.append(anchored) or real(x, g, anchored)  # type: ignore
     store.write(*items(2, seed=2))  # 12 items seen: no new anchor, so the step's targets are the anchor's
     codes, targets = steps[0]
     assert codes.shape == (4, 5)
-    torch.testing.assert_close(targets, store._anchor.decode(torch.from_numpy(codes)))
-    assert state_equal(anchor_state, store._anchor.state_dict())
+    torch.testing.assert_close(targets, store.anchor.decode(torch.from_numpy(codes)))
+    assert state_equal(anchor_state, store.anchor.state_dict())
     assert not state_equal(anchor_state, store.model.state_dict())  # the dVAE itself moved on
 
 
@@ -254,11 +256,11 @@ def test_anchor_survives_save_and_open(tmp_path: Any) -> None:
     store.write(*items(3, seed=1))
     store.save(tmp_path / "m.zarr")
     again = open_store(tmp_path / "m.zarr")
-    assert again._anchor is not None and state_equal(again._anchor.state_dict(), store._anchor.state_dict())
+    assert again.anchor is not None and state_equal(again.anchor.state_dict(), store.anchor.state_dict())
     for copy in (store, again):
         copy.write(*items(4, seed=2))
     assert state_equal(again.model.state_dict(), store.model.state_dict())
-    assert state_equal(again._anchor.state_dict(), store._anchor.state_dict())
+    assert state_equal(again.anchor.state_dict(), store.anchor.state_dict())
 
 
 @pytest.mark.parametrize("refresh", [True, False])
