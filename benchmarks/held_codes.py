@@ -16,6 +16,8 @@ import argparse
 import numpy as np
 import torch
 
+from memstore.stores.recollection import OnlineDVAE
+
 from .datasets import load_dataset
 from .parameters import resolve
 from .specs import STORES, BudgetSpec
@@ -31,7 +33,7 @@ def held_and_fresh(dataset: str, budget_images: int, seed: int, store_spec: str)
     budget = BudgetSpec(images=budget_images).resolve(data.item_shape, data.num_classes)
     store = resolve(store_spec, STORES, "store").build(budget, data.item_shape, data.num_classes, seed=seed,
                                                        num_tasks=None)
-    if not hasattr(store, "model"):
+    if not isinstance(store, OnlineDVAE):
         raise ValueError(f"{store_spec!r} is not a store of dVAE codes")
     originals = []
     for task in stream:

@@ -19,6 +19,7 @@ at a time (:meth:`DVAECodec.train_step`), its moments out (:meth:`~DVAECodec.tra
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -69,23 +70,20 @@ class DVAECodec(FixedWidthCodec):
     # -- training ----------------------------------------------------------------------------------------------------
 
     def train_step(self, x: Tensor, generator: torch.Generator | None,
-                   anchored: tuple[np.ndarray, Tensor] | None = None) -> None:
+                   anchored: tuple[Tensor, Tensor] | None = None) -> None:
         """One Adam step on the reconstruction loss of ``x`` (Gumbel noise from ``generator``), plus, with
         ``anchored`` = (codes, targets), the decoder's loss on decoding those stored codes to those targets."""
         self.model.train()
         self.optimiser.zero_grad(set_to_none=True)
         loss = self.model.loss(x.detach().to("cpu", torch.float32), generator)
         if anchored is not None:
-            codes, targets = anchored
-            loss = loss + self.model.code_loss(torch.from_numpy(np.asarray(codes, dtype=np.int64)), targets)
+            loss = loss + self.model.code_loss(*anchored)
         loss.backward()
         self.optimiser.step()
 
     def snapshot(self) -> DiscreteVAE:
         """A frozen copy of the dVAE as it is now (the anchor of ``Stabilisation.anchor_every``)."""
-        copy = DiscreteVAE(self.config, torch.Generator()).to(self.model.device)
-        copy.load_state_dict(self.model.state_dict())
-        return copy.eval().requires_grad_(False)
+        return copy.deepcopy(self.model).eval().requires_grad_(False)
 
     def training_state(self) -> dict[str, Any]:
         """Adam's step count and moments by parameter name, as CPU tensors (uncharged training state)."""

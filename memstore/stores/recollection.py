@@ -102,8 +102,13 @@ class Recollections:
     and the decoded items ``x``."""
 
     slots: np.ndarray
-    codes: np.ndarray | None
+    codes: Tensor | None
     x: Tensor
+
+
+def _cpu_weights(model: DiscreteVAE) -> dict[str, Tensor]:
+    """A dVAE's weights as CPU copies (what ``state_dict`` saves)."""
+    return {name: value.detach().cpu().clone() for name, value in model.state_dict().items()}
 
 
 def _latent_shape_of(codec: Any, item_shape: Any) -> dict[str, Any]:
@@ -209,8 +214,8 @@ class OnlineDVAE:
         slots = np.sort(choose(self._size, n, generator))
         if self._anchor is None:
             return Recollections(slots, None, self._get(slots))
-        codes = self._codes(slots)
-        return Recollections(slots, codes, self._anchor.decode(torch.from_numpy(codes)))
+        codes = torch.from_numpy(self._codes(slots))
+        return Recollections(slots, codes, self._anchor.decode(codes))
 
     def _codes(self, slots: np.ndarray) -> np.ndarray:
         """The stored codes (len(slots), c) of ``slots`` (in range), as int64."""
@@ -275,10 +280,8 @@ class OnlineDVAE:
         return kwargs
 
     def state_dict(self) -> dict[str, Any]:
-        weights = {name: value.detach().cpu().clone() for name, value in self.model.state_dict().items()}
-        anchor = {} if self._anchor is None else {name: value.detach().cpu().clone()
-                                                  for name, value in self._anchor.state_dict().items()}
-        return {**super().state_dict(), "dvae": weights, "adam": self.learned_codec.training_state(),
+        anchor = {} if self._anchor is None else _cpu_weights(self._anchor)
+        return {**super().state_dict(), "dvae": _cpu_weights(self.model), "adam": self.learned_codec.training_state(),
                 "anchor": anchor}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

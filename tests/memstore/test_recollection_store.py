@@ -244,7 +244,7 @@ def test_anchor_decodes_recollections_and_trains_the_decoder_on_their_codes() ->
     store.write(*items(2, seed=2))  # 12 items seen: no new anchor, so the step's targets are the anchor's
     codes, targets = steps[0]
     assert codes.shape == (4, 5)
-    torch.testing.assert_close(targets, store.anchor.decode(torch.from_numpy(codes)))
+    torch.testing.assert_close(targets, store.anchor.decode(codes))
     assert state_equal(anchor_state, store.anchor.state_dict())
     assert not state_equal(anchor_state, store.model.state_dict())  # the dVAE itself moved on
 
