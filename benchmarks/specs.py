@@ -202,7 +202,8 @@ class RecollectionSpec:
     instead (``recollection-<c>x<l>-per-task``, their GEM rows); ``recollection-<c>x<l>-online-ae``: recollection
     batches of 0, the dVAE trained on the incoming batch only. ``entropy``: the codes range-coded per item
     (``EntropyCodedRecollectionStore``), e.g. ``recollection:entropy=true``; not with ``per_task`` (PerTask needs
-    fixed slots)."""
+    fixed slots). ``code_side``: the dVAE's code map (2 or 4; by default the budget chooses, decision 0029; colour
+    cells recorded before it are ``recollection:code_side=2``)."""
 
     name: ClassVar[str] = "recollection"
     latents: int | None = None
@@ -218,6 +219,7 @@ class RecollectionSpec:
     warmup_steps: int = field(default=0, metadata={"since": "2026-12-04"})
     warmup_per_item: int = field(default=9, metadata={"since": "2026-12-04"})
     anchor_every: int = field(default=100, metadata={"since": "2026-12-04"})
+    code_side: int | None = field(default=None, metadata={"since": "2026-12-04"})
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
@@ -230,7 +232,7 @@ class RecollectionSpec:
             raise ValueError("coder= chooses how entropy-coded codes are coded: give entropy=true with it")
         coding = {"coder": self.coder} if self.entropy else {}
         return store_type(budget, item_shape, num_classes, latents=self.latents, classes=self.classes,
-                          expected_items=self.expected_items,
+                          expected_items=self.expected_items, code_side=self.code_side,
                           stabilisation=Stabilisation(self.steps, self.batch_size, self.lr, refresh=self.refresh,
                                                       warmup_steps=self.warmup_steps,
                                                       warmup_per_item=self.warmup_per_item,

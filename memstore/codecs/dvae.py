@@ -46,12 +46,13 @@ class DVAECodec(FixedWidthCodec):
         latents: int,
         classes: int,
         tau: float = 1.0,
+        code_side: int = 2,
         *,
         model: DiscreteVAE | None = None,
         seed: int = 0,
         lr: float = 1e-3,
     ) -> None:
-        self.config = DVAEConfig(tuple(item_shape), int(latents), int(classes), float(tau))
+        self.config = DVAEConfig(tuple(item_shape), int(latents), int(classes), float(tau), code_side)
         if model is not None and model.config != self.config:
             raise ValueError(f"model config {model.config} does not match {self.config}")
         self.model = model if model is not None else DiscreteVAE(self.config, torch.Generator().manual_seed(seed))
@@ -123,4 +124,4 @@ class DVAECodec(FixedWidthCodec):
 
     def get_config(self) -> dict[str, Any]:
         return {"id": self.codec_id, "item_shape": list(self.item_shape), "latents": self.config.latents,
-                "classes": self.config.classes, "tau": self.config.tau}
+                "classes": self.config.classes, "tau": self.config.tau, "code_side": self.config.code_side}

@@ -218,5 +218,6 @@ class EntropyCodedDVAE(VariableLengthCodec):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> EntropyCodedDVAE:
         dvae = config["dvae"]
-        codec = DVAECodec(tuple(dvae["item_shape"]), dvae["latents"], dvae["classes"], dvae["tau"])
+        codec = DVAECodec(tuple(dvae["item_shape"]), dvae["latents"], dvae["classes"], dvae["tau"],
+                          dvae.get("code_side", 2))  # configs saved before decision 0029 have the paper's 2×2 map
         return cls(codec, coder_from_config(config.get("coder"), dvae["latents"], dvae["classes"]))

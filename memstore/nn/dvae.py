@@ -15,6 +15,12 @@ the logits and the decoder's surplus inputs are zero. Other shapes keep the same
 pads when the map is smaller than the kernel; an adaptive average pool brings the code map to 2×2) and the decoder
 mirrors the encoder's sizes exactly (``output_padding``).
 
+``code_side`` s (2, the paper's, by default) is the side of that code map: with s = 4 a layer that would leave fewer
+than 4 rows keeps stride 1, the map is pooled to 4×4, and ``f = ceil(c·l / 16)`` filters hold the code. The same
+network width then holds a code four times wider (not in the paper; decision 0029)::
+
+    MNIST, s = 4:  x ─conv5/2─▶ f×14×14 ─conv5/2─▶ f×7×7 ─conv5/1─▶ f×7×7 ─pool─▶ f×4×4 = 16f ≥ c·l logits
+
 Randomness: parameters are built on the meta device (no global RNG draw) and initialised from an injected
 ``torch.Generator`` with PyTorch's default rule (Kaiming-uniform, a=√5; bias U(±1/√fan_in)); Gumbel noise is drawn
 from a CPU generator passed to :meth:`DiscreteVAE.loss` / :meth:`DiscreteVAE.forward`. Codes for storage are the
@@ -37,9 +43,10 @@ from torch.nn.utils import skip_init
 from ..checks import check_int, check_real
 from ..errors import InvalidInputError
 
-__all__ = ["DVAEConfig", "DiscreteVAE", "gumbel_softmax_hard", "pretrain", "usable_device"]
+__all__ = ["CODE_SIDES", "DVAEConfig", "DiscreteVAE", "gumbel_softmax_hard", "pretrain", "usable_device"]
 
 KERNEL = 5
+CODE_SIDES = (2, 4)  # sides of the code map: the paper's 2×2, or 4×4 (decision 0029)
 
 
 @dataclass(frozen=True)
@@ -50,17 +57,20 @@ class DVAEConfig:
     latents: int
     classes: int
     tau: float = 1.0
+    code_side: int = 2
 
     def __post_init__(self) -> None:
         check_int("latents", self.latents, low=1, high=1 << 16)
         check_int("classes", self.classes, low=2, high=1 << 16)
         check_real("tau", self.tau, low=0, high=1e3, open_low=True)
+        if self.code_side not in CODE_SIDES:
+            raise InvalidInputError(f"code_side must be one of {CODE_SIDES}, got {self.code_side!r}")
         object.__setattr__(self, "item_shape", tuple(int(d) for d in self.item_shape))
 
     @property
     def filters(self) -> int:
-        """Filters per layer: ``ceil(c·l / 4)`` (the paper's cl/4, rounded up so 4 filters' 2×2 maps hold c·l)."""
-        return -(-self.latents * self.classes // 4)
+        """Filters per layer: ``ceil(c·l / s²)`` (the paper's cl/4 at s = 2, rounded up so the s×s maps hold c·l)."""
+        return -(-self.latents * self.classes // self.code_side**2)
 
     @property
     def num_params(self) -> int:
@@ -93,14 +103,15 @@ def gumbel_softmax_hard(logits: Tensor, tau: float, generator: torch.Generator |
     return hard - soft.detach() + soft
 
 
-def _conv_sizes(side: int) -> tuple[list[int], list[int], list[int]]:
+def _conv_sizes(side: int, code_side: int = 2) -> tuple[list[int], list[int], list[int]]:
     """Sides after each of the three convolutions, each layer's padding and its stride: stride 2, except a layer
-    that would leave fewer than 2 rows (8×8 digits' third layer), which keeps stride 1 so the code map stays 2×2
-    and no two logits of a latent are copies of one value."""
+    that would leave fewer than ``code_side`` rows (8×8 digits' third layer at s = 2), which keeps stride 1 (and
+    padding 2) so the code map stays s×s and no two logits of a latent are copies of one value."""
     sizes, pads, strides = [side], [], []
     for layer in range(3):
         pad = 0 if layer == 2 and sizes[-1] >= KERNEL else 2
-        stride = 2 if (sizes[-1] + 2 * pad - KERNEL) // 2 + 1 >= 2 else 1
+        stride = 2 if (sizes[-1] + 2 * pad - KERNEL) // 2 + 1 >= code_side else 1
+        pad = 2 if stride == 1 else pad
         pads.append(pad)
         strides.append(stride)
         sizes.append((sizes[-1] + 2 * pad - KERNEL) // stride + 1)
@@ -127,7 +138,7 @@ class DiscreteVAE(nn.Module):
         self.config = config
         channels, height, width = config.item_shape
         f = config.filters
-        rows, columns = _conv_sizes(height), _conv_sizes(width)
+        rows, columns = _conv_sizes(height, config.code_side), _conv_sizes(width, config.code_side)
         self._code_map = (rows[0][-1], columns[0][-1])
         widths = [channels, f, f, f]
 
@@ -158,16 +169,17 @@ class DiscreteVAE(nn.Module):
             h = conv(h)
             if i < 2:
                 h = F.relu(h)
-        h = F.adaptive_avg_pool2d(h, 2) if h.shape[-2:] != (2, 2) else h
+        side = self.config.code_side
+        h = F.adaptive_avg_pool2d(h, side) if h.shape[-2:] != (side, side) else h
         c, l = self.config.latents, self.config.classes
         return h.flatten(1)[:, : c * l].reshape(-1, c, l)
 
     def decode_logits(self, z: Tensor) -> Tensor:
         """One-hot (or relaxed) latents (B, c, l) → pixel logits (B, C, H, W)."""
-        f = self.config.filters
+        f, side = self.config.filters, self.config.code_side
         flat = z.flatten(1)
-        h = F.pad(flat, (0, 4 * f - flat.shape[1])).reshape(-1, f, 2, 2)
-        h = F.adaptive_avg_pool2d(h, self._code_map) if self._code_map != (2, 2) else h
+        h = F.pad(flat, (0, side * side * f - flat.shape[1])).reshape(-1, f, side, side)
+        h = F.adaptive_avg_pool2d(h, self._code_map) if self._code_map != (side, side) else h
         for i, deconv in enumerate(self.decoder):
             h = deconv(h)
             if i < 2:

@@ -65,6 +65,7 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         classes: int | None = None,
         expected_items: int | None = None,
         tau: float = 1.0,
+        code_side: int | None = None,
         stabilisation: Stabilisation | None = None,
         dvae: DiscreteVAE | dict[str, Tensor] | None = None,
         device: str | torch.device = "cpu",
@@ -76,15 +77,15 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         if coder not in CODERS:
             raise InvalidInputError(f"coder must be one of {sorted(CODERS)}, got {coder!r}")
         self.coder_name = coder
-        self._init_settings(latents, classes, tau, stabilisation, lambda: default_latents(
-            budget, item_shape, num_classes, expected_items=expected_items, num_tasks=num_tasks))
+        self._init_settings(latents, classes, tau, code_side, stabilisation, lambda side: default_latents(
+            budget, item_shape, num_classes, expected_items=expected_items, num_tasks=num_tasks, code_side=side))
         target = usable_device(device)
         super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks)
         self._init_dvae(dvae, target)
         self._written_since_refit = 0
 
     def make_codec(self) -> EntropyCodedDVAE:
-        latents, classes, _ = self._latent_shape
+        latents, classes, *_ = self._latent_shape
         return EntropyCodedDVAE(self._dvae_codec(), coder_from_config(CODERS[self.coder_name], latents, classes))
 
     def config(self) -> dict[str, Any]:
@@ -144,7 +145,7 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
 
     def _check_payload(self, state: dict[str, Any], size: int) -> Callable[[], None]:
         """The payload begins with the model's counts; every item must decode and re-encode to its bytes under it."""
-        latents, classes, _ = self._latent_shape
+        latents, classes, *_ = self._latent_shape
         coder = coder_from_config(CODERS[self.coder_name], latents, classes)
         if size:
             head = np.asarray(state["payload"], dtype=np.uint8).reshape(-1)[:len(coder.shared)].tobytes()

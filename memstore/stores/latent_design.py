@@ -8,11 +8,13 @@ are stored, eq. 4 (incremental storage) is ``maximise C s.t. ρ·N·S ≤ γ`` a
     γ (budget bits), N (stream length), ρN (items to hold) ──▶ for each l: the largest c that fits ──▶ argmax C
                                                                 (ties: the smaller network c·l, then the smaller c)
 
-``|θ|(c, l)`` is the float32 size of :class:`~memstore.nn.DiscreteVAE` with ``cl/4`` filters per layer.
+``|θ|(c, l)`` is the float32 size of :class:`~memstore.nn.DiscreteVAE` with ``cl/s²`` filters per layer (s, the
+side of the code map, is 2 in the paper).
 
 :func:`default_latents` is what :class:`~memstore.RecollectionStore` uses when no (c, l) is given: eq. 4/5 for
 ``ρN = min(N, 50 × the raw images the budget holds, what fits at 64 code bits each)`` (``N = expected_items``; without
-it, the other two), with the network kept to at most 64 filters per layer (c·l ≤ 256). Decision 0021 gives the
+it, the other two), with the network kept to at most 64 filters per layer: c·l ≤ 256 on the paper's 2×2 code map,
+and when the budget wants a wider code than that, c·l ≤ 1,024 on a 4×4 map (decision 0029). Decision 0021 gives the
 measurements behind the numbers.
 """
 
@@ -23,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..budget import Budget, index_bits, label_bits
-from ..nn.dvae import DVAEConfig
+from ..nn.dvae import CODE_SIDES, DVAEConfig
 
 __all__ = ["LatentDesign", "default_latents", "design_latents"]
 
@@ -43,6 +45,7 @@ class LatentDesign:
     model_bits: int  # charged dVAE bits (0 under incremental storage)
     items: int  # what a RecollectionStore of this budget holds
     stored_fraction: float  # ρ = items / N
+    code_side: int = 2  # s: the dVAE's code map is s×s (2 in the paper)
 
 
 def _largest_c(room: int, item_count: int, fixed: int, width: int, model: callable, l: int) -> int:
@@ -65,24 +68,27 @@ def design_latents(
     classes: Sequence[int] = tuple(range(2, 33)),
     num_tasks: int | None = None,
     max_filters: int | None = None,
+    code_side: int = 2,
 ) -> LatentDesign:
     """Eq. 4 (``budget.charge_models`` false) or eq. 5 (true): the (c, l) of largest capacity that keeps ``items``
-    (= ρ·N) stored items within ``budget``, with ``c·l ≤ 4·max_filters`` when that is given (the network has
-    ``ceil(c·l/4)`` filters per layer); raises ValueError when no (c, l) with c ≥ 1 fits."""
+    (= ρ·N) stored items within ``budget``, with ``c·l ≤ s²·max_filters`` when that is given (the network has
+    ``ceil(c·l/s²)`` filters per layer, s = ``code_side``); raises ValueError when no (c, l) with c ≥ 1 fits."""
+    if code_side not in CODE_SIDES:
+        raise ValueError(f"code_side must be one of {CODE_SIDES}, got {code_side!r}")
     if not 0 < items <= stream_length:
         raise ValueError(f"items must lie in (0, stream_length], got {items} of {stream_length}")
     fixed = label_bits(num_classes) + (0 if num_tasks is None else index_bits(num_tasks))
     shape = tuple(int(d) for d in item_shape)
 
     def model(c: int, l: int) -> int:
-        return 32 * DVAEConfig(shape, c, l).num_params if budget.charge_models and c > 0 else 0
+        return 32 * DVAEConfig(shape, c, l, code_side=code_side).num_params if budget.charge_models and c > 0 else 0
 
     best: tuple | None = None
     for l in classes:
         width = index_bits(l)
         c = _largest_c(budget.bits, items, fixed, width, model, l)
         if max_filters is not None:
-            c = min(c, 4 * max_filters // l)
+            c = min(c, code_side**2 * max_filters // l)
         if c < 1:
             continue
         key = (c * math.log2(l), -c * l, -c)
@@ -94,7 +100,7 @@ def design_latents(
     item_bits = c * index_bits(l) + fixed
     charged = model(c, l)
     held = budget.capacity(item_bits, model_bits=charged)
-    return LatentDesign(c, l, c * math.log2(l), item_bits, charged, held, held / stream_length)
+    return LatentDesign(c, l, c * math.log2(l), item_bits, charged, held, held / stream_length, code_side)
 
 
 def default_latents(
@@ -104,11 +110,13 @@ def default_latents(
     *,
     expected_items: int | None = None,
     num_tasks: int | None = None,
+    code_side: int | None = None,
 ) -> LatentDesign:
     """The (c, l) a RecollectionStore gets when none is given: :func:`design_latents` for
     ``min(expected_items, 50 × raw images in budget, items of 64 code bits in budget)`` items and at most 64 filters
-    per layer; when even one
-    such code does not fit, as many items as fit (halving); ValueError when none does."""
+    per layer, on the paper's 2×2 code map unless the 4×4 one holds a code of more capacity than the 2×2 cap allows
+    (or on the ``code_side`` given); when even one such code does not fit, as many items as fit (halving);
+    ValueError when none does."""
     if expected_items is not None and (type(expected_items) is not int or expected_items < 1):
         raise ValueError(f"expected_items must be a positive int (the stream length), got {expected_items!r}")
     raw_bits = 8 * math.prod(int(d) for d in item_shape) + label_bits(num_classes)
@@ -117,11 +125,16 @@ def default_latents(
     items = min(items, max(budget.capacity(DEFAULT_MIN_CODE_BITS + raw_bits - 8 * math.prod(item_shape)), 1))
     if expected_items is not None:
         items = min(items, int(expected_items))
+    sides = CODE_SIDES if code_side is None else (code_side,)
     while True:
         try:
-            return design_latents(budget, items, items, item_shape, num_classes, num_tasks=num_tasks,
-                                  max_filters=DEFAULT_MAX_FILTERS)
+            designs = [design_latents(budget, items, items, item_shape, num_classes, num_tasks=num_tasks,
+                                      max_filters=DEFAULT_MAX_FILTERS, code_side=side) for side in sides]
         except ValueError:
             if items == 1:
                 raise
             items = max(items // 2, 1)
+            continue
+        # a wider map only for a code the 2×2 map cannot hold under the cap; ties go to the paper's map
+        wide = [d for d in designs if d.code_side == 2 or d.latents * d.classes > 4 * DEFAULT_MAX_FILTERS]
+        return max(wide or designs, key=lambda d: (d.capacity_bits, -d.code_side))

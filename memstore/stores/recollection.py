@@ -44,7 +44,7 @@ from ..checks import LR_MAX, check_int, check_real
 from ..codecs.base import nested_codec_config
 from ..codecs.dvae import DVAECodec
 from ..errors import InvalidInputError
-from ..nn.dvae import DiscreteVAE, usable_device
+from ..nn.dvae import CODE_SIDES, DiscreteVAE, usable_device
 from ..policies import Policy
 from .items import ItemStore, choose
 from .latent_design import LatentDesign, default_latents
@@ -112,10 +112,12 @@ def _cpu_weights(model: DiscreteVAE) -> dict[str, Tensor]:
 
 
 def _latent_shape_of(codec: Any, item_shape: Any) -> dict[str, Any]:
-    """latents, classes and tau from a dVAE codec config (or one nesting it as ``dvae``); InvalidInputError else."""
+    """latents, classes, tau and code_side from a dVAE codec config (or one nesting it as ``dvae``);
+    InvalidInputError else."""
     dvae = codec.get("dvae", codec) if isinstance(codec, dict) else codec
     dvae = nested_codec_config(dvae, DVAECodec.codec_id, item_shape, "dVAE")
-    return {key: dvae[key] for key in ("latents", "classes", "tau")}
+    # configs saved before decision 0029 have no code_side: the paper's 2×2 code map
+    return {"code_side": 2, **{key: dvae[key] for key in ("latents", "classes", "tau", "code_side") if key in dvae}}
 
 
 class OnlineDVAE:
@@ -133,21 +135,25 @@ class OnlineDVAE:
     def learned_codec(self) -> DVAECodec:
         raise NotImplementedError
 
-    def _init_settings(self, latents: int | None, classes: int | None, tau: float,
-                       stabilisation: Stabilisation | None, design: Callable[[], LatentDesign]) -> None:
-        """What the codec and Algorithm 1 need, set before the engine builds the codec; ``design`` gives (c, l)
-        when neither is given (both or neither)."""
+    def _init_settings(self, latents: int | None, classes: int | None, tau: float, code_side: int | None,
+                       stabilisation: Stabilisation | None, design: Callable[[int | None], LatentDesign]) -> None:
+        """What the codec and Algorithm 1 need, set before the engine builds the codec; ``design(code_side)`` gives
+        (c, l) and, when ``code_side`` is None, the code map's side, when neither c nor l is given (both or
+        neither); given (c, l) keep the paper's 2×2 map unless ``code_side`` says otherwise."""
         if (latents is None) != (classes is None):
             raise InvalidInputError("give both latents and classes, or neither (then they follow the budget)")
+        if code_side is not None and code_side not in CODE_SIDES:
+            raise InvalidInputError(f"code_side must be one of {CODE_SIDES}, got {code_side!r}")
         if latents is None:
             try:
-                chosen = design()
+                chosen = design(code_side)
             except ValueError as exc:
                 raise InvalidInputError(str(exc)) from exc
-            latents, classes = chosen.latents, chosen.classes
+            latents, classes, code_side = chosen.latents, chosen.classes, chosen.code_side
         check_int("latents", latents, low=1)
         check_int("classes", classes, low=2)
-        self._latent_shape = (latents, classes, check_real("tau", tau, low=0, high=1e3, open_low=True))
+        code_side = 2 if code_side is None else code_side
+        self._latent_shape = (latents, classes, check_real("tau", tau, low=0, high=1e3, open_low=True), code_side)
         self.stabilisation = stabilisation or Stabilisation()
         if not isinstance(self.stabilisation, Stabilisation):
             raise InvalidInputError(f"stabilisation must be a Stabilisation, got {type(stabilisation).__name__}")
@@ -161,9 +167,9 @@ class OnlineDVAE:
         self._anchor: DiscreteVAE | None = None  # the dVAE as it was at the last snapshot (anchor_every)
 
     def _dvae_codec(self) -> DVAECodec:
-        latents, classes, tau = self._latent_shape
+        latents, classes, tau, code_side = self._latent_shape
         try:
-            return DVAECodec(self.item_shape, latents, classes, tau, seed=self.generator.initial_seed(),
+            return DVAECodec(self.item_shape, latents, classes, tau, code_side, seed=self.generator.initial_seed(),
                              lr=self.stabilisation.lr)
         except ValueError as exc:
             raise InvalidInputError(str(exc)) from exc
@@ -261,8 +267,13 @@ class OnlineDVAE:
         """l: classes per latent."""
         return self._latent_shape[1]
 
+    @property
+    def code_side(self) -> int:
+        """s: the side of the dVAE's code map (2, the paper's, or 4; decision 0029)."""
+        return self._latent_shape[3]
+
     def describe(self) -> dict[str, Any]:
-        return {"latents": self.latents, "classes": self.classes}
+        return {"latents": self.latents, "classes": self.classes, "code_side": self.code_side}
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "codec": self.codec.get_config(),
@@ -315,7 +326,9 @@ class RecollectionStore(OnlineDVAE, ItemStore):
 
     Without ``latents`` and ``classes``, (c, l) follow the budget (:func:`~memstore.stores.latent_design.
     default_latents`: their eq. 4/5 for ``min(expected_items, 50 × the raw images the budget holds)`` items, when
-    ``expected_items``, the stream length, is given).
+    ``expected_items``, the stream length, is given). ``code_side``: the side of the dVAE's code map, 2 (the paper's)
+    or 4; without it, 2 for given (c, l), and for chosen ones whichever holds the wider code under the 64-filter cap
+    (decision 0029).
     """
 
     store_type = "recollection"
@@ -331,6 +344,7 @@ class RecollectionStore(OnlineDVAE, ItemStore):
         classes: int | None = None,
         expected_items: int | None = None,
         tau: float = 1.0,
+        code_side: int | None = None,
         stabilisation: Stabilisation | None = None,
         dvae: DiscreteVAE | dict[str, Tensor] | None = None,
         path: Any = None,
@@ -339,8 +353,8 @@ class RecollectionStore(OnlineDVAE, ItemStore):
         policy: Policy | None = None,
         num_tasks: int | None = None,
     ) -> None:
-        self._init_settings(latents, classes, tau, stabilisation, lambda: default_latents(
-            budget, item_shape, num_classes, expected_items=expected_items, num_tasks=num_tasks))
+        self._init_settings(latents, classes, tau, code_side, stabilisation, lambda side: default_latents(
+            budget, item_shape, num_classes, expected_items=expected_items, num_tasks=num_tasks, code_side=side))
         self._path = path
         target = usable_device(device)
         super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks)

@@ -31,6 +31,11 @@ def test_the_recollection_spec_passes_its_stabilisation_to_the_store() -> None:
     spec = resolve("recollection:latents=5,classes=3,anchor_every=7,warmup_steps=3,warmup_per_item=2", STORES, "store")
     store = spec.build(Budget(10**4), (1, 8, 8), 10, seed=0, num_tasks=None)
     assert store.stabilisation == Stabilisation(anchor_every=7, warmup_steps=3, warmup_per_item=2)
+    colour = (3, 32, 32)  # decision 0029: the budget picks a 4×4 code map here unless the spec pins the paper's
+    budget = Budget.images(100, colour, 10)
+    assert resolve("recollection", STORES, "store").build(budget, colour, 10, seed=0, num_tasks=None).code_side == 4
+    pinned = resolve("recollection:code_side=2", STORES, "store").build(budget, colour, 10, seed=0, num_tasks=None)
+    assert pinned.code_side == 2 and pinned.latents * pinned.classes <= 256
 
 
 @pytest.mark.parametrize("text, message", [

@@ -174,3 +174,14 @@ def test_save_open_keeps_the_model_and_refuses_one_that_does_not_match(tmp_path:
     with pytest.raises(InvalidInputError, match="does not match its entropy model"):
         fresh.load_state_dict({**state, "payload": payload})
     assert len(fresh) == 0
+
+
+def test_the_code_map_side_travels_in_the_nested_dvae_config(tmp_path: Any) -> None:
+    store = EntropyCodedRecollectionStore(Budget.images(4, (1, 8, 8), 4), (1, 8, 8), 4, latents=16, classes=4,
+                                          code_side=4, seed=0)
+    stream(store, 40)
+    assert store.model.config.code_side == 4 and store.config()["codec"]["dvae"]["code_side"] == 4
+    opened = memstore.open(store.save(tmp_path / "s"))
+    assert opened.code_side == 4 and opened.ledger() == store.ledger()
+    assert torch.equal(opened.model.decode(torch.zeros(1, 16, dtype=torch.int64)),
+                       store.model.decode(torch.zeros(1, 16, dtype=torch.int64)))

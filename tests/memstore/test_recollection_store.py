@@ -135,6 +135,20 @@ def test_every_class_of_a_latent_has_its_own_logit(shape: tuple[int, int, int]) 
     assert model.decode(model.encode(torch.rand(2, *shape))).shape == (2, *shape)
 
 
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32)])
+def test_a_4x4_code_map_holds_a_code_16_filters_wide(shape: tuple[int, int, int]) -> None:
+    config = DVAEConfig(shape, 64, 4, code_side=4)  # c·l = 256 on a 4×4 map: 16 filters, not the paper's 64
+    model = DiscreteVAE(config, torch.Generator().manual_seed(0))
+    assert config.filters == 16 and config.num_params == sum(p.numel() for p in model.parameters())
+    logits = model.logits(torch.rand(3, *shape, generator=torch.Generator().manual_seed(1)))
+    assert logits.shape == (3, 64, 4) and bool((logits.std(-1) > 0).all())
+    assert model.decode(model.encode(torch.rand(2, *shape))).shape == (2, *shape)
+    paper = DiscreteVAE(DVAEConfig(shape, 64, 4), torch.Generator().manual_seed(0))
+    assert paper.config.filters == 64 and paper.config.code_side == 2  # the default is the paper's 2×2 map
+    with pytest.raises(InvalidInputError, match="code_side"):
+        DVAEConfig(shape, 64, 4, code_side=3)
+
+
 def test_latent_design_hand_computed() -> None:
     # 1000 bits for 10 items (ρ = 10/100): 100 bits each, 4 of label, 96 for the code. Every power of two gives
     # C = 96; the smaller network c·l (192 for (96,2) and (48,4)) then the smaller c pick (48, 4).
@@ -169,6 +183,36 @@ def test_default_latents_follow_the_budget_and_the_stream_length() -> None:
     # small images keep 64-bit codes at least, holding fewer of them
     tiny = default_latents(Budget.images(10, (1, 8, 8), 10), (1, 8, 8), 10)
     assert tiny.item_bits - label_bits(10) >= 64 - 3  # 64 code bits, less what index_bits(l) rounds away
+    assert design.code_side == tiny.code_side == store.code_side == 2  # codes the 2×2 map holds keep it
+
+
+def test_default_latents_widen_the_code_map_only_for_codes_the_2x2_cap_cannot_hold() -> None:
+    shape = (3, 32, 32)
+    budget = Budget.images(100, shape, 10)  # 50 × 100 items of about 490 bits: more than c·l ≤ 256 holds
+    wide, paper = default_latents(budget, shape, 10), default_latents(budget, shape, 10, code_side=2)
+    assert wide.code_side == 4 and 256 < wide.latents * wide.classes <= 16 * 64
+    assert paper.code_side == 2 and paper.latents * paper.classes <= 256
+    assert wide.capacity_bits > 3 * paper.capacity_bits and wide.items >= 5000
+    store = RecollectionStore(budget, shape, 10, seed=0)
+    assert (store.latents, store.classes, store.code_side) == (wide.latents, wide.classes, 4)
+    assert store.model.config.filters <= 64
+    assert RecollectionStore(budget, shape, 10, seed=0, code_side=2).latents == paper.latents
+    assert RecollectionStore(budget, shape, 10, latents=38, classes=2, seed=0).code_side == 2  # given (c, l)
+    with pytest.raises(InvalidInputError, match="code_side"):
+        RecollectionStore(budget, shape, 10, seed=0, code_side=3)
+
+
+def test_a_4x4_code_map_is_saved_and_configs_without_it_reopen_on_2x2(tmp_path: Any) -> None:
+    store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, code_side=4, seed=0)
+    store.write(*items(6))
+    store.save(tmp_path / "s")
+    reopened = open_store(tmp_path / "s")
+    assert reopened.code_side == 4 and reopened.model.config.filters == 1
+    assert torch.equal(reopened.sample(4, generator=torch.Generator().manual_seed(2)).x,
+                       store.sample(4, generator=torch.Generator().manual_seed(2)).x)
+    config = store.config()
+    del config["codec"]["code_side"]  # as saved before decision 0029
+    assert RecollectionStore.from_config(config).code_side == 2
 
 
 def test_latent_design_bad_arguments() -> None:
@@ -227,6 +271,16 @@ class TestAnchoredRecollectionStore(TestRecollectionStore):
                    **options: Any) -> RecollectionStore:
         settings = Stabilisation(batch_size=3, warmup_steps=6, warmup_per_item=2, anchor_every=4, refresh=False)
         return RecollectionStore(budget, item_shape, num_classes, **TINY, stabilisation=settings, **options)
+
+
+class TestWideCodeMapRecollectionStore(TestRecollectionStore):
+    """The conformance suite again on the 4×4 code map (decision 0029: the default where codes outgrow the 2×2 one)."""
+
+    stateful_examples = 6
+
+    def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int,
+                   **options: Any) -> RecollectionStore:
+        return RecollectionStore(budget, item_shape, num_classes, **TINY, code_side=4, **options)
 
 
 def test_anchor_decodes_recollections_and_trains_the_decoder_on_their_codes() -> None:
