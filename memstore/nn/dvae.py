@@ -43,7 +43,7 @@ from torch.nn.utils import skip_init
 from ..checks import check_int, check_real
 from ..errors import InvalidInputError
 
-__all__ = ["CODE_SIDES", "DVAEConfig", "DiscreteVAE", "gumbel_softmax_hard", "pretrain", "usable_device"]
+__all__ = ["CODE_SIDES", "DVAEConfig", "check_code_side", "DiscreteVAE", "gumbel_softmax_hard", "pretrain", "usable_device"]
 
 KERNEL = 5
 CODE_SIDES = (2, 4)  # sides of the code map: the paper's 2×2, or 4×4 (decision 0029)
@@ -63,8 +63,7 @@ class DVAEConfig:
         check_int("latents", self.latents, low=1, high=1 << 16)
         check_int("classes", self.classes, low=2, high=1 << 16)
         check_real("tau", self.tau, low=0, high=1e3, open_low=True)
-        if self.code_side not in CODE_SIDES:
-            raise InvalidInputError(f"code_side must be one of {CODE_SIDES}, got {self.code_side!r}")
+        check_code_side(self.code_side)
         object.__setattr__(self, "item_shape", tuple(int(d) for d in self.item_shape))
 
     @property
@@ -80,6 +79,13 @@ class DVAEConfig:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "item_shape": list(self.item_shape)}
+
+
+def check_code_side(code_side: object) -> int:
+    """``code_side`` if it is one of :data:`CODE_SIDES` (an int, not a bool or a float); InvalidInputError else."""
+    if type(code_side) is not int or code_side not in CODE_SIDES:
+        raise InvalidInputError(f"code_side must be one of {CODE_SIDES}, got {code_side!r}")
+    return code_side
 
 
 def usable_device(device: str | torch.device) -> torch.device:

@@ -44,7 +44,7 @@ from ..checks import LR_MAX, check_int, check_real
 from ..codecs.base import nested_codec_config
 from ..codecs.dvae import DVAECodec
 from ..errors import InvalidInputError
-from ..nn.dvae import CODE_SIDES, DiscreteVAE, usable_device
+from ..nn.dvae import DiscreteVAE, check_code_side, usable_device
 from ..policies import Policy
 from .items import ItemStore, choose
 from .latent_design import LatentDesign, default_latents
@@ -142,8 +142,8 @@ class OnlineDVAE:
         neither); given (c, l) keep the paper's 2×2 map unless ``code_side`` says otherwise."""
         if (latents is None) != (classes is None):
             raise InvalidInputError("give both latents and classes, or neither (then they follow the budget)")
-        if code_side is not None and code_side not in CODE_SIDES:
-            raise InvalidInputError(f"code_side must be one of {CODE_SIDES}, got {code_side!r}")
+        if code_side is not None:
+            check_code_side(code_side)
         if latents is None:
             try:
                 chosen = design(code_side)

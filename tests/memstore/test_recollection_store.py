@@ -198,8 +198,9 @@ def test_default_latents_widen_the_code_map_only_for_codes_the_2x2_cap_cannot_ho
     assert store.model.config.filters <= 64
     assert RecollectionStore(budget, shape, 10, seed=0, code_side=2).latents == paper.latents
     assert RecollectionStore(budget, shape, 10, latents=38, classes=2, seed=0).code_side == 2  # given (c, l)
-    with pytest.raises(InvalidInputError, match="code_side"):
-        RecollectionStore(budget, shape, 10, seed=0, code_side=3)
+    for bad in (3, 4.0, True, "4"):
+        with pytest.raises(InvalidInputError, match="code_side"):
+            RecollectionStore(budget, shape, 10, seed=0, code_side=bad)  # type: ignore[arg-type]
 
 
 def test_a_4x4_code_map_is_saved_and_configs_without_it_reopen_on_2x2(tmp_path: Any) -> None:
