@@ -218,6 +218,5 @@ class EntropyCodedDVAE(VariableLengthCodec):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> EntropyCodedDVAE:
         dvae = config["dvae"]
-        codec = DVAECodec(tuple(dvae["item_shape"]), dvae["latents"], dvae["classes"], dvae["tau"],
-                          dvae.get("code_side", 2))  # configs saved before decision 0029 have the paper's 2×2 map
+        codec = DVAECodec.from_config(dvae)  # configs saved before decision 0029 lack code_side: the 2×2 default
         return cls(codec, coder_from_config(config.get("coder"), dvae["latents"], dvae["classes"]))

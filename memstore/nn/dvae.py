@@ -43,7 +43,8 @@ from torch.nn.utils import skip_init
 from ..checks import check_int, check_real
 from ..errors import InvalidInputError
 
-__all__ = ["CODE_SIDES", "DVAEConfig", "check_code_side", "DiscreteVAE", "gumbel_softmax_hard", "pretrain", "usable_device"]
+__all__ = ["CODE_SIDES", "DVAEConfig", "DiscreteVAE", "check_code_side", "gumbel_softmax_hard", "pretrain",
+           "usable_device"]
 
 KERNEL = 5
 CODE_SIDES = (2, 4)  # sides of the code map: the paper's 2×2, or 4×4 (decision 0029)

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..budget import Budget, index_bits, label_bits
-from ..nn.dvae import CODE_SIDES, DVAEConfig
+from ..nn.dvae import CODE_SIDES, DVAEConfig, check_code_side
 
 __all__ = ["LatentDesign", "default_latents", "design_latents"]
 
@@ -73,8 +73,7 @@ def design_latents(
     """Eq. 4 (``budget.charge_models`` false) or eq. 5 (true): the (c, l) of largest capacity that keeps ``items``
     (= ρ·N) stored items within ``budget``, with ``c·l ≤ s²·max_filters`` when that is given (the network has
     ``ceil(c·l/s²)`` filters per layer, s = ``code_side``); raises ValueError when no (c, l) with c ≥ 1 fits."""
-    if code_side not in CODE_SIDES:
-        raise ValueError(f"code_side must be one of {CODE_SIDES}, got {code_side!r}")
+    check_code_side(code_side)
     if not 0 < items <= stream_length:
         raise ValueError(f"items must lie in (0, stream_length], got {items} of {stream_length}")
     fixed = label_bits(num_classes) + (0 if num_tasks is None else index_bits(num_tasks))
@@ -125,7 +124,7 @@ def default_latents(
     items = min(items, max(budget.capacity(DEFAULT_MIN_CODE_BITS + raw_bits - 8 * math.prod(item_shape)), 1))
     if expected_items is not None:
         items = min(items, int(expected_items))
-    sides = CODE_SIDES if code_side is None else (code_side,)
+    sides = CODE_SIDES if code_side is None else (check_code_side(code_side),)
     while True:
         try:
             designs = [design_latents(budget, items, items, item_shape, num_classes, num_tasks=num_tasks,
