@@ -195,13 +195,19 @@ def _current_generation(root: zarr.Group) -> tuple[zarr.Group, dict[str, Any], i
     return group, attrs, version
 
 
-def _load(group: zarr.Group, attrs: dict[str, Any], version: int) -> MemoryStore:
+class _NoWorkingPath(InvalidInputError):
+    """``open(path=...)`` of a store that takes no ``path``: the caller's mistake, not the file's."""
+
+
+def _load(group: zarr.Group, attrs: dict[str, Any], version: int, path: Any = None) -> MemoryStore:
     cls = STORE_TYPES.get(attrs.get("store_type", ""))
     if cls is None:
         raise IncompatibleStoreError(f"unknown store type {attrs.get('store_type')!r}")
     config = attrs.get("config")
     if not isinstance(config, dict):
         raise CorruptStoreError(f"the saved config is not a mapping: {type(config).__name__}")
+    if path is not None and "path" not in cls.runtime_options:
+        raise _NoWorkingPath(f"a {cls.__name__} keeps its working copy in memory: open it without path")
     named = sorted(set(config) & cls.runtime_options)
     if named:  # where a store lives is the opener's choice, never the file's (a saved "path" would be written to)
         raise CorruptStoreError(f"the saved config names {named}, which no saved {cls.__name__} holds")
@@ -209,7 +215,7 @@ def _load(group: zarr.Group, attrs: dict[str, Any], version: int) -> MemoryStore
     tensors = set(attrs["tensors"])
     state = _unflatten({p: torch.from_numpy(a.copy()) if p in tensors else a for p, a in arrays.items()},
                        attrs["values"])
-    store = cls.from_config(config)
+    store = cls.from_config(config if path is None else {**config, "path": path})
     store.load_state_dict(state)
     if store.ledger() != Ledger(**attrs["ledger"]):
         raise CorruptStoreError(f"ledger {store.ledger()} does not match the saved ledger {attrs['ledger']}")
@@ -223,12 +229,13 @@ def _open_root(zstore: Store, target: Any) -> zarr.Group:
         raise CorruptStoreError(f"no readable zarr group at {target!r}: {exc}") from exc
 
 
-def _verified(root: zarr.Group) -> tuple[MemoryStore, zarr.Group, dict[str, Any], int]:
-    """The store of ``root``'s current generation, with that generation, its attributes and the format version."""
+def _verified(root: zarr.Group, path: Any = None) -> tuple[MemoryStore, zarr.Group, dict[str, Any], int]:
+    """The store of ``root``'s current generation (its working copy at ``path``), with that generation, its
+    attributes and the format version."""
     try:
         group, attrs, version = _current_generation(root)
-        return _load(group, attrs, version), group, attrs, version
-    except StoreFormatError:
+        return _load(group, attrs, version, path), group, attrs, version
+    except (StoreFormatError, _NoWorkingPath):
         raise
     except Exception as exc:  # anything else raised while interpreting saved bytes means they are malformed
         raise CorruptStoreError(f"saved store is malformed: {type(exc).__name__}: {exc}") from exc
@@ -240,30 +247,32 @@ def _current_name(root: zarr.Group) -> Any:
     return meta.get("current") if isinstance(meta, dict) else None
 
 
-def _open_following_saves(zstore: Store, target: Any) -> tuple[MemoryStore, zarr.Group, dict[str, Any], int]:
+def _open_following_saves(zstore: Store, target: Any,
+                          path: Any = None) -> tuple[MemoryStore, zarr.Group, dict[str, Any], int]:
     """:func:`_verified` on the current generation; when it fails because a concurrent save moved ``current``,
     again on the new one (up to ``READ_ATTEMPTS`` opens)."""
     root = _open_root(zstore, target)
     for _ in range(READ_ATTEMPTS - 1):
         try:
-            return _verified(root)
+            return _verified(root, path)
         except CorruptStoreError:
             fresh = _open_root(zstore, target)
             if _current_name(root) is None or _current_name(fresh) == _current_name(root):
                 raise
             root = fresh
-    return _verified(root)
+    return _verified(root, path)
 
 
-def open_store(target: Any, *, storage_options: dict[str, Any] | None = None) -> MemoryStore:
-    """Open a store saved by :func:`save` (``memstore.open``).
+def open_store(target: Any, *, storage_options: dict[str, Any] | None = None, path: Any = None) -> MemoryStore:
+    """Open a store saved by :func:`save` (``memstore.open``); ``path``: where the opened store keeps its working
+    copy (an item store's ``path``: a folder or a zarr store), instead of memory.
 
     A reader whose generation a concurrent save removed follows ``current`` to the new one (up to
     ``READ_ATTEMPTS`` times), so it gets the store before or after the save; a store that fails its checks while
     ``current`` stays put is refused with :class:`CorruptStoreError`.
     """
     zstore = _zarr_store(target, read_only=True, storage_options=storage_options)
-    return _open_following_saves(zstore, target)[0]
+    return _open_following_saves(zstore, target, path)[0]
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,20 @@
 """Variable-size rows: one byte string per item, the sibling of :class:`~memstore.codecs.bitpack.Column` for items
 whose coded size varies (JPEG scans, zstd or PNG frames, prefix-coded codes).
 
-A :class:`ByteColumn` keeps its rows in order and the sum of what they are charged (``bits``, from the store's
+A :class:`ByteRows` keeps its rows in order and the sum of what they are charged (``bits``, from the store's
 ``cost`` of one row), so a store's ledger never re-walks its items. Removal moves the last row into the freed one (a
-store's slots stay dense). On disk a column is its rows joined after a shared prefix (a codec's header), with the
+store's slots stay dense). Saved, a column is its rows joined after a shared prefix (a codec's header), with the
 lengths packed at a fixed width::
 
     payload: | prefix | row 0 | row 1 | ... |        lengths: | len 0 | len 1 | ... |   (length_bits each)
 
-Memory follows the bytes held.
+:class:`ByteColumn` keeps the rows in memory (memory follows the bytes held);
+:class:`~memstore.stores.zarr_payload.ZarrByteColumn` keeps them in Zarr chunks on disk (memory stays flat).
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from itertools import pairwise
 
@@ -20,52 +22,70 @@ import numpy as np
 
 from .bitpack import pack, unpack
 
-__all__ = ["ByteColumn"]
+__all__ = ["ByteColumn", "ByteRows"]
 
 
-class ByteColumn:
-    """Byte strings by row; ``bits`` = Σ ``cost(row)`` (``cost`` must give 0 for the empty placeholder)."""
+class ByteRows(ABC):
+    """Byte strings by row; ``bits`` = Σ ``cost(row)`` (``cost`` must give 0 for the empty placeholder).
+
+    The bookkeeping (charged bits, dense removal, the on-disk form) is here; where the rows live is four methods:
+    ``__len__``, ``get``, ``values`` and the private ``_put`` / ``_drop_last`` / ``_put_all``. :class:`ByteColumn`
+    keeps them in a list; :class:`~memstore.stores.zarr_payload.ZarrByteColumn` in Zarr chunks on disk.
+    """
 
     def __init__(self, cost: Callable[[bytes], int]) -> None:
         self._cost = cost
-        self._rows: list[bytes] = []
         self.bits = 0
 
+    @abstractmethod
     def __len__(self) -> int:
-        return len(self._rows)
+        """Rows held."""
 
+    @abstractmethod
     def get(self, rows: Iterable[int]) -> list[bytes]:
         """The byte strings of ``rows`` (checked by the caller), in that order."""
-        values = self._rows
-        return [values[row] for row in rows]
 
+    @abstractmethod
     def values(self) -> list[bytes]:
-        """Every row, in order (a copy of the list, not of the bytes)."""
-        return list(self._rows)
+        """Every row, in order."""
+
+    @abstractmethod
+    def _put(self, row: int, value: bytes) -> None:
+        """Store ``value`` at ``row`` (``row == len(self)`` appends)."""
+
+    @abstractmethod
+    def _drop_last(self) -> None:
+        """Forget the last row."""
+
+    @abstractmethod
+    def _put_all(self, values: list[bytes]) -> None:
+        """Hold exactly ``values``."""
 
     def set(self, row: int, value: bytes) -> None:
         """Set ``row`` to ``value``; ``row == len(self)`` appends."""
-        if row == len(self._rows):
-            self._rows.append(b"")
-        self.bits += self._cost(value) - self._cost(self._rows[row])
-        self._rows[row] = value
+        old = self.get([row])[0] if row < len(self) else b""
+        self.bits += self._cost(value) - self._cost(old)
+        self._put(row, value)
 
     def remove(self, row: int) -> None:
         """Drop ``row``, moving the last row into its place."""
-        self.bits -= self._cost(self._rows[row])
-        self._rows[row] = self._rows[-1]
-        self._rows.pop()
+        last = len(self) - 1
+        self.bits -= self._cost(self.get([row])[0])
+        if row != last:
+            self._put(row, self.get([last])[0])
+        self._drop_last()
 
     def replace_all(self, values: list[bytes]) -> None:
         """Every row at once (a re-coding, a load); ``bits`` recounted."""
-        self._rows = list(values)
-        self.bits = sum(map(self._cost, self._rows))
+        self._put_all(list(values))
+        self.bits = sum(map(self._cost, values))
 
     def to_bytes(self, prefix: bytes, length_bits: int) -> tuple[np.ndarray, np.ndarray]:
         """(``prefix`` + the rows joined, their lengths packed at ``length_bits``) as uint8 arrays; both empty when
         the column is."""
-        payload = prefix + b"".join(self._rows) if self._rows else b""
-        lengths = np.array([len(value) for value in self._rows], dtype=np.int64)
+        rows = self.values()
+        payload = prefix + b"".join(rows) if rows else b""
+        lengths = np.array([len(value) for value in rows], dtype=np.int64)
         return np.frombuffer(payload, dtype=np.uint8).copy(), pack(lengths, length_bits)
 
     @staticmethod
@@ -80,3 +100,33 @@ class ByteColumn:
             raise ValueError("'payload' does not match its lengths and this codec's shared header")
         ends = np.cumsum([len(prefix), *lengths]).tolist()
         return [payload[start:end] for start, end in pairwise(ends)]
+
+
+class ByteColumn(ByteRows):
+    """:class:`ByteRows` in memory (a list of byte strings): memory follows the bytes held."""
+
+    def __init__(self, cost: Callable[[bytes], int]) -> None:
+        super().__init__(cost)
+        self._rows: list[bytes] = []
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, rows: Iterable[int]) -> list[bytes]:
+        values = self._rows
+        return [values[row] for row in rows]
+
+    def values(self) -> list[bytes]:
+        return list(self._rows)  # a copy of the list, not of the bytes
+
+    def _put(self, row: int, value: bytes) -> None:
+        if row == len(self._rows):
+            self._rows.append(value)
+        else:
+            self._rows[row] = value
+
+    def _drop_last(self) -> None:
+        self._rows.pop()
+
+    def _put_all(self, values: list[bytes]) -> None:
+        self._rows = values

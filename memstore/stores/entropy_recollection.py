@@ -46,13 +46,13 @@ CODERS = {"range": {"id": "categorical-range"}, "prefix": {"id": "categorical-pr
 
 class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
     """dVAE codes of ``latents`` (c) variables of ``classes`` (l) values, range-coded per item; arguments as
-    :class:`~memstore.stores.recollection.RecollectionStore` (without ``path``: the codes are byte strings; the
-    default (c, l) is the fixed-width design, which entropy coding then holds more of). ``coder``: ``"range"``
+    :class:`~memstore.stores.recollection.RecollectionStore` (the codes are byte strings, in Zarr chunks under
+    ``path`` when it is given; the default (c, l) is the fixed-width design, which entropy coding then holds more of). ``coder``: ``"range"``
     (per-item range coding, whole 32-bit words and a length field) or ``"prefix"`` (Huffman codes over groups of
     latents, bit-exact and self-delimiting: :mod:`memstore.codecs.prefix`)."""
 
     store_type = "recollection-entropy"
-    runtime_options: ClassVar[frozenset[str]] = frozenset({"device", "dvae"})
+    runtime_options: ClassVar[frozenset[str]] = frozenset({"path", "device", "dvae"})
     codec: EntropyCodedDVAE
 
     def __init__(
@@ -73,6 +73,7 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         policy: Policy | None = None,
         num_tasks: int | None = None,
         coder: str = "range",
+        path: Any = None,
     ) -> None:
         if coder not in CODERS:
             raise InvalidInputError(f"coder must be one of {sorted(CODERS)}, got {coder!r}")
@@ -80,7 +81,7 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         self._init_settings(latents, classes, tau, code_side, stabilisation, lambda side: default_latents(
             budget, item_shape, num_classes, expected_items=expected_items, num_tasks=num_tasks, code_side=side))
         target = usable_device(device)
-        super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks)
+        super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks, path=path)
         self._init_dvae(dvae, target)
         self._written_since_refit = 0
 

@@ -24,11 +24,12 @@ from torch import Tensor
 
 from ..budget import Budget, Ledger, index_bits, label_bits
 from ..codecs.base import FixedWidthCodec, ItemCodec
-from ..codecs.bitpack import PackedArray, ValueColumn
+from ..codecs.bitpack import Column, PackedArray, ValueColumn
 from ..distortion import Distortion, DistortionMeter
 from ..errors import BudgetTooSmallError, InvalidInputError, ShapeError, UnknownKeyError
 from ..policies import Occupancy, Policy, Reservoir, policy_from_config
 from ..store import Batch, MemoryStore, RecallContext
+from .zarr_payload import ZarrPackedArray
 
 __all__ = ["ItemStore"]
 
@@ -64,10 +65,16 @@ class ItemStore(MemoryStore):
     The payload layer is four hooks (``_init_payload``, ``_put``, ``_get``, ``_payload_state``/``_check_payload``):
     fixed-width codecs use one :class:`PackedArray` here; :class:`~memstore.stores.variable.VariableItemStore`
     replaces them with byte strings and admission that evicts until an item fits.
+
+    ``path`` (a local folder or a zarr store): keep the working copy there, payload, labels and task ids in Zarr
+    chunks (:mod:`~memstore.stores.zarr_payload`), so memory stays flat in the items held and a store may be larger
+    than RAM; without it they live in memory and grow as items arrive. Two live stores may not share a local path.
     """
 
     #: the codec interface this engine stores
     codec_type: ClassVar[type[ItemCodec]] = FixedWidthCodec
+    #: ``path``: where the working copy lives (never read from a saved file)
+    runtime_options: ClassVar[frozenset[str]] = frozenset({"path"})
 
     def __init__(
         self,
@@ -79,8 +86,10 @@ class ItemStore(MemoryStore):
         seed: int | None = None,
         policy: Policy | None = None,
         num_tasks: int | None = None,
+        path: Any = None,
     ) -> None:
         super().__init__(budget, item_shape, num_classes, seed=seed, num_tasks=num_tasks)
+        self._path = path
         codec = self.make_codec() if codec is None else codec
         if not isinstance(codec, self.codec_type):
             raise InvalidInputError(f"codec must be a {self.codec_type.__name__}, got {type(codec).__name__}")
@@ -95,8 +104,8 @@ class ItemStore(MemoryStore):
         self.capacity = self._capacity()
         policy.check(capacity=self.capacity, num_tasks=num_tasks)
         self._init_payload()
-        self._labels = ValueColumn(self.capacity, self.label_bits)
-        self._tasks = ValueColumn(self.capacity, self.task_bits)
+        self._labels = self._value_column("labels", self.label_bits)
+        self._tasks = self._value_column("tasks", self.task_bits)
         self._seen_per_class = np.zeros(num_classes, dtype=np.int64)
         self._seen_per_task = None if num_tasks is None else np.zeros(num_tasks, dtype=np.int64)
         self._distortion = DistortionMeter(self.item_shape)
@@ -108,7 +117,18 @@ class ItemStore(MemoryStore):
     # -- the payload layer (fixed width: one PackedArray) -----------------------------------------------------------
 
     def _init_payload(self) -> None:
-        self._payload = PackedArray(self.capacity, self.codec.symbols, self.codec.symbol_bits)
+        if self._path is None:
+            self._payload = PackedArray(self.capacity, self.codec.symbols, self.codec.symbol_bits)
+        else:
+            self._payload = self._zarr_column("payload", self.codec.symbols, self.codec.symbol_bits)
+
+    def _value_column(self, name: str, width: int) -> Column:
+        """A label or task-id column: in memory, or in Zarr chunks under the working ``path``."""
+        return ValueColumn(self.capacity, width) if self._path is None else self._zarr_column(name, 1, width)
+
+    def _zarr_column(self, name: str, symbols: int, width: int) -> ZarrPackedArray:
+        """A packed column ``name`` under the working ``path`` (memory when there is none)."""
+        return ZarrPackedArray(self.capacity, symbols, width, store=self._path, name=name)
 
     def _put(self, slots: np.ndarray, x: Tensor) -> None:
         """Encode ``x`` into ``slots`` (in range, unique)."""
@@ -212,7 +232,7 @@ class ItemStore(MemoryStore):
 
     # -- sample and edit ---------------------------------------------------------------------------------------------
 
-    def _filter(self, values: Any, column: ValueColumn, limit: int, name: str) -> np.ndarray:
+    def _filter(self, values: Any, column: Column, limit: int, name: str) -> np.ndarray:
         wanted = self.check_ids(values, name, limit)
         return np.isin(column.get(np.arange(self._size)).reshape(-1), np.asarray(wanted, dtype=np.int64))
 

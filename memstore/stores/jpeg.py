@@ -47,12 +47,14 @@ class JPEGStore(VariableItemStore):
         subsampling: int = 0,
         policy: Policy | None = None,
         num_tasks: int | None = None,
+        path: Any = None,
     ) -> None:
         try:
             codec = JPEGCodec(tuple(item_shape), quality, subsampling)
         except (ValueError, TypeError) as exc:
             raise InvalidInputError(str(exc)) from exc
-        super().__init__(budget, item_shape, num_classes, codec=codec, seed=seed, policy=policy, num_tasks=num_tasks)
+        super().__init__(budget, item_shape, num_classes, codec=codec, seed=seed, policy=policy, num_tasks=num_tasks,
+                         path=path)
 
     @property
     def quality(self) -> int:

@@ -56,6 +56,7 @@ class LosslessStore(VariableItemStore):
         seed: int | None = None,
         policy: Policy | None = None,
         num_tasks: int | None = None,
+        path: Any = None,
     ) -> None:
         if codec is None:
             codec = default_lossless_codec(tuple(item_shape))
@@ -66,7 +67,8 @@ class LosslessStore(VariableItemStore):
         if not isinstance(quantise, bool):
             raise InvalidInputError(f"quantise must be a bool, got {quantise!r}")
         self.quantise = quantise
-        super().__init__(budget, item_shape, num_classes, codec=codec, seed=seed, policy=policy, num_tasks=num_tasks)
+        super().__init__(budget, item_shape, num_classes, codec=codec, seed=seed, policy=policy, num_tasks=num_tasks,
+                         path=path)
 
     def check_items(self, x: Tensor) -> None:
         """The contract's checks, then (unless ``quantise``) that every value is a multiple of 1/255."""

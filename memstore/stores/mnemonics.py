@@ -84,6 +84,7 @@ class MnemonicsStore(ItemStore):
     """
 
     store_type = "mnemonics"
+    runtime_options: ClassVar[frozenset[str]] = frozenset()  # its exemplars are optimised in memory: no ``path``
     codec_type: ClassVar[type[FixedWidthCodec]] = FixedWidthCodec
 
     def __init__(

@@ -48,7 +48,6 @@ from ..nn.dvae import DiscreteVAE, check_code_side, usable_device
 from ..policies import Policy
 from .items import ItemStore, choose
 from .latent_design import LatentDesign, default_latents
-from .zarr_payload import ZarrPackedArray
 
 __all__ = ["OnlineDVAE", "RecollectionStore", "Stabilisation"]
 
@@ -320,7 +319,8 @@ class RecollectionStore(OnlineDVAE, ItemStore):
     """Items kept as dVAE codes of ``latents`` (c) variables of ``classes`` (l) values; the dVAE learns as data arrive.
 
     ``dvae``: a pretrained :class:`DiscreteVAE` (or its ``state_dict``) to start from (warm start, their transfer
-    experiments); ``path``: keep the live code bitstream in a Zarr array on disk there instead of in memory;
+    experiments); ``path``: keep the live code bitstream, labels and task ids in Zarr arrays there (a folder or a
+    zarr store) instead of in memory;
     ``device``: where the dVAE trains, encodes and decodes (e.g. ``"cuda"``). Items go in and come back as CPU
     tensors whatever the device, and ``state_dict`` / ``save`` hold CPU tensors (the device is not saved).
 
@@ -355,9 +355,8 @@ class RecollectionStore(OnlineDVAE, ItemStore):
     ) -> None:
         self._init_settings(latents, classes, tau, code_side, stabilisation, lambda side: default_latents(
             budget, item_shape, num_classes, expected_items=expected_items, num_tasks=num_tasks, code_side=side))
-        self._path = path
         target = usable_device(device)
-        super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks)
+        super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks, path=path)
         self._init_dvae(dvae, target)
 
     def make_codec(self) -> DVAECodec:
@@ -371,9 +370,9 @@ class RecollectionStore(OnlineDVAE, ItemStore):
         return self.codec
 
     def _init_payload(self) -> None:
-        """The code bitstream as a Zarr array: in memory, or a working copy on disk at ``path`` (saves still go
-        through persist's atomic generations)."""
-        self._payload = ZarrPackedArray(self.capacity, self.codec.symbols, self.codec.symbol_bits, store=self._path)
+        """The code bitstream as a Zarr array, in memory without ``path`` (so a draw's chunk reads are counted
+        either way); labels and task ids follow ``path`` as in every item store."""
+        self._payload = self._zarr_column("payload", self.codec.symbols, self.codec.symbol_bits)
 
     @property
     def chunks_read(self) -> int:

@@ -25,9 +25,10 @@ from torch import Tensor
 
 from ..budget import Ledger
 from ..codecs.base import ItemCodec, VariableLengthCodec
-from ..codecs.byte_column import ByteColumn
+from ..codecs.byte_column import ByteColumn, ByteRows
 from ..errors import BudgetTooSmallError, InvalidInputError
 from .items import ItemStore
+from .zarr_payload import ZarrByteColumn
 
 __all__ = ["VariableItemStore", "EDIT_STEPS"]
 
@@ -95,7 +96,10 @@ class VariableItemStore(ItemStore):
         if self.policy.fixed_slots_only:
             raise InvalidInputError(f"{type(self.policy).__name__} needs fixed-size slots; {type(self).__name__} "
                                     "stores items of varying size")
-        self._scans = ByteColumn(self._bits_of)
+        if self._path is None:
+            self._scans: ByteRows = ByteColumn(self._bits_of)
+        else:
+            self._scans = ZarrByteColumn(self._bits_of, store=self._path, name="payload")
         #: the fraction of each key's change the last ``edit`` applied (1 = fully; see ``edit``)
         self.edit_fractions = np.ones(0)
 

@@ -1,4 +1,11 @@
-"""A :class:`~memstore.codecs.bitpack.PackedArray` whose bitstream lives in a Zarr array (memory or disk).
+"""Columns whose rows live in Zarr arrays (memory, disk or any zarr store): a store's working copy out of core.
+
+:class:`ZarrPackedArray` is a :class:`~memstore.codecs.bitpack.PackedArray` whose bitstream lives in a Zarr array;
+:class:`ZarrByteColumn` is a :class:`~memstore.codecs.byte_column.ByteRows` of variable-size rows in a Zarr array of
+byte strings (``chunk_rows`` rows a chunk). A store given ``path=`` keeps its payload, labels and task ids in such
+arrays, named ``payload``, ``labels`` and ``tasks`` under that path, so its memory stays flat in the items it holds.
+Saves still go through ``persist``'s atomic generations: the working arrays are not a file format.
+
 
 The bitstream is one 1-D uint8 Zarr array of ``ceil(rows · R / 8)`` bytes (R = bits per row), uncompressed, chunked
 so that every chunk holds a whole number of rows (``rows_per_chunk`` is a multiple of ``8 / gcd(R, 8)``)::
@@ -16,7 +23,9 @@ from __future__ import annotations
 import gc
 import math
 import os
+import warnings
 import weakref
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -24,12 +33,15 @@ import zarr
 import zarr.storage
 
 from ..codecs.bitpack import Column, PackedArray, checked_stream, exact_stream
+from ..codecs.byte_column import ByteRows
 from ..errors import InvalidInputError
 
-__all__ = ["ZarrPackedArray"]
+__all__ = ["ZarrByteColumn", "ZarrPackedArray", "working_array"]
 
 #: target chunk size in bytes (a few hundred items of a few hundred bits)
 CHUNK_BYTES = 4096
+#: rows of variable-size items a chunk holds (JPEG scans of MNIST digits: about 16 KB)
+CHUNK_ROWS = 64
 
 
 #: local working paths held by a live array in this process: a second array on one path would wipe the first's data
@@ -49,11 +61,24 @@ def _claim(path: str, array: ZarrPackedArray) -> None:
     _LIVE_PATHS[path] = array
 
 
+def working_array(store: Any, name: str | None, owner: object, **create: Any) -> zarr.Array:
+    """A new Zarr array ``name`` (None: the root) in ``store`` (None: in memory; a local path, claimed for ``owner``;
+    or any zarr store), replacing what was there under that name only."""
+    if store is None:
+        store = zarr.storage.MemoryStore()
+    elif isinstance(store, (str, os.PathLike)):
+        _claim(os.path.join(os.path.realpath(os.fspath(store)), name or ""), owner)
+        store = zarr.storage.LocalStore(os.fspath(store))
+    return zarr.create_array(store=store, name=name, overwrite=True, **create)
+
+
 class ZarrPackedArray(Column):
     """A :class:`~memstore.codecs.bitpack.Column` with PackedArray's bytes in a Zarr byte array; ``store``: None (in
-    memory), a local path, or any zarr store. ``chunks_read`` counts the chunks fetched."""
+    memory), a local path, or any zarr store, holding the array as ``name`` (None: at its root). ``chunks_read``
+    counts the chunks fetched."""
 
-    def __init__(self, rows: int, symbols: int, width: int, *, store: Any = None, chunk_bytes: int = CHUNK_BYTES):
+    def __init__(self, rows: int, symbols: int, width: int, *, store: Any = None, name: str | None = None,
+                 chunk_bytes: int = CHUNK_BYTES):
         self._layout = PackedArray(0, symbols, width)  # width checks and the bit arithmetic
         self.rows, self.symbols, self.width = rows, symbols, width
         self.row_bits = symbols * width
@@ -61,15 +86,8 @@ class ZarrPackedArray(Column):
         per_chunk = max(1, (8 * chunk_bytes) // max(self.row_bits, 1))
         self.rows_per_chunk = -(-per_chunk // align) * align
         self.chunk_bytes = max(1, self.rows_per_chunk * self.row_bits // 8)
-        if store is None:
-            store = zarr.storage.MemoryStore()
-        elif isinstance(store, (str, os.PathLike)):
-            _claim(os.path.realpath(os.fspath(store)), self)
-            store = zarr.storage.LocalStore(os.fspath(store))
-        self.array = zarr.create_array(
-            store=store, shape=(self.nbytes(rows),),
-            chunks=(self.chunk_bytes,), dtype="uint8", fill_value=0, compressors=None, overwrite=True,
-        )
+        self.array = working_array(store, name, self, shape=(self.nbytes(rows),), chunks=(self.chunk_bytes,),
+                                   dtype="uint8", fill_value=0, compressors=None)
         self.chunks_read = 0
 
     def reserve(self, rows: int) -> None:
@@ -125,3 +143,59 @@ class ZarrPackedArray(Column):
             self.array[: data.size] = data
         if data.size < self.array.shape[0]:
             self.array[data.size:] = 0  # a scalar fill, chunk by chunk: no budget-sized buffer
+
+
+class ZarrByteColumn(ByteRows):
+    """:class:`~memstore.codecs.byte_column.ByteRows` in a 1-D Zarr array of byte strings, ``chunk_rows`` rows a
+    chunk, uncompressed (coded items do not compress); ``store`` and ``name`` as :class:`ZarrPackedArray`. Memory
+    holds the row count and the charged bits only: ``get`` reads the chunks of the rows asked for (``chunks_read``
+    counts them) and ``set`` rewrites one chunk. The array grows by doubling as rows arrive."""
+
+    def __init__(self, cost: Callable[[bytes], int], *, store: Any = None, name: str | None = None,
+                 chunk_rows: int = CHUNK_ROWS) -> None:
+        super().__init__(cost)
+        with warnings.catch_warnings():  # a working copy, not a format: zarr's unstable-dtype warning does not apply
+            warnings.simplefilter("ignore")
+            self.array = working_array(store, name, self, shape=(0,), chunks=(chunk_rows,),
+                                       dtype=zarr.dtype.VariableLengthBytes(), compressors=None)
+        self.chunk_rows = chunk_rows
+        self._size = 0
+        self.chunks_read = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def get(self, rows: Iterable[int]) -> list[bytes]:
+        rows = np.fromiter(rows, dtype=np.int64)
+        if rows.size == 0:
+            return []
+        self.chunks_read += np.unique(rows // self.chunk_rows).size
+        return [bytes(value) for value in self.array.get_coordinate_selection(rows)]
+
+    def values(self) -> list[bytes]:
+        return [bytes(value) for value in self.array[: self._size]] if self._size else []
+
+    def _put(self, row: int, value: bytes) -> None:
+        if row == self._size:
+            if row == self.array.shape[0]:
+                self.array.resize((max(2 * row, self.chunk_rows),))
+            self._size += 1
+        self.array.set_coordinate_selection(np.array([row]), _objects([value]))
+
+    def _drop_last(self) -> None:
+        self._size -= 1
+        self.array.set_coordinate_selection(np.array([self._size]), _objects([b""]))  # frees its bytes on disk
+
+    def _put_all(self, values: list[bytes]) -> None:
+        self.array.resize((0,))  # drops every chunk
+        self.array.resize((max(len(values), self.chunk_rows),))
+        if values:
+            self.array[: len(values)] = _objects(values)
+        self._size = len(values)
+
+
+def _objects(values: list[bytes]) -> np.ndarray:
+    """``values`` as a 1-D object array (what Zarr's byte-string arrays take)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
