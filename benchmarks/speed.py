@@ -15,6 +15,7 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ import torch
 
 from memstore import Budget, RawStore
 
-ITEM_SHAPE, NUM_CLASSES, CAPACITY, BATCH = (1, 28, 28), 10, 500, 10
+ITEM_SHAPE, NUM_CLASSES = (1, 28, 28), 10
 
 
 class MammothStyleReservoir:
@@ -63,10 +64,36 @@ class MammothStyleReservoir:
         return self.examples[0].numel() * self.examples.element_size() + self.labels.element_size()
 
 
-def stream(steps: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+class VectorisedUint8Reservoir:
+    """The plain vectorised alternative: a uint8 tensor of the capacity, reservoir slots for a whole batch in one
+    draw, one indexed assignment per write and one gather per sample. Its replay draws are with replacement (the
+    cheapest draw; RawStore's are without), and it checks nothing."""
+
+    def __init__(self, capacity: int, item_shape: tuple[int, ...]) -> None:
+        self.capacity, self.seen = capacity, 0
+        self.examples = torch.zeros((capacity, *item_shape), dtype=torch.uint8)
+        self.labels = torch.zeros(capacity, dtype=torch.int64)
+        self.generator = torch.Generator().manual_seed(0)
+
+    def add_data(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        positions = torch.arange(self.seen, self.seen + x.shape[0])
+        draws = (torch.rand(x.shape[0], generator=self.generator, dtype=torch.float64) * (positions + 1)).long()
+        slots = torch.where(positions < self.capacity, positions, draws)
+        kept = slots < self.capacity
+        self.examples[slots[kept]] = (x[kept] * 255).round_().to(torch.uint8)
+        self.labels[slots[kept]] = y[kept]
+        self.seen += x.shape[0]
+
+    def get_data(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        held = min(self.seen, self.capacity)
+        choice = torch.randint(held, (n,), generator=self.generator)
+        return self.examples[choice].float().div_(255), self.labels[choice]
+
+
+def stream(steps: int, batch: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
-    x = torch.randint(0, 256, (steps * BATCH, *ITEM_SHAPE), generator=generator).float() / 255
-    return x, torch.randint(0, NUM_CLASSES, (steps * BATCH,), generator=generator)
+    x = torch.randint(0, 256, (steps * batch, *ITEM_SHAPE), generator=generator).float() / 255
+    return x, torch.randint(0, NUM_CLASSES, (steps * batch,), generator=generator)
 
 
 class UncheckedRawStore(RawStore):
@@ -76,58 +103,68 @@ class UncheckedRawStore(RawStore):
         pass
 
 
-def time_raw_store(x: torch.Tensor, y: torch.Tensor, store_class: type[RawStore] = RawStore) -> float:
-    store = store_class(Budget.images(CAPACITY, ITEM_SHAPE, NUM_CLASSES), ITEM_SHAPE, NUM_CLASSES, seed=0)
+def time_steps(write: Callable[[torch.Tensor, torch.Tensor], object], sample: Callable[[int], object],
+               x: torch.Tensor, y: torch.Tensor, batch: int) -> float:
+    """µs per step of ``write(batch)`` + ``sample(batch)`` over the stream."""
     start = time.perf_counter()
-    for i in range(0, x.shape[0], BATCH):
-        store.write(x[i:i + BATCH], y[i:i + BATCH])
-        store.sample(BATCH)
-    return (time.perf_counter() - start) / (x.shape[0] // BATCH) * 1e6
+    for i in range(0, x.shape[0], batch):
+        write(x[i:i + batch], y[i:i + batch])
+        sample(batch)
+    return (time.perf_counter() - start) / (x.shape[0] // batch) * 1e6
 
 
-def time_mammoth_style(x: torch.Tensor, y: torch.Tensor) -> float:
-    buffer = MammothStyleReservoir(CAPACITY, ITEM_SHAPE)
-    start = time.perf_counter()
-    for i in range(0, x.shape[0], BATCH):
-        buffer.add_data(x[i:i + BATCH], y[i:i + BATCH])
-        buffer.get_data(BATCH)
-    return (time.perf_counter() - start) / (x.shape[0] // BATCH) * 1e6
+def buffers(capacity: int) -> dict[str, tuple[Callable, Callable]]:
+    """Each variant's (write, sample), freshly built at ``capacity`` items."""
+    budget = Budget.images(capacity, ITEM_SHAPE, NUM_CLASSES)
+    raw = RawStore(budget, ITEM_SHAPE, NUM_CLASSES, seed=0)
+    unchecked = UncheckedRawStore(budget, ITEM_SHAPE, NUM_CLASSES, seed=0)
+    mammoth = MammothStyleReservoir(capacity, ITEM_SHAPE)
+    vectorised = VectorisedUint8Reservoir(capacity, ITEM_SHAPE)
+    return {"memstore": (raw.write, raw.sample), "memstore_without_input_checks": (unchecked.write, unchecked.sample),
+            "mammoth_style": (mammoth.add_data, mammoth.get_data),
+            "vectorised_uint8": (vectorised.add_data, vectorised.get_data)}
 
 
-def raw_bytes_per_item() -> float:
-    store = RawStore(Budget.images(CAPACITY, ITEM_SHAPE, NUM_CLASSES), ITEM_SHAPE, NUM_CLASSES, seed=0)
-    return store.bits_per_item / 8
+def run_size(capacity: int, batch: int, steps: int, rounds: int) -> dict[str, float]:
+    """Median µs per step of each variant at one capacity and batch size, in alternating rounds."""
+    x, y = stream(steps, batch)
+    times: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for name, (write, sample) in buffers(capacity).items():
+            times.setdefault(name, []).append(time_steps(write, sample, x, y, batch))
+    medians = {f"{name}_us_per_step": statistics.median(values) for name, values in times.items()}
+    return {"capacity": capacity, "batch": batch, "steps": steps, "rounds": rounds, **medians,
+            "ratio_to_mammoth_style": medians["memstore_us_per_step"] / medians["mammoth_style_us_per_step"],
+            "ratio_to_vectorised_uint8": medians["memstore_us_per_step"] / medians["vectorised_uint8_us_per_step"]}
 
 
-def run(steps: int, rounds: int) -> dict[str, float]:
+def run(sizes: list[tuple[int, int]], steps: int, rounds: int) -> dict[str, object]:
     torch.set_num_threads(1)
     np.random.seed(0)
-    x, y = stream(steps)
-    memstore_us, unchecked_us, mammoth_us = [], [], []
-    for _ in range(rounds):
-        memstore_us.append(time_raw_store(x, y))
-        unchecked_us.append(time_raw_store(x, y, UncheckedRawStore))
-        mammoth_us.append(time_mammoth_style(x, y))
-    return {
-        "steps": steps,
-        "rounds": rounds,
-        "memstore_us_per_step": statistics.median(memstore_us),
-        "memstore_without_input_checks_us_per_step": statistics.median(unchecked_us),
-        "mammoth_style_us_per_step": statistics.median(mammoth_us),
-        "memstore_bytes_per_item": raw_bytes_per_item(),
-        "mammoth_style_bytes_per_item": MammothStyleReservoir(1, ITEM_SHAPE).bytes_per_item(),
-    }
+    rows = [run_size(capacity, batch, steps, rounds) for capacity, batch in sizes]
+    store = RawStore(Budget.images(1, ITEM_SHAPE, NUM_CLASSES), ITEM_SHAPE, NUM_CLASSES, seed=0)
+    return {"rows": rows, "memstore_bytes_per_item": store.bits_per_item / 8,
+            "mammoth_style_bytes_per_item": MammothStyleReservoir(1, ITEM_SHAPE).bytes_per_item()}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="500x10,5000x10,50000x10,500x128",
+                        help="comma list of CAPACITYxBATCH (default: 500x10,5000x10,50000x10,500x128)")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
     args = parser.parse_args(argv)
-    result = run(args.steps, args.rounds)
-    for key, value in result.items():
-        print(f"{key:32s} {value:10.1f}" if isinstance(value, float) else f"{key:32s} {value:10d}")
+    sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
+    result = run(sizes, args.steps, args.rounds)  # type: ignore[arg-type]
+    rows = result["rows"]
+    print("| capacity | batch | memstore µs | unchecked µs | Mammoth-style µs | vectorised uint8 µs | vs Mammoth | "
+          "vs uint8 |\n|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows:  # type: ignore[attr-defined]
+        print(f"| {row['capacity']} | {row['batch']} | {row['memstore_us_per_step']:.1f} | "
+              f"{row['memstore_without_input_checks_us_per_step']:.1f} | {row['mammoth_style_us_per_step']:.1f} | "
+              f"{row['vectorised_uint8_us_per_step']:.1f} | {row['ratio_to_mammoth_style']:.2f} | "
+              f"{row['ratio_to_vectorised_uint8']:.2f} |")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n")

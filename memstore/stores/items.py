@@ -128,7 +128,7 @@ class ItemStore(MemoryStore):
 
     def _zarr_column(self, name: str, symbols: int, width: int) -> ZarrPackedArray:
         """A packed column ``name`` under the working ``path`` (memory when there is none)."""
-        return ZarrPackedArray(self.capacity, symbols, width, store=self._path, name=name)
+        return ZarrPackedArray(self.capacity, symbols, width, store=self._path, name=name, owner=self)
 
     def _put(self, slots: np.ndarray, x: Tensor) -> None:
         """Encode ``x`` into ``slots`` (in range, unique)."""

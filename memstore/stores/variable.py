@@ -99,7 +99,7 @@ class VariableItemStore(ItemStore):
         if self._path is None:
             self._scans: ByteRows = ByteColumn(self._bits_of)
         else:
-            self._scans = ZarrByteColumn(self._bits_of, store=self._path, name="payload")
+            self._scans = ZarrByteColumn(self._bits_of, store=self._path, name="payload", owner=self)
         #: the fraction of each key's change the last ``edit`` applied (1 = fully; see ``edit``)
         self.edit_fractions = np.ones(0)
 

@@ -6,7 +6,6 @@ byte strings (``chunk_rows`` rows a chunk). A store given ``path=`` keeps its pa
 arrays, named ``payload``, ``labels`` and ``tasks`` under that path, so its memory stays flat in the items it holds.
 Saves still go through ``persist``'s atomic generations: the working arrays are not a file format.
 
-
 The bitstream is one 1-D uint8 Zarr array of ``ceil(rows · R / 8)`` bytes (R = bits per row), uncompressed, chunked
 so that every chunk holds a whole number of rows (``rows_per_chunk`` is a multiple of ``8 / gcd(R, 8)``)::
 
@@ -44,41 +43,44 @@ CHUNK_BYTES = 4096
 CHUNK_ROWS = 64
 
 
-#: local working paths held by a live array in this process: a second array on one path would wipe the first's data
-_LIVE_PATHS: weakref.WeakValueDictionary[str, ZarrPackedArray] = weakref.WeakValueDictionary()
+#: local working paths held by a live owner (a store, or an array made alone) in this process: a second owner on one
+#: path would wipe the first's data
+_LIVE_PATHS: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
 
 
-def _claim(path: str, array: ZarrPackedArray) -> None:
-    """Register ``path`` for ``array``; InvalidInputError if a live array already works there."""
+def _claim(path: str, owner: object) -> None:
+    """Register ``path`` for ``owner``; InvalidInputError if another live owner already works there."""
     holder = _LIVE_PATHS.get(path)
-    if holder is not None and holder is not array:
+    if holder is not None and holder is not owner:
         del holder
         gc.collect()  # a store dropped by its user but kept by a reference cycle is not live
         holder = _LIVE_PATHS.get(path)
-    if holder is not None and holder is not array:
+    if holder is not None and holder is not owner:
         raise InvalidInputError(f"another live store already keeps its working payload at {path}: give each store "
                                 "its own path")
-    _LIVE_PATHS[path] = array
+    _LIVE_PATHS[path] = owner
 
 
 def working_array(store: Any, name: str | None, owner: object, **create: Any) -> zarr.Array:
-    """A new Zarr array ``name`` (None: the root) in ``store`` (None: in memory; a local path, claimed for ``owner``;
-    or any zarr store), replacing what was there under that name only."""
+    """A new Zarr array ``name`` (None: the root) in ``store`` (None: in memory; a local folder, claimed for
+    ``owner``, so that the arrays of one store share it and no other live store can; or any zarr store), replacing
+    what was there under that name only."""
     if store is None:
         store = zarr.storage.MemoryStore()
     elif isinstance(store, (str, os.PathLike)):
-        _claim(os.path.join(os.path.realpath(os.fspath(store)), name or ""), owner)
+        _claim(os.path.realpath(os.fspath(store)), owner)
         store = zarr.storage.LocalStore(os.fspath(store))
     return zarr.create_array(store=store, name=name, overwrite=True, **create)
 
 
 class ZarrPackedArray(Column):
     """A :class:`~memstore.codecs.bitpack.Column` with PackedArray's bytes in a Zarr byte array; ``store``: None (in
-    memory), a local path, or any zarr store, holding the array as ``name`` (None: at its root). ``chunks_read``
-    counts the chunks fetched."""
+    memory), a local path, or any zarr store, holding the array as ``name`` (None: at its root); ``owner``: who
+    claims a local path (the store whose column this is; the array itself by default). ``chunks_read`` counts the
+    chunks fetched."""
 
     def __init__(self, rows: int, symbols: int, width: int, *, store: Any = None, name: str | None = None,
-                 chunk_bytes: int = CHUNK_BYTES):
+                 owner: object = None, chunk_bytes: int = CHUNK_BYTES):
         self._layout = PackedArray(0, symbols, width)  # width checks and the bit arithmetic
         self.rows, self.symbols, self.width = rows, symbols, width
         self.row_bits = symbols * width
@@ -86,8 +88,8 @@ class ZarrPackedArray(Column):
         per_chunk = max(1, (8 * chunk_bytes) // max(self.row_bits, 1))
         self.rows_per_chunk = -(-per_chunk // align) * align
         self.chunk_bytes = max(1, self.rows_per_chunk * self.row_bits // 8)
-        self.array = working_array(store, name, self, shape=(self.nbytes(rows),), chunks=(self.chunk_bytes,),
-                                   dtype="uint8", fill_value=0, compressors=None)
+        self.array = working_array(store, name, self if owner is None else owner, shape=(self.nbytes(rows),),
+                                   chunks=(self.chunk_bytes,), dtype="uint8", fill_value=0, compressors=None)
         self.chunks_read = 0
 
     def reserve(self, rows: int) -> None:
@@ -147,17 +149,18 @@ class ZarrPackedArray(Column):
 
 class ZarrByteColumn(ByteRows):
     """:class:`~memstore.codecs.byte_column.ByteRows` in a 1-D Zarr array of byte strings, ``chunk_rows`` rows a
-    chunk, uncompressed (coded items do not compress); ``store`` and ``name`` as :class:`ZarrPackedArray`. Memory
-    holds the row count and the charged bits only: ``get`` reads the chunks of the rows asked for (``chunks_read``
-    counts them) and ``set`` rewrites one chunk. The array grows by doubling as rows arrive."""
+    chunk, uncompressed (coded items do not compress); ``store``, ``name`` and ``owner`` as
+    :class:`ZarrPackedArray`. Memory holds the row count and the charged bits only: ``get`` reads the chunks of the
+    rows asked for (``chunks_read`` counts them) and ``set`` rewrites one chunk. The array grows by doubling as rows
+    arrive."""
 
     def __init__(self, cost: Callable[[bytes], int], *, store: Any = None, name: str | None = None,
-                 chunk_rows: int = CHUNK_ROWS) -> None:
+                 owner: object = None, chunk_rows: int = CHUNK_ROWS) -> None:
         super().__init__(cost)
         with warnings.catch_warnings():  # a working copy, not a format: zarr's unstable-dtype warning does not apply
             warnings.simplefilter("ignore")
-            self.array = working_array(store, name, self, shape=(0,), chunks=(chunk_rows,),
-                                       dtype=zarr.dtype.VariableLengthBytes(), compressors=None)
+            self.array = working_array(store, name, self if owner is None else owner, shape=(0,),
+                                       chunks=(chunk_rows,), dtype=zarr.dtype.VariableLengthBytes(), compressors=None)
         self.chunk_rows = chunk_rows
         self._size = 0
         self.chunks_read = 0
