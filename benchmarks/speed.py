@@ -1,12 +1,14 @@
-"""Speed of RawStore against a Mammoth-style reservoir buffer: µs per step of write(10) + sample(10), bytes per item.
+"""Speed of RawStore against two buffers without checks: µs per step of write(B) + sample(B), bytes per item.
 
-A third variant, RawStore with its input checks skipped, prices those checks (a measurement, not a library mode).
-The baseline is a minimal tensor reservoir written the way Mammoth's ``utils/buffer.py`` is: float32 storage,
-a per-sample Python loop for admission, ``np.random.choice`` for sampling and a per-sample stack of the chosen items
-(its global RNG, as Mammoth does; allowed here, below benchmarks/). Both see the same stream of MNIST-shaped items. The two implementations run in
-alternating rounds and the median round is reported, so background load affects both alike.
+The baselines: a Mammoth-style reservoir written the way Mammoth's ``utils/buffer.py`` is (float32 storage, a
+per-sample Python loop for admission, ``np.random.choice`` for sampling and a per-sample stack of the chosen items;
+its global RNG, as Mammoth does, allowed here below benchmarks/), and a plain vectorised uint8 tensor reservoir (one
+draw for a batch's slots, one indexed assignment, one gather). A fourth variant, RawStore with its input checks
+skipped, prices those checks (a measurement, not a library mode). All see the same stream of MNIST-shaped items;
+they run in alternating rounds and the median round is reported, so background load affects them alike. Each
+``CAPACITYxBATCH`` size is one row.
 
-    python -m benchmarks.speed [--steps 3000] [--rounds 5] [--out docs/results/speed.json]
+    python -m benchmarks.speed [--sizes 500x10,5000x10,50000x10,500x128] [--steps 3000] [--rounds 5] [--out F]
 """
 
 from __future__ import annotations
