@@ -47,9 +47,9 @@ CODERS = {"range": {"id": "categorical-range"}, "prefix": {"id": "categorical-pr
 class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
     """dVAE codes of ``latents`` (c) variables of ``classes`` (l) values, range-coded per item; arguments as
     :class:`~memstore.stores.recollection.RecollectionStore` (the codes are byte strings, in Zarr chunks under
-    ``path`` when it is given; the default (c, l) is the fixed-width design, which entropy coding then holds more of). ``coder``: ``"range"``
-    (per-item range coding, whole 32-bit words and a length field) or ``"prefix"`` (Huffman codes over groups of
-    latents, bit-exact and self-delimiting: :mod:`memstore.codecs.prefix`)."""
+    ``path`` when it is given; the default (c, l) is the fixed-width design, which entropy coding then holds more
+    of). ``coder``: ``"range"`` (per-item range coding, whole 32-bit words and a length field) or ``"prefix"``
+    (Huffman codes over groups of latents, bit-exact and self-delimiting: :mod:`memstore.codecs.prefix`)."""
 
     store_type = "recollection-entropy"
     runtime_options: ClassVar[frozenset[str]] = frozenset({"path", "device", "dvae"})

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import zarr
 import zarr.storage
+from zarr.abc.store import Store
 
 from ..codecs.bitpack import Column, PackedArray, checked_stream, exact_stream
 from ..codecs.byte_column import ByteRows
@@ -68,8 +69,14 @@ def working_array(store: Any, name: str | None, owner: object, **create: Any) ->
     if store is None:
         store = zarr.storage.MemoryStore()
     elif isinstance(store, (str, os.PathLike)):
+        if "://" in os.fspath(store):
+            raise InvalidInputError(f"path {os.fspath(store)!r} is a URL: give a local folder, or a zarr store "
+                                    "(zarr.storage.FsspecStore.from_url(url)) for remote storage")
         _claim(os.path.realpath(os.fspath(store)), owner)
         store = zarr.storage.LocalStore(os.fspath(store))
+    elif not isinstance(store, Store):
+        raise InvalidInputError(f"path must be a local folder (str or os.PathLike) or a zarr store, got "
+                                f"{type(store).__name__}")
     return zarr.create_array(store=store, name=name, overwrite=True, **create)
 
 

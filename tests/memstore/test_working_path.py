@@ -158,3 +158,9 @@ def test_a_store_on_disk_behaves_exactly_as_in_memory(tmp_path: Path, name: str)
     first, second = stores[0].read(slots), stores[1].read(slots)
     assert torch.equal(first.x, second.x) and torch.equal(first.y, second.y)
     assert state_equal(stores[0].state_dict(), stores[1].state_dict())
+
+
+@pytest.mark.parametrize("path", [123, "s3://bucket/work", b"bytes"])
+def test_a_path_that_is_not_a_folder_or_a_zarr_store_is_a_typed_error(path: Any) -> None:
+    with pytest.raises(InvalidInputError, match="path"):
+        RawStore(Budget.images(10, (1, 8, 8), 10), (1, 8, 8), 10, path=path)
