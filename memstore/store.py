@@ -39,6 +39,9 @@ __all__ = ["Batch", "RecallContext", "TaskContext", "MemoryStore", "STORE_TYPES"
 STORE_TYPES: dict[str, type[MemoryStore]] = {}
 
 
+#: the bits of float32 1.0 read as an int32 (0x3F800000)
+_ONE_BITS = 0x3F800000
+
 @dataclass(frozen=True)
 class Batch:
     """Items returned by ``sample``.
@@ -223,6 +226,11 @@ class MemoryStore(ABC):
         if x.device.type == "meta":
             raise InvalidInputError("x is on the meta device: it holds no values to store")
         if x.numel() == 0:
+            return
+        # IEEE 754: a float32 lies in [0, 1] (and is not NaN) exactly when its bits, read as an int32, lie in
+        # [0, bits of 1.0], or it is -0.0; integer min/max is several times faster than the float one
+        bits = torch.aminmax(x.detach().view(torch.int32))
+        if int(bits[0]) >= 0 and int(bits[1]) <= _ONE_BITS:
             return
         low, high = (float(v) for v in torch.aminmax(x.detach()))  # NaN propagates into low and high
         if 0.0 <= low and high <= 1.0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -109,6 +110,28 @@ def test_a_value_just_above_one_is_reported_as_it_is() -> None:
     with pytest.raises(RangeError, match=r"1\.00000011"):  # not rounded to "1" by the message
         store.write(torch.full((1, 1, 2, 2), 1.0000001), torch.tensor([0]))
     assert len(store) == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [(0.0, True), (-0.0, True), (1.0, True), (1e-45, True), (0.5, True), (float(np.nextafter(np.float32(1), 2)), False),
+     (-1e-45, False), (float("inf"), False), (float("-inf"), False), (float("nan"), False), (-float("nan"), False),
+     (-1.0, False), (2.0, False)],
+)
+def test_the_range_check_accepts_exactly_the_floats_in_zero_one(value: float, accepted: bool) -> None:
+    """The fast path reads the float32 bits as int32; every boundary (signed zero, subnormals, the float just above
+    1, NaNs of either sign, infinities) is judged as the float comparison 0 <= x <= 1 judges it."""
+    from memstore.errors import NonFiniteError, RangeError
+
+    store = RawStore(Budget.images(5, (1, 2, 2), 10), (1, 2, 2), 10, seed=0)
+    x = torch.full((2, 1, 2, 2), 0.25)
+    x[1, 0, 1, 0] = value
+    if accepted:
+        assert store.write(x, torch.tensor([0, 1])) == 2
+    else:
+        with pytest.raises((RangeError, NonFiniteError)):
+            store.write(x, torch.tensor([0, 1]))
+        assert len(store) == 0
 
 
 def test_memory_follows_the_items_held_not_the_budget() -> None:
