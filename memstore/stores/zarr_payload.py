@@ -19,18 +19,20 @@ store's ``get`` calls). Bit-level packing is PackedArray's, so the bytes are ide
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import os
 import warnings
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import zarr
 import zarr.storage
 from zarr.abc.store import Store
+from zarr.errors import UnstableSpecificationWarning
 
 from ..codecs.bitpack import Column, PackedArray, checked_stream, exact_stream
 from ..codecs.byte_column import ByteRows
@@ -164,8 +166,7 @@ class ZarrByteColumn(ByteRows):
     def __init__(self, cost: Callable[[bytes], int], *, store: Any = None, name: str | None = None,
                  owner: object = None, chunk_rows: int = CHUNK_ROWS) -> None:
         super().__init__(cost)
-        with warnings.catch_warnings():  # a working copy, not a format: zarr's unstable-dtype warning does not apply
-            warnings.simplefilter("ignore")
+        with _byte_strings_unspecified():
             self.array = working_array(store, name, self if owner is None else owner, shape=(0,),
                                        chunks=(chunk_rows,), dtype=zarr.dtype.VariableLengthBytes(), compressors=None)
         self.chunk_rows = chunk_rows
@@ -188,7 +189,7 @@ class ZarrByteColumn(ByteRows):
     def _put(self, row: int, value: bytes) -> None:
         if row == self._size:
             if row == self.array.shape[0]:
-                self.array.resize((max(2 * row, self.chunk_rows),))
+                self._resize(max(2 * row, self.chunk_rows))
             self._size += 1
         self.array.set_coordinate_selection(np.array([row]), _objects([value]))
 
@@ -197,11 +198,24 @@ class ZarrByteColumn(ByteRows):
         self.array.set_coordinate_selection(np.array([self._size]), _objects([b""]))  # frees its bytes on disk
 
     def _put_all(self, values: list[bytes]) -> None:
-        self.array.resize((0,))  # drops every chunk
-        self.array.resize((max(len(values), self.chunk_rows),))
+        self._resize(0)  # drops every chunk
+        self._resize(max(len(values), self.chunk_rows))
         if values:
             self.array[: len(values)] = _objects(values)
         self._size = len(values)
+
+    def _resize(self, rows: int) -> None:
+        with _byte_strings_unspecified():  # a resize rewrites the metadata, which warns again
+            self.array.resize((rows,))
+
+
+@contextlib.contextmanager
+def _byte_strings_unspecified() -> Iterator[None]:
+    """Silence zarr's warning that its byte-string data type has no v3 specification yet: these arrays are a working
+    copy that no one reopens, not a file format."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UnstableSpecificationWarning)
+        yield
 
 
 def _objects(values: list[bytes]) -> np.ndarray:
