@@ -172,7 +172,7 @@ def provenance() -> dict[str, Any]:
     import platform
     import subprocess
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False,
                             cwd=Path(__file__).parent).stdout.strip()
     return {"commit": commit or None, "date": time.strftime("%Y-%m-%d"), "torch": torch.__version__,
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "device": "cpu", "torch_threads": 1}

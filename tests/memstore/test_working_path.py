@@ -16,8 +16,15 @@ import torch
 import memstore
 import tests.memstore.test_jpeg_store as jpeg_tests
 import tests.memstore.test_raw_store as raw_tests
-from memstore import (Budget, EntropyCodedRecollectionStore, JPEGStore, LosslessStore, MnemonicsStore, RawStore,
-                      RecollectionStore)
+from memstore import (
+    Budget,
+    EntropyCodedRecollectionStore,
+    JPEGStore,
+    LosslessStore,
+    MnemonicsStore,
+    RawStore,
+    RecollectionStore,
+)
 from memstore.codecs.byte_column import ByteColumn
 from memstore.errors import InvalidInputError
 from memstore.stores.zarr_payload import ZarrByteColumn
