@@ -42,6 +42,7 @@ STORE_TYPES: dict[str, type[MemoryStore]] = {}
 #: the bits of float32 1.0 read as an int32 (0x3F800000)
 _ONE_BITS = 0x3F800000
 
+
 @dataclass(frozen=True)
 class Batch:
     """Items returned by ``sample``.
@@ -229,10 +230,11 @@ class MemoryStore(ABC):
             return
         # IEEE 754: a float32 lies in [0, 1] (and is not NaN) exactly when its bits, read as an int32, lie in
         # [0, bits of 1.0], or it is -0.0; integer min/max is several times faster than the float one
-        bits = torch.aminmax(x.detach().view(torch.int32))
+        values = x.detach()
+        bits = torch.aminmax(values.view(torch.int32))
         if int(bits[0]) >= 0 and int(bits[1]) <= _ONE_BITS:
             return
-        low, high = (float(v) for v in torch.aminmax(x.detach()))  # NaN propagates into low and high
+        low, high = (float(v) for v in torch.aminmax(values))  # NaN propagates into low and high
         if 0.0 <= low and high <= 1.0:
             return
         if not bool(torch.isfinite(x).all()):
