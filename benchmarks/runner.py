@@ -142,7 +142,9 @@ class CellResult:
 @functools.cache
 def provenance() -> dict[str, Any]:
     """What produced a result: torch's version and the checkout's commit (with a flag for uncommitted changes), read
-    once per process, when its first cell starts: the code a process runs is the code it imported."""
+    once per process, when its first cell starts: the code a process runs is the code it imported. A copy without
+    git (an accelerator machine sent the working tree only) takes the commit from ``MEMSTORE_COMMIT`` and records
+    that it did (``commit_from``)."""
     root = Path(__file__).resolve().parent.parent
 
     def git(*args: str) -> str | None:
@@ -152,8 +154,11 @@ def provenance() -> dict[str, Any]:
             return None
         return done.stdout.strip() if done.returncode == 0 else None
 
+    commit = git("rev-parse", "HEAD")
+    if commit is None and os.environ.get("MEMSTORE_COMMIT"):
+        return {"torch": torch.__version__, "commit": os.environ["MEMSTORE_COMMIT"], "commit_from": "MEMSTORE_COMMIT"}
     status = git("status", "--porcelain", "--untracked-files=no")
-    return {"torch": torch.__version__, "commit": git("rev-parse", "HEAD"), "dirty": bool(status)}
+    return {"torch": torch.__version__, "commit": commit, "dirty": bool(status)}
 
 
 @dataclass(frozen=True)
@@ -256,11 +261,18 @@ def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu",
         budget_bits=0 if store is None else store.budget.bits,
         seconds=time.perf_counter() - start,
         distortion=store.distortion().l1 if isinstance(store, MeasuresDistortion) else None,
-        provenance={**produced_by, "store_device": device},
+        provenance={**produced_by, "store_device": device, **_device_name(device)},
         model_bits=0 if store is None else store.ledger().models,
         class_mean_matrix=by_means,
         class_mean_accuracy=None if by_means is None else cell.setting.metric(by_means),
     )
+
+
+def _device_name(device: str) -> dict[str, str]:
+    """The accelerator's name for a cell run on one (``{}`` on the CPU)."""
+    if torch.device(device).type != "cuda":
+        return {}
+    return {"device_name": torch.cuda.get_device_name(torch.device(device))}
 
 
 @dataclass(frozen=True)
