@@ -142,9 +142,9 @@ class CellResult:
 @functools.cache
 def provenance() -> dict[str, Any]:
     """What produced a result: torch's version and the checkout's commit (with a flag for uncommitted changes), read
-    once per process, when its first cell starts: the code a process runs is the code it imported. A copy without
-    git (an accelerator machine sent the working tree only) takes the commit from ``MEMSTORE_COMMIT`` and records
-    that it did (``commit_from``)."""
+    once per process, when its first cell starts: the code a process runs is the code it imported. A copy whose git
+    does not describe its files (an accelerator machine gets today's working tree over the session's first commit)
+    names its commit in ``MEMSTORE_COMMIT``; that wins, and the record says so (``commit_from``)."""
     root = Path(__file__).resolve().parent.parent
 
     def git(*args: str) -> str | None:
@@ -154,11 +154,10 @@ def provenance() -> dict[str, Any]:
             return None
         return done.stdout.strip() if done.returncode == 0 else None
 
-    commit = git("rev-parse", "HEAD")
-    if commit is None and os.environ.get("MEMSTORE_COMMIT"):
+    if os.environ.get("MEMSTORE_COMMIT"):
         return {"torch": torch.__version__, "commit": os.environ["MEMSTORE_COMMIT"], "commit_from": "MEMSTORE_COMMIT"}
     status = git("status", "--porcelain", "--untracked-files=no")
-    return {"torch": torch.__version__, "commit": commit, "dirty": bool(status)}
+    return {"torch": torch.__version__, "commit": git("rev-parse", "HEAD"), "dirty": bool(status)}
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,8 @@ class MaskedGenerator(nn.Module):
         self.bank.begin_task()
         if self.spec.task_norm:
             del self.norms[len(self.bank.frozen):]
-            self.norms.append(nn.ModuleList(nn.BatchNorm2d(units) for units in self.widths))
+            device = self.layers[0].weight.device  # where the generator computes, not the CPU default
+            self.norms.append(nn.ModuleList(nn.BatchNorm2d(units, device=device) for units in self.widths))
 
     #: what a task's batch norm stores: its scale, shift and running statistics
     NORM_TENSORS = ("weight", "bias", "running_mean", "running_var")

@@ -57,3 +57,14 @@ def test_wasserstein_and_auxiliary_losses() -> None:
     logits = torch.tensor([[0.0, 0.0, 50.0]])
     seen = torch.tensor([True, True, False])  # the unseen class's huge logit is ignored
     assert float(auxiliary_loss(logits, torch.tensor([0]), seen)) == pytest.approx(torch.log(torch.tensor(2.0)))
+
+
+def test_a_new_task_and_growth_stay_on_the_generators_device() -> None:
+    # the meta device stands in for an accelerator: anything built on the CPU default would show up here
+    spec = ACGANSpec((1, 8, 8), 3, latent=2, widths=(4, 2), critic_widths=(2, 2), task_norm=True)
+    gen = MaskedGenerator(spec, DGMw(), torch.Generator().manual_seed(0)).to("meta")
+    gen.begin_task()
+    gen.grow([1, 1], torch.Generator().manual_seed(1))
+    gen.begin_task()  # the task in training gets norms at the grown widths
+    assert [norm.num_features for norm in gen.norms[0]] == [5, 3]
+    assert {t.device.type for t in (*gen.parameters(), *gen.buffers(), *gen.bank.embeddings)} == {"meta"}
