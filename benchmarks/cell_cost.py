@@ -82,7 +82,11 @@ def crowded_ms(flags: str, device: str, steps: int, processes: int) -> tuple[flo
     command = [sys.executable, "-m", "benchmarks.cell_cost", "--one", "--cell", flags, "--devices", device,
                "--steps", str(steps), "--threads", str(torch.get_num_threads())]
     running = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(processes)]
-    return tuple(float(p.communicate()[0].strip().splitlines()[-1]) for p in running)
+    outputs = [p.communicate()[0] for p in running]
+    failed = [p.returncode for p in running if p.returncode != 0]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {processes} crowded runs failed (exit codes {failed})")
+    return tuple(float(out.strip().splitlines()[-1]) for out in outputs)
 
 
 def dgm_path(device: str, tasks: int) -> dict[str, object]:
