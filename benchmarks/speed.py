@@ -4,10 +4,10 @@ The baselines: a Mammoth-style reservoir written the way Mammoth's ``utils/buffe
 per-sample Python loop for admission, ``np.random.choice`` for sampling and a per-sample stack of the chosen items;
 its global RNG, as Mammoth does, allowed here below benchmarks/), and a plain vectorised uint8 tensor reservoir (one
 draw for a batch's slots, one indexed assignment, one gather). A fourth variant, RawStore with its input checks
-skipped, prices those checks (a measurement, not a library mode). A fifth, a checked numpy reservoir, keeps
-RawStore's checks on every value but does the rest in numpy: the headroom a leaner engine would have. All see the same stream of MNIST-shaped items;
-they run in alternating rounds and the median round is reported, so background load affects them alike. Each
-``CAPACITYxBATCH`` size is one row.
+skipped, prices those checks (a measurement, not a library mode). A fifth, a checked numpy reservoir, checks
+every value as RawStore does but does the rest in numpy: the headroom a leaner engine would have. All see the same
+stream of MNIST-shaped items; they run in alternating rounds and the median round is reported, so background load
+affects them alike. Each ``CAPACITYxBATCH`` size is one row.
 
     python -m benchmarks.speed [--sizes 500x10,5000x10,50000x10,500x128] [--steps 3000] [--rounds 5] [--out F]
 """
@@ -94,8 +94,9 @@ class VectorisedUint8Reservoir:
 
 
 class CheckedNumpyReservoir:
-    """What a leaner engine could do: RawStore's checks on every value (finite, in [0, 1], as float32 bits read as
-    int32; labels in range), slots for a whole batch in one ``torch.Generator`` draw, and the copying done by
+    """What a leaner engine could do: RawStore's pass over every value (finite, in [0, 1], as float32 bits read as
+    int32, without RawStore's float fallback, so −0.0 is refused; labels in range), slots for a whole batch in one
+    ``torch.Generator`` draw, and the copying done by
     numpy, whose calls cost a fraction of torch's on tensors this small. Replay draws with replacement, as the
     uint8 reservoir's. A measurement of the headroom, not a store: no ledger, no task ids, no persistence."""
 
