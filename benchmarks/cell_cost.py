@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from .cli import build_parser, grid_from_args
-from .runner import CellParts, build_cell, provenance
+from .runner import CellParts, build_cell, machine, provenance
 from .specs import Setting
 
 DGM_CELL = "--config dgm-split-mnist-curve --stores dgma:settings=released,passes=1 --seeds 0"
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.crowd:
         rows.append(StepCost(args.cell[0], devices[0], args.crowd, args.steps,
                              crowded_ms(args.cell[0], devices[0], args.steps, args.crowd)))
-    report = {"provenance": {**provenance(), **_machine(devices[0])}, "rows": [asdict(row) for row in rows]}
+    report = {"provenance": {**provenance(), **machine(devices[0])}, "rows": [asdict(row) for row in rows]}
     if args.dgm_tasks:
         report["dgm"] = dgm_path(devices[0], args.dgm_tasks)
     text = json.dumps(report, indent=1)
@@ -140,15 +140,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is not None:
         args.out.write_text(text + "\n")
     return 0
-
-
-def _machine(device: str) -> dict[str, object]:
-    import os
-    import platform
-
-    name = torch.cuda.get_device_name(torch.device(device)) if torch.device(device).type == "cuda" else None
-    return {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "device_name": name,
-            "torch_threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d")}
 
 
 if __name__ == "__main__":

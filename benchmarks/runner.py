@@ -260,18 +260,32 @@ def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu",
         budget_bits=0 if store is None else store.budget.bits,
         seconds=time.perf_counter() - start,
         distortion=store.distortion().l1 if isinstance(store, MeasuresDistortion) else None,
-        provenance={**produced_by, "store_device": device, **_device_name(device)},
+        provenance={**produced_by, "store_device": device, **_accelerator(device)},
         model_bits=0 if store is None else store.ledger().models,
         class_mean_matrix=by_means,
         class_mean_accuracy=None if by_means is None else cell.setting.metric(by_means),
     )
 
 
-def _device_name(device: str) -> dict[str, str]:
-    """The accelerator's name for a cell run on one (``{}`` on the CPU)."""
+def device_name(device: str) -> str | None:
+    """The accelerator's name (None on the CPU)."""
     if torch.device(device).type != "cuda":
-        return {}
-    return {"device_name": torch.cuda.get_device_name(torch.device(device))}
+        return None
+    return torch.cuda.get_device_name(torch.device(device))
+
+
+def _accelerator(device: str) -> dict[str, str]:
+    name = device_name(device)
+    return {} if name is None else {"device_name": name}
+
+
+def machine(device: str = "cpu") -> dict[str, Any]:
+    """Where a measurement ran: the processor and its cores, the accelerator's name (None on the CPU), torch's
+    threads in this process now, and the date."""
+    import platform
+
+    return {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "device_name": device_name(device),
+            "torch_threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d")}
 
 
 @dataclass(frozen=True)

@@ -161,21 +161,13 @@ def main(argv: list[str] | None = None) -> None:
         rows = disk_rows(10_000_000 if args.items is None else args.items, args.draws, args.latents, args.classes)
     print(table(rows))
     if args.out is not None:
+        # imported here: a spawned memory worker imports this module, and must not pay for the runner's imports
+        from .runner import machine, provenance
+
+        made = {**provenance(), **machine("cpu"), "torch_threads": 1}  # each measuring process sets one thread
         args.out.write_text(json.dumps({"kind": args.kind, "arguments": vars(args) | {"out": str(args.out)},
-                                        "provenance": provenance(), "rows": [asdict(row) for row in rows]},
+                                        "provenance": made, "rows": [asdict(row) for row in rows]},
                                        indent=1) + "\n")
-
-
-def provenance() -> dict[str, Any]:
-    """Where and with what a run was made."""
-    import os
-    import platform
-    import subprocess
-
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False,
-                            cwd=Path(__file__).parent).stdout.strip()
-    return {"commit": commit or None, "date": time.strftime("%Y-%m-%d"), "torch": torch.__version__,
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "device": "cpu", "torch_threads": 1}
 
 
 if __name__ == "__main__":
