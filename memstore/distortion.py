@@ -16,8 +16,9 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from torch import Tensor
+
+from .codecs.base import float_values
 
 __all__ = ["CollapseWarning", "Distortion", "DistortionMeter"]
 
@@ -29,7 +30,13 @@ STRIDE = 4
 
 def _rows(x: Tensor) -> np.ndarray:
     """Items as float32 rows (a view when ``x`` is a contiguous CPU float32 tensor)."""
-    return x.detach().to("cpu", torch.float32).reshape(x.shape[0], -1).numpy()
+    return float_values(x).reshape(x.shape[0], -1)
+
+
+def _mean_abs_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per row, the float32 mean of ``|a − b|``: ``np.abs(a - b).mean(axis=1)``'s values without its Python layer."""
+    difference = np.abs(a - b)
+    return np.add.reduce(difference, axis=1) / np.float32(difference.shape[1])
 
 
 class CollapseWarning(UserWarning):
@@ -81,7 +88,7 @@ class DistortionMeter:
             return
         values = _rows(x)
         mean = (self._sum / max(self._stored, 1)).astype(np.float32)  # of the items stored before these
-        self._push(np.abs(_rows(round_trip) - values).mean(axis=1), np.abs(values - mean).mean(axis=1))
+        self._push(_mean_abs_difference(_rows(round_trip), values), _mean_abs_difference(values, mean))
         self._sum += values.sum(axis=0, dtype=np.float64)
         self._stored += values.shape[0]
         self._unchecked += values.shape[0]

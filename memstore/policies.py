@@ -29,6 +29,8 @@ __all__ = ["Occupancy", "Policy", "Reservoir", "ClassBalanced", "Ring", "PerTask
 POLICIES: dict[str, type[Policy]] = {}
 
 SKIP = -1
+#: below this many draws Reservoir does its arithmetic on Python ints, above it in numpy (measured: benchmarks/speed.py)
+_FEW_DRAWS = 32
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,17 @@ class Reservoir(Policy):
     def place(self, occ: Occupancy, y: np.ndarray, task: int | None, generator: torch.Generator) -> list[int]:
         slots, free = _append_then(occ, y.shape[0])
         rest = y.shape[0] - free
-        if rest:  # plain ints: a stream batch is small, and numpy calls cost more than the arithmetic
-            draws = torch.rand(rest, generator=generator, dtype=torch.float64).tolist()
-            seen = occ.seen + free
-            picks = [int(u * (seen + k + 1)) for k, u in enumerate(draws)]  # uniform in [0, seen + k]
+        if not rest:
+            return slots
+        draws = torch.rand(rest, generator=generator, dtype=torch.float64)
+        seen = occ.seen + free  # item k of the rest draws uniformly in [0, seen + k]: the same float64 product either way
+        if rest <= _FEW_DRAWS:  # plain ints: numpy's per-call cost exceeds the arithmetic on a small batch
+            picks = [int(u * (seen + k + 1)) for k, u in enumerate(draws.tolist())]
             slots[free:] = [p if p < occ.capacity else SKIP for p in picks]
+        else:
+            many = (draws.numpy() * np.arange(seen + 1, seen + rest + 1)).astype(np.int64)
+            many[many >= occ.capacity] = SKIP
+            slots[free:] = many.tolist()
         return slots
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -41,6 +42,15 @@ STORE_TYPES: dict[str, type[MemoryStore]] = {}
 
 #: the bits of float32 1.0 read as an int32 (0x3F800000)
 _ONE_BITS = 0x3F800000
+
+
+def _bits_at_most_one(values: Tensor) -> bool:
+    """Whether every float32 of ``values`` has bits at most those of 1.0 read as an unsigned int (numpy on the CPU,
+    where torch has no uint32 max; two int32 reductions elsewhere)."""
+    if values.is_cpu:
+        return int(values.numpy().view(np.uint32).max()) <= _ONE_BITS
+    bits = torch.aminmax(values.view(torch.int32))
+    return int(bits[0]) >= 0 and int(bits[1]) <= _ONE_BITS
 
 
 @dataclass(frozen=True)
@@ -222,17 +232,17 @@ class MemoryStore(ABC):
             raise DTypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
         if x.dtype != torch.float32:
             raise DTypeError(f"x must be float32 in [0, 1], got {x.dtype}")
-        if x.dim() != 4 or tuple(x.shape[1:]) != self.item_shape:
+        if x.dim() != 4 or x.shape[1:] != self.item_shape:
             raise ShapeError(f"x must have shape (B, {', '.join(map(str, self.item_shape))}), got {tuple(x.shape)}")
-        if x.device.type == "meta":
+        if x.is_meta:
             raise InvalidInputError("x is on the meta device: it holds no values to store")
         if x.numel() == 0:
             return
-        # IEEE 754: a float32 lies in [0, 1] (and is not NaN) exactly when its bits, read as an int32, lie in
-        # [0, bits of 1.0], or it is -0.0; integer min/max is several times faster than the float one
+        # IEEE 754: a float32 lies in [0, 1] (and is not NaN) exactly when its bits, read as an unsigned int, are at
+        # most the bits of 1.0 (negatives have the top bit set), or it is -0.0: one integer max, several times
+        # faster than a float min/max
         values = x.detach()
-        bits = torch.aminmax(values.view(torch.int32))
-        if int(bits[0]) >= 0 and int(bits[1]) <= _ONE_BITS:
+        if _bits_at_most_one(values):
             return
         low, high = (float(v) for v in torch.aminmax(values))  # NaN propagates into low and high
         if 0.0 <= low and high <= 1.0:
@@ -247,7 +257,7 @@ class MemoryStore(ABC):
             raise DTypeError(f"y must be a torch.Tensor, got {type(y).__name__}")
         if y.dtype != torch.int64:
             raise DTypeError(f"y must be int64 class labels, got {y.dtype}")
-        if tuple(y.shape) != (batch_size,):
+        if y.shape != (batch_size,):
             raise ShapeError(f"y must have shape ({batch_size},) to match x, got {tuple(y.shape)}")
         if y.numel():
             values = y.tolist()

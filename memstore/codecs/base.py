@@ -11,15 +11,26 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from ..errors import InvalidInputError
 
 __all__ = [
-    "ItemCodec", "FixedWidthCodec", "VariableLengthCodec", "CODECS", "codec_from_config", "nested_codec_config"]
+    "CODECS", "FixedWidthCodec", "ItemCodec", "VariableLengthCodec", "codec_from_config", "float_values",
+    "nested_codec_config"]
 
 #: Codec classes by ``codec_id``.
 CODECS: dict[str, type[ItemCodec]] = {}
+
+
+def float_values(x: Tensor) -> np.ndarray:
+    """``x``'s values as a float32 numpy array on the CPU: a view of a CPU float32 tensor (the common case, without
+    the cost of a ``to`` call), a copy otherwise."""
+    x = x.detach()
+    if x.dtype != torch.float32 or not x.is_cpu:
+        x = x.to("cpu", torch.float32)
+    return x.numpy()
 
 
 class ItemCodec(ABC):

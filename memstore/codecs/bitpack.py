@@ -168,8 +168,7 @@ class PackedArray(Column):
         self.row_bits = symbols * width
         self.aligned = self.row_bits % 8 == 0
         self._allocated = 0  # rows the buffer covers
-        self._bytes = bytearray(self._PAD)
-        self._buf = np.frombuffer(self._bytes, dtype=np.uint8)
+        self._set_buffer(bytearray(self._PAD))
         self._mask = np.uint64((1 << width) - 1)
         self._symbol_offsets = np.arange(symbols, dtype=np.int64) * width
 
@@ -178,21 +177,24 @@ class PackedArray(Column):
         if rows <= self._allocated:
             return
         covered = _grown_rows(rows, self._allocated, self.rows)
-        # One buffer, two views: numpy for vectorised paths, a bytearray for cheap per-value Python access.
         grown = bytearray(self.nbytes(covered) + self._PAD)
         grown[: len(self._bytes)] = self._bytes
-        self._bytes, self._allocated = grown, covered
-        self._buf = np.frombuffer(self._bytes, dtype=np.uint8)
+        self._allocated = covered
+        self._set_buffer(grown)
+
+    def _set_buffer(self, data: bytearray) -> None:
+        """One buffer, three views: a bytearray for cheap per-value Python access, numpy for vectorised paths, and
+        for whole-byte values on byte boundaries a (rows, row bytes) table, which reads and writes rows directly."""
+        self._bytes = data
+        self._buf = np.frombuffer(data, dtype=np.uint8)
+        stride = self.row_bits // 8
+        self._table = (self._buf[: self._allocated * stride].reshape(self._allocated, stride)
+                       if self.width == 8 and self.aligned else None)
 
     @property
     def allocated_bytes(self) -> int:
         """Bytes the buffer holds now (what the table costs in memory)."""
         return len(self._bytes)
-
-    def _byte_table(self) -> np.ndarray:
-        """The buffer as a (rows, row_bytes) table; only for byte-aligned rows."""
-        stride = self.row_bits // 8
-        return self._buf[: self._allocated * stride].reshape(self._allocated, stride)
 
     def _windows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For every value of ``rows``: the byte indices of its 8-byte window (n, 8) and its shift in that word."""
@@ -204,12 +206,16 @@ class PackedArray(Column):
         return window, shift
 
     def get(self, rows: np.ndarray) -> np.ndarray:
+        if self._table is not None:  # whole bytes: one take; a row past the buffer grows it (it reads as 0)
+            try:
+                return self._table.take(rows, axis=0)
+            except IndexError:
+                self.reserve(int(rows.max()) + 1)
+                return self._table.take(rows, axis=0)
         if self.width == 0:
             return np.zeros((rows.size, self.symbols), dtype=np.int64)
         if rows.size and int(rows.max()) >= self._allocated:
             self.reserve(int(rows.max()) + 1)
-        if self.width == 8 and self.aligned:
-            return self._byte_table()[rows]
         if rows.size * self.symbols <= _FEW_READS:
             return self._read_few(rows)
         window, shift = self._windows(rows)
@@ -217,13 +223,17 @@ class PackedArray(Column):
         return ((words >> shift) & self._mask).astype(np.int64).reshape(rows.size, self.symbols)
 
     def set(self, rows: np.ndarray, values: np.ndarray) -> None:
+        if self._table is not None:  # numpy checks every index before it writes any
+            try:
+                self._table[rows] = values
+            except IndexError:
+                self.reserve(int(rows.max()) + 1)
+                self._table[rows] = values
+            return
         if self.width == 0 or rows.size == 0:
             return
         if int(rows.max()) >= self._allocated:
             self.reserve(int(rows.max()) + 1)
-        if self.width == 8 and self.aligned:
-            self._byte_table()[rows] = values
-            return
         if rows.size * self.symbols <= _SMALL:
             self._write_few(rows, values)
             return
@@ -266,7 +276,8 @@ class PackedArray(Column):
     def load_bytes(self, data: np.ndarray, rows: int) -> None:
         """Replace the contents with ``to_bytes(rows)``'s output; rows beyond are zeroed."""
         data = checked_stream(data, rows, self.rows, self.nbytes(rows))
-        self._allocated, self._bytes = 0, bytearray(self._PAD)
+        self._allocated = 0
+        self._set_buffer(bytearray(self._PAD))
         self.reserve(rows)
         self._buf[: data.size] = data
 
@@ -292,17 +303,21 @@ class ValueColumn(Column):
             self._values = grown
 
     def get(self, rows: np.ndarray) -> np.ndarray:
-        if rows.size and int(rows.max()) >= self._values.shape[0]:
+        try:  # a row past the buffer grows it (it reads as 0)
+            values = self._values.take(rows, axis=0)
+        except IndexError:
             self.reserve(int(rows.max()) + 1)
-        values = self._values[rows]
+            values = self._values.take(rows, axis=0)
         return values.astype(np.uint8) if self.width == 8 else values
 
     def set(self, rows: np.ndarray, values: np.ndarray) -> None:
-        if rows.size == 0 or self.width == 0:
+        if self.width == 0:
             return
-        if int(rows.max()) >= self._values.shape[0]:
+        try:  # numpy checks every index before it writes any
+            self._values[rows] = values
+        except IndexError:
             self.reserve(int(rows.max()) + 1)
-        self._values[rows] = values
+            self._values[rows] = values
 
     def to_bytes(self, rows: int) -> np.ndarray:
         if not 0 <= rows <= self.rows:

@@ -27,7 +27,7 @@ from PIL import Image
 from torch import Tensor
 
 from ..budget import index_bits
-from .base import VariableLengthCodec
+from .base import VariableLengthCodec, float_values
 
 __all__ = ["JPEGCodec", "split_header"]
 
@@ -108,7 +108,7 @@ class JPEGCodec(VariableLengthCodec):
 
     def to_pixels(self, x: Tensor) -> np.ndarray:
         """Float items (B, C, H, W) → uint8 arrays in Pillow's layout, one per item."""
-        values = np.rint(x.detach().to("cpu", torch.float32).numpy() * np.float32(255)).astype(np.uint8)
+        values = np.rint(float_values(x) * np.float32(255)).astype(np.uint8)
         if self.rgb:
             return np.ascontiguousarray(values.transpose(0, 2, 3, 1))
         return values.reshape(values.shape[0], *self._pil_shape())

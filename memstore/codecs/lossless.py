@@ -27,14 +27,14 @@ from torch import Tensor
 
 from ..budget import index_bits
 from ..errors import InvalidInputError
-from .base import VariableLengthCodec
+from .base import VariableLengthCodec, float_values
 
 __all__ = ["LosslessCodec", "PNGCodec", "ZstdCodec", "to_uint8"]
 
 
 def to_uint8(x: Tensor) -> np.ndarray:
     """Float items (B, C, H, W) in [0, 1] → uint8 values ``round(x · 255)`` of the same shape."""
-    return np.rint(x.detach().to("cpu", torch.float32).numpy() * np.float32(255)).astype(np.uint8)
+    return np.rint(float_values(x) * np.float32(255)).astype(np.uint8)
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> int:

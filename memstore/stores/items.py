@@ -27,7 +27,7 @@ from ..codecs.base import FixedWidthCodec, ItemCodec
 from ..codecs.bitpack import Column, PackedArray, ValueColumn
 from ..distortion import Distortion, DistortionMeter
 from ..errors import BudgetTooSmallError, InvalidInputError, ShapeError, UnknownKeyError
-from ..policies import Occupancy, Policy, Reservoir, policy_from_config
+from ..policies import SKIP, Occupancy, Policy, Reservoir, policy_from_config
 from ..store import Batch, MemoryStore, RecallContext
 from .zarr_payload import ZarrPackedArray
 
@@ -37,8 +37,17 @@ __all__ = ["ItemStore"]
 def _kept(slots: list[int]) -> tuple[list[int], list[int]]:
     """Batch positions and slots of admitted items; when two items share a slot the later one wins."""
     last = {slot: position for position, slot in enumerate(slots) if slot >= 0}
+    if len(last) < 2:  # the common case on a full store: one item admitted, or none
+        return list(last.values()), list(last)
     positions = sorted(last.values())
     return positions, [slots[p] for p in positions]
+
+
+def _rows_of(x: Tensor, positions: list[int]) -> Tensor:
+    """Items ``positions`` of ``x``, detached: a view for one (the common case on a full store), else a CPU copy."""
+    if len(positions) == 1:
+        return x.detach()[positions[0]:positions[0] + 1]
+    return torch.from_numpy(x.detach().cpu().numpy()[positions])
 
 
 def choose(pool: int, n: int, generator: torch.Generator) -> np.ndarray:
@@ -196,14 +205,15 @@ class ItemStore(MemoryStore):
         self.check_write(x, y, task)
         self.policy.check_write(task)
         self.learn(x)
-        labels = y.cpu().numpy()
+        labels = y.numpy() if y.is_cpu else y.cpu().numpy()
         slots = self.policy.place(self._occupancy(), labels, task, self.generator)
         positions, targets = _kept(slots)
         if positions:
-            chosen = x if len(positions) == labels.size else torch.from_numpy(x.detach().cpu().numpy()[positions])
-            self._store(np.array(targets), chosen, labels[positions], task)
+            chosen = x if len(positions) == labels.size else _rows_of(x, positions)
+            self._store(np.array(targets, dtype=np.int64), chosen, labels[positions], task)
+            self._size = max(self._size, max(targets) + 1)
         self._count_seen(labels, task)
-        return sum(slot >= 0 for slot in slots)
+        return len(slots) - slots.count(SKIP)
 
     def distortion(self) -> Distortion:
         """Mean L1 of the round trip of the last 512 items measured (as decoded when each was stored: every stored
@@ -228,7 +238,6 @@ class ItemStore(MemoryStore):
         self._labels.set(slots, labels.reshape(-1, 1))
         if self.num_tasks is not None:
             self._tasks.set(slots, np.full((slots.size, 1), task or 0, dtype=np.int64))
-        self._size = max(self._size, int(slots.max()) + 1)
 
     # -- sample and edit ---------------------------------------------------------------------------------------------
 
@@ -277,7 +286,7 @@ class ItemStore(MemoryStore):
             return self.empty_batch()
         return Batch(
             x=self._get(slots),
-            y=torch.from_numpy(self._labels.get(slots).reshape(-1).astype(np.int64)),
+            y=torch.from_numpy(self._labels.get(slots).reshape(-1).astype(np.int64, copy=False)),
             keys=torch.from_numpy(slots.copy()),
         )
 
