@@ -116,3 +116,17 @@ def test_every_column_implements_one_interface_with_the_same_values_bytes_and_dt
     assert np.array_equal(first[0], values[order])
     for name, (out, data) in got.items():
         assert np.array_equal(out, first[0]) and np.array_equal(data, first[1]), name
+
+
+@pytest.mark.parametrize(("symbols", "width"), [(1, 4), (1, 8), (3, 8), (2, 13)])
+def test_rows_past_the_grown_buffer_read_as_zero_and_writes_there_grow_it(symbols: int, width: int) -> None:
+    columns = {"packed": PackedArray(10_000, symbols, width)}
+    if symbols == 1:
+        columns["values"] = ValueColumn(10_000, width)
+    top = (1 << width) - 1
+    for name, column in columns.items():
+        column.set(np.array([0]), np.full((1, symbols), top))
+        assert column.get(np.array([5_000, 0])).tolist() == [[0] * symbols, [top] * symbols], name
+        column.set(np.array([9_999, 70]), np.full((2, symbols), top))
+        expected = [[top] * symbols, [top] * symbols, [0] * symbols, [top] * symbols]
+        assert column.get(np.array([9_999, 70, 69, 0])).tolist() == expected, name

@@ -9,6 +9,7 @@ from scipy.stats import chisquare
 
 from memstore import Budget, ClassBalanced, PerTask, Policy, RawStore, Reservoir, Ring
 from memstore.errors import InvalidInputError
+from memstore.policies import Occupancy
 
 STREAM, CAPACITY, TRIALS = 60, 10, 800
 
@@ -80,3 +81,17 @@ def test_per_task_needs_task_ids() -> None:
 def test_policy_must_be_an_object() -> None:
     with pytest.raises(InvalidInputError, match="Policy object"):
         RawStore(Budget.images(9, (1, 1, 1), 1), (1, 1, 1), 1, policy="reservoir")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("batch", [1, 31, 32, 33, 128])
+@pytest.mark.parametrize("seen", [500, 12_345, 2**40])
+def test_reservoir_draws_the_same_slots_at_every_batch_size(batch: int, seen: int) -> None:
+    # small batches do the arithmetic on Python ints, large ones in numpy: both must be algorithm R's
+    # floor(u · (seen + k + 1)) on the same float64 draws, so a store's draws do not depend on the path taken
+    occupancy = Occupancy(capacity=500, size=500, seen=seen, seen_per_class=np.zeros(10, dtype=np.int64),
+                          seen_per_task=None, read_labels=lambda: np.zeros(0), read_tasks=lambda: None)
+    slots = Reservoir().place(occupancy, np.zeros(batch, dtype=np.int64), None, torch.Generator().manual_seed(3))
+    draws = torch.rand(batch, generator=torch.Generator().manual_seed(3), dtype=torch.float64).tolist()
+    expected = [int(u * (seen + k + 1)) for k, u in enumerate(draws)]
+    assert slots == [pick if pick < 500 else -1 for pick in expected]
+    assert all(isinstance(slot, int) for slot in slots)
