@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,8 @@ import zarr.storage
 from zarr.abc.store import Store
 from zarr.core.sync import sync
 
-from . import integrity
+from . import blocks, integrity
+from .blocks import ByteBlocks
 from .budget import Ledger
 from .errors import CorruptStoreError, IncompatibleStoreError, InvalidInputError, StoreFormatError
 from .integrity import FORMAT_VERSION
@@ -65,9 +67,9 @@ def _zarr_store(target: Any, *, read_only: bool, storage_options: dict[str, Any]
     raise InvalidInputError(f"target must be None, a path, an fsspec URL or a zarr store, got {type(target).__name__}")
 
 
-def _flatten(state: dict[str, Any], prefix: str = "") -> tuple[dict[str, np.ndarray], dict[str, Any], list[str]]:
+def _flatten(state: dict[str, Any], prefix: str = "") -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Split a nested state dict into arrays (by path), plain values (by path) and the paths that were tensors."""
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, np.ndarray | ByteBlocks] = {}
     values: dict[str, Any] = {}
     tensors: list[str] = []
     for key, value in state.items():
@@ -83,7 +85,7 @@ def _flatten(state: dict[str, Any], prefix: str = "") -> tuple[dict[str, np.ndar
         elif isinstance(value, torch.Tensor):
             arrays[path] = value.detach().cpu().numpy()
             tensors.append(path)
-        elif isinstance(value, np.ndarray):
+        elif isinstance(value, (np.ndarray, ByteBlocks)):
             arrays[path] = value
         else:
             values[path] = value
@@ -104,16 +106,25 @@ def _unflatten(arrays: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]
     return state
 
 
-def _write_array(group: zarr.Group, path: str, array: np.ndarray) -> None:
+def _write_array(group: zarr.Group, path: str, array: np.ndarray | ByteBlocks) -> dict[str, Any]:
+    """Write one array of a generation; returns its manifest entry. An in-memory array is one chunk; ByteBlocks
+    (a column on disk) are written and hashed a block at a time, a chunk a block."""
     *parents, name = path.split("/")
     for part in parents:
         group = group.require_group(part)
-    chunks = tuple(max(1, d) for d in array.shape)
+    blocked = isinstance(array, ByteBlocks)
+    chunks = (max(1, min(array.nbytes, array.block_bytes)),) if blocked else tuple(max(1, d) for d in array.shape)
     # write_empty_chunks: an all-zero payload (e.g. dVAE codes that are all class 0) must still be on disk
     stored = group.create_array(name, shape=array.shape, dtype=array.dtype, chunks=chunks, compressors=None,
                                 fill_value=0, config={"write_empty_chunks": True})
+    if blocked:
+        def put(offset: int, block: np.ndarray) -> None:
+            stored[offset:offset + block.size] = block
+
+        return {"dtype": array.dtype.str, "shape": list(array.shape), "sha256": array.copy_to(put)}
     if array.size:
         stored[...] = array
+    return integrity.array_entry(array)
 
 
 def save(store: MemoryStore, target: Any = None, *, storage_options: dict[str, Any] | None = None) -> Store:
@@ -128,15 +139,14 @@ def save(store: MemoryStore, target: Any = None, *, storage_options: dict[str, A
     name = f"g{generation:06d}"
     arrays, values, tensors = _flatten(store.state_dict())
     group = root.create_group(name, overwrite=True)
-    for path, array in arrays.items():
-        _write_array(group, path, array)
+    entries = {path: _write_array(group, path, array) for path, array in arrays.items()}
     group.attrs.update({
         "store_type": store.store_type,
         "config": store.config(),
         "ledger": vars(store.ledger()),
         "values": values,
         "tensors": tensors,
-        "arrays": {path: integrity.array_entry(array) for path, array in arrays.items()},
+        "arrays": entries,
     })
     written = zarr.open_group(zstore, path=name, mode="r").attrs.asdict()  # hash what a reader will parse
     meta = {"format_version": FORMAT_VERSION, "current": name, "generation": generation}
@@ -159,14 +169,27 @@ def _remove_leftovers(zstore: Store, keys: list[str], keep: set[Any]) -> None:
             sync(zstore.delete(key))
 
 
-def _read_arrays(group: zarr.Group, entries: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
+def _read_arrays(group: zarr.Group, entries: dict[str, dict[str, Any]]) -> dict[str, np.ndarray | ByteBlocks]:
+    """Every array of a generation, checked against the manifest: read and hashed now, or, for byte arrays larger
+    than a block, as ByteBlocks that the store copies a block at a time and that check their hash after the last."""
     members = dict(_array_members(group))
     integrity.check_manifest(entries, {path: (array.dtype.str, array.shape) for path, array in members.items()})
-    arrays = {path: np.asarray(array[...]) for path, array in members.items()}
+    block_bytes = blocks.BLOCK_BYTES
+    large = {path for path, array in members.items()
+             if array.dtype == np.uint8 and array.ndim == 1 and array.shape[0] > block_bytes}
+    arrays: dict[str, np.ndarray | ByteBlocks] = {
+        path: np.asarray(array[...]) for path, array in members.items() if path not in large}
     bad = [path for path, array in arrays.items() if integrity.checksum(array) != entries[path]["sha256"]]
     if bad:
         raise CorruptStoreError(f"checksum mismatch in {bad}")
+    for path in large:
+        arrays[path] = ByteBlocks(members[path].shape[0], _reader(members[path]), expected=entries[path]["sha256"],
+                                  block_bytes=block_bytes)
     return arrays
+
+
+def _reader(array: zarr.Array) -> Callable[[int, int], np.ndarray]:
+    return lambda start, stop: np.asarray(array[start:stop])
 
 
 def _array_members(group: zarr.Group, prefix: str = "") -> list[tuple[str, zarr.Array]]:
@@ -213,7 +236,7 @@ def _load(group: zarr.Group, attrs: dict[str, Any], version: int, path: Any = No
         raise CorruptStoreError(f"the saved config names {named}, which no saved {cls.__name__} holds")
     arrays = _read_arrays(group, integrity.manifest(attrs, version))
     tensors = set(attrs["tensors"])
-    state = _unflatten({p: torch.from_numpy(a.copy()) if p in tensors else a for p, a in arrays.items()},
+    state = _unflatten({p: torch.from_numpy(np.array(a)) if p in tensors else a for p, a in arrays.items()},
                        attrs["values"])
     store = cls.from_config(config if path is None else {**config, "path": path})
     store.load_state_dict(state)

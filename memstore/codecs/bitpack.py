@@ -22,8 +22,12 @@ uint8 when values are whole bytes on byte boundaries (width 8, byte-aligned rows
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..blocks import ByteBlocks
 
 __all__ = ["Column", "PackedArray", "ValueColumn", "pack", "unpack", "value_dtype"]
 
@@ -117,6 +121,11 @@ class Column(ABC):
     @abstractmethod
     def load_bytes(self, data: np.ndarray, rows: int) -> None:
         """Replace the contents with ``to_bytes(rows)``'s output; rows beyond read as 0."""
+
+    def saved_bytes(self, rows: int) -> np.ndarray | ByteBlocks:
+        """What ``save`` writes of the first ``rows`` rows: :meth:`to_bytes`, or a column on disk's bytes as
+        :class:`~memstore.blocks.ByteBlocks`, which are saved without being held whole."""
+        return self.to_bytes(rows)
 
     def nbytes(self, rows: int) -> int:
         """Bytes that ``rows`` rows occupy packed: ``ceil(rows · row_bits / 8)``."""

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..blocks import ByteBlocks
 from ..budget import Budget, Ledger, index_bits, label_bits
 from ..codecs.base import FixedWidthCodec, ItemCodec
 from ..codecs.bitpack import Column, PackedArray, ValueColumn
@@ -48,6 +49,12 @@ def _rows_of(x: Tensor, positions: list[int]) -> Tensor:
     if len(positions) == 1:
         return x.detach()[positions[0]:positions[0] + 1]
     return torch.from_numpy(x.detach().cpu().numpy()[positions])
+
+
+def _saved_bytes(value: Any) -> np.ndarray | ByteBlocks:
+    """A saved column as flat bytes; :class:`~memstore.blocks.ByteBlocks` (a column saved from disk) stay blocks,
+    for the column to copy without holding them whole."""
+    return value if isinstance(value, ByteBlocks) else np.asarray(value, dtype=np.uint8).reshape(-1)
 
 
 def choose(pool: int, n: int, generator: torch.Generator) -> np.ndarray:
@@ -148,11 +155,11 @@ class ItemStore(MemoryStore):
         return self.codec.decode(self._payload.get(slots))
 
     def _payload_state(self) -> dict[str, Any]:
-        return {"payload": self._payload.to_bytes(self._size)}
+        return {"payload": self._payload.saved_bytes(self._size)}
 
     def _check_payload(self, state: dict[str, Any], size: int) -> Callable[[], None]:
         """Validate the payload part of ``state`` for ``size`` items; returns what installs it (no change before)."""
-        data = np.asarray(state["payload"], dtype=np.uint8).reshape(-1)
+        data = _saved_bytes(state["payload"])
         if data.size != self._payload.nbytes(size):
             raise InvalidInputError(f"state 'payload' has {data.size} bytes, expected {self._payload.nbytes(size)}")
         return lambda: self._payload.load_bytes(data, size)
@@ -338,8 +345,8 @@ class ItemStore(MemoryStore):
     def state_dict(self) -> dict[str, Any]:
         return {
             **self._payload_state(),
-            "labels": self._labels.to_bytes(self._size),
-            "tasks": self._tasks.to_bytes(self._size),
+            "labels": self._labels.saved_bytes(self._size),
+            "tasks": self._tasks.saved_bytes(self._size),
             "size": self._size,
             "seen": self._seen,
             "seen_per_class": self._seen_per_class.copy(),
@@ -353,7 +360,7 @@ class ItemStore(MemoryStore):
             raise InvalidInputError(f"state holds {size} items but this store's capacity is {self.capacity}")
         install_payload = self._check_payload(state, size)
         columns = {"labels": self._labels, "tasks": self._tasks}
-        data = {key: np.asarray(state[key], dtype=np.uint8).reshape(-1) for key in columns}
+        data = {key: _saved_bytes(state[key]) for key in columns}
         for key, column in columns.items():
             if data[key].size != column.nbytes(size):
                 raise InvalidInputError(f"state {key!r} has {data[key].size} bytes, expected {column.nbytes(size)}")

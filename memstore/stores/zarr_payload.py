@@ -34,6 +34,7 @@ import zarr.storage
 from zarr.abc.store import Store
 from zarr.errors import UnstableSpecificationWarning
 
+from ..blocks import ByteBlocks
 from ..codecs.bitpack import Column, PackedArray, checked_stream, exact_stream
 from ..codecs.byte_column import ByteRows
 from ..errors import InvalidInputError
@@ -100,6 +101,8 @@ class ZarrPackedArray(Column):
         self.array = working_array(store, name, self if owner is None else owner, shape=(self.nbytes(rows),),
                                    chunks=(self.chunk_bytes,), dtype="uint8", fill_value=0, compressors=None)
         self.chunks_read = 0
+        self.on_disk = store is not None  # then saved and loaded block by block: it may be larger than RAM
+        self._changes = 0  # counts set / load_bytes, so that blocks handed out before a change refuse to read
 
     def reserve(self, rows: int) -> None:
         """Nothing to do: the Zarr array has its full shape (chunks never written cost nothing)."""
@@ -136,6 +139,7 @@ class ZarrPackedArray(Column):
     def set(self, rows: np.ndarray, values: np.ndarray) -> None:
         if rows.size == 0 or self.width == 0:
             return
+        self._changes += 1
         chunks, local_rows, local = self._local(rows)
         local.set(local_rows, values)
         coords, real = self._chunk_bytes(chunks)
@@ -148,12 +152,43 @@ class ZarrPackedArray(Column):
             raise IndexError(f"rows must lie in [0, {self.rows}]")
         return exact_stream(self.array[: self.nbytes(rows)], rows, self.row_bits)
 
-    def load_bytes(self, data: np.ndarray, rows: int) -> None:
-        data = checked_stream(data, rows, self.rows, self.nbytes(rows))
-        if data.size:
-            self.array[: data.size] = data
-        if data.size < self.array.shape[0]:
-            self.array[data.size:] = 0  # a scalar fill, chunk by chunk: no budget-sized buffer
+    def saved_bytes(self, rows: int) -> np.ndarray | ByteBlocks:
+        """In memory, :meth:`to_bytes`; on disk, the same bytes as blocks read one at a time from the column itself
+        (like a module's ``state_dict`` tensors, not a copy): they refuse to read once the column has changed."""
+        if not self.on_disk:
+            return self.to_bytes(rows)
+        if not 0 <= rows <= self.rows:
+            raise IndexError(f"rows must lie in [0, {self.rows}]")
+        nbytes, changes = self.nbytes(rows), self._changes
+
+        def read(start: int, stop: int) -> np.ndarray:
+            if self._changes != changes:
+                raise InvalidInputError("the store changed after state_dict(): its columns on disk are read when "
+                                        "used, so take a new state_dict")
+            block = np.asarray(self.array[start:stop])
+            return exact_stream(block, rows, self.row_bits) if stop == nbytes else block
+
+        return ByteBlocks(nbytes, read)
+
+    def load_bytes(self, data: np.ndarray | ByteBlocks, rows: int) -> None:
+        """As :meth:`Column.load_bytes`; :class:`~memstore.blocks.ByteBlocks` are copied a block at a time (a
+        checksum mismatch, raised after the last block, leaves this column to be discarded)."""
+        self._changes += 1
+        if isinstance(data, ByteBlocks):
+            if not 0 <= rows <= self.rows or data.nbytes != self.nbytes(rows):
+                raise ValueError(f"expected {self.nbytes(rows)} bytes for {rows} rows, got {data.nbytes}")
+            data.copy_to(self._write_at)
+            size = data.nbytes
+        else:
+            data = checked_stream(data, rows, self.rows, self.nbytes(rows))
+            if data.size:
+                self.array[: data.size] = data
+            size = data.size
+        if size < self.array.shape[0]:
+            self.array[size:] = 0  # a scalar fill, chunk by chunk: no budget-sized buffer
+
+    def _write_at(self, offset: int, block: np.ndarray) -> None:
+        self.array[offset:offset + block.size] = block
 
 
 class ZarrByteColumn(ByteRows):

@@ -39,7 +39,7 @@ from ..persist import open_store
 from ..store import Batch, MemoryStore, RecallContext, TaskContext
 from .corruption import flip_bits, fuzz_positions, saved_keys
 from .machine import fully_edited, make_store_machine, payload_bytes_on_disk
-from .strategies import bad_writes, random_items, state_equal
+from .strategies import bad_writes, random_items, snapshot, state_equal
 
 __all__ = ["StoreConformance"]
 
@@ -388,17 +388,17 @@ class StoreConformance:
         store = self.filled()
         target = tmp_path / "store"
         store.save(target)
-        saved = store.state_dict()
+        saved = snapshot(store.state_dict())
         x, y = self.items(20, seed=7)
         store.write(x, y)
         calls = {"n": 0}
         real = persist._write_array
 
-        def dies_midway(*args: Any) -> None:
+        def dies_midway(*args: Any) -> Any:
             calls["n"] += 1
             if calls["n"] == 2:
                 raise KeyboardInterrupt("killed")
-            real(*args)
+            return real(*args)
 
         monkeypatch.setattr(persist, "_write_array", dies_midway)
         with pytest.raises(KeyboardInterrupt):

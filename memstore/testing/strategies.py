@@ -8,7 +8,9 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-__all__ = ["item_shapes", "items", "random_items", "state_equal", "bad_writes"]
+from ..blocks import ByteBlocks
+
+__all__ = ["bad_writes", "item_shapes", "items", "random_items", "snapshot", "state_equal"]
 
 
 def item_shapes(max_channels: int = 3, max_side: int = 6) -> st.SearchStrategy[tuple[int, int, int]]:
@@ -55,8 +57,17 @@ def bad_writes(item_shape: tuple[int, ...], num_classes: int) -> dict[str, tuple
     }
 
 
+def snapshot(state: Any) -> Any:
+    """``state`` with every :class:`~memstore.blocks.ByteBlocks` (a column on disk, read when used) read into an
+    array: a copy that later writes to the store do not change."""
+    if isinstance(state, dict):
+        return {key: snapshot(value) for key, value in state.items()}
+    return np.asarray(state) if isinstance(state, ByteBlocks) else state
+
+
 def state_equal(a: Any, b: Any) -> bool:
     """Deep equality of state dicts holding tensors, arrays and plain values."""
+    a, b = (np.asarray(v) if isinstance(v, ByteBlocks) else v for v in (a, b))  # a column on disk, read whole
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(state_equal(a[k], b[k]) for k in a)
     if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):

@@ -1,0 +1,84 @@
+"""Byte arrays too large to hold at once: saved and opened block by block, hashed as they pass.
+
+A store whose payload lives on disk (an item store given a ``path``) may be larger than RAM, so neither ``save``
+nor ``open(path=...)`` may read its payload whole. Its ``state_dict`` hands such columns out as
+:class:`ByteBlocks`: a length and a way to read any range. ``save`` writes them to Zarr a block at a time and
+hashes them on the way; ``open`` hands the saved array back as ByteBlocks whose last block is followed by the
+checksum check, so a working copy on disk is filled a block at a time and refused if the bytes were not the ones
+saved::
+
+    save:  column on disk ──read [i·B, (i+1)·B)──▶ sha256.update ──▶ saved Zarr chunk i          (B = block_bytes)
+    open:  saved chunk i  ──read──▶ sha256.update ──▶ working copy on disk ──after the last──▶ digest == manifest?
+
+``np.asarray(blocks)`` reads every block (checked the same way) into one array, for stores that keep their
+payload in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .errors import CorruptStoreError
+
+__all__ = ["BLOCK_BYTES", "ByteBlocks", "checksum_start"]
+
+#: bytes read, hashed and written at a time (and the chunk size of a saved array larger than this)
+BLOCK_BYTES = 16 << 20
+
+
+def checksum_start(dtype: np.dtype, shape: tuple[int, ...]) -> Any:
+    """The SHA-256 state that an array's bytes are fed into: its dtype and shape first (the manifest's checksum)."""
+    return hashlib.sha256(f"{np.dtype(dtype).str}{tuple(shape)}".encode())
+
+
+class ByteBlocks:
+    """``nbytes`` uint8 values, read ``block_bytes`` (default :data:`BLOCK_BYTES`) at a time by
+    ``read(start, stop)``; ``expected``: the SHA-256 the bytes must have (with dtype and shape, as the manifest
+    holds it), checked after the last block is read."""
+
+    dtype = np.dtype(np.uint8)
+
+    def __init__(self, nbytes: int, read: Callable[[int, int], np.ndarray], *, expected: str | None = None,
+                 block_bytes: int | None = None) -> None:
+        block_bytes = BLOCK_BYTES if block_bytes is None else block_bytes
+        if nbytes < 0 or block_bytes < 1:
+            raise ValueError(f"nbytes must be >= 0 and block_bytes >= 1, got {nbytes}, {block_bytes}")
+        self.nbytes, self._read, self.expected, self.block_bytes = nbytes, read, expected, block_bytes
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (self.nbytes,)
+
+    @property
+    def size(self) -> int:
+        return self.nbytes
+
+    def copy_to(self, write: Callable[[int, np.ndarray], None]) -> str:
+        """Read the blocks in order and pass each to ``write(offset, block)``; returns their SHA-256 (with dtype and
+        shape, as the manifest holds it). After the last block, a :class:`CorruptStoreError` if it is not
+        ``expected``: whatever ``write`` filled must then be thrown away."""
+        hashed = checksum_start(self.dtype, self.shape)
+        for start in range(0, self.nbytes, self.block_bytes):
+            block = np.ascontiguousarray(self._read(start, min(start + self.block_bytes, self.nbytes)), np.uint8)
+            hashed.update(block.tobytes())
+            write(start, block)
+        found = hashed.hexdigest()
+        if self.expected is not None and found != self.expected:
+            raise CorruptStoreError("checksum mismatch in a saved array read block by block")
+        return found
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = np.empty(self.nbytes, dtype=np.uint8)
+
+        def put(offset: int, block: np.ndarray) -> None:
+            out[offset:offset + block.size] = block
+
+        self.copy_to(put)
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return f"ByteBlocks(nbytes={self.nbytes}, block_bytes={self.block_bytes})"

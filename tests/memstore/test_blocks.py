@@ -1,0 +1,119 @@
+"""Columns on disk are saved and opened a block at a time: same bytes, checked hashes, memory bounded by a block."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import zarr
+
+import memstore
+from memstore import Budget, RawStore, RecollectionStore
+from memstore import blocks as blocks_module
+from memstore.blocks import ByteBlocks
+from memstore.errors import CorruptStoreError, InvalidInputError
+from memstore.integrity import checksum
+from memstore.testing.strategies import state_equal
+
+SHAPE = (1, 28, 28)
+
+
+def items(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 256, (n, *SHAPE), generator=generator).float() / 255
+    return x, torch.randint(0, 10, (n,), generator=generator)
+
+
+def filled_on_disk(path: Path, n: int, capacity: int | None = None) -> RawStore:
+    store = RawStore(Budget.images(capacity or n, SHAPE, 10), SHAPE, 10, seed=0, path=path)
+    for start in range(0, n, 250):
+        store.write(*items(min(250, n - start), seed=start))
+    return store
+
+
+def test_blocks_hash_as_the_manifest_and_refuse_other_bytes_after_the_last_block() -> None:
+    data = np.random.default_rng(0).integers(0, 256, 1000).astype(np.uint8)
+    seen: list[tuple[int, int]] = []
+    found = ByteBlocks(1000, lambda a, b: data[a:b], block_bytes=64).copy_to(lambda at, b: seen.append((at, b.size)))
+    assert found == checksum(data)
+    assert seen[0] == (0, 64) and seen[-1] == (960, 40) and len(seen) == 16
+    assert np.array_equal(np.asarray(ByteBlocks(1000, lambda a, b: data[a:b], expected=found, block_bytes=64)), data)
+    tampered = data.copy()
+    tampered[999] ^= 1
+    blocks = ByteBlocks(1000, lambda a, b: tampered[a:b], expected=found, block_bytes=64)
+    with pytest.raises(CorruptStoreError, match="checksum"):
+        np.asarray(blocks)
+
+
+def test_a_store_on_disk_saves_and_opens_block_by_block_seed_for_seed(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(blocks_module, "BLOCK_BYTES", 4096)
+    store = filled_on_disk(tmp_path / "work", 300, capacity=200)
+    state = store.state_dict()
+    assert isinstance(state["payload"], ByteBlocks)
+    target = tmp_path / "saved"
+    store.save(target)
+    group = zarr.open_group(target, mode="r")
+    payload = group[group.attrs["memstore"]["current"]]["payload"]
+    assert payload.chunks == (4096,) and payload.shape == (200 * 784,)
+    for opened in (memstore.open(target), memstore.open(target, path=tmp_path / "work2")):
+        assert state_equal(opened.state_dict(), store.state_dict()) and opened.ledger() == store.ledger()
+        a, b = opened.sample(50, generator=torch.Generator().manual_seed(1)), store.sample(
+            50, generator=torch.Generator().manual_seed(1))
+        assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y)
+    reopened = memstore.open(target, path=tmp_path / "work3")
+    x, y = items(40, seed=99)
+    reopened.write(x, y)
+    store.write(x, y)
+    assert state_equal(reopened.state_dict(), store.state_dict())
+
+
+def test_a_flipped_byte_in_any_block_refuses_the_open(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(blocks_module, "BLOCK_BYTES", 4096)
+    store = filled_on_disk(tmp_path / "work", 100)
+    target = tmp_path / "saved"
+    store.save(target)
+    generation = zarr.open_group(target, mode="r").attrs["memstore"]["current"]
+    chunk = target / generation / "payload" / "c" / "7"
+    raw = bytearray(chunk.read_bytes())
+    raw[100] ^= 0x10
+    chunk.write_bytes(bytes(raw))
+    for path in (None, tmp_path / "work2"):
+        with pytest.raises(CorruptStoreError):
+            memstore.open(target, path=path)
+
+
+def test_a_state_dict_of_a_store_on_disk_refuses_to_read_after_the_store_changes(tmp_path: Path) -> None:
+    store = filled_on_disk(tmp_path / "work", 20)
+    state = store.state_dict()
+    store.write(*items(5, seed=3))
+    with pytest.raises(InvalidInputError, match="take a new state_dict"):
+        np.asarray(state["payload"])
+
+
+def test_in_memory_and_dvae_stores_keep_arrays_in_their_state(tmp_path: Path) -> None:
+    store = RawStore(Budget.images(10, SHAPE, 10), SHAPE, 10, seed=0)
+    store.write(*items(5, seed=0))
+    assert isinstance(store.state_dict()["payload"], np.ndarray)
+    recollection = RecollectionStore(Budget.images(10, SHAPE, 10), SHAPE, 10, seed=0)
+    recollection.write(*items(5, seed=0))
+    assert isinstance(recollection.state_dict()["payload"], np.ndarray)
+
+
+def test_save_and_open_of_a_store_on_disk_hold_a_block_not_the_payload(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(blocks_module, "BLOCK_BYTES", 1 << 18)
+    store = filled_on_disk(tmp_path / "work", 10_000)  # a 7.8 MB payload
+    payload = 10_000 * 784
+    tracemalloc.start()
+    try:
+        store.save(tmp_path / "saved")
+        save_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        opened = memstore.open(tmp_path / "saved", path=tmp_path / "work2")
+        open_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(opened) == 10_000
+    assert save_peak < payload / 4 and open_peak < payload / 4, (save_peak, open_peak)
