@@ -17,10 +17,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .bitpack import pack, unpack
+
+if TYPE_CHECKING:
+    from ..blocks import ByteBlocks
 
 __all__ = ["ByteColumn", "ByteRows"]
 
@@ -88,17 +92,29 @@ class ByteRows(ABC):
         lengths = np.array([len(value) for value in rows], dtype=np.int64)
         return np.frombuffer(payload, dtype=np.uint8).copy(), pack(lengths, length_bits)
 
+    def saved_bytes(self, prefix: bytes, length_bits: int) -> tuple[np.ndarray | ByteBlocks, np.ndarray]:
+        """What ``save`` writes: :meth:`to_bytes`, or for rows on disk the payload as
+        :class:`~memstore.blocks.ByteBlocks`, saved without being held whole."""
+        return self.to_bytes(prefix, length_bits)
+
     @staticmethod
-    def split(payload: bytes, packed: np.ndarray, rows: int, prefix: bytes, length_bits: int) -> list[bytes]:
-        """:meth:`to_bytes`'s inverse: the ``rows`` byte strings, or ValueError if the lengths, the prefix or the
-        payload's size do not match (every row must hold at least one byte)."""
+    def checked_lengths(nbytes: int, head: bytes, packed: np.ndarray, rows: int, prefix: bytes,
+                        length_bits: int) -> np.ndarray:
+        """The ``rows`` lengths of a saved payload of ``nbytes`` bytes beginning with ``head``, or ValueError if the
+        lengths, the prefix or the payload's size do not match (every row must hold at least one byte)."""
         if packed.size != -(-rows * length_bits // 8):
             raise ValueError(f"'lengths' has {packed.size} bytes, expected {-(-rows * length_bits // 8)}")
-        lengths = unpack(packed, length_bits, rows).tolist()
+        lengths = unpack(packed, length_bits, rows)
         prefix = prefix if rows else b""
-        if len(payload) != len(prefix) + sum(lengths) or not payload.startswith(prefix) or min(lengths, default=1) < 1:
+        if nbytes != len(prefix) + int(lengths.sum()) or not head.startswith(prefix) or (rows and lengths.min() < 1):
             raise ValueError("'payload' does not match its lengths and this codec's shared header")
-        ends = np.cumsum([len(prefix), *lengths]).tolist()
+        return lengths
+
+    @staticmethod
+    def split(payload: bytes, packed: np.ndarray, rows: int, prefix: bytes, length_bits: int) -> list[bytes]:
+        """:meth:`to_bytes`'s inverse: the ``rows`` byte strings, or ValueError as :meth:`checked_lengths`."""
+        lengths = ByteRows.checked_lengths(len(payload), payload, packed, rows, prefix, length_bits)
+        ends = np.cumsum([len(prefix) if rows else 0, *lengths.tolist()]).tolist()
         return [payload[start:end] for start, end in pairwise(ends)]
 
 

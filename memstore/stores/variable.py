@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 from torch import Tensor
 
+from ..blocks import ByteBlocks
 from ..budget import Ledger
 from ..codecs.base import ItemCodec, VariableLengthCodec
 from ..codecs.byte_column import ByteColumn, ByteRows
@@ -198,12 +199,29 @@ class VariableItemStore(ItemStore):
         if self.codec.self_delimiting:
             payload = self.codec.shared + self.codec.join(self._scans.values()) if self._size else b""
             return {"payload": np.frombuffer(payload, dtype=np.uint8).copy(), "lengths": np.zeros(0, np.uint8)}
-        payload, lengths = self._scans.to_bytes(self.codec.shared, self.codec.length_bits)
+        payload, lengths = self._scans.saved_bytes(self.codec.shared, self.codec.length_bits)
         return {"payload": payload, "lengths": lengths}
 
     def _check_payload(self, state: dict[str, Any], size: int) -> Callable[[], None]:
+        payload, scans = state["payload"], self._scans
+        if isinstance(payload, ByteBlocks) and isinstance(scans, ZarrByteColumn) and not self.codec.self_delimiting:
+            lengths = self._checked_lengths(payload, state, size)  # rows on disk: copied a block at a time
+            return lambda: scans.load_blocks(payload, len(self.codec.shared) if size else 0, lengths)
         items = self._read_items(state, size, self.codec.shared)
-        return lambda: self._scans.replace_all(items)
+        return lambda: scans.replace_all(items)
+
+    def _checked_lengths(self, payload: ByteBlocks, state: dict[str, Any], size: int) -> np.ndarray:
+        """The item lengths of a saved payload read block by block, checked as :meth:`_read_items` checks items."""
+        shared = self.codec.shared
+        packed = np.asarray(state["lengths"], dtype=np.uint8).reshape(-1)
+        try:
+            lengths = ByteRows.checked_lengths(payload.nbytes, payload.peek(0, len(shared)), packed, size, shared,
+                                               self.codec.length_bits)
+        except ValueError as exc:
+            raise InvalidInputError(f"state {exc}") from exc
+        if size and 8 * payload.nbytes + size * self.bits_per_item > self._room():
+            raise InvalidInputError("state holds more bits than this store's budget")
+        return lengths
 
     def _read_items(self, state: dict[str, Any], size: int, shared: bytes,
                     split: Callable[[bytes, int], list[bytes]] | None = None) -> list[bytes]:

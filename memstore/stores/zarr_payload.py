@@ -35,7 +35,7 @@ from zarr.abc.store import Store
 from zarr.errors import UnstableSpecificationWarning
 
 from ..blocks import ByteBlocks
-from ..codecs.bitpack import Column, PackedArray, checked_stream, exact_stream
+from ..codecs.bitpack import Column, PackedArray, checked_stream, exact_stream, pack
 from ..codecs.byte_column import ByteRows
 from ..errors import InvalidInputError
 
@@ -45,6 +45,8 @@ __all__ = ["ZarrByteColumn", "ZarrPackedArray", "working_array"]
 CHUNK_BYTES = 4096
 #: rows of variable-size items a chunk holds (JPEG scans of MNIST digits: about 16 KB)
 CHUNK_ROWS = 64
+#: rows read or written together when a variable-size column is saved or opened block by block
+READ_ROWS = 4096
 
 
 #: local working paths held by a live owner (a store, or an array made alone) in this process: a second owner on one
@@ -207,6 +209,8 @@ class ZarrByteColumn(ByteRows):
         self.chunk_rows = chunk_rows
         self._size = 0
         self.chunks_read = 0
+        self.on_disk = store is not None  # then saved and loaded block by block, as ZarrPackedArray
+        self._changes = 0
 
     def __len__(self) -> int:
         return self._size
@@ -222,6 +226,7 @@ class ZarrByteColumn(ByteRows):
         return [bytes(value) for value in self.array[: self._size]] if self._size else []
 
     def _put(self, row: int, value: bytes) -> None:
+        self._changes += 1
         if row == self._size:
             if row == self.array.shape[0]:
                 self._resize(max(2 * row, self.chunk_rows))
@@ -229,10 +234,12 @@ class ZarrByteColumn(ByteRows):
         self.array.set_coordinate_selection(np.array([row]), _objects([value]))
 
     def _drop_last(self) -> None:
+        self._changes += 1
         self._size -= 1
         self.array.set_coordinate_selection(np.array([self._size]), _objects([b""]))  # frees its bytes on disk
 
     def _put_all(self, values: list[bytes]) -> None:
+        self._changes += 1
         self._resize(0)  # drops every chunk
         self._resize(max(len(values), self.chunk_rows))
         if values:
@@ -242,6 +249,67 @@ class ZarrByteColumn(ByteRows):
     def _resize(self, rows: int) -> None:
         with _byte_strings_unspecified():  # a resize rewrites the metadata, which warns again
             self.array.resize((rows,))
+
+    # -- the saved form, block by block --------------------------------------------------------------------------------
+
+    def _lengths(self) -> np.ndarray:
+        """Every row's length, reading ``READ_ROWS`` rows at a time."""
+        return np.fromiter((len(value) for start in range(0, self._size, READ_ROWS)
+                            for value in self.array[start:min(start + READ_ROWS, self._size)]), dtype=np.int64,
+                           count=self._size)
+
+    def saved_bytes(self, prefix: bytes, length_bits: int) -> tuple[np.ndarray | ByteBlocks, np.ndarray]:
+        """On disk, ``prefix`` + the rows as ByteBlocks that read the rows each block covers (a view of the column,
+        refusing to read once it has changed), with the lengths packed; in memory, :meth:`to_bytes`."""
+        if not self.on_disk or not self._size:
+            return self.to_bytes(prefix, length_bits)
+        lengths, changes = self._lengths(), self._changes
+        offsets = np.concatenate([[0], np.cumsum(lengths)]) + len(prefix)  # row i is [offsets[i], offsets[i + 1])
+
+        def read(start: int, stop: int) -> np.ndarray:
+            if self._changes != changes:
+                raise InvalidInputError("the store changed after state_dict(): its columns on disk are read when "
+                                        "used, so take a new state_dict")
+            out = bytearray(prefix[start:stop])
+            low = max(start, len(prefix))
+            if stop > low:
+                first = int(np.searchsorted(offsets, low, side="right")) - 1
+                last = int(np.searchsorted(offsets, stop, side="left"))
+                joined = b"".join(self.get(range(first, last)))
+                out += joined[low - int(offsets[first]):stop - int(offsets[first])]
+            return np.frombuffer(bytes(out), dtype=np.uint8)
+
+        return ByteBlocks(int(offsets[-1]), read), pack(lengths, length_bits)
+
+    def load_blocks(self, payload: ByteBlocks, skip: int, lengths: np.ndarray) -> None:
+        """Hold the rows of a saved ``payload`` (``skip`` header bytes, then rows of ``lengths``), copied a block at
+        a time; a checksum mismatch, raised after the last block, leaves this column to be discarded."""
+        self._changes += 1
+        self._resize(0)
+        self._resize(max(lengths.size, self.chunk_rows))
+        pending, batch, state = bytearray(), [], {"row": 0, "bits": 0}
+
+        def take(offset: int, block: np.ndarray) -> None:
+            pending.extend(block.tobytes()[max(0, skip - offset):])
+            while state["row"] < lengths.size and lengths[state["row"]] <= len(pending):
+                size = int(lengths[state["row"]])
+                batch.append(bytes(pending[:size]))
+                del pending[:size]
+                state["row"] += 1
+                if len(batch) == READ_ROWS:
+                    self._append(batch, state)
+
+        payload.copy_to(take)
+        self._append(batch, state)
+        self._size, self.bits = lengths.size, state["bits"]
+
+    def _append(self, batch: list[bytes], state: dict[str, int]) -> None:
+        """Write ``batch``, the rows before ``state["row"]`` not yet written, and count their bits."""
+        if batch:
+            start = state["row"] - len(batch)
+            self.array[start:state["row"]] = _objects(batch)
+            state["bits"] += sum(map(self._cost, batch))
+            batch.clear()
 
 
 @contextlib.contextmanager

@@ -117,3 +117,49 @@ def test_save_and_open_of_a_store_on_disk_hold_a_block_not_the_payload(tmp_path:
         tracemalloc.stop()
     assert len(opened) == 10_000
     assert save_peak < payload / 4 and open_peak < payload / 4, (save_peak, open_peak)
+
+
+def jpeg_on_disk(path: Path, n: int) -> memstore.JPEGStore:
+    store = memstore.JPEGStore(Budget.images(n, SHAPE, 10), SHAPE, 10, quality=90, seed=0, path=path)
+    for start in range(0, 4 * n, 100):
+        store.write(*items(100, seed=start))
+    return store
+
+
+@pytest.mark.parametrize("codec", ["jpeg", "zstd"])
+def test_variable_size_items_on_disk_save_and_open_block_by_block(tmp_path: Path, monkeypatch, codec: str) -> None:
+    monkeypatch.setattr(blocks_module, "BLOCK_BYTES", 1000)  # rows straddle blocks
+    if codec == "jpeg":
+        store = jpeg_on_disk(tmp_path / "work", 60)
+    else:
+        store = memstore.LosslessStore(Budget.images(60, SHAPE, 10), SHAPE, 10, seed=0, path=tmp_path / "work")
+        for start in range(0, 240, 60):
+            store.write(*items(60, seed=start))
+    state = store.state_dict()
+    assert isinstance(state["payload"], ByteBlocks) and state["payload"].nbytes > 3000
+    target = tmp_path / "saved"
+    store.save(target)
+    for opened in (memstore.open(target), memstore.open(target, path=tmp_path / "work2")):
+        assert state_equal(opened.state_dict(), store.state_dict()) and opened.ledger() == store.ledger()
+        assert opened.coded_items() == store.coded_items()
+    x, y = items(30, seed=1234)
+    reopened = memstore.open(target, path=tmp_path / "work3")
+    reopened.write(x, y)
+    store.write(x, y)
+    assert state_equal(reopened.state_dict(), store.state_dict())
+
+
+def test_a_flipped_byte_in_variable_size_items_refuses_the_open(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(blocks_module, "BLOCK_BYTES", 1000)
+    store = jpeg_on_disk(tmp_path / "work", 40)
+    target = tmp_path / "saved"
+    store.save(target)
+    generation = zarr.open_group(target, mode="r").attrs["memstore"]["current"]
+    chunk = target / generation / "payload" / "c" / "2"
+    raw = bytearray(chunk.read_bytes())
+    raw[500] ^= 0x01
+    chunk.write_bytes(bytes(raw))
+    with pytest.raises(CorruptStoreError):
+        memstore.open(target, path=tmp_path / "work2")
+    with pytest.raises(CorruptStoreError):
+        memstore.open(target)
