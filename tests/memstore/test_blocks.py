@@ -34,6 +34,22 @@ def filled_on_disk(path: Path, n: int, capacity: int | None = None) -> RawStore:
     return store
 
 
+def flip_saved_payload_byte(target: Path, chunk: int, offset: int) -> None:
+    generation = zarr.open_group(target, mode="r").attrs["memstore"]["current"]
+    path = target / generation / "payload" / "c" / str(chunk)
+    raw = bytearray(path.read_bytes())
+    raw[offset] ^= 0x10
+    path.write_bytes(bytes(raw))
+
+
+def assert_open_writes_on_as_the_original(store: memstore.MemoryStore, target: Path, work: Path) -> None:
+    reopened = memstore.open(target, path=work)
+    x, y = items(30, seed=1234)
+    reopened.write(x, y)
+    store.write(x, y)
+    assert state_equal(reopened.state_dict(), store.state_dict())
+
+
 def test_blocks_hash_as_the_manifest_and_refuse_other_bytes_after_the_last_block() -> None:
     data = np.random.default_rng(0).integers(0, 256, 1000).astype(np.uint8)
     seen: list[tuple[int, int]] = []
@@ -63,26 +79,7 @@ def test_a_store_on_disk_saves_and_opens_block_by_block_seed_for_seed(tmp_path: 
         a, b = opened.sample(50, generator=torch.Generator().manual_seed(1)), store.sample(
             50, generator=torch.Generator().manual_seed(1))
         assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y)
-    reopened = memstore.open(target, path=tmp_path / "work3")
-    x, y = items(40, seed=99)
-    reopened.write(x, y)
-    store.write(x, y)
-    assert state_equal(reopened.state_dict(), store.state_dict())
-
-
-def test_a_flipped_byte_in_any_block_refuses_the_open(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(blocks_module, "BLOCK_BYTES", 4096)
-    store = filled_on_disk(tmp_path / "work", 100)
-    target = tmp_path / "saved"
-    store.save(target)
-    generation = zarr.open_group(target, mode="r").attrs["memstore"]["current"]
-    chunk = target / generation / "payload" / "c" / "7"
-    raw = bytearray(chunk.read_bytes())
-    raw[100] ^= 0x10
-    chunk.write_bytes(bytes(raw))
-    for path in (None, tmp_path / "work2"):
-        with pytest.raises(CorruptStoreError):
-            memstore.open(target, path=path)
+    assert_open_writes_on_as_the_original(store, target, tmp_path / "work3")
 
 
 def test_a_state_dict_of_a_store_on_disk_refuses_to_read_after_the_store_changes(tmp_path: Path) -> None:
@@ -142,24 +139,18 @@ def test_variable_size_items_on_disk_save_and_open_block_by_block(tmp_path: Path
     for opened in (memstore.open(target), memstore.open(target, path=tmp_path / "work2")):
         assert state_equal(opened.state_dict(), store.state_dict()) and opened.ledger() == store.ledger()
         assert opened.coded_items() == store.coded_items()
-    x, y = items(30, seed=1234)
-    reopened = memstore.open(target, path=tmp_path / "work3")
-    reopened.write(x, y)
-    store.write(x, y)
-    assert state_equal(reopened.state_dict(), store.state_dict())
+    assert_open_writes_on_as_the_original(store, target, tmp_path / "work3")
 
 
-def test_a_flipped_byte_in_variable_size_items_refuses_the_open(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(blocks_module, "BLOCK_BYTES", 1000)
-    store = jpeg_on_disk(tmp_path / "work", 40)
+@pytest.mark.parametrize(("kind", "block_bytes", "chunk"), [("raw", 4096, 7), ("jpeg", 1000, 2)])
+def test_a_flipped_byte_in_a_later_block_refuses_the_open(tmp_path: Path, monkeypatch, kind: str, block_bytes: int,
+                                                          chunk: int) -> None:
+    monkeypatch.setattr(blocks_module, "BLOCK_BYTES", block_bytes)
+    make = filled_on_disk if kind == "raw" else jpeg_on_disk
+    store = make(tmp_path / "work", 100 if kind == "raw" else 40)
     target = tmp_path / "saved"
     store.save(target)
-    generation = zarr.open_group(target, mode="r").attrs["memstore"]["current"]
-    chunk = target / generation / "payload" / "c" / "2"
-    raw = bytearray(chunk.read_bytes())
-    raw[500] ^= 0x01
-    chunk.write_bytes(bytes(raw))
-    with pytest.raises(CorruptStoreError):
-        memstore.open(target, path=tmp_path / "work2")
-    with pytest.raises(CorruptStoreError):
-        memstore.open(target)
+    flip_saved_payload_byte(target, chunk=chunk, offset=500)
+    for path in (None, tmp_path / "work2"):
+        with pytest.raises(CorruptStoreError):
+            memstore.open(target, path=path)
