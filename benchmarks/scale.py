@@ -11,6 +11,11 @@ store makes an optimiser (``torch.optim`` imports ``torch._dynamo``); the same i
 ``disk``: a RecollectionStore whose working copy is a local folder (``path=``) is filled to ``--items`` codes
 (training off, ``Stabilisation(steps=0)``: the fill measures storage, encoding included), in writes of 10,000;
 at each checkpoint (10,000 codes, then ×10) the RSS and the median of ``--draws`` ``sample(10)`` calls.
+
+``save``: in a fresh interpreter, a RawStore whose working copy is a local folder is filled with ``--items`` items
+(writes of 10,000, the items admitted whole), then saved, then opened into a second working folder
+(``memstore.open(target, path=...)``): the peak RSS each step adds above the RSS before it (``VmHWM``, reset before
+each step), its time, and the bytes saved. A store saved whole would add at least its payload.
 """
 
 from __future__ import annotations
@@ -67,6 +72,57 @@ class DiskRow:
     sample_ms: float
     write_items_per_s: float
     disk_mib: float
+
+
+@dataclass(frozen=True)
+class SaveRow:
+    """A RawStore on local disk: its payload, and what saving it and opening it into a new working path add to the
+    peak RSS (MiB) and take (s)."""
+
+    items: int
+    payload_mib: float
+    rss_before_mib: float
+    save_peak_mib: float
+    save_seconds: float
+    open_peak_mib: float
+    open_seconds: float
+    saved_mib: float
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set size since the last :func:`reset_peak` (``VmHWM``), in MiB."""
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith("VmHWM:")).split()[1]) / 1024
+
+
+def reset_peak() -> None:
+    """Reset ``VmHWM`` to the current RSS (Linux: ``/proc/self/clear_refs``)."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+
+
+def save_row(items: int) -> SaveRow:
+    """Run in a fresh interpreter: fill a RawStore on disk, save it, open it into a new working path."""
+    import memstore
+
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as folder:
+        store = make_store("raw", items, path=Path(folder) / "work")
+        generator = torch.Generator().manual_seed(0)
+        for start in tqdm(range(0, items, 10_000), desc="writes of 10,000", leave=False, file=sys.stderr):
+            store.write(*random_batch(min(10_000, items - start), generator))
+        steps = {}
+        for name, step in (("save", lambda: store.save(Path(folder) / "saved")),
+                           ("open", lambda: memstore.open(Path(folder) / "saved", path=Path(folder) / "opened"))):
+            before = rss_mib()
+            reset_peak()
+            began = time.perf_counter()
+            opened = step()
+            steps[name] = (round(peak_rss_mib() - before, 1), round(time.perf_counter() - began, 1), before)
+        assert len(opened) == items
+        saved = sum(f.stat().st_size for f in (Path(folder) / "saved").rglob("*") if f.is_file()) / MIB
+        return SaveRow(items, round(items * 784 / MIB, 1), round(steps["save"][2], 1), *steps["save"][:2],
+                       *steps["open"][:2], round(saved, 1))
 
 
 def random_batch(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -143,11 +199,12 @@ def table(rows: list[Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=("memory", "disk"))
+    parser.add_argument("kind", choices=("memory", "disk", "save"))
     parser.add_argument("--stores", default="raw,jpeg,recollection", help="memory: comma list (raw, jpeg, "
                         "recollection)")
     parser.add_argument("--budget-images", type=int, default=10_000_000, help="memory: the budget in raw images")
-    parser.add_argument("--items", type=int, default=None, help="items written (memory: 20,000; disk: 10,000,000)")
+    parser.add_argument("--items", type=int, default=None,
+                        help="items written (memory: 20,000; disk: 10,000,000; save: 1,000,000)")
     parser.add_argument("--draws", type=int, default=200, help="disk: sample(10) calls timed per checkpoint")
     parser.add_argument("--latents", type=int, default=None, help="disk: c (default: the budget's design)")
     parser.add_argument("--classes", type=int, default=None, help="disk: l (with --latents)")
@@ -157,6 +214,9 @@ def main(argv: list[str] | None = None) -> None:
         items = 20_000 if args.items is None else args.items
         with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
             rows = [pool.apply(memory_row, (name, args.budget_images, items)) for name in args.stores.split(",")]
+    elif args.kind == "save":
+        with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
+            rows = [pool.apply(save_row, (1_000_000 if args.items is None else args.items,))]
     else:
         rows = disk_rows(10_000_000 if args.items is None else args.items, args.draws, args.latents, args.classes)
     print(table(rows))

@@ -113,7 +113,9 @@ def _write_array(group: zarr.Group, path: str, array: np.ndarray | ByteBlocks) -
     for part in parents:
         group = group.require_group(part)
     blocked = isinstance(array, ByteBlocks)
-    chunks = (max(1, min(array.nbytes, array.block_bytes)),) if blocked else tuple(max(1, d) for d in array.shape)
+    if blocked:
+        array = array.even_blocks()  # one chunk a block; Zarr pads the last chunk to the chunk size
+    chunks = (array.block_bytes,) if blocked else tuple(max(1, d) for d in array.shape)
     # write_empty_chunks: an all-zero payload (e.g. dVAE codes that are all class 0) must still be on disk
     stored = group.create_array(name, shape=array.shape, dtype=array.dtype, chunks=chunks, compressors=None,
                                 fill_value=0, config={"write_empty_chunks": True})
@@ -182,9 +184,10 @@ def _read_arrays(group: zarr.Group, entries: dict[str, dict[str, Any]]) -> dict[
     bad = [path for path, array in arrays.items() if integrity.checksum(array) != entries[path]["sha256"]]
     if bad:
         raise CorruptStoreError(f"checksum mismatch in {bad}")
-    for path in large:
+    for path in large:  # a block a saved chunk (a chunk size smaller than a sixteenth of a block is not trusted)
+        block = min(block_bytes, max(members[path].chunks[0], block_bytes // 16))
         arrays[path] = ByteBlocks(members[path].shape[0], _reader(members[path]), expected=entries[path]["sha256"],
-                                  block_bytes=block_bytes)
+                                  block_bytes=block)
     return arrays
 
 
