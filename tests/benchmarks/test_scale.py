@@ -22,3 +22,11 @@ def test_disk_rows_follow_the_codes_written(tmp_path: Path) -> None:
     assert [row.items for row in rows] == [1_500]
     assert rows[0].sample_ms > 0 and rows[0].write_items_per_s > 0
     assert rows[0].disk_mib * (1 << 20) >= 1_500 * 10 / 8  # 5 codes of 2 bits each, at least, are on disk
+
+
+def test_save_rows_save_and_reopen_the_whole_store(tmp_path: Path) -> None:
+    out = tmp_path / "save.json"
+    scale.main(["save", "--items", "2500", "--out", str(out)])
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["items"] == 2500 and row["payload_mib"] == round(2500 * 784 / (1 << 20), 1)
+    assert row["saved_mib"] >= row["payload_mib"] and row["save_peak_mib"] >= 0 and row["open_seconds"] > 0
