@@ -76,7 +76,7 @@ class ByteBlocks:
         hashed = checksum_start(self.dtype, self.shape)
         for start in range(0, self.nbytes, self.block_bytes):
             block = np.ascontiguousarray(self._read(start, min(start + self.block_bytes, self.nbytes)), np.uint8)
-            hashed.update(block.tobytes())
+            hashed.update(block)  # hashlib reads the array's buffer: no copy
             write(start, block)
         found = hashed.hexdigest()
         if self.expected is not None and found != self.expected:
