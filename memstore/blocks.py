@@ -58,9 +58,9 @@ class ByteBlocks:
         return self.nbytes
 
     def even_blocks(self) -> ByteBlocks:
-        """The same bytes in the fewest blocks of at most ``block_bytes``, all of one size but the last, which is at
-        most one byte shorter per block: saved as Zarr chunks of that size, the padding Zarr gives the last chunk
-        is under one byte per chunk (a 100 GB payload: under 6 KB)."""
+        """The same bytes in the fewest blocks of at most ``block_bytes``, all of one size but the last, which is
+        shorter by fewer bytes than there are blocks: saved as Zarr chunks of that size, the padding Zarr gives the
+        last chunk is under one byte per chunk (a 100 GB payload: under 6 KB)."""
         count = max(1, -(-self.nbytes // self.block_bytes))
         return ByteBlocks(self.nbytes, self._read, expected=self.expected, block_bytes=max(1, -(-self.nbytes // count)))
 
