@@ -16,23 +16,18 @@ payload in memory.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .errors import CorruptStoreError
+from .integrity import checksum_start
 
-__all__ = ["BLOCK_BYTES", "ByteBlocks", "checksum_start"]
+__all__ = ["BLOCK_BYTES", "ByteBlocks"]
 
 #: bytes read, hashed and written at a time (and the chunk size of a saved array larger than this)
 BLOCK_BYTES = 16 << 20
-
-
-def checksum_start(dtype: np.dtype, shape: tuple[int, ...]) -> Any:
-    """The SHA-256 state that an array's bytes are fed into: its dtype and shape first (the manifest's checksum)."""
-    return hashlib.sha256(f"{np.dtype(dtype).str}{tuple(shape)}".encode())
 
 
 class ByteBlocks:

@@ -31,7 +31,8 @@ import numpy as np
 
 from .errors import CorruptStoreError, IncompatibleStoreError
 
-__all__ = ["FORMAT_VERSION", "array_entry", "check_root", "digest", "check_digest", "check_manifest", "checksum"]
+__all__ = ["FORMAT_VERSION", "array_entry", "check_root", "digest", "check_digest", "check_manifest", "checksum",
+           "checksum_start"]
 
 FORMAT_VERSION = 2
 FIRST_DIGEST_VERSION = 2
@@ -40,16 +41,23 @@ _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 _ROOT_FIELDS = ("format_version", "current", "generation")
 
 
+def checksum_start(dtype: Any, shape: tuple[int, ...]) -> Any:
+    """The SHA-256 state an array's bytes are fed into: its dtype and shape first (see :func:`checksum`)."""
+    return hashlib.sha256(f"{np.dtype(dtype).str}{tuple(shape)}".encode())
+
+
 def checksum(array: np.ndarray) -> str:
     """SHA-256 of an array's dtype, shape and bytes."""
-    hashed = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
+    hashed = checksum_start(array.dtype, array.shape)
     hashed.update(np.ascontiguousarray(array).tobytes())
     return hashed.hexdigest()
 
 
-def array_entry(array: np.ndarray) -> dict[str, Any]:
-    """The manifest entry of one saved array."""
-    return {"dtype": array.dtype.str, "shape": list(array.shape), "sha256": checksum(array)}
+def array_entry(array: Any, sha256: str | None = None) -> dict[str, Any]:
+    """The manifest entry of one saved array (anything with ``dtype`` and ``shape``); ``sha256``: its
+    :func:`checksum` when already computed (an array hashed block by block as it was written)."""
+    hashed = checksum(array) if sha256 is None else sha256
+    return {"dtype": array.dtype.str, "shape": list(array.shape), "sha256": hashed}
 
 
 def digest(root: dict[str, Any], attrs: dict[str, Any]) -> str:

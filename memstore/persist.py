@@ -123,7 +123,7 @@ def _write_array(group: zarr.Group, path: str, array: np.ndarray | ByteBlocks) -
         def put(offset: int, block: np.ndarray) -> None:
             stored[offset:offset + block.size] = block
 
-        return {"dtype": array.dtype.str, "shape": list(array.shape), "sha256": array.copy_to(put)}
+        return integrity.array_entry(array, sha256=array.copy_to(put))
     if array.size:
         stored[...] = array
     return integrity.array_entry(array)

@@ -29,7 +29,8 @@ __all__ = ["Occupancy", "Policy", "Reservoir", "ClassBalanced", "Ring", "PerTask
 POLICIES: dict[str, type[Policy]] = {}
 
 SKIP = -1
-#: below this many draws Reservoir does its arithmetic on Python ints, above it in numpy (measured: benchmarks/speed.py)
+#: up to this many draws Reservoir does its arithmetic on Python ints, above it in numpy (timed at 10 and 128 draws:
+#: Python ints 4.4 and 21.5 µs, numpy 5.7 and 7.5 µs)
 _FEW_DRAWS = 32
 
 
@@ -95,7 +96,8 @@ class Reservoir(Policy):
         if not rest:
             return slots
         draws = torch.rand(rest, generator=generator, dtype=torch.float64)
-        seen = occ.seen + free  # item k of the rest draws uniformly in [0, seen + k]: the same float64 product either way
+        # item k of the rest draws uniformly in [0, seen + k]: the same float64 product on either path
+        seen = occ.seen + free
         if rest <= _FEW_DRAWS:  # plain ints: numpy's per-call cost exceeds the arithmetic on a small batch
             picks = [int(u * (seen + k + 1)) for k, u in enumerate(draws.tolist())]
             slots[free:] = [p if p < occ.capacity else SKIP for p in picks]

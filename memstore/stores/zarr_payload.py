@@ -85,6 +85,13 @@ def working_array(store: Any, name: str | None, owner: object, **create: Any) ->
     return zarr.create_array(store=store, name=name, overwrite=True, **create)
 
 
+def _refuse_if_changed(then: int, now: int) -> None:
+    """Blocks handed out by a column on disk read the column itself: refuse once it has changed since."""
+    if now != then:
+        raise InvalidInputError("the store changed after state_dict(): its columns on disk are read when used, so "
+                                "take a new state_dict")
+
+
 class ZarrPackedArray(Column):
     """A :class:`~memstore.codecs.bitpack.Column` with PackedArray's bytes in a Zarr byte array; ``store``: None (in
     memory), a local path, or any zarr store, holding the array as ``name`` (None: at its root); ``owner``: who
@@ -164,9 +171,7 @@ class ZarrPackedArray(Column):
         nbytes, changes = self.nbytes(rows), self._changes
 
         def read(start: int, stop: int) -> np.ndarray:
-            if self._changes != changes:
-                raise InvalidInputError("the store changed after state_dict(): its columns on disk are read when "
-                                        "used, so take a new state_dict")
+            _refuse_if_changed(changes, self._changes)
             block = np.asarray(self.array[start:stop])
             return exact_stream(block, rows, self.row_bits) if stop == nbytes else block
 
@@ -267,9 +272,7 @@ class ZarrByteColumn(ByteRows):
         offsets = np.concatenate([[0], np.cumsum(lengths)]) + len(prefix)  # row i is [offsets[i], offsets[i + 1])
 
         def read(start: int, stop: int) -> np.ndarray:
-            if self._changes != changes:
-                raise InvalidInputError("the store changed after state_dict(): its columns on disk are read when "
-                                        "used, so take a new state_dict")
+            _refuse_if_changed(changes, self._changes)
             out = bytearray(prefix[start:stop])
             low = max(start, len(prefix))
             if stop > low:
