@@ -111,11 +111,22 @@ class ByteRows(ABC):
         return lengths
 
     @staticmethod
+    def cut(data: bytes, skip: int, lengths: np.ndarray) -> list[bytes]:
+        """The rows of ``data`` after ``skip`` header bytes, one per length (lengths checked by the caller)."""
+        ends = np.cumsum([skip, *lengths.tolist()]).tolist()
+        return [data[start:end] for start, end in pairwise(ends)]
+
+    @staticmethod
     def split(payload: bytes, packed: np.ndarray, rows: int, prefix: bytes, length_bits: int) -> list[bytes]:
         """:meth:`to_bytes`'s inverse: the ``rows`` byte strings, or ValueError as :meth:`checked_lengths`."""
         lengths = ByteRows.checked_lengths(len(payload), payload, packed, rows, prefix, length_bits)
-        ends = np.cumsum([len(prefix) if rows else 0, *lengths.tolist()]).tolist()
-        return [payload[start:end] for start, end in pairwise(ends)]
+        return ByteRows.cut(payload, len(prefix) if rows else 0, lengths)
+
+    def load_blocks(self, payload: ByteBlocks, skip: int, lengths: np.ndarray) -> None:
+        """Hold the rows of a saved payload given as :class:`~memstore.blocks.ByteBlocks` (``skip`` header bytes,
+        then rows of ``lengths``, checked against the payload's size by the caller). Here the payload is read whole,
+        its hash checked before anything changes; a column on disk copies it a block at a time instead."""
+        self.replace_all(ByteRows.cut(np.asarray(payload).tobytes(), skip, lengths))
 
 
 class ByteColumn(ByteRows):

@@ -203,23 +203,24 @@ class VariableItemStore(ItemStore):
         return {"payload": payload, "lengths": lengths}
 
     def _check_payload(self, state: dict[str, Any], size: int) -> Callable[[], None]:
-        payload, scans = state["payload"], self._scans
-        if isinstance(payload, ByteBlocks) and isinstance(scans, ZarrByteColumn) and not self.codec.self_delimiting:
-            lengths = self._checked_lengths(payload, state, size)  # rows on disk: copied a block at a time
-            return lambda: scans.load_blocks(payload, len(self.codec.shared) if size else 0, lengths)
-        items = self._read_items(state, size, self.codec.shared)
-        return lambda: scans.replace_all(items)
+        payload, shared = state["payload"], self.codec.shared
+        if self.codec.self_delimiting or not isinstance(payload, ByteBlocks):
+            items = self._read_items(state, size, shared)
+            return lambda: self._scans.replace_all(items)
+        # a saved payload larger than a block: its rows are copied a block at a time (or read whole in memory)
+        lengths = self._checked_lengths(payload.nbytes, payload.peek(0, len(shared)), state, size, shared)
+        return lambda: self._scans.load_blocks(payload, len(shared) if size else 0, lengths)
 
-    def _checked_lengths(self, payload: ByteBlocks, state: dict[str, Any], size: int) -> np.ndarray:
-        """The item lengths of a saved payload read block by block, checked as :meth:`_read_items` checks items."""
-        shared = self.codec.shared
+    def _checked_lengths(self, nbytes: int, head: bytes, state: dict[str, Any], size: int,
+                         shared: bytes) -> np.ndarray:
+        """The item lengths of a saved payload of ``nbytes`` bytes beginning with ``head``, checked against its
+        size, ``shared`` and the budget (nothing changes)."""
         packed = np.asarray(state["lengths"], dtype=np.uint8).reshape(-1)
         try:
-            lengths = ByteRows.checked_lengths(payload.nbytes, payload.peek(0, len(shared)), packed, size, shared,
-                                               self.codec.length_bits)
+            lengths = ByteRows.checked_lengths(nbytes, head, packed, size, shared, self.codec.length_bits)
         except ValueError as exc:
             raise InvalidInputError(f"state {exc}") from exc
-        if size and 8 * payload.nbytes + size * self.bits_per_item > self._room():
+        if size and 8 * nbytes + size * self.bits_per_item > self._room():
             raise InvalidInputError("state holds more bits than this store's budget")
         return lengths
 
@@ -231,13 +232,8 @@ class VariableItemStore(ItemStore):
         packed = np.asarray(state["lengths"], dtype=np.uint8).reshape(-1)
         if self.codec.self_delimiting:
             return self._split_items(payload, packed, size, shared, split or self.codec.split)
-        try:
-            items = ByteColumn.split(payload, packed, size, shared, self.codec.length_bits)
-        except ValueError as exc:
-            raise InvalidInputError(f"state {exc}") from exc
-        if size and 8 * len(payload) + size * self.bits_per_item > self._room():
-            raise InvalidInputError("state holds more bits than this store's budget")
-        return items
+        lengths = self._checked_lengths(len(payload), payload, state, size, shared)
+        return ByteRows.cut(payload, len(shared) if size else 0, lengths)
 
     def _split_items(self, payload: bytes, lengths: np.ndarray, size: int, shared: bytes,
                      split: Callable[[bytes, int], list[bytes]]) -> list[bytes]:
