@@ -94,10 +94,10 @@ class VectorisedUint8Reservoir:
 
 
 class CheckedNumpyReservoir:
-    """What a leaner engine could do: RawStore's pass over every value (finite, in [0, 1], as float32 bits read as
-    int32, without RawStore's float fallback, so −0.0 is refused; labels in range), slots for a whole batch in one
-    ``torch.Generator`` draw, and the copying done by
-    numpy, whose calls cost a fraction of torch's on tensors this small. Replay draws with replacement, as the
+    """What a leaner engine could do: a pass over every value (finite, in [0, 1]: a min and a max of the float32
+    bits read as int32, without RawStore's float fallback, so −0.0 is refused; RawStore now takes one max of them
+    read as uint32; labels in range), slots for a whole batch in one ``torch.Generator`` draw, and the copying
+    done by numpy, whose calls cost a fraction of torch's on tensors this small. Replay draws with replacement, as the
     uint8 reservoir's. A measurement of the headroom, not a store: no ledger, no task ids, no persistence."""
 
     ONE_BITS = int(np.float32(1.0).view(np.int32))
