@@ -67,7 +67,7 @@ def _gmed_table2() -> dict[str, Grid]:
     Permuted (10 tasks x 1,000) and Rotated (20 tasks x 1,000) on a fixed random 1,000 of it per task (``test_cap``),
     to keep the per-task evaluations affordable on CPU.
     """
-    from .learner_specs import RANDOM_STRIDES
+    from .learner_specs import GMED_TABLE1, RANDOM_STRIDES, gmed_learner
     from .streams import Permuted, Rotated
 
     streams = {
@@ -77,15 +77,18 @@ def _gmed_table2() -> dict[str, Grid]:
     }
     grids: dict[str, Grid] = {}
     for kind, stream in streams.items():
-        learners = ("er", f"er-gmed-{kind}", "mir", f"mir-gmed-{kind}", f"er-gmed-random-{kind}", "agem")
+        learners = ("er", gmed_learner("er-gmed", kind), "mir", gmed_learner("mir-gmed", kind),
+                    gmed_learner("er-gmed", kind, random_edit=True), "agem")
         common = dict(dataset="mnist", stream=stream, model=MLPSpec((400, 400)), budgets=(BudgetSpec(images=500),),
                       seeds=_TWENTY_SEEDS)
         grids[f"gmed-{kind}"] = Grid(setting=SETTINGS["gmed"], stores=("raw",), learners=learners, **common)
-        grids[f"gmed-{kind}-gem"] = Grid(setting=SETTINGS["gmed-task-aware"], stores=("raw-per-task",),
+        grids[f"gmed-{kind}-gem"] = Grid(setting=SETTINGS["gmed-task-aware"], stores=("raw:per_task=true",),
                                          learners=("gem",), **common)
     # The random-edit ablation with a fixed stride (Table 3's wording): the stride is chosen on seeds 100-104
     # (other streams and inits than the reported seeds 0-19), then run on 0-19 by naming it in --learners.
-    strides = tuple(f"er-gmed-random-stride{alpha:g}-split" for alpha in RANDOM_STRIDES)
+    beta = GMED_TABLE1["split"][1]
+    strides = tuple(f"er-gmed:alpha={alpha:g},beta={beta:g},random_edit=true,fixed_stride=true"
+                    for alpha in RANDOM_STRIDES)
     grids["gmed-split-random-stride"] = replace(grids["gmed-split"], learners=strides, seeds=tuple(range(100, 105)))
     return grids
 
@@ -100,6 +103,7 @@ def _riemer_table1() -> dict[str, Grid]:
     replay 5 at 100 images and 25 at 200; RawStore (real storage) against RecollectionStore at the same incremental
     storage ((104, 4) codes at 100, (139, 8) at 200 images: ~3,000 items), whose Algorithm 1 then steps once per
     example; online = naive at the same lr. Tests on a fixed random 1,000 per task (``test_cap``, CPU cost)."""
+    from .specs import paper_shape
     from .streams import Rotated
 
     riemer = SETTINGS["riemer"]
@@ -108,14 +112,14 @@ def _riemer_table1() -> dict[str, Grid]:
                   model=MLPSpec((200, 200), init="xavier"))
     gem = replace(SETTINGS["riemer-gem"], batch_size=1)
     return {
-        "riemer-rotated-100": Grid(setting=riemer, stores=("raw", "recollection-104x4"),
+        "riemer-rotated-100": Grid(setting=riemer, stores=("raw", paper_shape(104, 4)),
                                    budgets=(BudgetSpec(images=100),), learners=("er", "naive"), **common),
-        "riemer-rotated-200": Grid(setting=replace(riemer, replay_size=25), stores=("raw", "recollection-139x8"),
+        "riemer-rotated-200": Grid(setting=replace(riemer, replay_size=25), stores=("raw", paper_shape(139, 8)),
                                    budgets=(BudgetSpec(images=200),), learners=("er",), **common),
         # GEM (their appendix: lr 0.1, memory strength 0.5) one example per update, an equal share of memory per task.
-        "riemer-rotated-100-gem": Grid(setting=gem, stores=("raw-per-task", "recollection-104x4-per-task"),
+        "riemer-rotated-100-gem": Grid(setting=gem, stores=("raw:per_task=true", paper_shape(104, 4) + ",per_task=true"),
                                        budgets=(BudgetSpec(images=100),), learners=("gem",), **common),
-        "riemer-rotated-200-gem": Grid(setting=gem, stores=("raw-per-task", "recollection-139x8-per-task"),
+        "riemer-rotated-200-gem": Grid(setting=gem, stores=("raw:per_task=true", paper_shape(139, 8) + ",per_task=true"),
                                        budgets=(BudgetSpec(images=200),), learners=("gem",), **common),
     }
 
@@ -123,8 +127,8 @@ def _riemer_table1() -> dict[str, Grid]:
 CONFIGS.update(_riemer_table1())
 
 # ARM Table 3 (issue 6) as the rows recorded before 2026-12-02 ran it: the `split-mnist-er` protocol (MIR's setting,
-# 1,010 images per task, MLP 2x400, mean of per-task accuracies). ARM and their Distill (arm-distill: M = 0) at lag
-# T = iterations per task (`self-recall`) and at unit lag (`self-recall-unit-lag`, Table 4's direction), and at lag T
+# 1,010 images per task, MLP 2x400, mean of per-task accuracies). ARM and their Distill (`arm:replay_size=0`: M = 0) at
+# lag T = iterations per task (`self-recall`) and at unit lag (`self-recall:unit_lag=true`, Table 4's direction), at lag T
 # with their code's divergence and no clamp (`self-recall:divergence_form=official,clamp=false`); no payload, so a
 # 0-bit budget. Their eta0 = 0.05 is the ARM spec's own. ER, naive (and ER 25: `--config split-mnist-er --budgets
 # 25`) come from `split-mnist-er`.
@@ -133,9 +137,9 @@ CONFIGS["arm-split-mnist-mir"] = Grid(
     stream=Split(examples_per_task=1010),
     setting=SETTINGS["mir"],
     model=MLPSpec((400, 400)),
-    stores=("self-recall", "self-recall-unit-lag", "self-recall:divergence_form=official,clamp=false"),
+    stores=("self-recall", "self-recall:unit_lag=true", "self-recall:divergence_form=official,clamp=false"),
     budgets=(BudgetSpec(bits=0),),
-    learners=("arm", "arm-distill"),
+    learners=("arm", "arm:replay_size=0"),
     seeds=tuple(range(5)),
 )
 # ARM Table 3 as their code (xu-ji/ARM) runs it (issue 15): the `mnist5k` stream (500 images a class), the mean over
@@ -148,7 +152,7 @@ CONFIGS["arm-split-mnist"] = Grid(
     model=MLPSpec((400, 400)),
     stores=("self-recall:divergence_form=official,clamp=false", "self-recall"),
     budgets=(BudgetSpec(bits=0),),
-    learners=("arm", "arm-distill"),
+    learners=("arm", "arm:replay_size=0"),
     seeds=tuple(range(20)),
 )
 

@@ -1,9 +1,9 @@
 """Specs of the learners of issue 5 (GEM, A-GEM, MIR, LwF, ER+GMED, MIR+GMED, random edit), registered into
 ``benchmarks.specs.LEARNERS``.
 
-GMED's stride ``alpha`` and strength ``beta`` depend on the stream (their Table 1), so each GMED learner is
-registered once per stream under ``<learner>-<stream>``, e.g. ``er-gmed-split`` (alpha 5.0, beta 0.01). A cell's
-result key holds the learner's name, not these numbers: change a value here and rename the entry.
+GMED's stride ``alpha`` and strength ``beta`` depend on the stream (their Table 1): ``er-gmed`` and ``mir-gmed`` take
+them as parameters, and :func:`gmed_learner` writes the text a config uses for a stream, e.g.
+``er-gmed:alpha=5,beta=0.01`` on Split. A cell's result key holds that text, so a cell records the numbers it ran.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ if TYPE_CHECKING:  # only for annotations: specs.py imports this module at its e
     from .specs import Setting
 
 __all__ = ["AGEMSpec", "ARMSpec", "ARM_LEARNERS", "ERGMEDSpec", "GEMSpec", "GMED_TABLE1", "LwFSpec", "MIRGMEDSpec",
-           "MIRSpec", "PAPER_LEARNERS", "RANDOM_STRIDES"]
+           "MIRSpec", "PAPER_LEARNERS", "RANDOM_STRIDES", "gmed_learner"]
 
 #: GMED Table 1: (alpha, beta) per stream.
 GMED_TABLE1: dict[str, tuple[float, float]] = {"split": (5.0, 0.01), "permuted": (0.05, 0.001), "rotated": (1.0, 0.01)}
 
-#: Fixed strides tried for the random-edit ablation on Split (the paper tuned its stride by validation), registered
-#: as ``er-gmed-random-stride<alpha>-split``; ``benchmarks.configs`` picks among them on seeds apart from the test
-#: seeds.
+#: Fixed strides tried for the random-edit ablation on Split (the paper tuned its stride by validation):
+#: ``er-gmed:alpha=<stride>,beta=0.01,random_edit=true,fixed_stride=true``; ``benchmarks.configs`` picks among them on
+#: seeds apart from the test seeds.
 RANDOM_STRIDES: tuple[float, ...] = (0.05, 0.1, 0.5, 1.0, 5.0)
 
 
@@ -42,7 +42,7 @@ def _needs(store: MemoryStore | None, name: str) -> MemoryStore:
 
 @dataclass(frozen=True)
 class GEMSpec:
-    """GEM; run it with a task-aware setting and the ``raw-per-task`` store."""
+    """GEM; run it with a task-aware setting and the ``raw:per_task=true`` store."""
 
     name: ClassVar[str] = "gem"
     uses_memory: ClassVar[bool] = True
@@ -147,17 +147,12 @@ class MIRGMEDSpec:
                        replay_past_tasks_only=setting.replay_past_tasks_only, generator=generator)
 
 
-def _gmed_learners() -> dict[str, object]:
-    entries: dict[str, object] = {}
-    for stream, (alpha, beta) in GMED_TABLE1.items():
-        entries[f"er-gmed-{stream}"] = ERGMEDSpec(alpha, beta)
-        entries[f"er-gmed-random-{stream}"] = ERGMEDSpec(alpha, beta, random_edit=True)
-        entries[f"mir-gmed-{stream}"] = MIRGMEDSpec(alpha, beta)
-    beta = GMED_TABLE1["split"][1]
-    for stride in RANDOM_STRIDES:
-        entries[f"er-gmed-random-stride{stride:g}-split"] = ERGMEDSpec(stride, beta, random_edit=True,
-                                                                       fixed_stride=True)
-    return entries
+def gmed_learner(name: str, stream: str, **flags: bool) -> str:
+    """The text of GMED learner ``name`` (``er-gmed`` or ``mir-gmed``) at Table 1's (alpha, beta) for ``stream``,
+    with boolean ``flags`` set true (``gmed_learner("er-gmed", "rotated", random_edit=True)`` →
+    ``er-gmed:alpha=1,beta=0.01,random_edit=true``)."""
+    alpha, beta = GMED_TABLE1[stream]
+    return ",".join([f"{name}:alpha={alpha:g}", f"beta={beta:g}", *(f"{flag}=true" for flag, on in flags.items() if on)])
 
 
 PAPER_LEARNERS: dict[str, object] = {
@@ -165,7 +160,8 @@ PAPER_LEARNERS: dict[str, object] = {
     AGEMSpec.name: AGEMSpec(),
     MIRSpec.name: MIRSpec(),
     LwFSpec.name: LwFSpec(),
-    **_gmed_learners(),
+    ERGMEDSpec.name: ERGMEDSpec(),
+    MIRGMEDSpec.name: MIRGMEDSpec(),
 }
 
 
@@ -173,7 +169,7 @@ PAPER_LEARNERS: dict[str, object] = {
 class ARMSpec:
     """ARM (Ji et al., Algorithm 1 with distillation) over a ``self-recall`` store: their Table 6 for MNIST (η0 = 0.05,
     their learning rate whatever the setting's; λ0 = 1 on recalled and on real items) and M = ``replay_size``.
-    ``arm-distill`` is M = 0: their "Distill (LwF)" baseline (a second step on the KD term alone)."""
+    ``arm:replay_size=0`` is their "Distill (LwF)" baseline (a second step on the KD term alone)."""
 
     name: ClassVar[str] = "arm"
     uses_memory: ClassVar[bool] = True
@@ -187,7 +183,7 @@ class ARMSpec:
 
 
 #: ARM's learners (they need a ``self-recall`` store, unlike issue 5's): registered by ``benchmarks.specs``.
-ARM_LEARNERS: dict[str, object] = {ARMSpec.name: ARMSpec(), "arm-distill": ARMSpec(replay_size=0)}
+ARM_LEARNERS: dict[str, object] = {ARMSpec.name: ARMSpec()}
 
 
 @dataclass(frozen=True)

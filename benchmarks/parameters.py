@@ -1,7 +1,7 @@
 """Specs with parameters: ``name:key=value,key=value`` names a registered spec with some fields replaced.
 
-``lossless:codec=png,level=6`` is ``LosslessSpec(codec="png", level=6)``; ``recollection-38x2:steps=4,lr=0.003`` is
-that registered recollection spec with more Algorithm 1 steps. Values are read by the field's annotated type (int,
+``lossless:codec=png,level=6`` is ``LosslessSpec(codec="png", level=6)``; ``recollection:latents=38,classes=2,steps=4``
+is the recollection spec at (38, 2) with more Algorithm 1 steps. Values are read by the field's annotated type (int,
 float, bool, str, or one of them or None). The text is the cell's store or learner name, so it is part of the cell's
 key: a parameterised cell never reuses another's result.
 """
@@ -41,6 +41,12 @@ def resolve(text: str, registry: Mapping[str, T], kind: str) -> T:
     """The spec ``text`` names: a registered name, optionally followed by ``:field=value,...``."""
     name, _, tail = text.partition(":")
     if name not in registry:
+        from .renamed import new_text  # the retired names import the specs, which import this module
+
+        renamed = new_text(text)
+        if renamed is not None:
+            raise ValueError(f"the {kind} {name!r} is now written {renamed!r} (decision 0033: one name per concept, "
+                             "with parameters; `python -m benchmarks.rekey` re-keys cells recorded under old names)")
         raise ValueError(f"unknown {kind} {name!r}; known: {sorted(registry)}")
     spec = registry[name]
     if not tail:

@@ -37,7 +37,7 @@ from .streams import Stream, StreamSpec
 
 __all__ = [
     "Cell", "CellParts", "CellResult", "Evaluation", "Grid", "GridRun", "Point", "build_cell", "evaluate_stream",
-    "key_fields", "run_cell", "run_grid", "train_and_evaluate",
+    "key_fields", "run_cell", "run_grid", "train_and_evaluate", "write_json",
 ]
 
 
@@ -355,7 +355,8 @@ class GridRun:
     cell_dir: Path = field(compare=False)
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` to ``path`` as a cell file is written (sorted keys, indent 1), atomically."""
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
     os.replace(tmp, path)  # atomic: a killed run leaves no half-written cell
@@ -391,7 +392,7 @@ def run_grid(
     bar = tqdm(total=len(finished) + len(pending), initial=skipped, desc="cells", unit="cell", disable=not progress,
                dynamic_ncols=True)
     for cell, result in _computed(pending, executor, run, threads, data_root, cell_dir if keep_stores else None):
-        _write_json(cell_dir / f"{cell.key}.json", result.to_json())
+        write_json(cell_dir / f"{cell.key}.json", result.to_json())
         finished[cell.key] = result
         bar.set_postfix_str(cell.key.rsplit("-", 1)[0], refresh=False)
         bar.update()

@@ -29,6 +29,7 @@ __all__ = [
     "NaiveSpec",
     "RawSpec",
     "SETTINGS",
+    "paper_shape",
     "STORES",
     "Setting",
     "StoreSpec",
@@ -92,17 +93,20 @@ class StoreSpec(Protocol):
 
 @dataclass(frozen=True)
 class RawSpec:
-    """``RawStore`` with reservoir admission: uint8 items plus packed labels."""
+    """``RawStore``: uint8 items plus packed labels, with reservoir admission, or with ``per_task`` GEM's
+    ``PerTask()`` memory, an equal share per task (``raw:per_task=true``; needs a task-aware setting)."""
 
     name: ClassVar[str] = "raw"
+    per_task: bool = False
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
         device: str = "cpu", calibration: Tensor | None = None,
     ) -> MemoryStore:
-        from memstore import RawStore, Reservoir
+        from memstore import PerTask, RawStore, Reservoir
 
-        return RawStore(budget, item_shape, num_classes, seed=seed, policy=Reservoir(), num_tasks=num_tasks)
+        policy = PerTask() if self.per_task else Reservoir()
+        return RawStore(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks)
 
 
 @dataclass(frozen=True)
@@ -172,35 +176,17 @@ def _cpu_only(store: str, device: str) -> None:
 
 
 @dataclass(frozen=True)
-class RawPerTaskSpec:
-    """``RawStore`` with GEM's ``PerTask()`` memory: an equal share per task (needs a task-aware setting)."""
-
-    name: ClassVar[str] = "raw-per-task"
-
-    def build(
-        self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
-        device: str = "cpu", calibration: Tensor | None = None,
-    ) -> MemoryStore:
-        from memstore import PerTask, RawStore
-
-        return RawStore(budget, item_shape, num_classes, seed=seed, policy=PerTask(), num_tasks=num_tasks)
-
-
-STORES[RawPerTaskSpec.name] = RawPerTaskSpec()
-
-
-@dataclass(frozen=True)
 class RecollectionSpec:
     """``RecollectionStore`` (Riemer et al.) with reservoir admission: codes of ``latents`` (c) variables of ``classes``
     (l) values; their Algorithm 1 on every write with ``steps`` (N) recollection batches of ``batch_size``, Adam ``lr``.
     ``recollection`` is the store's defaults: (c, l) from the budget (and ``expected_items`` when given), one step
     per incoming item, recollections anchored every 100 items and not refreshed (decision 0028; ``refresh``,
     ``warmup_steps``, ``warmup_per_item`` and ``anchor_every`` are :class:`~memstore.Stabilisation`'s; cells recorded
-    before 0028 are ``recollection:refresh=true,anchor_every=0``). Registered too once per latent shape of the papers
-    (``recollection-<c>x<l>``, one step per write, no anchor, refreshed or not as their cells ran): Table 1 uses (104, 4)
-    at 100 and (139, 8) at 200 images. ``per_task``: GEM's ``PerTask()`` memory
-    instead (``recollection-<c>x<l>-per-task``, their GEM rows); ``recollection-<c>x<l>-online-ae``: recollection
-    batches of 0, the dVAE trained on the incoming batch only. ``entropy``: the codes range-coded per item
+    before 0028 are ``recollection:refresh=true,anchor_every=0``). The papers' shapes are parameters (:func:`paper_shape`
+    gives the text their recorded cells ran): Table 1 uses (104, 4) at 100 and (139, 8) at 200 images, e.g.
+    ``recollection:latents=104,classes=4,steps=1,refresh=true,anchor_every=0``. ``per_task``: GEM's ``PerTask()``
+    memory instead (their GEM rows); ``batch_size=0``: recollection batches of 0, the dVAE trained on the incoming
+    batch only (their appendix's online autoencoder). ``entropy``: the codes range-coded per item
     (``EntropyCodedRecollectionStore``), e.g. ``recollection:entropy=true``; not with ``per_task`` (PerTask needs
     fixed slots). ``code_side``: the dVAE's code map (2 or 4; by default the budget chooses, decision 0029; colour
     cells recorded before it are ``recollection:code_side=2``)."""
@@ -242,24 +228,22 @@ class RecollectionSpec:
 
 
 STORES[RecollectionSpec.name] = RecollectionSpec()
-# the paper shapes keep the stabilisation their recorded cells ran: no anchor (before decision 0028), and refreshed
-# codes except (38, 2), whose frontier cells ran before refresh existed
-for _shape, _refresh in (((104, 4), True), ((139, 8), True), ((38, 2), False)):
-    _recorded = {"steps": 1, "refresh": _refresh, "anchor_every": 0}
-    STORES[f"recollection-{_shape[0]}x{_shape[1]}"] = RecollectionSpec(*_shape, **_recorded)
-    STORES[f"recollection-{_shape[0]}x{_shape[1]}-per-task"] = RecollectionSpec(*_shape, **_recorded, per_task=True)
-    # their appendix on MNIST-Rotations: "very good results even just training our autoencoder online and not
-    # leveraging the recollection buffer to stabilize its training": one Adam step on the incoming batch alone
-    STORES[f"recollection-{_shape[0]}x{_shape[1]}-online-ae"] = RecollectionSpec(*_shape, **_recorded, batch_size=0)
+
+
+def paper_shape(latents: int, classes: int) -> str:
+    """The store text of Riemer et al.'s (c, l) as their recorded cells ran it: one step per write, no anchor (before
+    decision 0028), refreshed codes except (38, 2), whose frontier cells ran before refresh existed."""
+    refresh = ",refresh=true" if (latents, classes) != (38, 2) else ""
+    return f"recollection:latents={latents},classes={classes},steps=1{refresh},anchor_every=0"
 
 
 @dataclass(frozen=True)
 class SelfRecallSpec:
-    """``SelfRecallStore`` (ARM, Ji et al.) with their Table 6 MNIST recall settings. ``self-recall``: lag T =
-    iterations per task (the store keeps the old model, charged as ``Ledger.models``); ``self-recall-unit-lag``: T = 1,
-    nothing kept, and the weight on D raised to 8 as their Table 4 does; ``self-recall-unclamped``: recall steps not
-    projected onto [0, 1], as their code. Run it with a ``bits:0`` budget: the store has
-    no payload, and the old model counts only under ``charge_models`` (docs/backends/arm.md)."""
+    """``SelfRecallStore`` (ARM, Ji et al.) with their Table 6 MNIST recall settings: lag T = iterations per task (the
+    store keeps the old model, charged as ``Ledger.models``); ``unit_lag``: T = 1, nothing kept, and the weight on D
+    raised to 8 as their Table 4 does (``self-recall:unit_lag=true``); ``clamp=false``: recall steps not projected onto
+    [0, 1], as their code (decision 0012). Run it with a ``bits:0`` budget: the store has no payload, and the old
+    model counts only under ``charge_models`` (docs/backends/arm.md)."""
 
     name: ClassVar[str] = "self-recall"
     unit_lag: bool = False
@@ -281,8 +265,6 @@ class SelfRecallSpec:
 
 
 STORES[SelfRecallSpec.name] = SelfRecallSpec()
-STORES["self-recall-unit-lag"] = SelfRecallSpec(unit_lag=True)
-STORES["self-recall-unclamped"] = SelfRecallSpec(clamp=False)  # their code's unconstrained recall (decision 0012)
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ def test_an_unusable_device_is_a_usage_error(tmp_path, capsys):
 
 def test_the_device_reaches_the_store_and_the_provenance_not_the_key(tmp_path, capsys):
     argv = ["--out", str(tmp_path), "--seeds", "0", "--budgets", "10", "--examples-per-task", "30", "--no-progress",
-            "--stores", "recollection-38x2", "--learners", "er", "--device", "cpu"]
+            "--stores", "recollection:latents=38,classes=2", "--learners", "er", "--device", "cpu"]
     assert main(argv) == 0
     (cell,) = (tmp_path / "cells").glob("*.json")
     recorded = json.loads(cell.read_text())["provenance"]

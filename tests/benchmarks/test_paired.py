@@ -66,11 +66,11 @@ def _write_store_cells(folder, learner, store, accuracies):
 
 def test_one_learner_on_two_stores_pairs_by_learner_at_store(tmp_path):
     _write_store_cells(tmp_path, "er", "raw", [0.5, 0.6, 0.55])
-    _write_store_cells(tmp_path, "er", "recollection-104x4", [0.52, 0.63, 0.56])
+    _write_store_cells(tmp_path, "er", "recollection:latents=104,classes=4", [0.52, 0.63, 0.56])
     _write_store_cells(tmp_path, "gem", "raw", [0.4, 0.52, 0.43])
     table = accuracies_by_seed(tmp_path)
-    assert set(table) == {"er@raw", "er@recollection-104x4", "gem@raw"}
-    d = paired_difference(table, "er@recollection-104x4", "er@raw")
+    assert set(table) == {"er@raw", "er@recollection:latents=104,classes=4", "gem@raw"}
+    d = paired_difference(table, "er@recollection:latents=104,classes=4", "er@raw")
     assert d.seeds == 3 and d.wins == 3 and d.mean == pytest.approx(2.0)
     assert paired_difference(table, "gem", "er@raw").mean == pytest.approx(-10.0)  # one store: the learner suffices
     with pytest.raises(KeyError, match="several stores"):

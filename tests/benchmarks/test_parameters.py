@@ -17,7 +17,7 @@ def test_a_registered_name_resolves_to_its_spec() -> None:
 def test_parameters_replace_fields_by_their_types() -> None:
     assert resolve("lossless:codec=png,level=6,quantise=false", STORES, "store") == LosslessSpec("png", 6, False)
     assert resolve("lossless:level=none", STORES, "store") == LosslessSpec(level=None)
-    spec = resolve("recollection-38x2:steps=4,lr=3e-3,per_task=yes", STORES, "store")
+    spec = resolve("recollection:latents=38,classes=2,steps=4,lr=3e-3,per_task=yes,anchor_every=0", STORES, "store")
     assert spec == RecollectionSpec(38, 2, steps=4, lr=3e-3, per_task=True, refresh=False, anchor_every=0)
     defaults = resolve("recollection", STORES, "store")
     assert (defaults.refresh, defaults.anchor_every, defaults.warmup_steps) == (False, 100, 0)  # decision 0028
@@ -93,16 +93,16 @@ def test_gmed_specs_name_their_direction_and_sign():
     from benchmarks.specs import LEARNERS
     from learners import GradientDirection, RandomDirection, SlotDirection
 
-    editor = resolve("er-gmed-random-split:per_slot=true", LEARNERS, "learner").editor()
+    editor = resolve("er-gmed:random_edit=true,per_slot=true", LEARNERS, "learner").editor()
     assert isinstance(editor.direction, SlotDirection) and not editor.official_sign
     assert editor.direction.keep_norm  # the same stride convention as the other random edit
-    fixed = resolve("er-gmed-random-stride0.1-split:per_slot=true", LEARNERS, "learner").editor()
+    fixed = resolve("er-gmed:alpha=0.1,random_edit=true,fixed_stride=true,per_slot=true", LEARNERS, "learner").editor()
     assert isinstance(fixed.direction, SlotDirection) and not fixed.direction.keep_norm
-    assert isinstance(resolve("er-gmed-random-split", LEARNERS, "learner").editor().direction, RandomDirection)
-    plain = resolve("er-gmed-split:official_sign=true", LEARNERS, "learner").editor()
+    assert isinstance(resolve("er-gmed:random_edit=true", LEARNERS, "learner").editor().direction, RandomDirection)
+    plain = resolve("er-gmed:official_sign=true", LEARNERS, "learner").editor()
     assert isinstance(plain.direction, GradientDirection) and plain.official_sign
     with pytest.raises(ValueError, match="per_slot is a random-edit direction"):
-        resolve("er-gmed-split:per_slot=true", LEARNERS, "learner").editor()
+        resolve("er-gmed:per_slot=true", LEARNERS, "learner").editor()
 
 
 def test_self_recall_takes_the_official_divergence_and_no_clamp():

@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from benchmarks.parameters import resolve
 from benchmarks.report import markdown_table, summarise, write_report
 from benchmarks.runner import Cell, CellResult, Grid, run_cell, run_grid
 from benchmarks.specs import SETTINGS, BudgetSpec, Metric, MLPSpec
@@ -168,11 +169,11 @@ def test_gem_runs_on_a_per_task_recollection_store():
     from benchmarks.specs import STORES
 
     cell = Grid(dataset="digits", stream=Split(examples_per_task=20, test_cap=10), setting=SETTINGS["riemer-gem"],
-                model=MLPSpec((16,)), stores=("recollection-38x2-per-task",), budgets=(BudgetSpec(bits=2000),),
+                model=MLPSpec((16,)), stores=("recollection:latents=38,classes=2,steps=1,per_task=true",), budgets=(BudgetSpec(bits=2000),),
                 learners=("gem",), seeds=(0,)).cells()[0]
     result = run_cell(cell)
     assert result.matrix.complete and 0 < result.bits_charged <= 2000
-    store = STORES["recollection-38x2-per-task"].build(Budget(2000), (1, 8, 8), 10, seed=0, num_tasks=5)
+    store = resolve(cell.store, STORES, "store").build(Budget(2000), (1, 8, 8), 10, seed=0, num_tasks=5)
     assert type(store.policy).__name__ == "PerTask"
 
 
@@ -196,7 +197,8 @@ def test_the_online_ae_store_trains_its_dvae_on_the_incoming_batch_only():
     from benchmarks.specs import STORES
     from memstore.testing import random_items
 
-    store = STORES["recollection-38x2-online-ae"].build(Budget(4000), (1, 8, 8), 10, seed=0, num_tasks=None)
+    spec = resolve("recollection:latents=38,classes=2,steps=1,batch_size=0", STORES, "store")
+    store = spec.build(Budget(4000), (1, 8, 8), 10, seed=0, num_tasks=None)
     before = [p.detach().clone() for p in store.model.parameters()]
     for seed in range(3):
         store.write(*random_items(10, (1, 8, 8), 10, torch.Generator().manual_seed(seed)))

@@ -64,16 +64,18 @@ def test_gmed_keeps_every_stored_input_in_the_unit_interval():
 
 
 def test_bench_specs_build_every_new_learner():
-    from benchmarks.learner_specs import PAPER_LEARNERS
+    from benchmarks.learner_specs import PAPER_LEARNERS, gmed_learner
+    from benchmarks.parameters import resolve
     from benchmarks.specs import LEARNERS, SETTINGS, STORES
 
     assert set(PAPER_LEARNERS) <= set(LEARNERS)
-    assert LEARNERS["er-gmed-split"].alpha == 5.0 and LEARNERS["er-gmed-permuted"].beta == 0.001
-    assert LEARNERS["mir-gmed-rotated"].alpha == 1.0
+    split, permuted = (resolve(gmed_learner("er-gmed", kind), LEARNERS, "learner") for kind in ("split", "permuted"))
+    assert split.alpha == 5.0 and permuted.beta == 0.001
+    assert resolve(gmed_learner("mir-gmed", "rotated"), LEARNERS, "learner").alpha == 1.0
     for name, spec in PAPER_LEARNERS.items():
         task_aware = name in ("gem", "lwf")
         setting = SETTINGS["gmed-task-aware" if task_aware else "gmed"]
-        store = STORES["raw-per-task" if name == "gem" else "raw"].build(
+        store = resolve("raw:per_task=true" if name == "gem" else "raw", STORES, "store").build(
             Budget.images(24, SHAPE, CLASSES, num_tasks=3 if task_aware else None), SHAPE, CLASSES, seed=0,
             num_tasks=3 if task_aware else None)
         learner = spec.build(make_model(), store if spec.uses_memory else None, setting, torch.Generator())
