@@ -14,6 +14,8 @@ does not fit in the free bits, and ask ``evict`` for further victims until a lar
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from array import array
+from bisect import bisect_left, insort
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
@@ -21,6 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from .class_slots import ClassSlots
 from .errors import InvalidInputError
 
 __all__ = ["Occupancy", "Policy", "Reservoir", "ClassBalanced", "Ring", "PerTask", "POLICIES", "policy_from_config"]
@@ -36,7 +39,8 @@ _FEW_DRAWS = 32
 
 @dataclass(frozen=True)
 class Occupancy:
-    """A snapshot of a store for its policy: capacity, occupied prefix, stream counts and lazy label reads."""
+    """A snapshot of a store for its policy: capacity, occupied prefix, stream counts, lazy label reads, and the
+    slots of each class for a policy that declares ``uses_class_slots`` (None for the others)."""
 
     capacity: int
     size: int
@@ -45,6 +49,7 @@ class Occupancy:
     seen_per_task: np.ndarray | None
     read_labels: Callable[[], np.ndarray]
     read_tasks: Callable[[], np.ndarray | None]
+    class_slots: ClassSlots | None = None
 
 
 class Policy(ABC):
@@ -53,6 +58,8 @@ class Policy(ABC):
     policy_id: ClassVar[str] = ""
     #: whether the policy needs a fixed slot count (a quota per task), so cannot run on variable-size items
     fixed_slots_only: ClassVar[bool] = False
+    #: whether the store must keep a :class:`~memstore.class_slots.ClassSlots` index for it (``Occupancy.class_slots``)
+    uses_class_slots: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -121,7 +128,7 @@ class Ring(Policy):
 
 
 def _random_choice(candidates: np.ndarray, generator: torch.Generator) -> int:
-    return int(candidates[int(torch.randint(candidates.size, (1,), generator=generator))])
+    return int(candidates[int(torch.randint(len(candidates), (1,), generator=generator))])
 
 
 @dataclass(frozen=True)
@@ -130,52 +137,86 @@ class ClassBalanced(Policy):
 
     When full, an item of a class that is not among the largest replaces a random item of a largest class;
     an item of a largest class replaces a random item of its own class with probability
-    ``held_c / seen_c`` (reservoir within the class), and is skipped otherwise.
+    ``held_c / seen_c`` (reservoir within the class), and is skipped otherwise. It reads the store's
+    :class:`~memstore.class_slots.ClassSlots`, not its labels: a step costs the same at any capacity.
     """
 
     policy_id: ClassVar[str] = "class_balanced"
+    uses_class_slots: ClassVar[bool] = True
 
     def evict(self, occ: Occupancy, keep: int, generator: torch.Generator) -> int:
         """A random item of a largest class (``keep`` excluded)."""
-        labels = occ.read_labels().copy()
-        labels[keep] = -1
-        held = np.bincount(labels[labels >= 0], minlength=occ.seen_per_class.size)
+        index = _index(occ)
+        held = index.counts()
+        held[index.class_of(keep)] -= 1
         victim_class = _random_choice(np.flatnonzero(held == held.max()), generator)
-        return _random_choice(np.flatnonzero(labels == victim_class), generator)
+        members = index.slots(victim_class)
+        if index.class_of(keep) != victim_class:
+            return _random_choice(members, generator)
+        pick = int(torch.randint(len(members) - 1, (1,), generator=generator))  # a member other than keep
+        return members[pick] if members[pick] < keep else members[pick + 1]
 
     def place(self, occ: Occupancy, y: np.ndarray, task: int | None, generator: torch.Generator) -> list[int]:
-        labels = np.full(min(occ.capacity, occ.size + y.shape[0]), SKIP, dtype=np.int64)  # never budget-sized
-        labels[: occ.size] = occ.read_labels()
-        held = np.bincount(labels[: occ.size], minlength=occ.seen_per_class.size)
+        batch = _BatchSlots(_index(occ))
         seen = occ.seen_per_class.copy()
         size, slots = occ.size, [SKIP] * y.shape[0]
         for k, label in enumerate(y.tolist()):
             seen[label] += 1
-            slot = self._slot(labels[:size], held, seen, label, size, occ.capacity, generator)
+            slot, old = self._slot(batch, seen, label, size, occ.capacity, generator)
             if slot == SKIP:
                 continue
-            if slot == size:
-                size += 1
-            else:
-                held[labels[slot]] -= 1
-            held[label] += 1
-            labels[slot] = label
+            size += slot == size
+            batch.move(slot, old, label)
             slots[k] = slot
         return slots
 
     @staticmethod
-    def _slot(labels: np.ndarray, held: np.ndarray, seen: np.ndarray, label: int, size: int, capacity: int,
-              generator: torch.Generator) -> int:
+    def _slot(batch: _BatchSlots, seen: np.ndarray, label: int, size: int, capacity: int,
+              generator: torch.Generator) -> tuple[int, int | None]:
+        """The slot for one item of ``label`` and the class it evicts (None: a free slot), or (SKIP, None)."""
         if size < capacity:
-            return size
+            return size, None
+        held = batch.held
         largest = held.max()
         if held[label] < largest:
             victim_class = _random_choice(np.flatnonzero(held == largest), generator)
-            return _random_choice(np.flatnonzero(labels == victim_class), generator)
+            return _random_choice(batch.slots(victim_class), generator), victim_class
         pick = int(torch.randint(int(seen[label]), (1,), generator=generator))
         if pick >= int(held[label]):
-            return SKIP
-        return _random_choice(np.flatnonzero(labels == label), generator)
+            return SKIP, None
+        return _random_choice(batch.slots(label), generator), label
+
+
+def _index(occ: Occupancy) -> ClassSlots:
+    if occ.class_slots is None:
+        raise InvalidInputError("this policy needs the store's class slots (Occupancy.class_slots)")
+    return occ.class_slots
+
+
+class _BatchSlots:
+    """The store's class slots as a batch's earlier items changed them: a class's slots are copied when first
+    changed, so the store's index is untouched until the store writes the labels."""
+
+    def __init__(self, index: ClassSlots) -> None:
+        self._index, self._changed = index, {}
+        self.held = index.counts()
+
+    def slots(self, label: int) -> array:
+        return self._changed.get(label, self._index.slots(label))
+
+    def move(self, slot: int, old: int | None, new: int) -> None:
+        """Slot ``slot`` goes from class ``old`` (None: a free slot) to ``new``."""
+        if old is not None:
+            self.held[old] -= 1
+            members = self._own(old)
+            del members[bisect_left(members, slot)]
+        self.held[new] += 1
+        insort(self._own(new), slot)
+
+    def _own(self, label: int) -> array:
+        if label not in self._changed:
+            self._changed[label] = array("q", self._index.slots(label))
+        return self._changed[label]
 
 
 @dataclass(frozen=True)

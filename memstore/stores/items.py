@@ -24,6 +24,7 @@ from torch import Tensor
 
 from ..blocks import ByteBlocks
 from ..budget import Budget, Ledger, index_bits, label_bits
+from ..class_slots import ClassSlots
 from ..codecs.base import FixedWidthCodec, ItemCodec
 from ..codecs.bitpack import Column, PackedArray, ValueColumn
 from ..distortion import Distortion, DistortionMeter
@@ -124,6 +125,8 @@ class ItemStore(MemoryStore):
         self._tasks = self._value_column("tasks", self.task_bits)
         self._seen_per_class = np.zeros(num_classes, dtype=np.int64)
         self._seen_per_task = None if num_tasks is None else np.zeros(num_tasks, dtype=np.int64)
+        #: the slots of each class, kept for a policy that reads them (class-balanced admission)
+        self._class_slots = ClassSlots(num_classes) if policy.uses_class_slots else None
         self._distortion = DistortionMeter(self.item_shape)
 
     def make_codec(self) -> ItemCodec:
@@ -206,6 +209,7 @@ class ItemStore(MemoryStore):
             seen_per_task=self._seen_per_task,
             read_labels=lambda: self._labels.get(np.arange(self._size)).reshape(-1),
             read_tasks=lambda: None if self.num_tasks is None else self._tasks.get(np.arange(self._size)).reshape(-1),
+            class_slots=self._class_slots,
         )
 
     def write(self, x: Tensor, y: Tensor, *, task: int | None = None) -> int:
@@ -242,9 +246,21 @@ class ItemStore(MemoryStore):
         self._put(slots, x)
         if self._distortion.due():
             self._distortion.stored(x, self._get(slots))
-        self._labels.set(slots, labels.reshape(-1, 1))
+        self._set_labels(slots, labels)
         if self.num_tasks is not None:
             self._tasks.set(slots, np.full((slots.size, 1), task or 0, dtype=np.int64))
+
+    def _set_labels(self, slots: np.ndarray, labels: np.ndarray) -> None:
+        """Label ``slots`` (unique, in range) with ``labels``, keeping the class slots in step."""
+        self._labels.set(slots, labels.reshape(-1, 1))
+        if self._class_slots is not None:
+            for slot, label in zip(slots.tolist(), labels.reshape(-1).tolist()):
+                self._class_slots.set(slot, label)
+
+    def _reindex(self) -> None:
+        """Rebuild the class slots from the label column (after a load or a wholesale replacement)."""
+        if self._class_slots is not None:
+            self._class_slots = ClassSlots.of(self._labels.get(np.arange(self._size)).reshape(-1), self.num_classes)
 
     # -- sample and edit ---------------------------------------------------------------------------------------------
 
@@ -375,3 +391,4 @@ class ItemStore(MemoryStore):
         self._size, self._seen = size, int(state["seen"])
         self._seen_per_class, self._seen_per_task = per_class, per_task
         self.generator.set_state(generator_state)
+        self._reindex()

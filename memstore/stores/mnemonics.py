@@ -178,6 +178,7 @@ class MnemonicsStore(ItemStore):
             if self.num_tasks is not None:
                 self._tasks.set(slots, tasks.numpy().reshape(-1, 1))
         self._size = count
+        self._reindex()
 
     def exemplars(self) -> tuple[Tensor, Tensor]:
         """All stored exemplars (decoded) and their labels, in slot order."""

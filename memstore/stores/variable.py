@@ -151,7 +151,7 @@ class VariableItemStore(ItemStore):
         if slot == self._size:
             self._size += 1
         self._scans.set(slot, scan)
-        self._labels.set(np.array([slot]), np.array([[label]]))
+        self._set_labels(np.array([slot]), np.array([label]))
         if self.num_tasks is not None:
             self._tasks.set(np.array([slot]), np.array([[task or 0]]))
 
@@ -162,6 +162,11 @@ class VariableItemStore(ItemStore):
         moved = np.array([last])
         self._labels.set(np.array([victim]), self._labels.get(moved))
         self._tasks.set(np.array([victim]), self._tasks.get(moved))
+        if self._class_slots is not None:  # the last slot's item moves into the victim's
+            label = self._class_slots.class_of(last)
+            self._class_slots.drop(last)
+            if victim != last:
+                self._class_slots.set(victim, label)
         self._size = last
         return victim if keep == last else keep
 

@@ -41,3 +41,15 @@ def test_a_size_row_times_every_buffer() -> None:
     for name in ("memstore", "memstore_without_input_checks", "mammoth_style", "vectorised_uint8", "checked_numpy"):
         assert row[f"{name}_us_per_step"] > 0
     assert row["checked_numpy_ratio_to_mammoth_style"] > 0
+
+
+def test_the_policy_benchmark_times_every_policy_on_a_full_store(tmp_path) -> None:
+    import json
+
+    from benchmarks.policy_speed import POLICIES, full_store, main
+
+    store = full_store(POLICIES["class_balanced"], 1500)
+    assert len(store) == 1500 and store.ledger().charged(store.budget) == store.budget.bits
+    main(["--capacities", "30", "--steps", "5", "--rounds", "1", "--out", str(tmp_path / "p.json")])
+    (row,) = json.loads((tmp_path / "p.json").read_text())["rows"]
+    assert row["capacity"] == 30 and all(row[f"{name}_us_per_step"] > 0 for name in POLICIES)
