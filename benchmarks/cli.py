@@ -21,7 +21,7 @@ from .configs import CONFIGS, DEFAULT_CONFIG, FRONTIER_CONFIG
 from .datasets import DATASETS, load_dataset
 from .executors import cell_executor
 from .frontier_report import frontier_table
-from .parameters import split_names
+from .parameters import parameters_of, split_names
 from .report import write_report
 from .runner import Grid, run_cell, run_grid
 from .settings import SETTING_HELP
@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frontier: every item store at equal bits on Split MNIST (the frontier-split-mnist config)")
     p.add_argument("--config", default=None, choices=sorted(CONFIGS), help="named grid to start from")
     p.add_argument("--list-configs", action="store_true", help="print the named configs and exit")
+    p.add_argument("--list-specs", action="store_true",
+                   help="print every store and learner with the parameters it takes (name:key=value,...) and exit")
     p.add_argument("--dataset", choices=sorted(DATASETS),
                    help="digits (embedded), colour (synthetic 3x32x32), mnist or mnist-inverted (from --data-root)")
     p.add_argument("--data-root", help="folder holding MNIST/raw/* (default: $MEMSTORE_DATA, else a shared/data "
@@ -151,6 +153,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.jobs < 1:
         parser.error(f"--jobs must be a positive int, got {args.jobs}")
     args.config = config_name(args)
+    if args.list_specs:
+        for kind, registry in (("store", STORES), ("learner", LEARNERS)):
+            for name in sorted(registry):
+                print(f"{kind} {name}: {parameters_of(registry[name]) or '(no parameters)'}")
+        return 0
     if args.list_configs:
         for name, grid in CONFIGS.items():
             print(f"{name}: {grid.dataset} {grid.stream.name}, setting {grid.setting.name}, {len(grid.cells())} cells")

@@ -13,7 +13,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-__all__ = ["resolve", "split_names"]
+__all__ = ["parameters_of", "resolve", "split_names"]
 
 T = TypeVar("T")
 
@@ -63,6 +63,18 @@ def resolve(text: str, registry: Mapping[str, T], kind: str) -> T:
             raise ValueError(f"{kind} {name!r}: cannot read {item!r}; parameters are {sorted(fields)} (key=value)")
         changes[key] = _value(value.strip(), hints[key], key)
     return dataclasses.replace(spec, **changes)  # type: ignore[type-var]
+
+
+def parameters_of(spec: Any) -> str:
+    """What ``name:key=value,...`` may set on ``spec``, with the values it has: ``per_task=false`` for ``raw``
+    ('' for a spec without parameters)."""
+    if not dataclasses.is_dataclass(spec):
+        return ""
+
+    def text(value: Any) -> str:
+        return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+    return ",".join(f"{f.name}={text(getattr(spec, f.name))}" for f in dataclasses.fields(spec) if f.init)
 
 
 def split_names(text: str) -> tuple[str, ...]:

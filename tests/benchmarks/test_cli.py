@@ -168,3 +168,13 @@ def test_every_setting_is_explained_in_help_and_readme() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     for name, line in SETTING_HELP.items():
         assert line in text and f"| `{name}` | {line} |" in readme
+
+
+def test_list_specs_prints_each_name_with_the_parameters_it_takes(capsys):
+    assert main(["--list-specs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "store raw: per_task=false" in lines and "learner er: (no parameters)" in lines
+    gmed = next(line for line in lines if line.startswith("learner er-gmed:"))
+    assert "alpha=5.0,beta=0.01,random_edit=false" in gmed
+    recollection = next(line for line in lines if line.startswith("store recollection:"))
+    assert "latents=none" in recollection and "anchor_every=100" in recollection
