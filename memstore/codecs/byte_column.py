@@ -15,7 +15,7 @@ lengths packed at a fixed width::
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -26,14 +26,18 @@ from .bitpack import pack, unpack
 if TYPE_CHECKING:
     from ..blocks import ByteBlocks
 
-__all__ = ["ByteColumn", "ByteRows"]
+__all__ = ["ByteColumn", "ByteRows", "ROWS_AT_A_TIME"]
+
+#: rows read and rewritten at a time by :meth:`ByteRows.chunks` and :meth:`ByteRows.recode`
+ROWS_AT_A_TIME = 4096
 
 
 class ByteRows(ABC):
     """Byte strings by row; ``bits`` = Σ ``cost(row)`` (``cost`` must give 0 for the empty placeholder).
 
-    The bookkeeping (charged bits, dense removal, the on-disk form) is here; where the rows live is four methods:
-    ``__len__``, ``get``, ``values`` and the private ``_put`` / ``_drop_last`` / ``_put_all``. :class:`ByteColumn`
+    The bookkeeping (charged bits, dense removal, the on-disk form, passes over every row a chunk at a time) is
+    here; where the rows live is ``__len__``, ``get``, ``values`` and the private ``_put`` / ``_drop_last`` /
+    ``_put_all`` / ``_get_range`` / ``_put_range``. :class:`ByteColumn`
     keeps them in a list; :class:`~memstore.stores.zarr_payload.ZarrByteColumn` in Zarr chunks on disk.
     """
 
@@ -64,6 +68,30 @@ class ByteRows(ABC):
     @abstractmethod
     def _put_all(self, values: list[bytes]) -> None:
         """Hold exactly ``values``."""
+
+    @abstractmethod
+    def _get_range(self, start: int, stop: int) -> list[bytes]:
+        """Rows ``[start, stop)`` (held rows)."""
+
+    @abstractmethod
+    def _put_range(self, start: int, values: list[bytes]) -> None:
+        """Replace the held rows from ``start`` on by ``values``."""
+
+    def chunks(self) -> Iterator[list[bytes]]:
+        """Every row in order, :data:`ROWS_AT_A_TIME` at a time: a pass that never holds the column whole."""
+        for start in range(0, len(self), ROWS_AT_A_TIME):
+            yield self._get_range(start, min(start + ROWS_AT_A_TIME, len(self)))
+
+    def recode(self, transform: Callable[[list[bytes]], list[bytes]]) -> None:
+        """Replace every row by ``transform`` of its chunk (as many rows back, in order), a chunk at a time; ``bits``
+        follows."""
+        for start in range(0, len(self), ROWS_AT_A_TIME):
+            old = self._get_range(start, min(start + ROWS_AT_A_TIME, len(self)))
+            new = transform(old)
+            if len(new) != len(old):
+                raise ValueError(f"recode's transform gave {len(new)} rows for {len(old)}")
+            self._put_range(start, new)
+            self.bits += sum(map(self._cost, new)) - sum(map(self._cost, old))
 
     def set(self, row: int, value: bytes) -> None:
         """Set ``row`` to ``value``; ``row == len(self)`` appends."""
@@ -157,3 +185,9 @@ class ByteColumn(ByteRows):
 
     def _put_all(self, values: list[bytes]) -> None:
         self._rows = values
+
+    def _get_range(self, start: int, stop: int) -> list[bytes]:
+        return self._rows[start:stop]
+
+    def _put_range(self, start: int, values: list[bytes]) -> None:
+        self._rows[start:start + len(values)] = values

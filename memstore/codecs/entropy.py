@@ -82,8 +82,15 @@ class CategoricalRangeCoder:
 
     def fit(self, codes: np.ndarray) -> CategoricalRangeCoder:
         """The coder of the per-latent frequencies of ``codes`` (N, latents), scaled down to fit 16 bits."""
+        return self.fit_counts(self.count(codes))
+
+    def count(self, codes: np.ndarray) -> np.ndarray:
+        """Each latent's value frequencies in ``codes`` (latents, classes): counts of parts of a set add up to its."""
         codes = self._check_codes(codes)
-        counts = np.stack([np.bincount(codes[:, j], minlength=self.classes) for j in range(self.latents)])
+        return np.stack([np.bincount(codes[:, j], minlength=self.classes) for j in range(self.latents)])
+
+    def fit_counts(self, counts: np.ndarray) -> CategoricalRangeCoder:
+        """The coder of frequencies ``counts`` (:meth:`count`'s, or their sum over parts), scaled to fit 16 bits."""
         peak = int(counts.max(initial=0))
         if peak > _MAX_COUNT:
             counts = counts * _MAX_COUNT // peak

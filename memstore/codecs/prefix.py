@@ -118,8 +118,15 @@ class CategoricalPrefixCoder:
 
     def fit(self, codes: np.ndarray) -> CategoricalPrefixCoder:
         """The coder of the per-group symbol frequencies of ``codes``, scaled down to fit 16 bits."""
+        return self.fit_counts(self.count(codes))
+
+    def count(self, codes: np.ndarray) -> np.ndarray:
+        """Each group's symbol frequencies in ``codes``, concatenated: counts of parts of a set add up to its."""
         symbols = self.symbols(codes)
-        counts = np.concatenate([np.bincount(symbols[:, k], minlength=size) for k, size in enumerate(self.alphabets)])
+        return np.concatenate([np.bincount(symbols[:, k], minlength=size) for k, size in enumerate(self.alphabets)])
+
+    def fit_counts(self, counts: np.ndarray) -> CategoricalPrefixCoder:
+        """The coder of frequencies ``counts`` (:meth:`count`'s, or their sum over parts), scaled to fit 16 bits."""
         peak = int(counts.max(initial=0))
         if peak > _MAX_COUNT:
             counts = counts * _MAX_COUNT // peak

@@ -122,14 +122,16 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
 
     def refit(self) -> None:
         """Fit the model to the stored codes, re-code every item under it, then evict per the policy while the
-        budget is exceeded (re-coding under a fitted model rarely grows the total, but word rounding can)."""
+        budget is exceeded (re-coding under a fitted model rarely grows the total, but word rounding can). Two
+        passes over the items, a chunk at a time (the counts, then the re-coding): a store on disk larger than
+        memory refits without holding its items."""
         self._written_since_refit = 0
         if not self._size:
             return
-        codes = self.codec.coder.decode(self._scans.values())
-        coder = self.codec.coder.fit(codes)
+        old = self.codec.coder
+        coder = old.fit_counts(sum(old.count(old.decode(items)) for items in self._scans.chunks()))
+        self._scans.recode(lambda items: coder.encode(old.decode(items)))
         self.codec.coder = coder
-        self._scans.replace_all(coder.encode(codes))
         while self._used() > self._room():  # the policy picks a victim; the newest item is the one it spares
             newest = self._size - 1
             self._remove(self.policy.evict(self._occupancy(self._size), newest, self.generator), newest)

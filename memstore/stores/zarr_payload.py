@@ -251,6 +251,14 @@ class ZarrByteColumn(ByteRows):
             self.array[: len(values)] = _objects(values)
         self._size = len(values)
 
+    def _get_range(self, start: int, stop: int) -> list[bytes]:
+        self.chunks_read += len(range(start // self.chunk_rows, -(-stop // self.chunk_rows)))
+        return [bytes(value) for value in self.array[start:stop]]
+
+    def _put_range(self, start: int, values: list[bytes]) -> None:
+        self._changes += 1
+        self.array[start:start + len(values)] = _objects(values)
+
     def _resize(self, rows: int) -> None:
         with _byte_strings_unspecified():  # a resize rewrites the metadata, which warns again
             self.array.resize((rows,))

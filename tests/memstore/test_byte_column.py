@@ -40,3 +40,21 @@ def test_to_bytes_and_split_round_trip_and_refuse_what_does_not_match() -> None:
             ByteColumn.split(bad, lengths, 3, b"HDR", 5)
     with pytest.raises(ValueError, match="lengths"):
         ByteColumn.split(payload.tobytes(), np.zeros(5, np.uint8), 3, b"HDR", 5)
+
+
+@pytest.mark.parametrize("on_disk", [False, True], ids=["in memory", "zarr on disk"])
+def test_chunked_passes_read_and_rewrite_every_row_with_its_bits(on_disk, tmp_path, monkeypatch) -> None:
+    from memstore.codecs import byte_column
+    from memstore.stores.zarr_payload import ZarrByteColumn
+
+    monkeypatch.setattr(byte_column, "ROWS_AT_A_TIME", 3)  # several chunks, the last one short
+    column = ZarrByteColumn(cost, store=tmp_path / "w", name="payload") if on_disk else ByteColumn(cost)
+    rows = [bytes([k]) * (k % 4 + 1) for k in range(8)]
+    for row, value in enumerate(rows):
+        column.set(row, value)
+    assert [len(chunk) for chunk in column.chunks()] == [3, 3, 2]
+    assert [value for chunk in column.chunks() for value in chunk] == rows
+    column.recode(lambda chunk: [value * 2 for value in chunk])
+    assert column.values() == [value * 2 for value in rows] and column.bits == 2 * sum(map(cost, rows))
+    with pytest.raises(ValueError, match="gave 2 rows for 3"):
+        column.recode(lambda chunk: chunk[:2])

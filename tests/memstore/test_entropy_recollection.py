@@ -142,6 +142,24 @@ def test_refits_recode_every_item_and_charge_the_real_bytes() -> None:
     assert torch.allclose(store.read(np.arange(len(store))).x, store.model.decode(torch.from_numpy(codes)))
 
 
+@pytest.mark.parametrize("coder", ["range", "prefix"])
+def test_a_refit_a_chunk_at_a_time_codes_every_item_as_one_pass_would(coder, tmp_path, monkeypatch) -> None:
+    from memstore.codecs import byte_column
+
+    def refitted(rows_at_a_time: int, path: Any) -> list[bytes]:
+        monkeypatch.setattr(byte_column, "ROWS_AT_A_TIME", rows_at_a_time)
+        store = EntropyCodedRecollectionStore(Budget.images(4, (1, 8, 8), 4), (1, 8, 8), 4, **TINY, seed=0,
+                                              coder=coder, path=path)
+        stream(store, 120)
+        store.refit()
+        assert store.ledger().payload == 8 * len(store.codec.shared) + sum(map(store.codec.item_bits,
+                                                                                store.coded_items()))
+        return store.coded_items()
+
+    whole = refitted(10**6, None)
+    assert refitted(7, None) == whole and refitted(7, tmp_path / "w") == whole
+
+
 def test_holds_more_items_than_fixed_width_once_fitted_on_low_entropy_codes() -> None:
     budget = Budget.images(30, (1, 8, 8), 4)  # the (48, 10) model's 7,680 bits are most of 15 images' worth
     untrained = Stabilisation(steps=0)
