@@ -16,7 +16,7 @@ payload in memory.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -68,15 +68,24 @@ class ByteBlocks:
         """Read the blocks in order and pass each to ``write(offset, block)``; returns their SHA-256 (with dtype and
         shape, as the manifest holds it). After the last block, a :class:`CorruptStoreError` if it is not
         ``expected``: whatever ``write`` filled must then be thrown away."""
+        digest: list[str] = []
+        for start, block in self.blocks(digest):
+            write(start, block)
+        return digest[0]
+
+    def blocks(self, digest: list[str] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """(offset, block) in order, as :meth:`copy_to` reads them: after the last block, a
+        :class:`CorruptStoreError` if their SHA-256 is not ``expected`` (appended to ``digest`` when given)."""
         hashed = checksum_start(self.dtype, self.shape)
         for start in range(0, self.nbytes, self.block_bytes):
             block = np.ascontiguousarray(self._read(start, min(start + self.block_bytes, self.nbytes)), np.uint8)
             hashed.update(block)  # hashlib reads the array's buffer: no copy
-            write(start, block)
+            yield start, block
         found = hashed.hexdigest()
         if self.expected is not None and found != self.expected:
             raise CorruptStoreError("checksum mismatch in a saved array read block by block")
-        return found
+        if digest is not None:
+            digest.append(found)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out = np.empty(self.nbytes, dtype=np.uint8)

@@ -26,7 +26,7 @@ from .bitpack import pack, unpack
 if TYPE_CHECKING:
     from ..blocks import ByteBlocks
 
-__all__ = ["ByteColumn", "ByteRows", "ROWS_AT_A_TIME"]
+__all__ = ["ROWS_AT_A_TIME", "ByteColumn", "ByteRows"]
 
 #: rows read and rewritten at a time by :meth:`ByteRows.chunks` and :meth:`ByteRows.recode`
 ROWS_AT_A_TIME = 4096
@@ -149,6 +149,26 @@ class ByteRows(ABC):
         """:meth:`to_bytes`'s inverse: the ``rows`` byte strings, or ValueError as :meth:`checked_lengths`."""
         lengths = ByteRows.checked_lengths(len(payload), payload, packed, rows, prefix, length_bits)
         return ByteRows.cut(payload, len(prefix) if rows else 0, lengths)
+
+    @staticmethod
+    def rows_of_blocks(payload: ByteBlocks, skip: int, lengths: np.ndarray) -> Iterator[list[bytes]]:
+        """The rows of a saved payload (``skip`` header bytes, then rows of ``lengths``, checked against its size by
+        the caller), :data:`ROWS_AT_A_TIME` at a time, as its blocks are read; its checksum is checked after the
+        last block (:meth:`~memstore.blocks.ByteBlocks.blocks`), so only rows that a finished pass yielded are
+        the ones saved."""
+        pending, rows, row = bytearray(), [], 0
+        for offset, block in payload.blocks():
+            pending.extend(block.tobytes()[max(0, skip - offset):])
+            while row < lengths.size and lengths[row] <= len(pending):
+                size = int(lengths[row])
+                rows.append(bytes(pending[:size]))
+                del pending[:size]
+                row += 1
+                if len(rows) == ROWS_AT_A_TIME:
+                    yield rows
+                    rows = []
+        if rows:
+            yield rows
 
     def load_blocks(self, payload: ByteBlocks, skip: int, lengths: np.ndarray) -> None:
         """Hold the rows of a saved payload given as :class:`~memstore.blocks.ByteBlocks` (``skip`` header bytes,

@@ -24,7 +24,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..blocks import ByteBlocks
 from ..budget import Budget
+from ..codecs.byte_column import ByteRows
 from ..codecs.dvae import DVAECodec
 from ..codecs.entropy import EntropyCodedDVAE, coder_from_config
 from ..errors import InvalidInputError
@@ -147,24 +149,42 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         self._written_since_refit = written
 
     def _check_payload(self, state: dict[str, Any], size: int) -> Callable[[], None]:
-        """The payload begins with the model's counts; every item must decode and re-encode to its bytes under it."""
+        """The payload begins with the model's counts; every item must decode and re-encode to its bytes under it.
+        A range-coded payload saved from disk (:class:`~memstore.blocks.ByteBlocks`) is checked in a first pass
+        over its blocks and copied in a second, so a mismatch changes nothing and neither pass holds it whole."""
         latents, classes, *_ = self._latent_shape
         coder = coder_from_config(CODERS[self.coder_name], latents, classes)
+        payload = state["payload"]
+        blocks = isinstance(payload, ByteBlocks) and not coder.self_delimiting
         if size:
-            head = np.asarray(state["payload"], dtype=np.uint8).reshape(-1)[:len(coder.shared)].tobytes()
+            head = (payload.peek(0, len(coder.shared)) if blocks else
+                    np.asarray(payload, dtype=np.uint8).reshape(-1)[:len(coder.shared)].tobytes())
             try:
                 coder = coder.with_shared(head)
             except ValueError as exc:
                 raise InvalidInputError(f"state 'payload' holds no valid entropy model: {exc}") from exc
-        items = self._read_items(state, size, coder.shared, coder.split if coder.self_delimiting else None)
-        if not coder.self_delimiting:  # split has already decoded and re-encoded every item, exactly
-            try:
-                coder.decode(items, verify=True)
-            except ValueError as exc:
-                raise InvalidInputError(f"state 'payload' does not match its entropy model: {exc}") from exc
+        if blocks:
+            skip = len(coder.shared) if size else 0
+            lengths = self._checked_lengths(payload.nbytes, payload.peek(0, skip), state, size, coder.shared)
+            for items in ByteRows.rows_of_blocks(payload, skip, lengths):
+                _verified(coder, items)
+            load = (lambda: self._scans.load_blocks(payload, skip, lengths))
+        else:
+            items = self._read_items(state, size, coder.shared, coder.split if coder.self_delimiting else None)
+            if not coder.self_delimiting:  # split has already decoded and re-encoded every item, exactly
+                _verified(coder, items)
+            load = (lambda: self._scans.replace_all(items))
 
         def install() -> None:
-            self._scans.replace_all(items)
+            load()
             self.codec.coder = coder
 
         return install
+
+
+def _verified(coder: Any, items: list[bytes]) -> None:
+    """Refuse ``items`` unless each decodes and re-encodes to its own bytes under ``coder``'s model."""
+    try:
+        coder.decode(items, verify=True)
+    except ValueError as exc:
+        raise InvalidInputError(f"state 'payload' does not match its entropy model: {exc}") from exc

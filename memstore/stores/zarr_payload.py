@@ -298,29 +298,11 @@ class ZarrByteColumn(ByteRows):
         self._changes += 1
         self._resize(0)
         self._resize(max(lengths.size, self.chunk_rows))
-        pending, batch, state = bytearray(), [], {"row": 0, "bits": 0}
-
-        def take(offset: int, block: np.ndarray) -> None:
-            pending.extend(block.tobytes()[max(0, skip - offset):])
-            while state["row"] < lengths.size and lengths[state["row"]] <= len(pending):
-                size = int(lengths[state["row"]])
-                batch.append(bytes(pending[:size]))
-                del pending[:size]
-                state["row"] += 1
-                if len(batch) == READ_ROWS:
-                    self._append(batch, state)
-
-        payload.copy_to(take)
-        self._append(batch, state)
-        self._size, self.bits = lengths.size, state["bits"]
-
-    def _append(self, batch: list[bytes], state: dict[str, int]) -> None:
-        """Write ``batch``, the rows before ``state["row"]`` not yet written, and count their bits."""
-        if batch:
-            start = state["row"] - len(batch)
-            self.array[start:state["row"]] = _objects(batch)
-            state["bits"] += sum(map(self._cost, batch))
-            batch.clear()
+        row = bits = 0
+        for rows in ByteRows.rows_of_blocks(payload, skip, lengths):
+            self.array[row:row + len(rows)] = _objects(rows)
+            row, bits = row + len(rows), bits + sum(map(self._cost, rows))
+        self._size, self.bits = lengths.size, bits
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ from memstore.blocks import ByteBlocks
 from memstore.errors import CorruptStoreError, InvalidInputError
 from memstore.integrity import checksum
 from memstore.persist import stored_payload_bytes
-from memstore.testing.strategies import state_equal
+from memstore.testing.strategies import snapshot, state_equal
 
 SHAPE = (1, 28, 28)
 
@@ -157,3 +157,37 @@ def test_a_flipped_byte_in_a_later_block_refuses_the_open(tmp_path: Path, monkey
     for path in (None, tmp_path / "work2"):
         with pytest.raises(CorruptStoreError):
             memstore.open(target, path=path)
+
+
+def entropy_on_disk(path: Path) -> memstore.EntropyCodedRecollectionStore:
+    store = memstore.EntropyCodedRecollectionStore(Budget.images(4, (1, 8, 8), 4), (1, 8, 8), 4, latents=5,
+                                                   classes=3, seed=0, path=path)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(12):
+        store.write(torch.rand(10, 1, 8, 8, generator=generator), torch.randint(0, 4, (10,), generator=generator))
+    return store
+
+
+def test_an_entropy_coded_store_on_disk_opens_block_by_block(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(blocks_module, "BLOCK_BYTES", 64)  # items straddle blocks
+    store = entropy_on_disk(tmp_path / "work")
+    state = store.state_dict()
+    assert isinstance(state["payload"], ByteBlocks) and state["payload"].nbytes > 3 * 64
+    target = tmp_path / "saved"
+    store.save(target)
+    for opened in (memstore.open(target), memstore.open(target, path=tmp_path / "work2")):
+        assert opened.coded_items() == store.coded_items() and opened.ledger() == store.ledger()
+        assert opened.codec.coder == store.codec.coder
+
+
+def test_an_entropy_model_that_does_not_match_its_blocks_changes_nothing(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(blocks_module, "BLOCK_BYTES", 64)
+    store = entropy_on_disk(tmp_path / "work")
+    saved = np.asarray(store.state_dict()["payload"]).copy()
+    saved[0] ^= 0x40  # a count of the model: every item still parses, but does not re-encode to its bytes
+    other = entropy_on_disk(tmp_path / "other")
+    before = snapshot(other.state_dict())
+    tampered = ByteBlocks(saved.size, lambda start, stop: saved[start:stop], block_bytes=64)
+    with pytest.raises(InvalidInputError, match="does not match its entropy model"):
+        other.load_state_dict({**store.state_dict(), "payload": tampered})
+    assert state_equal(snapshot(other.state_dict()), before)
