@@ -218,7 +218,8 @@ def _frontier() -> dict[str, Grid]:
     0.05, MLP 2x400, batch 10, replay 10, one pass), budgets of 10, 20, 50, 100, 200 and 500 raw images, 10 seeds,
     with ARM and DGM as points.
     Split MNIST (5 x 1,000, full test set), Rotated MNIST (20 x 1,000, a fixed random 1,000 test images per task),
-    and Split on the synthetic ``colour`` images (3x32x32, 5 x 1,000, full test set) and on inverted MNIST."""
+    and Split on the synthetic ``colour`` images (3x32x32, 5 x 1,000, full test set), on inverted MNIST and on
+    two-colour MNIST (``colour-mnist``, 3x32x32)."""
     from .streams import Rotated
 
     budgets = tuple(BudgetSpec(images=n) for n in (10, 20, 50, 100, 200, 500))
@@ -234,6 +235,7 @@ def _frontier() -> dict[str, Grid]:
         "frontier-rotated-mnist": Grid(stream=Rotated(num_tasks=20, examples_per_task=1000, test_cap=1000), **common),
         "frontier-split-colour": Grid(stream=split, **{**common, "dataset": "colour"}),
         "frontier-split-mnist-inverted": Grid(stream=split, **{**common, "dataset": "mnist-inverted"}),
+        "frontier-split-colour-mnist": Grid(stream=split, **{**common, "dataset": "colour-mnist"}),
     }
 
 

@@ -7,6 +7,9 @@
   dark images meets dense bright ones).
 - ``colour``: synthetic 3×32×32 colour images made here (:func:`load_colour`), 10 classes, for the stores' colour
   path where no colour data set is on the machine.
+- ``colour-mnist``: MNIST's digits on 3×32×32, each in its own foreground and background colour
+  (:func:`load_colour_mnist`): colour images with the structure of real ones (strokes and flat regions), where
+  ``colour``'s are smooth noise.
 
 The data root is, in order: the explicit argument, the ``MEMSTORE_DATA`` variable, or a ``shared/data`` folder beside
 this checkout when it exists (where this repository's checkouts keep real MNIST).
@@ -24,8 +27,8 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    "Dataset", "DATASETS", "load_colour", "load_dataset", "load_digits", "load_mnist", "load_mnist_inverted",
-    "resolve_data_root",
+    "Dataset", "DATASETS", "load_colour", "load_colour_mnist", "load_dataset", "load_digits", "load_mnist",
+    "load_mnist_inverted", "resolve_data_root",
 ]
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -128,8 +131,26 @@ def load_colour(data_root: str | os.PathLike[str] | None = None) -> Dataset:
     return Dataset("colour", train_x, train_y, test_x, test_y, 10)
 
 
+def load_colour_mnist(data_root: str | os.PathLike[str] | None = None) -> Dataset:
+    """MNIST on 3×32×32 (padded by 2), every image in two colours drawn for it by a fixed generator (the same on
+    every machine): ``background·(1 − x) + foreground·x`` with ``x`` the digit's intensity; the two colours are
+    uniform in RGB, redrawn until their mean channels differ by at least 0.3 so that every digit stays visible."""
+    mnist = load_mnist(data_root)
+    generator = torch.Generator().manual_seed(_COLOUR_SEED)
+
+    def images(gray: Tensor) -> Tensor:
+        x = torch.nn.functional.pad(gray, (2, 2, 2, 2))
+        colours = torch.rand(x.shape[0], 2, 3, 1, 1, generator=generator)
+        while (faint := (colours[:, 0].mean((1, 2, 3)) - colours[:, 1].mean((1, 2, 3))).abs() < 0.3).any():
+            colours[faint] = torch.rand(int(faint.sum()), 2, 3, 1, 1, generator=generator)
+        return torch.round((colours[:, 0] * (1 - x) + colours[:, 1] * x) * 255) / 255
+
+    return Dataset("colour-mnist", images(mnist.train_x), mnist.train_y, images(mnist.test_x), mnist.test_y, 10)
+
+
 DATASETS: dict[str, Callable[[str | None], Dataset]] = {
-    "colour": load_colour, "digits": load_digits, "mnist": load_mnist, "mnist-inverted": load_mnist_inverted,
+    "colour": load_colour, "colour-mnist": load_colour_mnist, "digits": load_digits, "mnist": load_mnist,
+    "mnist-inverted": load_mnist_inverted,
 }
 
 

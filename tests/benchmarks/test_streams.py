@@ -154,6 +154,24 @@ def test_inverted_mnist_is_one_minus_mnist():
     assert torch.equal(inverted.train_x[:100], 1 - mnist.train_x[:100]) and torch.equal(inverted.test_y, mnist.test_y)
 
 
+@pytest.mark.skipif(_mnist_root() is None, reason="real MNIST not available")
+def test_colour_mnist_is_each_digit_in_two_colours_of_its_own():
+    mnist, colour = load_dataset("mnist"), load_dataset("colour-mnist")
+    assert colour.train_x.shape == (60000, 3, 32, 32) and torch.equal(colour.test_y, mnist.test_y)
+    assert torch.equal(torch.round(colour.train_x * 255) / 255, colour.train_x)
+    gray = torch.nn.functional.pad(mnist.train_x[:50], (2, 2, 2, 2))
+    backgrounds, foregrounds = [], []
+    for image, x in zip(colour.train_x[:50], gray):
+        background, foreground = image[:, x[0] == 0], image[:, x[0] == 1]
+        assert torch.equal(background, background[:, :1].expand_as(background))  # one colour off the digit
+        assert foreground.numel() == 0 or torch.equal(foreground, foreground[:, :1].expand_as(foreground))
+        backgrounds.append(background[:, 0])
+        if foreground.numel():
+            foregrounds.append(foreground[:, 0])
+            assert abs(float(background[:, 0].mean() - foreground[:, 0].mean())) >= 0.3 - 1 / 255
+    assert len({tuple(c.tolist()) for c in backgrounds}) > 40  # drawn per image
+
+
 def test_phases_hold_the_base_classes_then_the_rest_in_a_seeded_order(digits):
     stream = Phases(base_classes=4, phases=3).build(digits, _gen(0))
     groups = [task.classes for task in stream]
