@@ -230,12 +230,14 @@ def _frontier() -> dict[str, Grid]:
                   stores=("raw", "lossless", "jpeg", "jpeg:quality=auto", "recollection", "recollection:entropy=true"),
                   learners=("er",), seeds=tuple(range(10)), points=points)
     split = Split(examples_per_task=1000)
+    centred = MLPSpec((400, 400), centre=True)
     return {
         "frontier-split-mnist": Grid(stream=split, **common),
         "frontier-rotated-mnist": Grid(stream=Rotated(num_tasks=20, examples_per_task=1000, test_cap=1000), **common),
         "frontier-split-colour": Grid(stream=split, **{**common, "dataset": "colour"}),
-        "frontier-split-mnist-inverted": Grid(stream=split, **{**common, "dataset": "mnist-inverted"}),
-        "frontier-split-colour-mnist": Grid(stream=split, **{**common, "dataset": "colour-mnist"}),
+        # bright inputs: the learner centres them on the first task's mean image (MLPSpec.centre), or stays at chance
+        "frontier-split-mnist-inverted": Grid(stream=split, **{**common, "dataset": "mnist-inverted", "model": centred}),
+        "frontier-split-colour-mnist": Grid(stream=split, **{**common, "dataset": "colour-mnist", "model": centred}),
     }
 
 

@@ -228,7 +228,7 @@ def build_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu")
     figure that needs the trained objects runs :func:`train_and_evaluate` on them itself)."""
     dataset = load_dataset(cell.dataset, data_root)
     stream = cell.stream.build(dataset, torch.Generator().manual_seed(cell.seed))
-    model = cell.model.seeded(stream.item_shape, stream.num_classes, cell.seed)
+    model = cell.model.seeded(stream.item_shape, stream.num_classes, cell.seed, stream.tasks[0].train_x)
     store = _build_store(cell, stream, device)
     spec = resolve(cell.learner, LEARNERS, "learner")
     return CellParts(stream, spec.build(model, store, cell.setting, torch.Generator().manual_seed(cell.seed)), store)

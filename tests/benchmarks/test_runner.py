@@ -433,3 +433,18 @@ def test_provenance_takes_the_commit_from_the_environment_when_named(monkeypatch
     assert set(from_git) == {"torch", "commit", "dirty"} and from_git["commit"] != "f" * 40
     monkeypatch.setenv("MEMSTORE_COMMIT", "f" * 40)  # a copy whose git is not its files' (an accelerator machine's)
     assert provenance.__wrapped__() == {"torch": torch.__version__, "commit": "f" * 40, "commit_from": "MEMSTORE_COMMIT"}
+
+
+def test_a_centring_model_subtracts_the_first_tasks_mean_image_and_needs_it():
+    from benchmarks.models import Centre
+
+    calibration = torch.rand(20, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    plain = MLPSpec((4,)).seeded((1, 8, 8), 10, 0)
+    centred = MLPSpec((4,), centre=True).seeded((1, 8, 8), 10, 0, calibration)
+    assert isinstance(centred[0], Centre) and torch.equal(centred[0].mean, calibration.mean(dim=0))
+    assert not list(centred[0].parameters())  # fixed, not trained
+    x = torch.rand(3, 1, 8, 8)
+    assert torch.allclose(centred(x), plain(x - calibration.mean(dim=0)))  # the same init behind the centring
+    with pytest.raises(ValueError, match="calibration"):
+        MLPSpec((4,), centre=True).seeded((1, 8, 8), 10, 0)
+    assert MLPSpec((4,), centre=True).label == "mlp-4-centred"
