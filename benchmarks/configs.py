@@ -117,9 +117,11 @@ def _riemer_table1() -> dict[str, Grid]:
         "riemer-rotated-200": Grid(setting=replace(riemer, replay_size=25), stores=("raw", paper_shape(139, 8)),
                                    budgets=(BudgetSpec(images=200),), learners=("er",), **common),
         # GEM (their appendix: lr 0.1, memory strength 0.5) one example per update, an equal share of memory per task.
-        "riemer-rotated-100-gem": Grid(setting=gem, stores=("raw:per_task=true", paper_shape(104, 4) + ",per_task=true"),
+        "riemer-rotated-100-gem": Grid(setting=gem,
+                                       stores=("raw:per_task=true", paper_shape(104, 4) + ",per_task=true"),
                                        budgets=(BudgetSpec(images=100),), learners=("gem",), **common),
-        "riemer-rotated-200-gem": Grid(setting=gem, stores=("raw:per_task=true", paper_shape(139, 8) + ",per_task=true"),
+        "riemer-rotated-200-gem": Grid(setting=gem,
+                                       stores=("raw:per_task=true", paper_shape(139, 8) + ",per_task=true"),
                                        budgets=(BudgetSpec(images=200),), learners=("gem",), **common),
     }
 
@@ -127,11 +129,11 @@ def _riemer_table1() -> dict[str, Grid]:
 CONFIGS.update(_riemer_table1())
 
 # ARM Table 3 (issue 6) as the rows recorded before 2026-12-02 ran it: the `split-mnist-er` protocol (MIR's setting,
-# 1,010 images per task, MLP 2x400, mean of per-task accuracies). ARM and their Distill (`arm:replay_size=0`: M = 0) at
-# lag T = iterations per task (`self-recall`) and at unit lag (`self-recall:unit_lag=true`, Table 4's direction), at lag T
-# with their code's divergence and no clamp (`self-recall:divergence_form=official,clamp=false`); no payload, so a
-# 0-bit budget. Their eta0 = 0.05 is the ARM spec's own. ER, naive (and ER 25: `--config split-mnist-er --budgets
-# 25`) come from `split-mnist-er`.
+# 1,010 images per task, MLP 2x400, mean of per-task accuracies). ARM and their Distill (`arm:replay_size=0`: M = 0)
+# at lag T = iterations per task (`self-recall`) and at unit lag (`self-recall:unit_lag=true`, Table 4's direction),
+# at lag T with their code's divergence and no clamp (`self-recall:divergence_form=official,clamp=false`); no
+# payload, so a 0-bit budget. Their eta0 = 0.05 is the ARM spec's own. ER, naive (and ER 25: `--config split-mnist-er
+# --budgets 25`) come from `split-mnist-er`.
 CONFIGS["arm-split-mnist-mir"] = Grid(
     dataset="mnist",
     stream=Split(examples_per_task=1010),
@@ -236,7 +238,8 @@ def _frontier() -> dict[str, Grid]:
         "frontier-rotated-mnist": Grid(stream=Rotated(num_tasks=20, examples_per_task=1000, test_cap=1000), **common),
         "frontier-split-colour": Grid(stream=split, **{**common, "dataset": "colour"}),
         # bright inputs: the learner centres them on the first task's mean image (MLPSpec.centre), or stays at chance
-        "frontier-split-mnist-inverted": Grid(stream=split, **{**common, "dataset": "mnist-inverted", "model": centred}),
+        "frontier-split-mnist-inverted": Grid(stream=split,
+                                              **{**common, "dataset": "mnist-inverted", "model": centred}),
         "frontier-split-colour-mnist": Grid(stream=split, **{**common, "dataset": "colour-mnist", "model": centred}),
     }
 

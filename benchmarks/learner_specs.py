@@ -152,7 +152,8 @@ def gmed_learner(name: str, stream: str, **flags: bool) -> str:
     with boolean ``flags`` set true (``gmed_learner("er-gmed", "rotated", random_edit=True)`` →
     ``er-gmed:alpha=1,beta=0.01,random_edit=true``)."""
     alpha, beta = GMED_TABLE1[stream]
-    return ",".join([f"{name}:alpha={alpha:g}", f"beta={beta:g}", *(f"{flag}=true" for flag, on in flags.items() if on)])
+    switched = (f"{flag}=true" for flag, on in flags.items() if on)
+    return ",".join([f"{name}:alpha={alpha:g}", f"beta={beta:g}", *switched])
 
 
 PAPER_LEARNERS: dict[str, object] = {

@@ -3,8 +3,9 @@ two learners is measured seed by seed (GMED's claim "ER+GMED beats ER" is a pair
 
 ``python -m benchmarks.paired results/gmed-split --pair er-gmed:alpha=5,beta=0.01:er`` prints one
 markdown row per pair; an arm is a learner, or ``learner@store`` where a folder holds one learner on several stores
-(``--pair er@recollection:latents=104,classes=4,steps=1,refresh=true,anchor_every=0:er@raw``). Each row gives mean ± std of the per-seed difference (accuracy points),
-seeds won, paired t-test p (one- and two-sided) and Wilcoxon signed-rank p (one-sided, from 6 pairs on).
+(``--pair er@recollection:latents=104,classes=4,steps=1,refresh=true,anchor_every=0:er@raw``). Each row gives
+mean ± std of the per-seed difference (accuracy points), seeds won, paired t-test p (one- and two-sided) and
+Wilcoxon signed-rank p (one-sided, from 6 pairs on).
 """
 
 from __future__ import annotations

@@ -169,7 +169,8 @@ def test_gem_runs_on_a_per_task_recollection_store():
     from benchmarks.specs import STORES
 
     cell = Grid(dataset="digits", stream=Split(examples_per_task=20, test_cap=10), setting=SETTINGS["riemer-gem"],
-                model=MLPSpec((16,)), stores=("recollection:latents=38,classes=2,steps=1,per_task=true",), budgets=(BudgetSpec(bits=2000),),
+                model=MLPSpec((16,)), stores=("recollection:latents=38,classes=2,steps=1,per_task=true",),
+                budgets=(BudgetSpec(bits=2000),),
                 learners=("gem",), seeds=(0,)).cells()[0]
     result = run_cell(cell)
     assert result.matrix.complete and 0 < result.bits_charged <= 2000
