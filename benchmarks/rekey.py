@@ -11,18 +11,13 @@ whose name does not match its config is refused before anything in that folder c
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 
 from .renamed import new_text
-from .runner import write_json
+from .runner import config_digest, write_json
 
 __all__ = ["rekey", "renamed_cell"]
-
-
-def _digest(config: dict) -> str:
-    return hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def renamed_cell(name: str, cell: dict) -> tuple[str, dict] | None:
@@ -31,7 +26,7 @@ def renamed_cell(name: str, cell: dict) -> tuple[str, dict] | None:
     config = cell["config"]
     learner, store = config["learner"], config.get("store")
     middle = f"-{learner}-{store or 'nostore'}-"
-    digest = _digest(config)
+    digest = config_digest(config)
     if not name.endswith(f"-s{config['seed']}-{digest}.json") or name.count(middle) != 1:
         raise ValueError(f"{name}: not the key of its config (expected '...{middle}...-s{config['seed']}-{digest}')")
     new_learner, new_store = new_text(learner), None if store is None else new_text(store)
@@ -39,7 +34,7 @@ def renamed_cell(name: str, cell: dict) -> tuple[str, dict] | None:
         return None
     config = {**config, "learner": new_learner or learner, "store": new_store or store}
     head, _, tail = name.partition(middle)
-    tail = tail[: -len(f"{digest}.json")] + f"{_digest(config)}.json"
+    tail = tail[: -len(f"{digest}.json")] + f"{config_digest(config)}.json"
     return f"{head}-{config['learner']}-{config['store'] or 'nostore'}-{tail}", {**cell, "config": config}
 
 

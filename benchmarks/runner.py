@@ -37,8 +37,13 @@ from .streams import Stream, StreamSpec
 
 __all__ = [
     "Cell", "CellParts", "CellResult", "Evaluation", "Grid", "GridRun", "Point", "build_cell", "evaluate_stream",
-    "key_fields", "run_cell", "run_grid", "train_and_evaluate", "write_json",
+    "config_digest", "key_fields", "run_cell", "run_grid", "train_and_evaluate", "write_json",
 ]
+
+
+def config_digest(config: dict[str, Any]) -> str:
+    """The last part of a cell's key: the first 10 hex digits of the SHA-1 of its config as sorted JSON."""
+    return hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def key_fields(spec: Any) -> dict[str, Any]:
@@ -79,7 +84,7 @@ class Cell:
 
     @property
     def key(self) -> str:
-        digest = hashlib.sha1(json.dumps(self.config(), sort_keys=True).encode()).hexdigest()[:10]
+        digest = config_digest(self.config())
         budget = "none" if self.budget is None else self.budget.label.replace(" ", "")
         parts = [self.dataset, self.stream.name, self.setting.name, self.learner, self.store or "nostore", budget]
         return "-".join(parts) + f"-s{self.seed}-{digest}"
