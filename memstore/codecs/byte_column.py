@@ -85,13 +85,14 @@ class ByteRows(ABC):
     def recode(self, transform: Callable[[list[bytes]], list[bytes]]) -> None:
         """Replace every row by ``transform`` of its chunk (as many rows back, in order), a chunk at a time; ``bits``
         follows."""
-        for start in range(0, len(self), ROWS_AT_A_TIME):
-            old = self._get_range(start, min(start + ROWS_AT_A_TIME, len(self)))
+        start = 0
+        for old in self.chunks():
             new = transform(old)
             if len(new) != len(old):
                 raise ValueError(f"recode's transform gave {len(new)} rows for {len(old)}")
             self._put_range(start, new)
             self.bits += sum(map(self._cost, new)) - sum(map(self._cost, old))
+            start += len(old)
 
     def set(self, row: int, value: bytes) -> None:
         """Set ``row`` to ``value``; ``row == len(self)`` appends."""

@@ -45,8 +45,6 @@ __all__ = ["ZarrByteColumn", "ZarrPackedArray", "working_array"]
 CHUNK_BYTES = 4096
 #: rows of variable-size items a chunk holds (JPEG scans of MNIST digits: about 16 KB)
 CHUNK_ROWS = 64
-#: rows read or written together when a variable-size column is saved or opened block by block
-READ_ROWS = 4096
 
 
 #: local working paths held by a live owner (a store, or an array made alone) in this process: a second owner on one
@@ -266,9 +264,8 @@ class ZarrByteColumn(ByteRows):
     # -- the saved form, block by block --------------------------------------------------------------------------------
 
     def _lengths(self) -> np.ndarray:
-        """Every row's length, reading ``READ_ROWS`` rows at a time."""
-        return np.fromiter((len(value) for start in range(0, self._size, READ_ROWS)
-                            for value in self.array[start:min(start + READ_ROWS, self._size)]), dtype=np.int64,
+        """Every row's length, read :meth:`chunks` at a time."""
+        return np.fromiter((len(value) for chunk in self.chunks() for value in chunk), dtype=np.int64,
                            count=self._size)
 
     def saved_bytes(self, prefix: bytes, length_bits: int) -> tuple[np.ndarray | ByteBlocks, np.ndarray]:
