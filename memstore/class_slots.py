@@ -20,7 +20,7 @@ from bisect import bisect_left, insort
 
 import numpy as np
 
-__all__ = ["ClassSlots"]
+__all__ = ["ClassSlots", "add_slot", "remove_slot"]
 
 
 class ClassSlots:
@@ -59,8 +59,8 @@ class ClassSlots:
         if old == label:
             return
         if old >= 0:
-            _discard(self._slots[old], slot)
-        _insert(self._slots[label], slot)
+            remove_slot(self._slots[old], slot)
+        add_slot(self._slots[label], slot)
         if slot >= len(self._class_of):
             self._class_of.extend([-1] * (slot + 1 - len(self._class_of)))
         self._class_of[slot] = label
@@ -69,16 +69,18 @@ class ClassSlots:
         """Slot ``slot`` is no longer held."""
         old = self.class_of(slot)
         if old >= 0:
-            _discard(self._slots[old], slot)
+            remove_slot(self._slots[old], slot)
             self._class_of[slot] = -1
 
 
-def _insert(slots: array, slot: int) -> None:
+def add_slot(slots: array, slot: int) -> None:
+    """Insert ``slot`` into the ascending ``slots``."""
     if not slots or slot > slots[-1]:
         slots.append(slot)  # a new slot is the largest: the common case
     else:
         insort(slots, slot)
 
 
-def _discard(slots: array, slot: int) -> None:
+def remove_slot(slots: array, slot: int) -> None:
+    """Remove ``slot``, which ``slots`` (ascending) holds."""
     del slots[bisect_left(slots, slot)]

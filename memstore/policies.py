@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from array import array
-from bisect import bisect_left, insort
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
@@ -23,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .class_slots import ClassSlots
+from .class_slots import ClassSlots, add_slot, remove_slot
 from .errors import InvalidInputError
 
 __all__ = ["Occupancy", "Policy", "Reservoir", "ClassBalanced", "Ring", "PerTask", "POLICIES", "policy_from_config"]
@@ -208,10 +207,9 @@ class _BatchSlots:
         """Slot ``slot`` goes from class ``old`` (None: a free slot) to ``new``."""
         if old is not None:
             self.held[old] -= 1
-            members = self._own(old)
-            del members[bisect_left(members, slot)]
+            remove_slot(self._own(old), slot)
         self.held[new] += 1
-        insort(self._own(new), slot)
+        add_slot(self._own(new), slot)
 
     def _own(self, label: int) -> array:
         if label not in self._changed:
