@@ -44,7 +44,8 @@ def held_and_fresh(dataset: str, budget_images: int, seed: int, store_spec: str)
     if len(store) != images.shape[0]:
         raise ValueError(f"the store held {len(store)} of {images.shape[0]} images: give a larger --budget")
     held = torch.cat([store.read(np.arange(i, min(i + 500, len(store)))).x for i in range(0, len(store), 500)])
-    fresh = store.model.decode(store.model.encode(images))
+    codec = store.learned_codec  # its round trip, channel ranges included where the codes carry them
+    fresh = codec.decode(codec.encode(images))
     bounds = np.cumsum([0] + [len(task.train_y) for task in stream])
 
     def per_task(decoded: torch.Tensor) -> list[float]:

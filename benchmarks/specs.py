@@ -189,7 +189,9 @@ class RecollectionSpec:
     the incoming batch only (their appendix's online autoencoder). ``entropy``: the codes range-coded per item
     (``EntropyCodedRecollectionStore``), e.g. ``recollection:entropy=true``; not with ``per_task`` (PerTask needs
     fixed slots). ``code_side``: the dVAE's code map (2 or 4; by default the budget chooses, decision 0029; colour
-    cells recorded before it are ``recollection:code_side=2``)."""
+    cells recorded before it are ``recollection:code_side=2``). ``ranges``: whether each code carries its item's
+    channel ranges (by default on colour items only, decision 0036; colour cells recorded before it are
+    ``recollection:ranges=false``)."""
 
     name: ClassVar[str] = "recollection"
     latents: int | None = None
@@ -206,6 +208,7 @@ class RecollectionSpec:
     warmup_per_item: int = field(default=9, metadata={"since": "2026-12-04"})
     anchor_every: int = field(default=100, metadata={"since": "2026-12-04"})
     code_side: int | None = field(default=None, metadata={"since": "2026-12-04"})
+    ranges: bool | None = field(default=None, metadata={"since": "2026-12-05"})
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
@@ -218,7 +221,7 @@ class RecollectionSpec:
             raise ValueError("coder= chooses how entropy-coded codes are coded: give entropy=true with it")
         coding = {"coder": self.coder} if self.entropy else {}
         return store_type(budget, item_shape, num_classes, latents=self.latents, classes=self.classes,
-                          expected_items=self.expected_items, code_side=self.code_side,
+                          expected_items=self.expected_items, code_side=self.code_side, ranges=self.ranges,
                           stabilisation=Stabilisation(self.steps, self.batch_size, self.lr, refresh=self.refresh,
                                                       warmup_steps=self.warmup_steps,
                                                       warmup_per_item=self.warmup_per_item,

@@ -5,7 +5,13 @@
     x (B,C,H,W) ──model.encode──▶ argmax indices (B, c) in [0, l) ──bitpack──▶ c·ceil(log2 l) bits per item
     codes (B, c) ──model.decode──▶ sigmoid(decoder(one_hot(codes))) (B,C,H,W) in [0, 1]
 
-A :class:`FixedWidthCodec` with ``symbols = c`` and ``symbol_bits = ceil(log2 l)``, so the item engine packs the codes
+With ``ranges`` the code also carries each channel's range as more symbols (:mod:`memstore.codecs.ranges`,
+decision 0036): the dVAE sees and makes the item stretched to its channel ranges::
+
+    x ──▶ (lo, hi) per channel ──▶ base-l digits ─┐
+      └─▶ stretch ──▶ argmax ENC ─────────────────┴─▶ code (B, c + 2·C·k)  ──▶ DEC(latents) ─▶ unstretch ─▶ x̂
+
+A :class:`FixedWidthCodec` with ``symbols = c`` (plus the range digits) and ``symbol_bits = ceil(log2 l)``, so the item engine packs the codes
 into one continuous bitstream with no per-item padding (38 binary latents cost 38 bits, not 40). The codec holds a
 reference to the store's live :class:`~memstore.nn.DiscreteVAE`: decoding always uses the current decoder. Its config
 names the architecture only; the weights are the store's state (saved by ``persist``), not the codec's config.
@@ -29,14 +35,15 @@ from torch import Tensor
 from ..budget import index_bits
 from ..errors import InvalidInputError
 from ..nn.dvae import DiscreteVAE, DVAEConfig
+from . import ranges as channel_ranges
 from .base import FixedWidthCodec
 
-__all__ = ["DVAECodec"]
+__all__ = ["DVAECodec", "range_symbols"]
 
 
 class DVAECodec(FixedWidthCodec):
     """Codes of ``latents`` categorical variables of ``classes`` values; ``model`` (or a fresh one from ``seed``),
-    trained by Adam at ``lr``."""
+    trained by Adam at ``lr``; ``ranges``: each code also carries its item's channel ranges (decision 0036)."""
 
     codec_id = "dvae"
 
@@ -51,13 +58,18 @@ class DVAECodec(FixedWidthCodec):
         model: DiscreteVAE | None = None,
         seed: int = 0,
         lr: float = 1e-3,
+        ranges: bool = False,
     ) -> None:
+        if not isinstance(ranges, bool):
+            raise InvalidInputError(f"ranges must be a bool, got {ranges!r}")
         self.config = DVAEConfig(tuple(item_shape), int(latents), int(classes), float(tau), code_side)
         if model is not None and model.config != self.config:
             raise ValueError(f"model config {model.config} does not match {self.config}")
         self.model = model if model is not None else DiscreteVAE(self.config, torch.Generator().manual_seed(seed))
         self.item_shape = self.config.item_shape
-        self.symbols = self.config.latents
+        self.ranges = ranges
+        self.range_symbols = range_symbols(self.item_shape[0], self.config.classes) if ranges else 0
+        self.symbols = self.config.latents + self.range_symbols
         self.symbol_bits = index_bits(self.config.classes)
         self.lr = float(lr)
         self.optimiser = torch.optim.Adam(self.model.parameters(), lr=self.lr)
@@ -76,9 +88,12 @@ class DVAECodec(FixedWidthCodec):
         ``anchored`` = (codes, targets), the decoder's loss on decoding those stored codes to those targets."""
         self.model.train()
         self.optimiser.zero_grad(set_to_none=True)
-        loss = self.model.loss(x.detach().to("cpu", torch.float32), generator)
+        x = x.detach().to("cpu", torch.float32)
+        loss = self.model.loss(self._stretched(x, None), generator)
         if anchored is not None:
-            loss = loss + self.model.code_loss(*anchored)
+            codes, targets = anchored
+            latents = codes[:, :self.config.latents]
+            loss = loss + self.model.code_loss(latents, self._stretched(targets, codes.numpy()))
         loss.backward()
         self.optimiser.step()
 
@@ -114,14 +129,50 @@ class DVAECodec(FixedWidthCodec):
 
     # -- codes -------------------------------------------------------------------------------------------------------
 
-    def encode(self, x: Tensor) -> np.ndarray:
-        return self.model.encode(x.detach().to("cpu", torch.float32)).numpy()
+    def _bytes_of(self, codes: np.ndarray) -> Tensor:
+        """The channel ranges (B, C, 2) a code's range digits write."""
+        digits = np.asarray(codes, dtype=np.int64)[:, self.config.latents:]
+        bytes_ = channel_ranges.from_digits(digits, self.config.classes)
+        return torch.from_numpy(bytes_).reshape(-1, self.item_shape[0], 2)
 
-    def decode(self, codes: np.ndarray) -> Tensor:
+    def _stretched(self, x: Tensor, codes: np.ndarray | None) -> Tensor:
+        """``x`` as the dVAE sees it: stretched to the ranges ``codes`` carry (its own when None); as is without
+        ranges."""
+        if not self.ranges:
+            return x
+        return channel_ranges.stretch(x, channel_ranges.range_bytes(x) if codes is None else self._bytes_of(codes))
+
+    def encode(self, x: Tensor) -> np.ndarray:
+        x = x.detach().to("cpu", torch.float32)
+        if not self.ranges:
+            return self.model.encode(x).numpy()
+        bytes_ = channel_ranges.range_bytes(x)
+        latents = self.model.encode(channel_ranges.stretch(x, bytes_)).numpy()
+        digits = channel_ranges.to_digits(bytes_.reshape(x.shape[0], -1).numpy(), self.config.classes)
+        return np.concatenate([latents, digits], axis=1)
+
+    def decode(self, codes: np.ndarray, model: DiscreteVAE | None = None) -> Tensor:
+        """Codes (B, symbols) → items, by ``model`` (a frozen copy of this codec's dVAE, the anchor) or the live
+        dVAE."""
         if codes.shape[0] == 0:
             return torch.zeros(0, *self.item_shape)
-        return self.model.decode(torch.from_numpy(np.asarray(codes, dtype=np.int64)))
+        codes = np.asarray(codes, dtype=np.int64)
+        decoded = (model or self.model).decode(torch.from_numpy(codes[:, :self.config.latents]))
+        return channel_ranges.unstretch(decoded, self._bytes_of(codes)) if self.ranges else decoded
+
+    def random_codes(self, n: int, generator: torch.Generator) -> np.ndarray:
+        """``n`` codes whose every latent is uniform (the paper's code sampling), with unit ranges."""
+        latents = self.model.random_codes(n, generator).numpy()
+        identity = np.tile(np.asarray(channel_ranges.IDENTITY), (n, self.item_shape[0]))
+        digits = channel_ranges.to_digits(identity, self.config.classes)
+        return np.concatenate([latents, digits[:, :self.range_symbols]], axis=1)
 
     def get_config(self) -> dict[str, Any]:
         return {"id": self.codec_id, "item_shape": list(self.item_shape), "latents": self.config.latents,
-                "classes": self.config.classes, "tau": self.config.tau, "code_side": self.config.code_side}
+                "classes": self.config.classes, "tau": self.config.tau, "code_side": self.config.code_side,
+                **({"ranges": True} if self.ranges else {})}  # configs saved before decision 0036 have none
+
+
+def range_symbols(channels: int, classes: int) -> int:
+    """Symbols of a code's channel ranges: two bytes per channel, each ``digits_per_byte(classes)`` digits."""
+    return 2 * channels * channel_ranges.digits_per_byte(classes)

@@ -178,9 +178,9 @@ class EntropyCodedDVAE(VariableLengthCodec):
 
     def __init__(self, dvae: DVAECodec, coder: Any = None) -> None:
         self.dvae = dvae
-        self.coder = coder or CategoricalRangeCoder(dvae.config.latents, dvae.config.classes)
-        if (self.coder.latents, self.coder.classes) != (dvae.config.latents, dvae.config.classes):
-            raise ValueError("the symbol coder's shape does not match the dVAE's latents")
+        self.coder = coder or CategoricalRangeCoder(dvae.symbols, dvae.config.classes)
+        if (self.coder.latents, self.coder.classes) != (dvae.symbols, dvae.config.classes):
+            raise ValueError("the symbol coder's shape does not match the dVAE's symbols")
         self.item_shape = dvae.item_shape
 
     @property
@@ -226,4 +226,4 @@ class EntropyCodedDVAE(VariableLengthCodec):
     def from_config(cls, config: dict[str, Any]) -> EntropyCodedDVAE:
         dvae = config["dvae"]
         codec = DVAECodec.from_config(dvae)  # configs saved before decision 0029 lack code_side: the 2×2 default
-        return cls(codec, coder_from_config(config.get("coder"), dvae["latents"], dvae["classes"]))
+        return cls(codec, coder_from_config(config.get("coder"), codec.symbols, codec.config.classes))

@@ -33,7 +33,7 @@ from ..errors import InvalidInputError
 from ..nn.dvae import DiscreteVAE, usable_device
 from ..policies import Policy
 from ..store import TaskContext
-from .latent_design import default_latents
+from .latent_design import default_latents, ranges_for
 from .recollection import OnlineDVAE, Stabilisation
 from .variable import VariableItemStore
 
@@ -68,6 +68,7 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         expected_items: int | None = None,
         tau: float = 1.0,
         code_side: int | None = None,
+        ranges: bool | None = None,
         stabilisation: Stabilisation | None = None,
         dvae: DiscreteVAE | dict[str, Tensor] | None = None,
         device: str | torch.device = "cpu",
@@ -80,16 +81,18 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         if coder not in CODERS:
             raise InvalidInputError(f"coder must be one of {sorted(CODERS)}, got {coder!r}")
         self.coder_name = coder
-        self._init_settings(latents, classes, tau, code_side, stabilisation, lambda side: default_latents(
-            budget, item_shape, num_classes, expected_items=expected_items, num_tasks=num_tasks, code_side=side))
+        ranges = ranges_for(ranges, item_shape)
+        self._init_settings(latents, classes, tau, code_side, ranges, stabilisation, lambda side: default_latents(
+            budget, item_shape, num_classes, expected_items=expected_items, num_tasks=num_tasks, code_side=side,
+            ranges=ranges))
         target = usable_device(device)
         super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks, path=path)
         self._init_dvae(dvae, target)
         self._written_since_refit = 0
 
     def make_codec(self) -> EntropyCodedDVAE:
-        latents, classes, *_ = self._latent_shape
-        return EntropyCodedDVAE(self._dvae_codec(), coder_from_config(CODERS[self.coder_name], latents, classes))
+        dvae = self._dvae_codec()
+        return EntropyCodedDVAE(dvae, coder_from_config(CODERS[self.coder_name], dvae.symbols, dvae.config.classes))
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "coder": self.coder_name}
@@ -152,8 +155,7 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         """The payload begins with the model's counts; every item must decode and re-encode to its bytes under it.
         A range-coded payload saved from disk (:class:`~memstore.blocks.ByteBlocks`) is checked in a first pass
         over its blocks and copied in a second, so a mismatch changes nothing and neither pass holds it whole."""
-        latents, classes, *_ = self._latent_shape
-        coder = coder_from_config(CODERS[self.coder_name], latents, classes)
+        coder = coder_from_config(CODERS[self.coder_name], self.learned_codec.symbols, self.classes)
         payload = state["payload"]
         blocks = isinstance(payload, ByteBlocks) and not coder.self_delimiting
         if size:

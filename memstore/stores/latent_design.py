@@ -25,9 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..budget import Budget, index_bits, label_bits
+from ..codecs.dvae import range_symbols
+from ..errors import InvalidInputError
 from ..nn.dvae import CODE_SIDES, DVAEConfig, check_code_side
 
-__all__ = ["LatentDesign", "default_latents", "design_latents"]
+__all__ = ["LatentDesign", "default_latents", "design_latents", "ranges_for"]
 
 DEFAULT_RATIO = 50  # items held per raw image the budget holds, when the stream length does not lower it
 DEFAULT_MAX_FILTERS = 64  # widest default network: c·l ≤ 4 · 64
@@ -69,10 +71,12 @@ def design_latents(
     num_tasks: int | None = None,
     max_filters: int | None = None,
     code_side: int = 2,
+    ranges: bool = False,
 ) -> LatentDesign:
     """Eq. 4 (``budget.charge_models`` false) or eq. 5 (true): the (c, l) of largest capacity that keeps ``items``
     (= ρ·N) stored items within ``budget``, with ``c·l ≤ s²·max_filters`` when that is given (the network has
-    ``ceil(c·l/s²)`` filters per layer, s = ``code_side``); raises ValueError when no (c, l) with c ≥ 1 fits."""
+    ``ceil(c·l/s²)`` filters per layer, s = ``code_side``); with ``ranges`` every item also pays for its channel
+    ranges' digits (decision 0036). Raises ValueError when no (c, l) with c ≥ 1 fits."""
     check_code_side(code_side)
     if not 0 < items <= stream_length:
         raise ValueError(f"items must lie in (0, stream_length], got {items} of {stream_length}")
@@ -83,9 +87,12 @@ def design_latents(
         return 32 * DVAEConfig(shape, c, l, code_side=code_side).num_params if budget.charge_models and c > 0 else 0
 
     best: tuple | None = None
+    def side_bits(l: int) -> int:
+        return range_symbols(shape[0], l) * index_bits(l) if ranges else 0
+
     for l in classes:
         width = index_bits(l)
-        c = _largest_c(budget.bits, items, fixed, width, model, l)
+        c = _largest_c(budget.bits, items, fixed + side_bits(l), width, model, l)
         if max_filters is not None:
             c = min(c, code_side**2 * max_filters // l)
         if c < 1:
@@ -96,7 +103,7 @@ def design_latents(
     if best is None:
         raise ValueError(f"no latent shape fits {items} items in {budget.bits} bits")
     _, c, l = best
-    item_bits = c * index_bits(l) + fixed
+    item_bits = c * index_bits(l) + fixed + side_bits(l)
     charged = model(c, l)
     held = budget.capacity(item_bits, model_bits=charged)
     return LatentDesign(c, l, c * math.log2(l), item_bits, charged, held, held / stream_length, code_side)
@@ -110,6 +117,7 @@ def default_latents(
     expected_items: int | None = None,
     num_tasks: int | None = None,
     code_side: int | None = None,
+    ranges: bool = False,
 ) -> LatentDesign:
     """The (c, l) a RecollectionStore gets when none is given: :func:`design_latents` for
     ``min(expected_items, 50 × raw images in budget, items of 64 code bits in budget)`` items and at most 64 filters
@@ -128,7 +136,8 @@ def default_latents(
     while True:
         try:
             designs = [design_latents(budget, items, items, item_shape, num_classes, num_tasks=num_tasks,
-                                      max_filters=DEFAULT_MAX_FILTERS, code_side=side) for side in sides]
+                                      max_filters=DEFAULT_MAX_FILTERS, code_side=side, ranges=ranges)
+                       for side in sides]
         except ValueError:
             if items == 1:
                 raise
@@ -137,3 +146,13 @@ def default_latents(
         # a wider map only for a code the 2×2 map cannot hold under the cap; ties go to the paper's map
         wide = [d for d in designs if d.code_side == 2 or d.latents * d.classes > 4 * DEFAULT_MAX_FILTERS]
         return max(wide or designs, key=lambda d: (d.capacity_bits, -d.code_side))
+
+
+def ranges_for(ranges: bool | None, item_shape: tuple[int, ...]) -> bool:
+    """``ranges`` as given, or by default whether items have more than one channel (decision 0036: on colour items
+    the dVAE otherwise spends its code on the colours and loses the shapes; on one channel the bytes buy little)."""
+    if ranges is None:
+        return len(item_shape) > 0 and int(item_shape[0]) > 1
+    if not isinstance(ranges, bool):
+        raise InvalidInputError(f"ranges must be a bool or None (colour items only), got {ranges!r}")
+    return ranges

@@ -47,7 +47,7 @@ from ..errors import InvalidInputError
 from ..nn.dvae import DiscreteVAE, check_code_side, usable_device
 from ..policies import Policy
 from .items import ItemStore, choose
-from .latent_design import LatentDesign, default_latents
+from .latent_design import LatentDesign, default_latents, ranges_for
 
 __all__ = ["OnlineDVAE", "RecollectionStore", "Stabilisation"]
 
@@ -111,12 +111,14 @@ def _cpu_weights(model: DiscreteVAE) -> dict[str, Tensor]:
 
 
 def _latent_shape_of(codec: Any, item_shape: Any) -> dict[str, Any]:
-    """latents, classes, tau and code_side from a dVAE codec config (or one nesting it as ``dvae``);
+    """latents, classes, tau, code_side and ranges from a dVAE codec config (or one nesting it as ``dvae``);
     InvalidInputError else."""
     dvae = codec.get("dvae", codec) if isinstance(codec, dict) else codec
     dvae = nested_codec_config(dvae, DVAECodec.codec_id, item_shape, "dVAE")
-    # configs saved before decision 0029 have no code_side: the paper's 2×2 code map
-    return {"code_side": 2, **{key: dvae[key] for key in ("latents", "classes", "tau", "code_side") if key in dvae}}
+    # configs saved before decision 0029 have no code_side (the paper's 2×2 map), before 0036 no ranges (none)
+    keys = ("latents", "classes", "tau", "code_side", "ranges")
+    return {"code_side": 2, "ranges": False, **{key: dvae[key] for key in keys if key in dvae}}
+
 
 
 class OnlineDVAE:
@@ -135,10 +137,13 @@ class OnlineDVAE:
         raise NotImplementedError
 
     def _init_settings(self, latents: int | None, classes: int | None, tau: float, code_side: int | None,
-                       stabilisation: Stabilisation | None, design: Callable[[int | None], LatentDesign]) -> None:
+                       ranges: bool, stabilisation: Stabilisation | None,
+                       design: Callable[[int | None], LatentDesign]) -> None:
         """What the codec and Algorithm 1 need, set before the engine builds the codec; ``design(code_side)`` gives
         (c, l) and, when ``code_side`` is None, the code map's side, when neither c nor l is given (both or
-        neither); given (c, l) keep the paper's 2×2 map unless ``code_side`` says otherwise."""
+        neither); given (c, l) keep the paper's 2×2 map unless ``code_side`` says otherwise. ``ranges`` is
+        :func:`~memstore.stores.latent_design.ranges_for`'s answer."""
+        self._ranges = ranges
         if (latents is None) != (classes is None):
             raise InvalidInputError("give both latents and classes, or neither (then they follow the budget)")
         if code_side is not None:
@@ -169,7 +174,7 @@ class OnlineDVAE:
         latents, classes, tau, code_side = self._latent_shape
         try:
             return DVAECodec(self.item_shape, latents, classes, tau, code_side, seed=self.generator.initial_seed(),
-                             lr=self.stabilisation.lr)
+                             lr=self.stabilisation.lr, ranges=self._ranges)
         except ValueError as exc:
             raise InvalidInputError(str(exc)) from exc
 
@@ -212,15 +217,16 @@ class OnlineDVAE:
     def _recollection_set(self, n: int, code_sampling: bool, generator: torch.Generator) -> Recollections:
         """The slots drawn (none for random codes), their codes when an anchor decodes them, and their decodings."""
         none = np.zeros(0, dtype=np.int64)
+        codec = self.learned_codec
         if code_sampling:
-            return Recollections(none, None, self.model.decode(self.model.random_codes(n, generator)))
+            return Recollections(none, None, codec.decode(codec.random_codes(n, generator)))
         if self._size == 0 or n == 0:
             return Recollections(none, None, torch.zeros(0, *self.item_shape))
         slots = np.sort(choose(self._size, n, generator))
         if self._anchor is None:
             return Recollections(slots, None, self._get(slots))
-        codes = torch.from_numpy(self._codes(slots))
-        return Recollections(slots, codes, self._anchor.decode(codes))
+        codes = self._codes(slots)
+        return Recollections(slots, torch.from_numpy(codes), codec.decode(codes, model=self._anchor))
 
     def _codes(self, slots: np.ndarray) -> np.ndarray:
         """The stored codes (len(slots), c) of ``slots`` (in range), as int64."""
@@ -271,8 +277,13 @@ class OnlineDVAE:
         """s: the side of the dVAE's code map (2, the paper's, or 4; decision 0029)."""
         return self._latent_shape[3]
 
+    @property
+    def ranges(self) -> bool:
+        """Whether each code carries its item's channel ranges (decision 0036)."""
+        return self._ranges
+
     def describe(self) -> dict[str, Any]:
-        return {"latents": self.latents, "classes": self.classes, "code_side": self.code_side}
+        return {"latents": self.latents, "classes": self.classes, "code_side": self.code_side, "ranges": self.ranges}
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "codec": self.codec.get_config(),
@@ -345,6 +356,7 @@ class RecollectionStore(OnlineDVAE, ItemStore):
         expected_items: int | None = None,
         tau: float = 1.0,
         code_side: int | None = None,
+        ranges: bool | None = None,
         stabilisation: Stabilisation | None = None,
         dvae: DiscreteVAE | dict[str, Tensor] | None = None,
         path: Any = None,
@@ -353,8 +365,10 @@ class RecollectionStore(OnlineDVAE, ItemStore):
         policy: Policy | None = None,
         num_tasks: int | None = None,
     ) -> None:
-        self._init_settings(latents, classes, tau, code_side, stabilisation, lambda side: default_latents(
-            budget, item_shape, num_classes, expected_items=expected_items, num_tasks=num_tasks, code_side=side))
+        ranges = ranges_for(ranges, item_shape)
+        self._init_settings(latents, classes, tau, code_side, ranges, stabilisation, lambda side: default_latents(
+            budget, item_shape, num_classes, expected_items=expected_items, num_tasks=num_tasks, code_side=side,
+            ranges=ranges))
         target = usable_device(device)
         super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks, path=path)
         self._init_dvae(dvae, target)
@@ -363,7 +377,7 @@ class RecollectionStore(OnlineDVAE, ItemStore):
         return self._dvae_codec()
 
     def _codes(self, slots: np.ndarray) -> np.ndarray:
-        return np.asarray(self._payload.get(slots), dtype=np.int64).reshape(slots.size, self.latents)
+        return np.asarray(self._payload.get(slots), dtype=np.int64).reshape(slots.size, self.codec.symbols)
 
     @property
     def learned_codec(self) -> DVAECodec:

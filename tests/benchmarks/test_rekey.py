@@ -6,7 +6,7 @@ import pytest
 from benchmarks.configs import CONFIGS
 from benchmarks.learner_specs import ERGMEDSpec, MIRGMEDSpec
 from benchmarks.parameters import resolve
-from benchmarks.rekey import main, rekey, renamed_cell
+from benchmarks.rekey import main, pinned_ranges, rekey, renamed_cell
 from benchmarks.renamed import RENAMED, new_text
 from benchmarks.runner import CellResult, write_json
 from benchmarks.specs import LEARNERS, STORES, RawSpec, RecollectionSpec, SelfRecallSpec
@@ -86,3 +86,18 @@ def test_a_file_that_is_not_the_key_of_its_config_is_refused_before_anything_cha
     assert "1 cell(s) would be re-keyed" in capsys.readouterr().out and (good_only / good.name).exists()
     assert renamed_cell(good.name, json.loads((good_only / good.name).read_text()))[0].startswith(
         "mnist-split-gmed-er-gmed:alpha=5,beta=0.01-raw-500img-s0-")
+
+
+def test_pin_ranges_keys_colour_recollection_cells_as_they_ran(tmp_path):
+    assert pinned_ranges("recollection", "colour-mnist") == "recollection:ranges=false"
+    assert pinned_ranges("recollection:code_side=2", "colour") == "recollection:code_side=2,ranges=false"
+    assert pinned_ranges("recollection:ranges=true", "colour") is None  # it names what it ran
+    assert pinned_ranges("recollection", "mnist") is None and pinned_ranges("raw", "colour") is None
+    cell = next(c for c in CONFIGS["frontier-split-colour"].cells() if c.store == "recollection" and c.seed == 0)
+    result = CellResult(cell.config(), AccuracyMatrix.from_rows([[0.5]], [10]), 0.5, 3, 30, 40, 1.0)
+    write_json(tmp_path / f"{cell.key}.json", result.to_json())
+    assert rekey(tmp_path) == []  # only when asked: a cell recorded after decision 0036 needs no pin
+    [(old, new)] = rekey(tmp_path, pin_ranges=True)
+    assert old == f"{cell.key}.json" and "-recollection:ranges=false-" in new
+    assert replace(cell, store="recollection:ranges=false").key + ".json" == new
+    assert json.loads((tmp_path / new).read_text())["accuracy"] == result.accuracy

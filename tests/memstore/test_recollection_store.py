@@ -189,7 +189,8 @@ def test_default_latents_follow_the_budget_and_the_stream_length() -> None:
 def test_default_latents_widen_the_code_map_only_for_codes_the_2x2_cap_cannot_hold() -> None:
     shape = (3, 32, 32)
     budget = Budget.images(100, shape, 10)  # 50 × 100 items of about 490 bits: more than c·l ≤ 256 holds
-    wide, paper = default_latents(budget, shape, 10), default_latents(budget, shape, 10, code_side=2)
+    # colour items carry their channel ranges by default (decision 0036)
+    wide, paper = (default_latents(budget, shape, 10, ranges=True, code_side=side) for side in (None, 2))
     assert wide.code_side == 4 and 256 < wide.latents * wide.classes <= 16 * 64
     assert paper.code_side == 2 and paper.latents * paper.classes <= 256
     assert wide.capacity_bits > 3 * paper.capacity_bits and wide.items >= 5000
