@@ -11,10 +11,11 @@ decision 0036): the dVAE sees and makes the item stretched to its channel ranges
     x ──▶ (lo, hi) per channel ──▶ base-l digits ─┐
       └─▶ stretch ──▶ argmax ENC ─────────────────┴─▶ code (B, c + 2·C·k)  ──▶ DEC(latents) ─▶ unstretch ─▶ x̂
 
-A :class:`FixedWidthCodec` with ``symbols = c`` (plus the range digits) and ``symbol_bits = ceil(log2 l)``, so the item engine packs the codes
-into one continuous bitstream with no per-item padding (38 binary latents cost 38 bits, not 40). The codec holds a
-reference to the store's live :class:`~memstore.nn.DiscreteVAE`: decoding always uses the current decoder. Its config
-names the architecture only; the weights are the store's state (saved by ``persist``), not the codec's config.
+A :class:`FixedWidthCodec` with ``symbols = c`` (plus the range digits) and ``symbol_bits = ceil(log2 l)``, so the
+item engine packs the codes into one continuous bitstream with no per-item padding (38 binary latents cost 38 bits,
+not 40). The codec holds a reference to the store's live :class:`~memstore.nn.DiscreteVAE`: decoding always uses the
+current decoder (or, given one, a frozen copy: the anchor). Its config names the architecture only; the weights are
+the store's state (saved by ``persist``), not the codec's config.
 
 The codec owns its training, as CompressAI's learned codecs do: an Adam optimiser over the dVAE at ``lr``, one step
 at a time (:meth:`DVAECodec.train_step`), its moments out (:meth:`~DVAECodec.training_state`) and back
@@ -157,7 +158,8 @@ class DVAECodec(FixedWidthCodec):
         if codes.shape[0] == 0:
             return torch.zeros(0, *self.item_shape)
         codes = np.asarray(codes, dtype=np.int64)
-        decoded = (model or self.model).decode(torch.from_numpy(codes[:, :self.config.latents]))
+        dvae = self.model if model is None else model
+        decoded = dvae.decode(torch.from_numpy(codes[:, :self.config.latents]))
         return channel_ranges.unstretch(decoded, self._bytes_of(codes)) if self.ranges else decoded
 
     def random_codes(self, n: int, generator: torch.Generator) -> np.ndarray:

@@ -86,10 +86,10 @@ def design_latents(
     def model(c: int, l: int) -> int:
         return 32 * DVAEConfig(shape, c, l, code_side=code_side).num_params if budget.charge_models and c > 0 else 0
 
-    best: tuple | None = None
     def side_bits(l: int) -> int:
         return range_symbols(shape[0], l) * index_bits(l) if ranges else 0
 
+    best: tuple | None = None
     for l in classes:
         width = index_bits(l)
         c = _largest_c(budget.bits, items, fixed + side_bits(l), width, model, l)

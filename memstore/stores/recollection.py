@@ -120,7 +120,6 @@ def _latent_shape_of(codec: Any, item_shape: Any) -> dict[str, Any]:
     return {"code_side": 2, "ranges": False, **{key: dvae[key] for key in keys if key in dvae}}
 
 
-
 class OnlineDVAE:
     """What a store of dVAE codes does whatever engine holds the codes: Algorithm 1, choosing what its learned codec
     (:class:`DVAECodec`, which owns the dVAE, its Adam optimiser and its training step) trains on.
@@ -229,7 +228,8 @@ class OnlineDVAE:
         return Recollections(slots, torch.from_numpy(codes), codec.decode(codes, model=self._anchor))
 
     def _codes(self, slots: np.ndarray) -> np.ndarray:
-        """The stored codes (len(slots), c) of ``slots`` (in range), as int64."""
+        """The stored codes (len(slots), symbols: the c latents, then any range digits) of ``slots`` (in range), as
+        int64."""
         raise NotImplementedError
 
     def stabilise(self, x: Tensor) -> None:
@@ -339,7 +339,8 @@ class RecollectionStore(OnlineDVAE, ItemStore):
     default_latents`: their eq. 4/5 for ``min(expected_items, 50 × the raw images the budget holds)`` items, when
     ``expected_items``, the stream length, is given). ``code_side``: the side of the dVAE's code map, 2 (the paper's)
     or 4; without it, 2 for given (c, l), and for chosen ones whichever holds the wider code under the 64-filter cap
-    (decision 0029).
+    (decision 0029). ``ranges``: each code also carries its item's channel ranges and the dVAE codes the item
+    stretched to them; by default on items of more than one channel (decision 0036).
     """
 
     store_type = "recollection"
