@@ -39,7 +39,7 @@ from ..nn.dvae import DiscreteVAE, DVAEConfig
 from . import ranges as channel_ranges
 from .base import FixedWidthCodec
 
-__all__ = ["DVAECodec", "range_symbols"]
+__all__ = ["DVAECodec"]
 
 
 class DVAECodec(FixedWidthCodec):
@@ -69,7 +69,7 @@ class DVAECodec(FixedWidthCodec):
         self.model = model if model is not None else DiscreteVAE(self.config, torch.Generator().manual_seed(seed))
         self.item_shape = self.config.item_shape
         self.ranges = ranges
-        self.range_symbols = range_symbols(self.item_shape[0], self.config.classes) if ranges else 0
+        self.range_symbols = channel_ranges.range_symbols(self.item_shape[0], self.config.classes) if ranges else 0
         self.symbols = self.config.latents + self.range_symbols
         self.symbol_bits = index_bits(self.config.classes)
         self.lr = float(lr)
@@ -165,16 +165,12 @@ class DVAECodec(FixedWidthCodec):
     def random_codes(self, n: int, generator: torch.Generator) -> np.ndarray:
         """``n`` codes whose every latent is uniform (the paper's code sampling), with unit ranges."""
         latents = self.model.random_codes(n, generator).numpy()
+        if not self.ranges:
+            return latents
         identity = np.tile(np.asarray(channel_ranges.IDENTITY), (n, self.item_shape[0]))
-        digits = channel_ranges.to_digits(identity, self.config.classes)
-        return np.concatenate([latents, digits[:, :self.range_symbols]], axis=1)
+        return np.concatenate([latents, channel_ranges.to_digits(identity, self.config.classes)], axis=1)
 
     def get_config(self) -> dict[str, Any]:
         return {"id": self.codec_id, "item_shape": list(self.item_shape), "latents": self.config.latents,
                 "classes": self.config.classes, "tau": self.config.tau, "code_side": self.config.code_side,
                 **({"ranges": True} if self.ranges else {})}  # configs saved before decision 0036 have none
-
-
-def range_symbols(channels: int, classes: int) -> int:
-    """Symbols of a code's channel ranges: two bytes per channel, each ``digits_per_byte(classes)`` digits."""
-    return 2 * channels * channel_ranges.digits_per_byte(classes)

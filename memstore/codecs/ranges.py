@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["IDENTITY", "digits_per_byte", "from_digits", "range_bytes", "stretch", "to_digits", "unstretch"]
+__all__ = ["IDENTITY", "digits_per_byte", "from_digits", "range_bytes", "range_symbols", "stretch", "to_digits",
+           "unstretch"]
 
 #: the bytes of the unit range (0, 255): stretching by it changes nothing
 IDENTITY = (0, 255)
@@ -31,6 +32,11 @@ def digits_per_byte(classes: int) -> int:
     while reach < 256:
         k, reach = k + 1, reach * classes
     return k
+
+
+def range_symbols(channels: int, classes: int) -> int:
+    """Symbols of a code's channel ranges: two bytes per channel, each ``digits_per_byte(classes)`` digits."""
+    return 2 * channels * digits_per_byte(classes)
 
 
 def range_bytes(x: Tensor) -> Tensor:

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..budget import Budget, index_bits, label_bits
-from ..codecs.dvae import range_symbols
+from ..codecs.ranges import range_symbols
 from ..errors import InvalidInputError
 from ..nn.dvae import CODE_SIDES, DVAEConfig, check_code_side
 

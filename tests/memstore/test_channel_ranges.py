@@ -13,8 +13,8 @@ from memstore import open as open_store
 from memstore.budget import index_bits, label_bits
 from memstore.codecs import ranges
 from memstore.codecs.base import codec_from_config
-from memstore.codecs.dvae import DVAECodec, range_symbols
-from memstore.codecs.entropy import CategoricalRangeCoder
+from memstore.codecs.dvae import DVAECodec
+from memstore.codecs.ranges import range_symbols
 from memstore.errors import InvalidInputError
 from memstore.stores.latent_design import default_latents
 from memstore.testing import random_items
@@ -32,26 +32,21 @@ class TestRangedRecollectionStore(fixed_suite.TestRecollectionStore):
     anchored recollections and the code loss read the ranges back from the stored codes."""
 
     stateful_examples = 6
+    symbols = TINY["latents"] + range_symbols(1, TINY["classes"])  # the suite's items have one channel
 
     def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int,
                    **options: Any) -> RecollectionStore:
         return RecollectionStore(budget, item_shape, num_classes, **TINY, ranges=True, stabilisation=ANCHORED,
                                  **options)
 
-    def budget_for(self, items: int, item_shape: tuple[int, ...], num_classes: int) -> Budget:
-        return Budget(items * (34 + label_bits(num_classes) + 2))  # (5 + 12 symbols) × 2 bits
-
 
 class TestRangedEntropyCodedRecollectionStore(entropy_suite.TestEntropyCodedRecollectionStore):
     stateful_examples = 6
+    symbols = TINY["latents"] + range_symbols(1, TINY["classes"])
 
     def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, **options: Any) -> Any:
         return EntropyCodedRecollectionStore(budget, item_shape, num_classes, **TINY, ranges=True,
                                              stabilisation=ANCHORED, **options)
-
-    def budget_for(self, items: int, item_shape: tuple[int, ...], num_classes: int) -> Budget:
-        coder = CategoricalRangeCoder(5 + range_symbols(item_shape[0], 3), 3)  # latents and range digits
-        return Budget(8 * len(coder.shared) + items * (48 + coder.length_bits + label_bits(num_classes) + 2))
 
 
 def test_digits_write_every_byte_and_read_back() -> None:

@@ -29,12 +29,14 @@ class TestEntropyCodedRecollectionStore(StoreConformance):
     fixed_item_bits = False
     option_sets = ({}, {"policy": ClassBalanced()}, {"policy": Ring()}, {"policy": Reservoir(), "num_tasks": 3})
     stateful_examples = 10
+    symbols = TINY["latents"]  # symbols a code holds, each modelled by the coder
 
     def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, **options: Any) -> Any:
         return EntropyCodedRecollectionStore(budget, item_shape, num_classes, **TINY, **options)
 
     def budget_for(self, items: int, item_shape: tuple[int, ...], num_classes: int) -> Budget:
-        coder = CategoricalRangeCoder(5, 3)  # the model's counts, then about `items` items of one or two words
+        # the model's counts, then about `items` items of one or two words
+        coder = CategoricalRangeCoder(self.symbols, TINY["classes"])
         return Budget(8 * len(coder.shared) + items * (48 + coder.length_bits + label_bits(num_classes) + 2))
 
     def reconstruction(self, store: Any, x: torch.Tensor) -> torch.Tensor:

@@ -54,13 +54,15 @@ class TestRecollectionStore(StoreConformance):
     tolerance = 1e-5  # against the store's own round trip (see reconstruction), not against the input
     option_sets = ({}, {"policy": ClassBalanced()}, {"policy": Ring()}, {"policy": Reservoir(), "num_tasks": 3})
     stateful_examples = 12
+    symbols = TINY["latents"]  # symbols of 2 bits a code holds
 
     def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int,
                    **options: Any) -> RecollectionStore:
         return RecollectionStore(budget, item_shape, num_classes, **TINY, **options)
 
     def budget_for(self, items: int, item_shape: tuple[int, ...], num_classes: int) -> Budget:
-        return Budget(items * (10 + label_bits(num_classes) + 2))  # + task-id bits when the store keeps them
+        # + task-id bits when the store keeps them
+        return Budget(items * (2 * self.symbols + label_bits(num_classes) + 2))
 
     def reconstruction(self, store: RecollectionStore, x: torch.Tensor) -> torch.Tensor:
         """A learned lossy codec returns decode(encode(x)) under its current dVAE, not x."""
