@@ -12,8 +12,10 @@ epochs) is trained twice and tested on real test images::
 (b) is a replaying learner's position at the end of a class-incremental stream: old classes seen only through the
 store, the newest as real images. Its accuracy on the old classes' real test images falls far below (a)'s when the
 reconstructions can be told from real images (colour, blur), because the MLP learns that difference instead.
+``inactive_units`` is the share of the decoder's first-layer channels negative for all of 512 random codes
+(:meth:`~memstore.nn.dvae.DiscreteVAE.inactive_decoder_units`; dead ones under ReLU, decision 0037).
 Random streams: the dVAE's weights from ``seed``, its batches and Gumbel noise from ``seed + 1``, the MLPs from
-``seed + 2``, the images from ``seed + 3``.
+``seed + 2``, the images from ``seed + 3``, the random codes from ``seed + 4``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class ProbeResult:
     on_reconstructions: float  # test accuracy of MLP (a), %
     old_classes_mixed: float  # test accuracy of MLP (b) on the old classes, %
     new_classes_mixed: float  # test accuracy of MLP (b) on the newest two classes, %
+    inactive_units: float  # share of the decoder's first-layer channels negative for every random code
 
 
 def _classifier(x: Tensor, y: Tensor, test_x: Tensor, num_classes: int, seed: int) -> Tensor:
@@ -60,12 +63,14 @@ def _classifier(x: Tensor, y: Tensor, test_x: Tensor, num_classes: int, seed: in
 
 
 def probe(dataset: str, latents: int, classes: int, code_side: int, ranges: bool, *, steps: int = 2000,
-          items: int = 5000, tests: int = 2000, seed: int = 0, data_root: str | None = None) -> ProbeResult:
+          items: int = 5000, tests: int = 2000, seed: int = 0, data_root: str | None = None,
+          activation: str = "elu") -> ProbeResult:
     data = load_dataset(dataset, data_root)
     pick = torch.randperm(data.train_x.shape[0], generator=torch.Generator().manual_seed(seed + 3))[:items]
     x, y = data.train_x[pick], data.train_y[pick]
     test_x, test_y = data.test_x[:tests], data.test_y[:tests]
-    codec = DVAECodec(data.item_shape, latents, classes, code_side=code_side, seed=seed, ranges=ranges)
+    codec = DVAECodec(data.item_shape, latents, classes, code_side=code_side, seed=seed, ranges=ranges,
+                      activation=activation)
     draws = torch.Generator().manual_seed(seed + 1)
     for _ in range(steps):
         codec.train_step(x[torch.randint(0, x.shape[0], (20,), generator=draws)], draws)
@@ -81,7 +86,9 @@ def probe(dataset: str, latents: int, classes: int, code_side: int, ranges: bool
         colour_error=round((recon.mean((2, 3)) - x.mean((2, 3))).abs().mean().item(), 4),
         on_reconstructions=round(100 * hits.float().mean().item(), 1),
         old_classes_mixed=round(100 * mixed_hits[test_old].float().mean().item(), 1),
-        new_classes_mixed=round(100 * mixed_hits[~test_old].float().mean().item(), 1))
+        new_classes_mixed=round(100 * mixed_hits[~test_old].float().mean().item(), 1),
+        inactive_units=round(codec.model.inactive_decoder_units(
+            codec.model.random_codes(512, torch.Generator().manual_seed(seed + 4))), 3))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -91,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--classes", type=int, default=2)
     parser.add_argument("--code-side", type=int, default=4)
     parser.add_argument("--ranges", action="store_true", help="codes carry their channel ranges (decision 0036)")
+    parser.add_argument("--activation", default="elu", help="the dVAE's nonlinearity: elu or relu (decision 0037)")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--items", type=int, default=5000)
     parser.add_argument("--tests", type=int, default=2000)
@@ -99,7 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     result = probe(args.dataset, args.latents, args.classes, args.code_side, args.ranges, steps=args.steps,
-                   items=args.items, tests=args.tests, seed=args.seed, data_root=args.data_root)
+                   items=args.items, tests=args.tests, seed=args.seed, data_root=args.data_root,
+                   activation=args.activation)
     print(json.dumps({**vars(args), **asdict(result)}))
 
 

@@ -191,7 +191,8 @@ class RecollectionSpec:
     fixed slots). ``code_side``: the dVAE's code map (2 or 4; by default the budget chooses, decision 0029; colour
     cells recorded before it are ``recollection:code_side=2``). ``ranges``: whether each code carries its item's
     channel ranges (by default on colour items only, decision 0036; colour cells recorded before it are
-    ``recollection:ranges=false``)."""
+    ``recollection:ranges=false``). ``activation``: the dVAE's nonlinearity (``elu``, decision 0037; cells
+    recorded before it ran ``recollection:activation=relu``)."""
 
     name: ClassVar[str] = "recollection"
     latents: int | None = None
@@ -209,6 +210,7 @@ class RecollectionSpec:
     anchor_every: int = field(default=100, metadata={"since": "2026-12-04"})
     code_side: int | None = field(default=None, metadata={"since": "2026-12-04"})
     ranges: bool | None = field(default=None, metadata={"since": "2026-12-05"})
+    activation: str = field(default="elu", metadata={"since": "2026-12-05"})
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
@@ -222,6 +224,7 @@ class RecollectionSpec:
         coding = {"coder": self.coder} if self.entropy else {}
         return store_type(budget, item_shape, num_classes, latents=self.latents, classes=self.classes,
                           expected_items=self.expected_items, code_side=self.code_side, ranges=self.ranges,
+                          activation=self.activation,
                           stabilisation=Stabilisation(self.steps, self.batch_size, self.lr, refresh=self.refresh,
                                                       warmup_steps=self.warmup_steps,
                                                       warmup_per_item=self.warmup_per_item,

@@ -44,7 +44,8 @@ __all__ = ["DVAECodec"]
 
 class DVAECodec(FixedWidthCodec):
     """Codes of ``latents`` categorical variables of ``classes`` values; ``model`` (or a fresh one from ``seed``),
-    trained by Adam at ``lr``; ``ranges``: each code also carries its item's channel ranges (decision 0036)."""
+    trained by Adam at ``lr``; ``ranges``: each code also carries its item's channel ranges (decision 0036);
+    ``activation``: the dVAE's nonlinearity (:data:`~memstore.nn.dvae.ACTIVATIONS`; ELU since decision 0037)."""
 
     codec_id = "dvae"
 
@@ -60,10 +61,11 @@ class DVAECodec(FixedWidthCodec):
         seed: int = 0,
         lr: float = 1e-3,
         ranges: bool = False,
+        activation: str = "elu",
     ) -> None:
         if not isinstance(ranges, bool):
             raise InvalidInputError(f"ranges must be a bool, got {ranges!r}")
-        self.config = DVAEConfig(tuple(item_shape), int(latents), int(classes), float(tau), code_side)
+        self.config = DVAEConfig(tuple(item_shape), int(latents), int(classes), float(tau), code_side, activation)
         if model is not None and model.config != self.config:
             raise ValueError(f"model config {model.config} does not match {self.config}")
         self.model = model if model is not None else DiscreteVAE(self.config, torch.Generator().manual_seed(seed))
@@ -173,4 +175,10 @@ class DVAECodec(FixedWidthCodec):
     def get_config(self) -> dict[str, Any]:
         return {"id": self.codec_id, "item_shape": list(self.item_shape), "latents": self.config.latents,
                 "classes": self.config.classes, "tau": self.config.tau, "code_side": self.config.code_side,
-                **({"ranges": True} if self.ranges else {})}  # configs saved before decision 0036 have none
+                **({"ranges": True} if self.ranges else {}),  # configs saved before decision 0036 have none
+                "activation": self.config.activation}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> DVAECodec:
+        """The codec ``config`` names; one saved before decision 0037 names no activation and ran ReLU."""
+        return cls(**{"activation": "relu", **{k: v for k, v in config.items() if k != "id"}})

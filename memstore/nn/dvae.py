@@ -3,7 +3,8 @@
 ``c`` categorical latents of ``l`` classes each; Gumbel-softmax with a hard one-hot sample forward and the soft
 sample's gradient backward (their eq. 1–2, Jang et al. 2017), temperature τ fixed at 1 by default; three convolutions
 in the encoder, three transposed convolutions in the decoder, kernel 5, ``f = ceil(c·l / 4)`` filters per layer
-(their appendix: "the number of filters in each layer is equal to cl/4"); binary cross-entropy reconstruction::
+(their appendix: "the number of filters in each layer is equal to cl/4"), an ELU between layers (the paper names no
+activation; ReLU before decision 0037, see :data:`ACTIVATIONS`); binary cross-entropy reconstruction::
 
     x (C,H,W) ─conv5/2─▶ f×14×14 ─conv5/2─▶ f×7×7 ─conv5/2─▶ f×2×2 = 4f ≥ c·l logits ─▶ (c, l)
                                                                                    │ Gumbel: hard one-hot forward,
@@ -43,11 +44,15 @@ from torch.nn.utils import skip_init
 from ..checks import check_int, check_real
 from ..errors import InvalidInputError
 
-__all__ = ["CODE_SIDES", "DVAEConfig", "DiscreteVAE", "check_code_side", "gumbel_softmax_hard", "pretrain",
-           "usable_device"]
+__all__ = ["ACTIVATIONS", "CODE_SIDES", "DVAEConfig", "DiscreteVAE", "check_activation", "check_code_side",
+           "gumbel_softmax_hard", "pretrain", "usable_device"]
 
 KERNEL = 5
 CODE_SIDES = (2, 4)  # sides of the code map: the paper's 2×2, or 4×4 (decision 0029)
+#: the nonlinearity between layers, by name. ReLU was the only one before decision 0037: the decoder's first layer
+#: sees one-hot codes, and once its units are negative for every code none of them gets a gradient again (all of
+#: them died within 100 steps on two-colour MNIST); ELU has no such dead region, and is the default since.
+ACTIVATIONS = {"elu": F.elu, "relu": F.relu}
 
 
 @dataclass(frozen=True)
@@ -59,12 +64,14 @@ class DVAEConfig:
     classes: int
     tau: float = 1.0
     code_side: int = 2
+    activation: str = "elu"
 
     def __post_init__(self) -> None:
         check_int("latents", self.latents, low=1, high=1 << 16)
         check_int("classes", self.classes, low=2, high=1 << 16)
         check_real("tau", self.tau, low=0, high=1e3, open_low=True)
         check_code_side(self.code_side)
+        check_activation(self.activation)
         object.__setattr__(self, "item_shape", tuple(int(d) for d in self.item_shape))
 
     @property
@@ -87,6 +94,13 @@ def check_code_side(code_side: object) -> int:
     if type(code_side) is not int or code_side not in CODE_SIDES:
         raise InvalidInputError(f"code_side must be one of {CODE_SIDES}, got {code_side!r}")
     return code_side
+
+
+def check_activation(activation: object) -> str:
+    """``activation`` if it names one of :data:`ACTIVATIONS`; InvalidInputError else."""
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise InvalidInputError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    return activation
 
 
 def usable_device(device: str | torch.device) -> torch.device:
@@ -159,6 +173,7 @@ class DiscreteVAE(nn.Module):
                       output_padding=(self._output_padding(*rows, i), self._output_padding(*columns, i)))
             for i in reversed(range(3))
         )
+        self._activation = ACTIVATIONS[config.activation]
         _init(self, generator)
 
     @staticmethod
@@ -175,22 +190,26 @@ class DiscreteVAE(nn.Module):
         for i, conv in enumerate(self.encoder):
             h = conv(h)
             if i < 2:
-                h = F.relu(h)
+                h = self._activation(h)
         side = self.config.code_side
         h = F.adaptive_avg_pool2d(h, side) if h.shape[-2:] != (side, side) else h
         c, l = self.config.latents, self.config.classes
         return h.flatten(1)[:, : c * l].reshape(-1, c, l)
 
-    def decode_logits(self, z: Tensor) -> Tensor:
-        """One-hot (or relaxed) latents (B, c, l) → pixel logits (B, C, H, W)."""
+    def _code_map_of(self, z: Tensor) -> Tensor:
+        """One-hot (or relaxed) latents (B, c, l) → the decoder's input map (B, f, *code map)."""
         f, side = self.config.filters, self.config.code_side
         flat = z.flatten(1)
         h = F.pad(flat, (0, side * side * f - flat.shape[1])).reshape(-1, f, side, side)
-        h = F.adaptive_avg_pool2d(h, self._code_map) if self._code_map != (side, side) else h
+        return F.adaptive_avg_pool2d(h, self._code_map) if self._code_map != (side, side) else h
+
+    def decode_logits(self, z: Tensor) -> Tensor:
+        """One-hot (or relaxed) latents (B, c, l) → pixel logits (B, C, H, W)."""
+        h = self._code_map_of(z)
         for i, deconv in enumerate(self.decoder):
             h = deconv(h)
             if i < 2:
-                h = F.relu(h)
+                h = self._activation(h)
         return h
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -225,6 +244,14 @@ class DiscreteVAE(nn.Module):
         """Integer codes (B, c) → items (B, C, H, W) in [0, 1], on ``codes``' device."""
         one_hot = F.one_hot(codes.to(self.device, torch.int64), self.config.classes).float()
         return torch.sigmoid(self.decode_logits(one_hot)).to(codes.device)
+
+    @torch.no_grad()
+    def inactive_decoder_units(self, codes: Tensor) -> float:
+        """The share of the decoder's first-layer channels that are negative everywhere for every one of ``codes``
+        (B, c): under ReLU units no code reaches, which no gradient reaches either (decision 0037)."""
+        one_hot = F.one_hot(codes.to(self.device, torch.int64), self.config.classes).float()
+        first = self.decoder[0](self._code_map_of(one_hot))
+        return (first < 0).all(-1).all(-1).all(0).float().mean().item()
 
     def random_codes(self, n: int, generator: torch.Generator) -> Tensor:
         """``n`` codes with every latent uniform over its classes (the paper's "code sampling")."""

@@ -69,6 +69,7 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         tau: float = 1.0,
         code_side: int | None = None,
         ranges: bool | None = None,
+        activation: str = "elu",
         stabilisation: Stabilisation | None = None,
         dvae: DiscreteVAE | dict[str, Tensor] | None = None,
         device: str | torch.device = "cpu",
@@ -82,9 +83,9 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
             raise InvalidInputError(f"coder must be one of {sorted(CODERS)}, got {coder!r}")
         self.coder_name = coder
         ranges = ranges_for(ranges, item_shape)
-        self._init_settings(latents, classes, tau, code_side, ranges, stabilisation, lambda side: default_latents(
-            budget, item_shape, num_classes, expected_items=expected_items, num_tasks=num_tasks, code_side=side,
-            ranges=ranges))
+        self._init_settings(latents, classes, tau, code_side, ranges, activation, stabilisation,
+                            lambda side: default_latents(budget, item_shape, num_classes, expected_items=expected_items,
+                                                         num_tasks=num_tasks, code_side=side, ranges=ranges))
         target = usable_device(device)
         super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks, path=path)
         self._init_dvae(dvae, target)

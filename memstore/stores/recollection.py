@@ -44,7 +44,7 @@ from ..checks import LR_MAX, check_int, check_real
 from ..codecs.base import nested_codec_config
 from ..codecs.dvae import DVAECodec
 from ..errors import InvalidInputError
-from ..nn.dvae import DiscreteVAE, check_code_side, usable_device
+from ..nn.dvae import DiscreteVAE, check_activation, check_code_side, usable_device
 from ..policies import Policy
 from .items import ItemStore, choose
 from .latent_design import LatentDesign, default_latents, ranges_for
@@ -111,13 +111,14 @@ def _cpu_weights(model: DiscreteVAE) -> dict[str, Tensor]:
 
 
 def _latent_shape_of(codec: Any, item_shape: Any) -> dict[str, Any]:
-    """latents, classes, tau, code_side and ranges from a dVAE codec config (or one nesting it as ``dvae``);
-    InvalidInputError else."""
+    """latents, classes, tau, code_side, ranges and activation from a dVAE codec config (or one nesting it as
+    ``dvae``); InvalidInputError else."""
     dvae = codec.get("dvae", codec) if isinstance(codec, dict) else codec
     dvae = nested_codec_config(dvae, DVAECodec.codec_id, item_shape, "dVAE")
-    # configs saved before decision 0029 have no code_side (the paper's 2×2 map), before 0036 no ranges (none)
-    keys = ("latents", "classes", "tau", "code_side", "ranges")
-    return {"code_side": 2, "ranges": False, **{key: dvae[key] for key in keys if key in dvae}}
+    # configs saved before decision 0029 have no code_side (the paper's 2×2 map), before 0036 no ranges (none),
+    # before 0037 no activation (ReLU)
+    keys = ("latents", "classes", "tau", "code_side", "ranges", "activation")
+    return {"code_side": 2, "ranges": False, "activation": "relu", **{key: dvae[key] for key in keys if key in dvae}}
 
 
 class OnlineDVAE:
@@ -136,13 +137,14 @@ class OnlineDVAE:
         raise NotImplementedError
 
     def _init_settings(self, latents: int | None, classes: int | None, tau: float, code_side: int | None,
-                       ranges: bool, stabilisation: Stabilisation | None,
+                       ranges: bool, activation: str, stabilisation: Stabilisation | None,
                        design: Callable[[int | None], LatentDesign]) -> None:
         """What the codec and Algorithm 1 need, set before the engine builds the codec; ``design(code_side)`` gives
         (c, l) and, when ``code_side`` is None, the code map's side, when neither c nor l is given (both or
         neither); given (c, l) keep the paper's 2×2 map unless ``code_side`` says otherwise. ``ranges`` is
         :func:`~memstore.stores.latent_design.ranges_for`'s answer."""
         self._ranges = ranges
+        self._activation = check_activation(activation)
         if (latents is None) != (classes is None):
             raise InvalidInputError("give both latents and classes, or neither (then they follow the budget)")
         if code_side is not None:
@@ -163,6 +165,9 @@ class OnlineDVAE:
 
     def _init_dvae(self, dvae: DiscreteVAE | dict[str, Tensor] | None, device: torch.device) -> None:
         self.learned_codec.to(device)
+        if isinstance(dvae, DiscreteVAE) and dvae.config.activation != self._activation:
+            raise InvalidInputError(f"dvae uses {dvae.config.activation!r} between layers, the store "
+                                    f"{self._activation!r}: pass activation={dvae.config.activation!r}")
         if dvae is not None:
             state = dvae.state_dict() if isinstance(dvae, DiscreteVAE) else dvae
             self.model.load_state_dict(state)
@@ -173,7 +178,7 @@ class OnlineDVAE:
         latents, classes, tau, code_side = self._latent_shape
         try:
             return DVAECodec(self.item_shape, latents, classes, tau, code_side, seed=self.generator.initial_seed(),
-                             lr=self.stabilisation.lr, ranges=self._ranges)
+                             lr=self.stabilisation.lr, ranges=self._ranges, activation=self._activation)
         except ValueError as exc:
             raise InvalidInputError(str(exc)) from exc
 
@@ -282,6 +287,11 @@ class OnlineDVAE:
         """Whether each code carries its item's channel ranges (decision 0036)."""
         return self._ranges
 
+    @property
+    def activation(self) -> str:
+        """The dVAE's nonlinearity (decision 0037)."""
+        return self._activation
+
     def describe(self) -> dict[str, Any]:
         return {"latents": self.latents, "classes": self.classes, "code_side": self.code_side, "ranges": self.ranges}
 
@@ -340,7 +350,8 @@ class RecollectionStore(OnlineDVAE, ItemStore):
     ``expected_items``, the stream length, is given). ``code_side``: the side of the dVAE's code map, 2 (the paper's)
     or 4; without it, 2 for given (c, l), and for chosen ones whichever holds the wider code under the 64-filter cap
     (decision 0029). ``ranges``: each code also carries its item's channel ranges and the dVAE codes the item
-    stretched to them; by default on items of more than one channel (decision 0036).
+    stretched to them; by default on items of more than one channel (decision 0036). ``activation``: the dVAE's
+    nonlinearity, ``"elu"`` (decision 0037) or ``"relu"`` (what stores saved before it ran).
     """
 
     store_type = "recollection"
@@ -358,6 +369,7 @@ class RecollectionStore(OnlineDVAE, ItemStore):
         tau: float = 1.0,
         code_side: int | None = None,
         ranges: bool | None = None,
+        activation: str = "elu",
         stabilisation: Stabilisation | None = None,
         dvae: DiscreteVAE | dict[str, Tensor] | None = None,
         path: Any = None,
@@ -367,9 +379,9 @@ class RecollectionStore(OnlineDVAE, ItemStore):
         num_tasks: int | None = None,
     ) -> None:
         ranges = ranges_for(ranges, item_shape)
-        self._init_settings(latents, classes, tau, code_side, ranges, stabilisation, lambda side: default_latents(
-            budget, item_shape, num_classes, expected_items=expected_items, num_tasks=num_tasks, code_side=side,
-            ranges=ranges))
+        self._init_settings(latents, classes, tau, code_side, ranges, activation, stabilisation,
+                            lambda side: default_latents(budget, item_shape, num_classes, expected_items=expected_items,
+                                                         num_tasks=num_tasks, code_side=side, ranges=ranges))
         target = usable_device(device)
         super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks, path=path)
         self._init_dvae(dvae, target)

@@ -6,7 +6,7 @@ import pytest
 from benchmarks.configs import CONFIGS
 from benchmarks.learner_specs import ERGMEDSpec, MIRGMEDSpec
 from benchmarks.parameters import resolve
-from benchmarks.rekey import main, pinned_ranges, rekey, renamed_cell
+from benchmarks.rekey import main, pinned, rekey, renamed_cell
 from benchmarks.renamed import RENAMED, new_text
 from benchmarks.runner import CellResult, write_json
 from benchmarks.specs import LEARNERS, STORES, RawSpec, RecollectionSpec, SelfRecallSpec
@@ -89,6 +89,9 @@ def test_a_file_that_is_not_the_key_of_its_config_is_refused_before_anything_cha
 
 
 def test_pin_ranges_keys_colour_recollection_cells_as_they_ran(tmp_path):
+    def pinned_ranges(store, dataset):
+        return pinned(store, dataset, ("ranges",))
+
     assert pinned_ranges("recollection", "colour-mnist") == "recollection:ranges=false"
     assert pinned_ranges("recollection:code_side=2", "colour") == "recollection:code_side=2,ranges=false"
     assert pinned_ranges("recollection:ranges=true", "colour") is None  # it names what it ran
@@ -97,7 +100,25 @@ def test_pin_ranges_keys_colour_recollection_cells_as_they_ran(tmp_path):
     result = CellResult(cell.config(), AccuracyMatrix.from_rows([[0.5]], [10]), 0.5, 3, 30, 40, 1.0)
     write_json(tmp_path / f"{cell.key}.json", result.to_json())
     assert rekey(tmp_path) == []  # only when asked: a cell recorded after decision 0036 needs no pin
-    [(old, new)] = rekey(tmp_path, pin_ranges=True)
+    [(old, new)] = rekey(tmp_path, pins=("ranges",))
     assert old == f"{cell.key}.json" and "-recollection:ranges=false-" in new
     assert replace(cell, store="recollection:ranges=false").key + ".json" == new
     assert json.loads((tmp_path / new).read_text())["accuracy"] == result.accuracy
+
+
+def test_pin_activation_keys_every_recollection_cell_as_it_ran(tmp_path, capsys):
+    assert pinned("recollection", "mnist", ("activation",)) == "recollection:activation=relu"
+    assert pinned("recollection:entropy=true", "colour", ("activation",)) == "recollection:entropy=true,activation=relu"
+    assert pinned("recollection:activation=elu", "mnist", ("activation",)) is None  # it names what it ran
+    assert pinned("recollection:code_side=2", "colour", ("ranges", "activation")) == (
+        "recollection:code_side=2,ranges=false,activation=relu")
+    assert pinned("jpeg:quality=auto", "mnist", ("activation",)) is None
+    with pytest.raises(KeyError):
+        pinned("recollection", "mnist", ("colour",))
+    cell = next(c for c in CONFIGS["frontier-split-mnist"].cells() if c.store == "recollection" and c.seed == 0)
+    result = CellResult(cell.config(), AccuracyMatrix.from_rows([[0.5]], [10]), 0.5, 3, 30, 40, 1.0)
+    write_json(tmp_path / f"{cell.key}.json", result.to_json())
+    main([str(tmp_path), "--pin", "activation", "--pin-ranges"])
+    assert "1 cell(s) re-keyed" in capsys.readouterr().out
+    [new] = [p.name for p in tmp_path.glob("*.json")]
+    assert replace(cell, store="recollection:activation=relu").key + ".json" == new

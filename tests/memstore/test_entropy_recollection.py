@@ -168,9 +168,12 @@ def test_holds_more_items_than_fixed_width_once_fitted_on_low_entropy_codes() ->
     fixed = RecollectionStore(budget, (1, 8, 8), 4, latents=48, classes=10, seed=0, stabilisation=untrained)
     coded = EntropyCodedRecollectionStore(budget, (1, 8, 8), 4, latents=48, classes=10, seed=0,
                                           stabilisation=untrained)
+    prototypes, y = random_items(3, (1, 8, 8), 4, torch.Generator().manual_seed(0))
+    pick = torch.randint(3, (400,), generator=torch.Generator().manual_seed(1))
     for store in (fixed, coded):
-        stream(store, 400)
-    assert len(coded) > len(fixed)  # an untrained dVAE's codes carry far less than 4 bits a latent
+        for start in range(0, 400, 10):
+            store.write(prototypes[pick[start:start + 10]], y[pick[start:start + 10]])
+    assert len(coded) > len(fixed)  # three distinct items: codes of at most log2(3) bits a latent, not 4
 
 
 def test_end_task_refits() -> None:
