@@ -293,7 +293,8 @@ class OnlineDVAE:
         return self._activation
 
     def describe(self) -> dict[str, Any]:
-        return {"latents": self.latents, "classes": self.classes, "code_side": self.code_side, "ranges": self.ranges}
+        return {"latents": self.latents, "classes": self.classes, "code_side": self.code_side, "ranges": self.ranges,
+                "activation": self.activation}
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "codec": self.codec.get_config(),
