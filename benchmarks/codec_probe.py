@@ -33,7 +33,7 @@ from memstore.codecs.dvae import DVAECodec
 from .datasets import load_dataset
 from .models import MLPSpec
 
-__all__ = ["ProbeResult", "probe"]
+__all__ = ["ProbeResult", "mixed_accuracies", "predictions", "probe"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class ProbeResult:
     inactive_units: float  # share of the decoder's first-layer channels negative for every random code
 
 
-def _classifier(x: Tensor, y: Tensor, test_x: Tensor, num_classes: int, seed: int) -> Tensor:
+def predictions(x: Tensor, y: Tensor, test_x: Tensor, num_classes: int, seed: int) -> Tensor:
     """Each test image's class by the MLP trained on (x, y) (:class:`MLPSpec`, centred on ``x``'s mean)."""
     generator = torch.Generator().manual_seed(seed)
     model = MLPSpec((400, 400), centre=True).seeded(tuple(x.shape[1:]), num_classes, seed, calibration=x)
@@ -60,6 +60,19 @@ def _classifier(x: Tensor, y: Tensor, test_x: Tensor, num_classes: int, seed: in
             optimiser.step()
     with torch.no_grad():
         return model(test_x).argmax(1)
+
+
+def mixed_accuracies(recon: Tensor, x: Tensor, y: Tensor, test_x: Tensor, test_y: Tensor, num_classes: int,
+                     seed: int, newest: tuple[int, ...] | None = None) -> tuple[float, float, float]:
+    """Test accuracies (%) of MLP (a) on ``recon``, and of MLP (b) (``recon`` of the old classes, ``x`` of the
+    ``newest``, by default the last two class ids) on the old classes and on the newest (see the module docstring)."""
+    newest_ids = torch.tensor(newest if newest is not None else (num_classes - 2, num_classes - 1))
+    old = ~torch.isin(y, newest_ids)
+    hits = predictions(recon, y, test_x, num_classes, seed) == test_y
+    mixed_hits = predictions(torch.where(old[:, None, None, None], recon, x), y, test_x, num_classes, seed) == test_y
+    test_old = ~torch.isin(test_y, newest_ids)
+    return (round(100 * hits.float().mean().item(), 1), round(100 * mixed_hits[test_old].float().mean().item(), 1),
+            round(100 * mixed_hits[~test_old].float().mean().item(), 1))
 
 
 def probe(dataset: str, latents: int, classes: int, code_side: int, ranges: bool, *, steps: int = 2000,
@@ -76,17 +89,11 @@ def probe(dataset: str, latents: int, classes: int, code_side: int, ranges: bool
         codec.train_step(x[torch.randint(0, x.shape[0], (20,), generator=draws)], draws)
     with torch.no_grad():
         recon = torch.cat([codec.decode(codec.encode(x[i:i + 500])) for i in range(0, x.shape[0], 500)])
-    old = y < data.num_classes - 2
-    mixed = torch.where(old[:, None, None, None], recon, x)
-    hits = _classifier(recon, y, test_x, data.num_classes, seed + 2) == test_y
-    mixed_hits = _classifier(mixed, y, test_x, data.num_classes, seed + 2) == test_y
-    test_old = test_y < data.num_classes - 2
+    on_recon, old_mixed, new_mixed = mixed_accuracies(recon, x, y, test_x, test_y, data.num_classes, seed + 2)
     return ProbeResult(
         l1=round((recon - x).abs().mean().item(), 4),
         colour_error=round((recon.mean((2, 3)) - x.mean((2, 3))).abs().mean().item(), 4),
-        on_reconstructions=round(100 * hits.float().mean().item(), 1),
-        old_classes_mixed=round(100 * mixed_hits[test_old].float().mean().item(), 1),
-        new_classes_mixed=round(100 * mixed_hits[~test_old].float().mean().item(), 1),
+        on_reconstructions=on_recon, old_classes_mixed=old_mixed, new_classes_mixed=new_mixed,
         inactive_units=round(codec.model.inactive_decoder_units(
             codec.model.random_codes(512, torch.Generator().manual_seed(seed + 4))), 3))
 

@@ -4,9 +4,13 @@
 the decoder has moved on (decision 0028). The budget must hold every stream image (200 raw images' worth holds all
 1,347 digits), so slot ``i`` holds the ``i``-th image and no original has to be kept by the store. Per task it
 prints the held codes' mean L1, the same images passed through the final dVAE ("fresh"), the write-time meter and
-the mean image's L1::
+the mean image's L1. ``--examples-per-task`` takes the frontier's streams (1,000 a task) instead of every image.
+``--classify`` also trains :mod:`benchmarks.codec_probe`'s MLPs on the held recollections and tests them on real
+test images: on the recollections alone, and on the recollections of the old classes with the real images of the
+newest two (a replaying learner's position at the end of the stream)::
 
     python -m benchmarks.held_codes [--dataset digits --budget 200 --seed 0 --store recollection:refresh=true]
+    python -m benchmarks.held_codes --dataset colour-mnist --budget 100 --examples-per-task 1000 --classify
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import torch
 
 from memstore.stores.recollection import OnlineDVAE
 
+from .codec_probe import mixed_accuracies
 from .datasets import load_dataset
 from .parameters import resolve
 from .specs import STORES, BudgetSpec
@@ -26,10 +31,13 @@ from .streams import Split
 __all__ = ["held_and_fresh", "main"]
 
 
-def held_and_fresh(dataset: str, budget_images: int, seed: int, store_spec: str) -> dict[str, list[float] | float]:
-    """Per task: mean L1 of the held codes' decodings and of the final dVAE's round trip, against the originals."""
-    data = load_dataset(dataset)
-    stream = Split(examples_per_task=None).build(data, torch.Generator().manual_seed(seed))
+def held_and_fresh(dataset: str, budget_images: int, seed: int, store_spec: str, *,
+                   examples_per_task: int | None = None, classify: bool = False,
+                   data_root: str | None = None) -> dict[str, list[float] | float]:
+    """Per task: mean L1 of the held codes' decodings and of the final dVAE's round trip, against the originals;
+    with ``classify``, the probe MLPs' test accuracies on the held recollections (``mixed_accuracies``)."""
+    data = load_dataset(dataset, data_root)
+    stream = Split(examples_per_task=examples_per_task).build(data, torch.Generator().manual_seed(seed))
     budget = BudgetSpec(images=budget_images).resolve(data.item_shape, data.num_classes)
     store = resolve(store_spec, STORES, "store").build(budget, data.item_shape, data.num_classes, seed=seed,
                                                        num_tasks=None)
@@ -53,8 +61,16 @@ def held_and_fresh(dataset: str, budget_images: int, seed: int, store_spec: str)
         return [round(l1[a:b].mean().item(), 3) for a, b in zip(bounds[:-1], bounds[1:])]
 
     mean_image = (images.mean(0, keepdim=True) - images).abs().mean().item()
-    return {"held": per_task(held), "fresh": per_task(fresh), "write_time": round(store.distortion().l1, 3),
-            "mean_image": round(mean_image, 3)}
+    result = {"held": per_task(held), "fresh": per_task(fresh), "write_time": round(store.distortion().l1, 3),
+              "mean_image": round(mean_image, 3)}
+    if classify:
+        labels = torch.cat([task.train_y for task in stream])
+        newest = stream.tasks[-1].classes
+        on_held, old, new = mixed_accuracies(held, images, labels, data.test_x, data.test_y, data.num_classes,
+                                             seed + 2, newest)
+        on_real = mixed_accuracies(images, images, labels, data.test_x, data.test_y, data.num_classes, seed + 2)[0]
+        result |= {"mlp_on_real": on_real, "mlp_on_held": on_held, "mixed_old_classes": old, "mixed_newest_two": new}
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -63,9 +79,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", type=int, default=200, help="raw images' worth of bits (must hold the stream)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--store", default="recollection", help="a recollection spec, e.g. recollection:refresh=true")
+    parser.add_argument("--examples-per-task", type=int, default=None, help="images a task (default: all)")
+    parser.add_argument("--classify", action="store_true", help="also train and test the probe's MLPs on them")
+    parser.add_argument("--data-root", default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    print(held_and_fresh(args.dataset, args.budget, args.seed, args.store))
+    print(held_and_fresh(args.dataset, args.budget, args.seed, args.store, examples_per_task=args.examples_per_task,
+                         classify=args.classify, data_root=args.data_root))
 
 
 if __name__ == "__main__":

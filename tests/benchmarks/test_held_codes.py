@@ -21,3 +21,13 @@ def test_a_budget_that_cannot_hold_the_stream_is_refused() -> None:
         held_and_fresh("digits", 1, 0, "recollection:latents=4,classes=2,steps=0")
     with pytest.raises(ValueError, match="not a store of dVAE codes"):
         held_and_fresh("digits", 200, 0, "raw")
+
+
+@pytest.mark.filterwarnings("ignore::memstore.distortion.CollapseWarning")
+def test_classify_trains_the_probe_mlps_on_the_held_recollections() -> None:
+    report = held_and_fresh("digits", 200, 0, "recollection:latents=4,classes=2,steps=0", examples_per_task=60,
+                            classify=True)
+    assert len(report["held"]) == 5
+    # four binary latents of a random dVAE carry almost no class; the real images and the newest task's do
+    assert report["mlp_on_held"] < 40 < report["mlp_on_real"]
+    assert report["mixed_old_classes"] < 40 < report["mixed_newest_two"]
