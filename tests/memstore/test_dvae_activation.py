@@ -70,7 +70,7 @@ def test_relu_and_elu_models_decode_differently() -> None:
     assert not torch.allclose(relu.decode(codes), elu.decode(codes))  # same weights: only the activation differs
 
 
-def test_configs_saved_before_0037_reopen_with_relu(tmp_path: Any) -> None:
+def test_configs_saved_before_0037_reopen_with_relu() -> None:
     config = DVAECodec((1, 8, 8), 5, 3, activation="relu").get_config()
     del config["activation"]
     assert DVAECodec.from_config(config).config.activation == "relu"
