@@ -39,7 +39,11 @@ from ..nn.dvae import DiscreteVAE, DVAEConfig
 from . import ranges as channel_ranges
 from .base import FixedWidthCodec
 
-__all__ = ["DVAECodec"]
+__all__ = ["OLD_CONFIG_DEFAULTS", "DVAECodec"]
+
+#: what a key absent from a saved config means: it was saved before the decision that added the key and ran as
+#: then (the paper's 2×2 code map before 0029, no ranges before 0036, ReLU before 0037)
+OLD_CONFIG_DEFAULTS = {"code_side": 2, "ranges": False, "activation": "relu"}
 
 
 class DVAECodec(FixedWidthCodec):
@@ -180,5 +184,5 @@ class DVAECodec(FixedWidthCodec):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> DVAECodec:
-        """The codec ``config`` names; one saved before decision 0037 names no activation and ran ReLU."""
-        return cls(**{"activation": "relu", **{k: v for k, v in config.items() if k != "id"}})
+        """The codec ``config`` names; keys absent from an old config as :data:`OLD_CONFIG_DEFAULTS` says."""
+        return cls(**{**OLD_CONFIG_DEFAULTS, **{k: v for k, v in config.items() if k != "id"}})

@@ -42,7 +42,7 @@ from torch import Tensor
 from ..budget import Budget, param_bits
 from ..checks import LR_MAX, check_int, check_real
 from ..codecs.base import nested_codec_config
-from ..codecs.dvae import DVAECodec
+from ..codecs.dvae import OLD_CONFIG_DEFAULTS, DVAECodec
 from ..errors import InvalidInputError
 from ..nn.dvae import DiscreteVAE, check_activation, check_code_side, usable_device
 from ..policies import Policy
@@ -115,10 +115,8 @@ def _latent_shape_of(codec: Any, item_shape: Any) -> dict[str, Any]:
     ``dvae``); InvalidInputError else."""
     dvae = codec.get("dvae", codec) if isinstance(codec, dict) else codec
     dvae = nested_codec_config(dvae, DVAECodec.codec_id, item_shape, "dVAE")
-    # configs saved before decision 0029 have no code_side (the paper's 2×2 map), before 0036 no ranges (none),
-    # before 0037 no activation (ReLU)
     keys = ("latents", "classes", "tau", "code_side", "ranges", "activation")
-    return {"code_side": 2, "ranges": False, "activation": "relu", **{key: dvae[key] for key in keys if key in dvae}}
+    return {**OLD_CONFIG_DEFAULTS, **{key: dvae[key] for key in keys if key in dvae}}
 
 
 class OnlineDVAE:
