@@ -1,12 +1,14 @@
 """What a RecollectionStore's held codes decode to at the end of a stream, against the images they were made from.
 
 ``distortion()`` measures each item's round trip when it is written; this measures it when the stream is over, after
-the decoder has moved on (decision 0028). The budget must hold every stream image (200 raw images' worth holds all
+the decoder has moved on (decision 0028), beside each code as it decoded right after its write (what codes written
+by a barely trained dVAE lose, apart from what drift loses later). The budget must hold every stream image (200 raw images' worth holds all
 1,347 digits), so slot ``i`` holds the ``i``-th image and no original has to be kept by the store. Per task it
-prints the held codes' mean L1, the same images passed through the final dVAE ("fresh"), the write-time meter and
-the mean image's L1. ``--examples-per-task`` takes the frontier's streams (1,000 a task) instead of every image.
+prints the held codes' mean L1, the same codes as decoded right after their write ("written"), the same images
+passed through the final dVAE ("fresh"), the write-time meter and the mean image's L1. ``--examples-per-task`` takes the frontier's streams (1,000 a task) instead of every image.
 ``--classify`` also trains :mod:`benchmarks.codec_probe`'s MLPs on the held recollections and tests them on real
-test images: on the recollections alone, and on the recollections of the old classes with the real images of the
+test images: on the recollections alone (and on the final dVAE's fresh round trip of the same images, which tells
+the decoder's drift from what the code can carry at all), and on the recollections of the old classes with the real images of the
 newest two (a replaying learner's position at the end of the stream)::
 
     python -m benchmarks.held_codes [--dataset digits --budget 200 --seed 0 --store recollection:refresh=true]
@@ -34,7 +36,8 @@ __all__ = ["held_and_fresh", "main"]
 def held_and_fresh(dataset: str, budget_images: int, seed: int, store_spec: str, *,
                    examples_per_task: int | None = None, classify: bool = False,
                    data_root: str | None = None) -> dict[str, list[float] | float]:
-    """Per task: mean L1 of the held codes' decodings and of the final dVAE's round trip, against the originals;
+    """Per task: mean L1 of the held codes' decodings at the end and right after their write, and of the final
+    dVAE's round trip, against the originals;
     with ``classify``, the probe MLPs' test accuracies on the held recollections (``mixed_accuracies``)."""
     data = load_dataset(dataset, data_root)
     stream = Split(examples_per_task=examples_per_task).build(data, torch.Generator().manual_seed(seed))
@@ -43,14 +46,16 @@ def held_and_fresh(dataset: str, budget_images: int, seed: int, store_spec: str,
                                                        num_tasks=None)
     if not isinstance(store, OnlineDVAE):
         raise ValueError(f"{store_spec!r} is not a store of dVAE codes")
-    originals = []
+    originals, written = [], []
     for task in stream:
         for x, y in task.batches(10):
             store.write(x, y)
             originals.append(x)
+            if len(store) != sum(map(len, originals)):
+                raise ValueError(f"the store held {len(store)} of {sum(map(len, originals))} images: give a larger "
+                                 "--budget")
+            written.append(store.read(np.arange(len(store) - len(x), len(store))).x)
     images = torch.cat(originals)
-    if len(store) != images.shape[0]:
-        raise ValueError(f"the store held {len(store)} of {images.shape[0]} images: give a larger --budget")
     held = torch.cat([store.read(np.arange(i, min(i + 500, len(store)))).x for i in range(0, len(store), 500)])
     codec = store.learned_codec  # its round trip, channel ranges included where the codes carry them
     fresh = codec.decode(codec.encode(images))
@@ -61,16 +66,20 @@ def held_and_fresh(dataset: str, budget_images: int, seed: int, store_spec: str,
         return [round(l1[a:b].mean().item(), 3) for a, b in zip(bounds[:-1], bounds[1:])]
 
     mean_image = (images.mean(0, keepdim=True) - images).abs().mean().item()
-    result = {"held": per_task(held), "fresh": per_task(fresh), "write_time": round(store.distortion().l1, 3),
+    result = {"held": per_task(held), "written": per_task(torch.cat(written)), "fresh": per_task(fresh),
+              "write_time": round(store.distortion().l1, 3),
               "mean_image": round(mean_image, 3)}
     if classify:
         labels = torch.cat([task.train_y for task in stream])
         newest = stream.tasks[-1].classes
         on_held, old, new = mixed_accuracies(held, images, labels, data.test_x, data.test_y, data.num_classes,
                                              seed + 2, newest)
-        real_hits = predictions(images, labels, data.test_x, data.num_classes, seed + 2) == data.test_y
-        on_real = round(100 * real_hits.float().mean().item(), 1)
-        result |= {"mlp_on_real": on_real, "mlp_on_held": on_held, "mixed_old_classes": old, "mixed_newest_two": new}
+        def accuracy_trained_on(x: torch.Tensor) -> float:
+            hits = predictions(x, labels, data.test_x, data.num_classes, seed + 2) == data.test_y
+            return round(100 * hits.float().mean().item(), 1)
+
+        result |= {"mlp_on_real": accuracy_trained_on(images), "mlp_on_fresh": accuracy_trained_on(fresh),
+                   "mlp_on_held": on_held, "mixed_old_classes": old, "mixed_newest_two": new}
     return result
 
 

@@ -44,7 +44,7 @@ from ..checks import LR_MAX, check_int, check_real
 from ..codecs.base import nested_codec_config
 from ..codecs.dvae import OLD_CONFIG_DEFAULTS, DVAECodec
 from ..errors import InvalidInputError
-from ..nn.dvae import DiscreteVAE, check_activation, check_code_side, usable_device
+from ..nn.dvae import DiscreteVAE, DVAEConfig, check_activation, check_code_side, usable_device
 from ..policies import Policy
 from .items import ItemStore, choose
 from .latent_design import LatentDesign, default_latents, ranges_for
@@ -119,6 +119,15 @@ def _latent_shape_of(codec: Any, item_shape: Any) -> dict[str, Any]:
     return {**OLD_CONFIG_DEFAULTS, **{key: dvae[key] for key in keys if key in dvae}}
 
 
+def _check_same_shape(given: DVAEConfig, own: DVAEConfig) -> None:
+    """A pretrained dVAE must be the store's own shape in every field, or its codes would mean something else."""
+    differing = [f.name for f in dataclasses.fields(DVAEConfig) if getattr(given, f.name) != getattr(own, f.name)]
+    if differing:
+        wanted = ", ".join(f"{name}={getattr(given, name)!r}" for name in differing)
+        mine = ", ".join(f"{name}={getattr(own, name)!r}" for name in differing)
+        raise InvalidInputError(f"dvae has {wanted}, the store {mine}: pass {wanted} to use it")
+
+
 class OnlineDVAE:
     """What a store of dVAE codes does whatever engine holds the codes: Algorithm 1, choosing what its learned codec
     (:class:`DVAECodec`, which owns the dVAE, its Adam optimiser and its training step) trains on.
@@ -163,12 +172,15 @@ class OnlineDVAE:
 
     def _init_dvae(self, dvae: DiscreteVAE | dict[str, Tensor] | None, device: torch.device) -> None:
         self.learned_codec.to(device)
-        if isinstance(dvae, DiscreteVAE) and dvae.config.activation != self._activation:
-            raise InvalidInputError(f"dvae uses {dvae.config.activation!r} between layers, the store "
-                                    f"{self._activation!r}: pass activation={dvae.config.activation!r}")
+        if isinstance(dvae, DiscreteVAE):
+            _check_same_shape(dvae.config, self.model.config)
         if dvae is not None:
             state = dvae.state_dict() if isinstance(dvae, DiscreteVAE) else dvae
-            self.model.load_state_dict(state)
+            try:
+                self.model.load_state_dict(state)
+            except (RuntimeError, TypeError, AttributeError) as exc:
+                raise InvalidInputError(f"dvae's weights do not fit the store's dVAE "
+                                        f"{self.model.config.to_dict()}: {exc}") from exc
         self.recollections_used = 0  # decoded recollections trained on (a measurement, not state)
         self._anchor: DiscreteVAE | None = None  # the dVAE as it was at the last snapshot (anchor_every)
 

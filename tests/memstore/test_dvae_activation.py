@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -105,3 +106,16 @@ def test_a_pretrained_dvae_of_another_activation_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="pass activation='relu'"):
         RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, dvae=relu)
     assert RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, dvae=relu, activation="relu").activation == "relu"
+
+
+@pytest.mark.parametrize("store_type", STORES)
+def test_a_pretrained_dvae_of_another_shape_is_refused_by_name(store_type: type) -> None:
+    own = store_type(Budget(10**5), (1, 8, 8), 10, **TINY).model.config
+    for change in ({"tau": own.tau * 2}, {"latents": own.latents + 1}, {"code_side": 4}):
+        other = DiscreteVAE(dataclasses.replace(own, **change), torch.Generator().manual_seed(0))
+        name, value = next(iter(change.items()))
+        with pytest.raises(InvalidInputError, match=f"pass {name}={value!r}"):
+            store_type(Budget(10**5), (1, 8, 8), 10, **TINY, dvae=other)
+    wrong = DiscreteVAE(dataclasses.replace(own, latents=own.latents + 1), torch.Generator().manual_seed(0))
+    with pytest.raises(InvalidInputError, match="do not fit the store's dVAE"):
+        store_type(Budget(10**5), (1, 8, 8), 10, **TINY, dvae=wrong.state_dict())
