@@ -2,14 +2,15 @@
 
 ``distortion()`` measures each item's round trip when it is written; this measures it when the stream is over, after
 the decoder has moved on (decision 0028), beside each code as it decoded right after its write (what codes written
-by a barely trained dVAE lose, apart from what drift loses later). The budget must hold every stream image (200 raw images' worth holds all
-1,347 digits), so slot ``i`` holds the ``i``-th image and no original has to be kept by the store. Per task it
-prints the held codes' mean L1, the same codes as decoded right after their write ("written"), the same images
-passed through the final dVAE ("fresh"), the write-time meter and the mean image's L1. ``--examples-per-task`` takes the frontier's streams (1,000 a task) instead of every image.
-``--classify`` also trains :mod:`benchmarks.codec_probe`'s MLPs on the held recollections and tests them on real
-test images: on the recollections alone (and on the final dVAE's fresh round trip of the same images, which tells
-the decoder's drift from what the code can carry at all), and on the recollections of the old classes with the real images of the
-newest two (a replaying learner's position at the end of the stream)::
+by a barely trained dVAE lose, apart from what drift loses later). The budget must hold every stream image (200 raw
+images' worth holds all 1,347 digits), so slot ``i`` holds the ``i``-th image and no original has to be kept by the
+store. Per task it prints the held codes' mean L1, the same codes as decoded right after their write ("written"),
+the same images passed through the final dVAE ("fresh"), the write-time meter and the mean image's L1.
+``--examples-per-task`` takes the frontier's streams (1,000 a task) instead of every image. ``--classify`` also
+trains :mod:`benchmarks.codec_probe`'s MLPs on the held recollections and tests them on real test images: on the
+recollections alone (and on the final dVAE's fresh round trip of the same images, which tells what the code can
+carry at all from what the held codes kept), and on the recollections of the old classes with the real images of
+the newest two (a replaying learner's position at the end of the stream)::
 
     python -m benchmarks.held_codes [--dataset digits --budget 200 --seed 0 --store recollection:refresh=true]
     python -m benchmarks.held_codes --dataset colour-mnist --budget 100 --examples-per-task 1000 --classify
@@ -74,6 +75,7 @@ def held_and_fresh(dataset: str, budget_images: int, seed: int, store_spec: str,
         newest = stream.tasks[-1].classes
         on_held, old, new = mixed_accuracies(held, images, labels, data.test_x, data.test_y, data.num_classes,
                                              seed + 2, newest)
+
         def accuracy_trained_on(x: torch.Tensor) -> float:
             hits = predictions(x, labels, data.test_x, data.num_classes, seed + 2) == data.test_y
             return round(100 * hits.float().mean().item(), 1)
