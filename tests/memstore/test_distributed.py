@@ -61,34 +61,39 @@ def _worker(rank: int, port: int, mode: str, out: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD)
     try:
-        folder = Path(out)
-        if mode == "mismatched":  # rank 1 builds its replica with another seed; its shard takes the whole budget
-            errors = []
-            for build in (lambda: ReplicatedMemory(RawStore(BUDGET, SHAPE, CLASSES, seed=7 + rank)),
-                          lambda: ShardedMemory(RawStore(BUDGET if rank else shard_budget(BUDGET, 0, WORLD), SHAPE,
-                                                         CLASSES, seed=0), BUDGET)):
-                try:
-                    build()
-                    errors.append(None)
-                except InvalidInputError as exc:
-                    errors.append(str(exc))
-            (folder / f"rank-{rank}.pkl").write_bytes(pickle.dumps(errors))
-            return
-        if mode == "replicated":
-            memory = ReplicatedMemory(RawStore(BUDGET, SHAPE, CLASSES, seed=7))
-            charged = _train(memory, rank, BUDGET)
-            memory.save(folder / "saved.zarr")
-        else:
-            share = shard_budget(BUDGET, rank, WORLD)
-            store = (RawStore if rank == 0 else JPEGStore)(share, SHAPE, CLASSES, seed=7 + rank)
-            memory = ShardedMemory(store, BUDGET)
-            charged = _train(memory, rank, BUDGET)
-            memory.save(folder)
-        result = {"state": memory.store.state_dict(), "charged": charged, "len": len(memory.store),
-                  "sent": memory.bytes_sent, "sample": memory.sample(5).keys}
-        (folder / f"rank-{rank}.pkl").write_bytes(pickle.dumps(result))
+        _work(rank, mode, Path(out))
+        dist.barrier()  # no rank tears the group down while another is still in a collective with it
     finally:
         dist.destroy_process_group()
+
+
+def _work(rank: int, mode: str, folder: Path) -> None:
+    """One rank's part of ``mode``: its results pickled to ``folder / rank-<rank>.pkl``."""
+    if mode == "mismatched":  # rank 1 builds its replica with another seed; its shard takes the whole budget
+        errors = []
+        for build in (lambda: ReplicatedMemory(RawStore(BUDGET, SHAPE, CLASSES, seed=7 + rank)),
+                      lambda: ShardedMemory(RawStore(BUDGET if rank else shard_budget(BUDGET, 0, WORLD), SHAPE,
+                                                     CLASSES, seed=0), BUDGET)):
+            try:
+                build()
+                errors.append(None)
+            except InvalidInputError as exc:
+                errors.append(str(exc))
+        (folder / f"rank-{rank}.pkl").write_bytes(pickle.dumps(errors))
+        return
+    if mode == "replicated":
+        memory = ReplicatedMemory(RawStore(BUDGET, SHAPE, CLASSES, seed=7))
+        charged = _train(memory, rank, BUDGET)
+        memory.save(folder / "saved.zarr")
+    else:
+        share = shard_budget(BUDGET, rank, WORLD)
+        store = (RawStore if rank == 0 else JPEGStore)(share, SHAPE, CLASSES, seed=7 + rank)
+        memory = ShardedMemory(store, BUDGET)
+        charged = _train(memory, rank, BUDGET)
+        memory.save(folder)
+    result = {"state": memory.store.state_dict(), "charged": charged, "len": len(memory.store),
+              "sent": memory.bytes_sent, "sample": memory.sample(5).keys}
+    (folder / f"rank-{rank}.pkl").write_bytes(pickle.dumps(result))
 
 
 def _run(mode: str, tmp_path: Path) -> list[dict]:
