@@ -47,15 +47,15 @@ def held_and_fresh(dataset: str, budget_images: int, seed: int, store_spec: str,
                                                        num_tasks=None)
     if not isinstance(store, OnlineDVAE):
         raise ValueError(f"{store_spec!r} is not a store of dVAE codes")
-    originals, written = [], []
+    originals, written, seen = [], [], 0
     for task in stream:
         for x, y in task.batches(10):
             store.write(x, y)
             originals.append(x)
-            if len(store) != sum(map(len, originals)):
-                raise ValueError(f"the store held {len(store)} of {sum(map(len, originals))} images: give a larger "
-                                 "--budget")
-            written.append(store.read(np.arange(len(store) - len(x), len(store))).x)
+            seen += len(x)
+            if len(store) != seen:
+                raise ValueError(f"the store held {len(store)} of {seen} images: give a larger --budget")
+            written.append(store.read(np.arange(seen - len(x), seen)).x)
     images = torch.cat(originals)
     held = torch.cat([store.read(np.arange(i, min(i + 500, len(store)))).x for i in range(0, len(store), 500)])
     codec = store.learned_codec  # its round trip, channel ranges included where the codes carry them

@@ -176,11 +176,7 @@ class OnlineDVAE:
             _check_same_shape(dvae.config, self.model.config)
         if dvae is not None:
             state = dvae.state_dict() if isinstance(dvae, DiscreteVAE) else dvae
-            try:
-                self.model.load_state_dict(state)
-            except (RuntimeError, TypeError, AttributeError) as exc:
-                raise InvalidInputError(f"dvae's weights do not fit the store's dVAE "
-                                        f"{self.model.config.to_dict()}: {exc}") from exc
+            self.model.load_state_dict(self._fitting_weights(state, "dvae's weights"))
         self.recollections_used = 0  # decoded recollections trained on (a measurement, not state)
         self._anchor: DiscreteVAE | None = None  # the dVAE as it was at the last snapshot (anchor_every)
 
@@ -327,8 +323,9 @@ class OnlineDVAE:
                 "anchor": anchor}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        weights = self._weights(state, "dvae")
-        anchor_weights = self._weights(state, "anchor") if state.get("anchor") else None  # none saved before 0028
+        weights = self._fitting_weights(state["dvae"], "the weights in state 'dvae'")
+        anchor_weights = (self._fitting_weights(state["anchor"], "the weights in state 'anchor'")
+                          if state.get("anchor") else None)  # none saved before 0028
         optimiser = self.learned_codec.optimiser_from(state["adam"])  # built first: a bad state changes nothing
         super().load_state_dict(state)
         self.model.load_state_dict(weights)
@@ -338,13 +335,17 @@ class OnlineDVAE:
             self._anchor = self.learned_codec.snapshot()
             self._anchor.load_state_dict(anchor_weights)
 
-    def _weights(self, state: dict[str, Any], key: str) -> dict[str, Tensor]:
-        """``state[key]`` as dVAE weights; InvalidInputError unless they fit this store's architecture."""
-        weights = {name: torch.as_tensor(value) for name, value in state[key].items()}
+    def _fitting_weights(self, weights: Any, what: str) -> dict[str, Tensor]:
+        """``weights`` (a state dict: saved, or a pretrained ``dvae=``) as tensors; InvalidInputError naming ``what``
+        unless they fit this store's dVAE, name by name and shape by shape."""
+        try:
+            fitted = {name: torch.as_tensor(value) for name, value in weights.items()}
+        except (AttributeError, TypeError, ValueError, RuntimeError) as exc:
+            raise InvalidInputError(f"{what} are not a state dict of tensors: {exc}") from exc
         expected = self.model.state_dict()
-        if weights.keys() != expected.keys() or any(weights[k].shape != expected[k].shape for k in expected):
-            raise InvalidInputError(f"state {key!r} does not match this store's dVAE architecture")
-        return weights
+        if fitted.keys() != expected.keys() or any(fitted[k].shape != expected[k].shape for k in expected):
+            raise InvalidInputError(f"{what} do not fit the store's dVAE {self.model.config.to_dict()}")
+        return fitted
 
 
 class RecollectionStore(OnlineDVAE, ItemStore):
