@@ -1,7 +1,7 @@
 """Re-key cells recorded under spec names that decision 0033 retired (:mod:`benchmarks.renamed`), and, with
 ``--pin NAME``, recollection cells recorded before a decision changed what the store's default text means.
 
-    python -m benchmarks.rekey DIR [DIR ...] [--pin ranges] [--pin activation] [--dry-run]
+    python -m benchmarks.rekey DIR [DIR ...] [--pin ranges] [--pin activation] [--pin warmup] [--dry-run]
 
 Each ``DIR`` holds a runner's cell files (``OUT/cells``). A cell whose learner or store text uses a retired name is
 rewritten under the new text: its ``config`` names the new text, its file the new key (the same digest rule as
@@ -11,7 +11,8 @@ for cells recorded before its decision) writes what a recollection store ran int
 because the default text now means something else:
 
 - ``ranges`` (decision 0036, cells before 2026-12-05): ``ranges=false`` on colour items;
-- ``activation`` (decision 0037, also 2026-12-05, after 0036): ``activation=relu`` on every dataset.
+- ``activation`` (decision 0037, also 2026-12-05, after 0036): ``activation=relu`` on every dataset;
+- ``warmup`` (decision 0038, 2026-12-05, after 0037): ``warmup_steps=0`` on colour items.
 
 ``--pin-ranges`` is ``--pin ranges``.
 """
@@ -47,7 +48,8 @@ class Pin:
         return name == "recollection" and not named and (self.datasets is None or dataset in self.datasets)
 
 
-PINS = {"ranges": Pin("ranges", "false", COLOUR_DATASETS), "activation": Pin("activation", "relu")}
+PINS = {"ranges": Pin("ranges", "false", COLOUR_DATASETS), "activation": Pin("activation", "relu"),
+        "warmup": Pin("warmup_steps", "0", COLOUR_DATASETS)}
 
 
 def pinned(store: str | None, dataset: str, pins: tuple[str, ...]) -> str | None:
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print what would be renamed, change nothing")
     parser.add_argument("--pin", action="append", choices=sorted(PINS), default=[],
                         help="write what recollection cells recorded before a decision ran: ranges=false on colour "
-                             "items (0036), activation=relu (0037); repeatable")
+                             "items (0036), activation=relu (0037), warmup_steps=0 on colour items (0038); repeatable")
     parser.add_argument("--pin-ranges", action="append_const", const="ranges", dest="pin", help="--pin ranges")
     args = parser.parse_args(argv)
     for directory in args.dirs:

@@ -205,7 +205,7 @@ class RecollectionSpec:
     entropy: bool = False
     refresh: bool = field(default=False, metadata={"since": "2026-12-02"})
     coder: str = field(default="range", metadata={"since": "2026-12-02"})
-    warmup_steps: int = field(default=0, metadata={"since": "2026-12-04"})
+    warmup_steps: int | None = field(default=None, metadata={"since": "2026-12-04"})
     warmup_per_item: int = field(default=9, metadata={"since": "2026-12-04"})
     anchor_every: int = field(default=100, metadata={"since": "2026-12-04"})
     code_side: int | None = field(default=None, metadata={"since": "2026-12-04"})

@@ -85,7 +85,8 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         ranges = ranges_for(ranges, item_shape)
         self._init_settings(latents, classes, tau, code_side, ranges, activation, stabilisation,
                             lambda side: default_latents(budget, item_shape, num_classes, expected_items=expected_items,
-                                                         num_tasks=num_tasks, code_side=side, ranges=ranges))
+                                                         num_tasks=num_tasks, code_side=side, ranges=ranges),
+                            item_shape, dvae is not None)
         target = usable_device(device)
         super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks, path=path)
         self._init_dvae(dvae, target)

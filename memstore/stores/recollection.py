@@ -16,8 +16,9 @@ N is one step per incoming item by default (their per-example loop), and (c, l) 
 (:func:`~memstore.stores.latent_design.default_latents`); decision 0021 gives the measurements. The anchor (every
 100 items by default; before the first one the current decoder decodes and no code term is added) is decision 0028:
 without it the decoder drifts away from the codes stored early, which then decode to blurs of the mean image. It is
-not in the paper (``Stabilisation(anchor_every=0)`` is their Algorithm 1; ``refresh=True`` re-encodes the
-recollections instead, decision 0021's earlier remedy).
+not in the paper (``Stabilisation(anchor_every=0, warmup_steps=0)`` is their Algorithm 1; ``refresh=True``
+re-encodes the recollections instead, decision 0021's earlier remedy). Nor is the warm-up, on by default on colour
+items only (:func:`warmup_for`, decision 0038).
 
 Bits (docs/backends/recollection.md): c·ceil(log2 l) per item + label (+ task id); the dVAE's float32 parameters are
 ``Ledger.models`` and count against the budget only under ``Budget(charge_models=True)`` (their Table 3's total
@@ -40,7 +41,7 @@ import torch
 from torch import Tensor
 
 from ..budget import Budget, param_bits
-from ..checks import LR_MAX, check_int, check_real
+from ..checks import check_int, check_real
 from ..codecs.base import nested_codec_config
 from ..codecs.dvae import OLD_CONFIG_DEFAULTS, DVAECodec
 from ..errors import InvalidInputError
@@ -48,51 +49,9 @@ from ..nn.dvae import DiscreteVAE, DVAEConfig, check_activation, check_code_side
 from ..policies import Policy
 from .items import ItemStore, choose
 from .latent_design import LatentDesign, default_latents, ranges_for
+from .stabilisation import Stabilisation, warmup_for
 
 __all__ = ["OnlineDVAE", "RecollectionStore", "Stabilisation"]
-
-
-@dataclass(frozen=True)
-class Stabilisation:
-    """Algorithm 1's settings: ``steps`` (N) optimisation steps per write, each on one recollection batch of
-    ``batch_size`` decoded items mixed with the incoming batch; ``None`` (the default) is one step per incoming item,
-    the number of updates of their per-example loop whatever the write's batch size; Adam at ``lr``;
-    ``code_sampling`` draws random codes instead of buffer codes (their Table 4 baseline); ``refresh``: after the
-    steps, the recollections (decoded before them) are re-encoded into their slots by the updated encoder, so the
-    codes replayed most follow the dVAE instead of going stale (decision 0021; not in the paper); ``warmup_steps``:
-    extra steps, ``warmup_per_item`` per incoming item, spent on the first items of the stream, so that the codes
-    written early come from a trained dVAE; ``anchor_every``: every this many items seen the dVAE is copied, and
-    the recollections are decoded by that copy (the anchor) and also train the decoder on their stored codes, so the
-    held codes keep what they decoded to instead of drifting with the decoder (decision 0028; neither in the
-    paper). 0 turns either off."""
-
-    steps: int | None = None
-    batch_size: int = 10
-    lr: float = 1e-3
-    code_sampling: bool = False
-    refresh: bool = False
-    warmup_steps: int = 0
-    warmup_per_item: int = 9
-    anchor_every: int = 100
-
-    def __post_init__(self) -> None:
-        if self.steps is not None:
-            check_int("Stabilisation.steps", self.steps, low=0)
-        check_int("Stabilisation.batch_size", self.batch_size, low=0)
-        check_int("Stabilisation.warmup_steps", self.warmup_steps, low=0)
-        check_int("Stabilisation.warmup_per_item", self.warmup_per_item, low=0)
-        check_int("Stabilisation.anchor_every", self.anchor_every, low=0)
-        check_real("Stabilisation.lr", self.lr, low=0, high=LR_MAX, open_low=True)
-        for name in ("code_sampling", "refresh"):
-            if not isinstance(getattr(self, name), bool):
-                raise InvalidInputError(f"Stabilisation.{name} must be a bool, got {getattr(self, name)!r}")
-
-    def steps_for(self, incoming: int, seen: int = 0) -> int:
-        """N for a write of ``incoming`` items after ``seen`` items: ``steps`` (or one per incoming item), plus the
-        warm-up's share: ``warmup_per_item`` extra steps per incoming item until ``warmup_steps`` are spent."""
-        base = incoming if self.steps is None else self.steps
-        spent = min(self.warmup_steps, self.warmup_per_item * seen)
-        return base + min(self.warmup_steps, self.warmup_per_item * (seen + incoming)) - spent
 
 
 @dataclass(frozen=True)
@@ -145,11 +104,13 @@ class OnlineDVAE:
 
     def _init_settings(self, latents: int | None, classes: int | None, tau: float, code_side: int | None,
                        ranges: bool, activation: str, stabilisation: Stabilisation | None,
-                       design: Callable[[int | None], LatentDesign]) -> None:
+                       design: Callable[[int | None], LatentDesign], item_shape: tuple[int, ...],
+                       pretrained: bool) -> None:
         """What the codec and Algorithm 1 need, set before the engine builds the codec; ``design(code_side)`` gives
         (c, l) and, when ``code_side`` is None, the code map's side, when neither c nor l is given (both or
         neither); given (c, l) keep the paper's 2×2 map unless ``code_side`` says otherwise. ``ranges`` is
-        :func:`~memstore.stores.latent_design.ranges_for`'s answer."""
+        :func:`~memstore.stores.latent_design.ranges_for`'s answer; the warm-up is :func:`warmup_for`'s (``pretrained``:
+        a ``dvae`` was given)."""
         self._ranges = ranges
         self._activation = check_activation(activation)
         if (latents is None) != (classes is None):
@@ -166,9 +127,10 @@ class OnlineDVAE:
         check_int("classes", classes, low=2)
         code_side = 2 if code_side is None else code_side
         self._latent_shape = (latents, classes, check_real("tau", tau, low=0, high=1e3, open_low=True), code_side)
-        self.stabilisation = stabilisation or Stabilisation()
-        if not isinstance(self.stabilisation, Stabilisation):
+        stabilisation = Stabilisation() if stabilisation is None else stabilisation
+        if not isinstance(stabilisation, Stabilisation):
             raise InvalidInputError(f"stabilisation must be a Stabilisation, got {type(stabilisation).__name__}")
+        self.stabilisation = warmup_for(stabilisation, item_shape, pretrained)
 
     def _init_dvae(self, dvae: DiscreteVAE | dict[str, Tensor] | None, device: torch.device) -> None:
         self.learned_codec.to(device)
@@ -393,7 +355,8 @@ class RecollectionStore(OnlineDVAE, ItemStore):
         ranges = ranges_for(ranges, item_shape)
         self._init_settings(latents, classes, tau, code_side, ranges, activation, stabilisation,
                             lambda side: default_latents(budget, item_shape, num_classes, expected_items=expected_items,
-                                                         num_tasks=num_tasks, code_side=side, ranges=ranges))
+                                                         num_tasks=num_tasks, code_side=side, ranges=ranges),
+                            item_shape, dvae is not None)
         target = usable_device(device)
         super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks, path=path)
         self._init_dvae(dvae, target)

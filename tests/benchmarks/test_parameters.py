@@ -20,7 +20,8 @@ def test_parameters_replace_fields_by_their_types() -> None:
     spec = resolve("recollection:latents=38,classes=2,steps=4,lr=3e-3,per_task=yes,anchor_every=0", STORES, "store")
     assert spec == RecollectionSpec(38, 2, steps=4, lr=3e-3, per_task=True, refresh=False, anchor_every=0)
     defaults = resolve("recollection", STORES, "store")
-    assert (defaults.refresh, defaults.anchor_every, defaults.warmup_steps) == (False, 100, 0)  # decision 0028
+    assert (defaults.refresh, defaults.anchor_every) == (False, 100)  # decision 0028
+    assert defaults.warmup_steps is None  # the store's choice: 5,000 on colour items, none on one channel (0038)
     recorded = resolve("recollection:refresh=true,anchor_every=0", STORES, "store")  # the cells before 0028
     assert (recorded.refresh, recorded.anchor_every) == (True, 0)
 
@@ -33,7 +34,8 @@ def test_the_recollection_spec_passes_its_stabilisation_to_the_store() -> None:
     assert store.stabilisation == Stabilisation(anchor_every=7, warmup_steps=3, warmup_per_item=2)
     colour = (3, 32, 32)  # decision 0029: the budget picks a 4×4 code map here unless the spec pins the paper's
     budget = Budget.images(100, colour, 10)
-    assert resolve("recollection", STORES, "store").build(budget, colour, 10, seed=0, num_tasks=None).code_side == 4
+    default = resolve("recollection", STORES, "store").build(budget, colour, 10, seed=0, num_tasks=None)
+    assert default.code_side == 4 and default.stabilisation.warmup_steps == 5000  # decision 0038
     pinned = resolve("recollection:code_side=2", STORES, "store").build(budget, colour, 10, seed=0, num_tasks=None)
     assert pinned.code_side == 2 and pinned.latents * pinned.classes <= 256
 

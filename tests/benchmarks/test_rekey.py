@@ -113,6 +113,10 @@ def test_pin_activation_keys_every_recollection_cell_as_it_ran(tmp_path, capsys)
     assert pinned("recollection:code_side=2", "colour", ("ranges", "activation")) == (
         "recollection:code_side=2,ranges=false,activation=relu")
     assert pinned("jpeg:quality=auto", "mnist", ("activation",)) is None
+    assert pinned("recollection:activation=relu", "colour-mnist", ("warmup",)) == (
+        "recollection:activation=relu,warmup_steps=0")  # decision 0038: colour cells before it had no warm-up
+    assert pinned("recollection", "mnist", ("warmup",)) is None  # one channel: still none by default
+    assert pinned("recollection:warmup_steps=5000", "colour", ("warmup",)) is None
     with pytest.raises(KeyError):
         pinned("recollection", "mnist", ("colour",))
     cell = next(c for c in CONFIGS["frontier-split-mnist"].cells() if c.store == "recollection" and c.seed == 0)

@@ -256,6 +256,28 @@ def test_warmup_front_loads_extra_steps_until_spent() -> None:
             Stabilisation(**bad)  # type: ignore[arg-type]
 
 
+def test_colour_items_warm_up_by_default_and_one_channel_does_not(tmp_path) -> None:
+    from memstore import EntropyCodedRecollectionStore
+    from memstore.stores.recollection import COLOUR_WARMUP_STEPS
+
+    colour, grey = (3, 8, 8), (1, 8, 8)
+    for store_type in (RecollectionStore, EntropyCodedRecollectionStore):
+        assert store_type(Budget(10**5), colour, 10, **TINY, seed=0).stabilisation.warmup_steps == COLOUR_WARMUP_STEPS
+        assert store_type(Budget(10**5), grey, 10, **TINY, seed=0).stabilisation.warmup_steps == 0
+    assert Stabilisation().warmup_steps is None  # the store chooses (decision 0038)
+    given = RecollectionStore(Budget(10**5), colour, 10, **TINY, seed=0, stabilisation=Stabilisation(warmup_steps=0))
+    assert given.stabilisation.warmup_steps == 0  # an explicit choice is kept
+    pretrained = RecollectionStore(Budget(10**5), colour, 10, **TINY, seed=0, dvae=given.model.state_dict())
+    assert pretrained.stabilisation.warmup_steps == 0  # a trained dVAE writes good codes from the first item
+    store = RecollectionStore(Budget(10**5), colour, 10, **TINY, seed=0, stabilisation=Stabilisation(batch_size=2))
+    store.write(*items(3, colour))
+    assert store.recollections_used == 0  # an empty buffer has no recollections: the steps train on x alone
+    store.write(*items(2, colour, seed=1))
+    assert store.recollections_used == (2 + 9 * 2) * 2  # one step per item plus the warm-up's 9, 2 recollections each
+    store.save(tmp_path / "colour.zarr")
+    assert open_store(tmp_path / "colour.zarr").stabilisation.warmup_steps == COLOUR_WARMUP_STEPS
+
+
 def test_stores_saved_before_the_warmup_and_the_anchor_reopen_without_them() -> None:
     store = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=0)
     config = store.config()
