@@ -258,7 +258,7 @@ def test_warmup_front_loads_extra_steps_until_spent() -> None:
 
 def test_colour_items_warm_up_by_default_and_one_channel_does_not(tmp_path) -> None:
     from memstore import EntropyCodedRecollectionStore
-    from memstore.stores.recollection import COLOUR_WARMUP_STEPS
+    from memstore.stores.stabilisation import COLOUR_WARMUP_STEPS
 
     colour, grey = (3, 8, 8), (1, 8, 8)
     for store_type in (RecollectionStore, EntropyCodedRecollectionStore):
