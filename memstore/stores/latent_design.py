@@ -29,7 +29,7 @@ from ..codecs.ranges import range_symbols
 from ..errors import InvalidInputError
 from ..nn.dvae import CODE_SIDES, DVAEConfig, check_code_side
 
-__all__ = ["LatentDesign", "default_latents", "design_latents", "ranges_for"]
+__all__ = ["LatentDesign", "colour_items", "default_latents", "design_latents", "ranges_for"]
 
 DEFAULT_RATIO = 50  # items held per raw image the budget holds, when the stream length does not lower it
 DEFAULT_MAX_FILTERS = 64  # widest default network: c·l ≤ 4 · 64
@@ -148,11 +148,17 @@ def default_latents(
         return max(wide or designs, key=lambda d: (d.capacity_bits, -d.code_side))
 
 
+def colour_items(item_shape: tuple[int, ...]) -> bool:
+    """Whether items have more than one channel: what the dVAE stores' colour defaults key on (channel ranges,
+    decision 0036; the warm-up, decision 0038)."""
+    return len(item_shape) > 0 and int(item_shape[0]) > 1
+
+
 def ranges_for(ranges: bool | None, item_shape: tuple[int, ...]) -> bool:
     """``ranges`` as given, or by default whether items have more than one channel (decision 0036: on colour items
     the dVAE otherwise spends its code on the colours and loses the shapes; on one channel the bytes buy little)."""
     if ranges is None:
-        return len(item_shape) > 0 and int(item_shape[0]) > 1
+        return colour_items(item_shape)
     if not isinstance(ranges, bool):
         raise InvalidInputError(f"ranges must be a bool or None (colour items only), got {ranges!r}")
     return ranges

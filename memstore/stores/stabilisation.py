@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ..checks import LR_MAX, check_int, check_real
 from ..errors import InvalidInputError
+from .latent_design import colour_items
 
 __all__ = ["COLOUR_WARMUP_STEPS", "Stabilisation", "warmup_for"]
 
@@ -70,5 +71,5 @@ def warmup_for(stabilisation: Stabilisation, item_shape: tuple[int, ...], pretra
     on one channel the default store is not under raw storage without it, and it costs 5,000 steps a store)."""
     if stabilisation.warmup_steps is not None:
         return stabilisation
-    colour = len(item_shape) > 0 and int(item_shape[0]) > 1 and not pretrained
-    return dataclasses.replace(stabilisation, warmup_steps=COLOUR_WARMUP_STEPS if colour else 0)
+    warm = colour_items(item_shape) and not pretrained
+    return dataclasses.replace(stabilisation, warmup_steps=COLOUR_WARMUP_STEPS if warm else 0)
