@@ -1,0 +1,178 @@
+"""Which store to pick at each budget, read off recorded cells: the library's purpose as one table per stream.
+
+Cells of one seed share the stream and the model's init, so stores are compared on the same seeds. At each budget
+the stores compared are those with cells for one common set of at least ``min_seeds`` seeds (a store with fewer
+seeds than the others is left out rather than shrink that set below it). The pick is the store of highest mean
+accuracy over those seeds; beside it, its paired difference to RawStore and the stores it does not beat beyond
+noise (two-sided paired t-test, p ≥ ``alpha``): a pick with ties is a choice among equals, not a winner.
+
+    python -m benchmarks.store_choice docs/results/cells/frontier-split-mnist [more folders]
+        [--stores raw,lossless,jpeg:quality=auto,recollection] [--learner er] [--min-seeds 5] [--alpha 0.05]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .paired import PairedDifference, paired_difference
+from .parameters import split_names
+from .runner import CellResult
+from .specs import BudgetSpec
+
+__all__ = ["Choice", "choice_table", "choices", "read_cells"]
+
+#: the stores a user picks among when none are named: every item store at its defaults
+DEFAULT_STORES = ("raw", "lossless", "jpeg", "jpeg:quality=auto", "recollection", "recollection:entropy=true")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The store to pick at one budget, and how sure that pick is."""
+
+    budget: str
+    budget_bits: int
+    store: str
+    accuracy: float  # mean over its seeds, in points
+    std: float
+    seeds: int
+    items: float  # mean items held
+    versus_raw: PairedDifference | None  # None when the pick is raw or they share fewer than 2 seeds
+    tied: tuple[str, ...]  # stores the pick does not beat beyond noise
+
+
+def read_cells(folder: str | Path) -> list[CellResult]:
+    """Every cell JSON of a runner output folder (``folder`` itself or its ``cells/``)."""
+    folder = Path(folder)
+    cells = folder / "cells" if (folder / "cells").is_dir() else folder
+    paths = sorted(cells.glob("*.json"))
+    if not paths:
+        raise ValueError(f"{folder}: no cell JSON files")
+    return [CellResult.from_json(json.loads(path.read_text())) for path in paths]
+
+
+def _runs(results: Sequence[CellResult], learner: str) -> dict[tuple[str, str], dict[int, CellResult]]:
+    """``{(budget label, store): {seed: cell}}`` for one learner's cells of stores."""
+    runs: dict[tuple[str, str], dict[int, CellResult]] = {}
+    for result in results:
+        config = result.config
+        if config["learner"] != learner or config.get("store") is None:
+            continue
+        key = (BudgetSpec(**config["budget"]).label, config["store"])
+        runs.setdefault(key, {})[int(config["seed"])] = result
+    return runs
+
+
+def _accuracies(cells: dict[int, CellResult]) -> dict[int, float]:
+    return {seed: 100 * cell.accuracy for seed, cell in cells.items()}
+
+
+def _paired(a: dict[int, float], b: dict[int, float]) -> PairedDifference:
+    """``a − b`` on their common seeds (at least 2); a constant difference has no test, so its p values are NaN."""
+    seeds = sorted(set(a) & set(b))
+    diffs = [a[s] - b[s] for s in seeds]
+    if len(seeds) >= 2 and max(diffs) - min(diffs) < 1e-9:  # equal up to float rounding
+        mean, nan = statistics.fmean(diffs), math.nan
+        return PairedDifference("a", "b", len(seeds), mean, 0.0, sum(d > 1e-9 for d in diffs), nan, nan, None)
+    return paired_difference({"a": a, "b": b}, "a", "b")
+
+
+def _beaten(best: dict[int, float], other: dict[int, float], alpha: float) -> bool:
+    """Whether ``best`` is above ``other`` beyond noise on their common seeds (a constant gain counts)."""
+    d = _paired(best, other)
+    return d.mean > 1e-9 and (d.std == 0 or d.t_two_sided < alpha)
+
+
+def _on_common_seeds(by_store: dict[str, dict[int, CellResult]], min_seeds: int) -> dict[str, dict[int, CellResult]]:
+    """The stores with cells for one common set of at least ``min_seeds`` seeds, each cut to that set; stores with
+    the fewest seeds are left out until the set is large enough (none may remain)."""
+    stores = sorted(by_store, key=lambda store: -len(by_store[store]))
+    while stores:
+        seeds = set.intersection(*(set(by_store[store]) for store in stores))
+        if len(seeds) >= min_seeds:
+            return {store: {seed: by_store[store][seed] for seed in sorted(seeds)} for store in stores}
+        stores.pop()
+    return {}
+
+
+def _choice(budget: str, by_store: dict[str, dict[int, CellResult]], alpha: float) -> Choice:
+    means = {store: statistics.fmean(_accuracies(cells).values()) for store, cells in by_store.items()}
+    store = max(means, key=means.__getitem__)
+    best, cells = _accuracies(by_store[store]), by_store[store]
+    versus_raw = None
+    if store != "raw" and "raw" in by_store:
+        versus_raw = _paired(best, _accuracies(by_store["raw"]))
+    tied = tuple(sorted(other for other in by_store
+                        if other != store and not _beaten(best, _accuracies(by_store[other]), alpha)))
+    values = list(best.values())
+    return Choice(budget, round(statistics.fmean(c.budget_bits for c in cells.values())), store, means[store],
+                  statistics.stdev(values) if len(values) > 1 else 0.0, len(values),
+                  statistics.fmean(c.items for c in cells.values()), versus_raw, tied)
+
+
+def choices(results: Sequence[CellResult], *, stores: Sequence[str] | None = DEFAULT_STORES, learner: str = "er",
+            min_seeds: int = 5, alpha: float = 0.05) -> list[Choice]:
+    """One :class:`Choice` per budget, in increasing bits, among ``stores`` (None: every store recorded), compared on
+    a common set of at least ``min_seeds`` seeds."""
+    if min_seeds < 2 or not 0 < alpha < 1:
+        raise ValueError(f"min_seeds must be at least 2 and alpha in (0, 1), got {min_seeds}, {alpha}")
+    runs = _runs(results, learner)
+    recorded = sorted({store for _, store in runs})
+    if not recorded or (stores is not None and not set(stores) & set(recorded)):
+        raise ValueError(f"no cells of learner {learner!r} on the stores named; recorded: {recorded or 'none'}")
+    budgets: dict[str, dict[str, dict[int, CellResult]]] = {}
+    for (budget, store), cells in runs.items():
+        if stores is None or store in stores:
+            budgets.setdefault(budget, {})[store] = cells
+    common = {budget: _on_common_seeds(by_store, min_seeds) for budget, by_store in budgets.items()}
+    picked = [_choice(budget, by_store, alpha) for budget, by_store in common.items() if by_store]
+    return sorted(picked, key=lambda c: c.budget_bits)
+
+
+def _versus(d: PairedDifference | None) -> str:
+    if d is None:
+        return "—"
+    p = "" if math.isnan(d.t_two_sided) else f", p {d.t_two_sided:.2g}"
+    return f"{d.mean:+.1f} ± {d.std:.1f} ({d.wins}/{d.seeds}{p})"
+
+
+def choice_table(picks: Sequence[Choice], alpha: float = 0.05) -> str:
+    """Markdown: one row per budget (a line saying so when no budget has enough seeds)."""
+    if not picks:
+        return "No budget has enough seeds of the stores named.\n"
+    lines = ["| budget | pick | accuracy % (seeds) | items held | pick − raw (mean ± std, seeds won, p) "
+             f"| not beaten beyond noise (paired p ≥ {alpha:g}) |", "|---|---|---:|---:|---:|---|"]
+    for c in picks:
+        tied = ", ".join(f"`{store}`" for store in c.tied) or "none"
+        lines.append(f"| {c.budget} | `{c.store}` | {c.accuracy:.1f} ± {c.std:.1f} ({c.seeds}) | {c.items:,.0f} "
+                     f"| {_versus(c.versus_raw)} | {tied} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.store_choice", description=__doc__.split("\n\n")[0])
+    parser.add_argument("folders", nargs="+", type=Path, help="runner output folders, or their cells/ folders")
+    parser.add_argument("--stores", default=",".join(DEFAULT_STORES),
+                        help="comma list of store specs to choose among, or 'all' (default: the item stores at "
+                             "their defaults)")
+    parser.add_argument("--learner", default="er")
+    parser.add_argument("--min-seeds", type=int, default=5, help="leave out stores with fewer seeds (default 5)")
+    parser.add_argument("--alpha", type=float, default=0.05, help="the paired test's level for a tie (default 0.05)")
+    args = parser.parse_args(argv)
+    stores = None if args.stores == "all" else split_names(args.stores)
+    for folder in args.folders:
+        try:
+            picks = choices(read_cells(folder), stores=stores, learner=args.learner, min_seeds=args.min_seeds,
+                            alpha=args.alpha)
+        except ValueError as exc:
+            parser.error(str(exc))
+        print(f"### {folder.name}\n\n{choice_table(picks, args.alpha)}")
+
+
+if __name__ == "__main__":
+    main()
