@@ -2,9 +2,10 @@
 
 Cells of one seed share the stream and the model's init, so stores are compared on the same seeds. At each budget
 the stores compared are those with cells for one common set of at least ``min_seeds`` seeds (a store with fewer
-seeds than the others is left out rather than shrink that set below it). The pick is the store of highest mean
-accuracy over those seeds; beside it, its paired difference to RawStore and the stores it does not beat beyond
-noise (two-sided paired t-test, p ≥ ``alpha``): a pick with ties is a choice among equals, not a winner.
+seeds than the others is left out rather than shrink that set below it), and the pick is the store of highest mean
+accuracy over that set. Beside it: its paired difference to RawStore, and the stores it does not beat beyond noise
+(two-sided paired t-test, p ≥ ``alpha``), each test on every seed the two stores share, which may be more than the
+common set: a pick with ties is a choice among equals, not a winner.
 
     python -m benchmarks.store_choice docs/results/cells/frontier-split-mnist [more folders]
         [--stores raw,lossless,jpeg:quality=auto,recollection] [--learner er] [--min-seeds 5] [--alpha 0.05]
@@ -100,19 +101,19 @@ def _on_common_seeds(by_store: dict[str, dict[int, CellResult]], min_seeds: int)
     return {}
 
 
-def _choice(budget: str, by_store: dict[str, dict[int, CellResult]], alpha: float) -> Choice:
-    means = {store: statistics.fmean(_accuracies(cells).values()) for store, cells in by_store.items()}
+def _choice(budget: str, ranked: dict[str, dict[int, CellResult]], every: dict[str, dict[int, CellResult]],
+            alpha: float) -> Choice:
+    """The pick among ``ranked`` (cut to common seeds); its tests run on every seed each pair shares in ``every``."""
+    means = {store: statistics.fmean(_accuracies(cells).values()) for store, cells in ranked.items()}
     store = max(means, key=means.__getitem__)
-    best, cells = _accuracies(by_store[store]), by_store[store]
-    versus_raw = None
-    if store != "raw" and "raw" in by_store:
-        versus_raw = _paired(best, _accuracies(by_store["raw"]))
-    tied = tuple(sorted(other for other in by_store
-                        if other != store and not _beaten(best, _accuracies(by_store[other]), alpha)))
-    values = list(best.values())
+    cells, best = ranked[store], _accuracies(every[store])
+    versus_raw = _paired(best, _accuracies(every["raw"])) if store != "raw" and "raw" in ranked else None
+    tied = tuple(sorted(other for other in ranked
+                        if other != store and not _beaten(best, _accuracies(every[other]), alpha)))
+    values = [100 * cell.accuracy for cell in cells.values()]
     return Choice(budget, round(statistics.fmean(c.budget_bits for c in cells.values())), store, means[store],
-                  statistics.stdev(values) if len(values) > 1 else 0.0, len(values),
-                  statistics.fmean(c.items for c in cells.values()), versus_raw, tied)
+                  statistics.stdev(values), len(values), statistics.fmean(c.items for c in cells.values()),
+                  versus_raw, tied)
 
 
 def choices(results: Sequence[CellResult], *, stores: Sequence[str] | None = DEFAULT_STORES, learner: str = "er",
@@ -129,8 +130,8 @@ def choices(results: Sequence[CellResult], *, stores: Sequence[str] | None = DEF
     for (budget, store), cells in runs.items():
         if stores is None or store in stores:
             budgets.setdefault(budget, {})[store] = cells
-    common = {budget: _on_common_seeds(by_store, min_seeds) for budget, by_store in budgets.items()}
-    picked = [_choice(budget, by_store, alpha) for budget, by_store in common.items() if by_store]
+    ranked = {budget: _on_common_seeds(by_store, min_seeds) for budget, by_store in budgets.items()}
+    picked = [_choice(budget, ranked[budget], every, alpha) for budget, every in budgets.items() if ranked[budget]]
     return sorted(picked, key=lambda c: c.budget_bits)
 
 

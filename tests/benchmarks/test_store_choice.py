@@ -53,6 +53,13 @@ def test_stores_are_compared_on_common_seeds_leaving_out_one_with_too_few() -> N
     assert pick.store == "jpeg" and pick.seeds == 3  # on seeds 0-2 every store is compared
 
 
+def test_ranked_on_common_seeds_tested_on_every_seed_a_pair_shares() -> None:
+    results = runs("raw", RAW) + runs("lossless", [r + 0.05 for r in RAW]) + runs("jpeg", RAW[:5])
+    (pick,) = choices(results)
+    assert (pick.store, pick.seeds) == ("lossless", 5)  # ranked on the five seeds jpeg ran
+    assert pick.versus_raw.seeds == 6 and pick.versus_raw.mean == pytest.approx(5)
+
+
 def test_a_constant_difference_has_no_test_and_a_tie_at_zero() -> None:
     results = runs("raw", RAW) + runs("jpeg", [r + 0.1 for r in RAW]) + runs("lossless", [r + 0.1 for r in RAW])
     (pick,) = choices(results)
