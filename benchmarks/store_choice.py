@@ -9,6 +9,7 @@ common set: a pick with ties is a choice among equals, not a winner.
 
     python -m benchmarks.store_choice docs/results/cells/frontier-split-mnist [more folders]
         [--stores raw,lossless,jpeg:quality=auto,recollection] [--learner er] [--min-seeds 5] [--alpha 0.05]
+        [--plot choosing.png]
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from scipy import stats
+
 from .paired import PairedDifference, paired_difference
 from .parameters import split_names
 from .runner import CellResult
 from .specs import BudgetSpec
 
-__all__ = ["Choice", "choice_table", "choices", "read_cells"]
+__all__ = ["Choice", "Gain", "choice_table", "choices", "gains_over_raw", "read_cells", "write_gain_plot"]
 
 #: the stores a user picks among when none are named: every item store at its defaults
 DEFAULT_STORES = ("raw", "lossless", "jpeg", "jpeg:quality=auto", "recollection", "recollection:entropy=true")
@@ -116,12 +119,9 @@ def _choice(budget: str, ranked: dict[str, dict[int, CellResult]], every: dict[s
                   versus_raw, tied)
 
 
-def choices(results: Sequence[CellResult], *, stores: Sequence[str] | None = DEFAULT_STORES, learner: str = "er",
-            min_seeds: int = 5, alpha: float = 0.05) -> list[Choice]:
-    """One :class:`Choice` per budget, in increasing bits, among ``stores`` (None: every store recorded), compared on
-    a common set of at least ``min_seeds`` seeds."""
-    if min_seeds < 2 or not 0 < alpha < 1:
-        raise ValueError(f"min_seeds must be at least 2 and alpha in (0, 1), got {min_seeds}, {alpha}")
+def _by_budget(results: Sequence[CellResult], stores: Sequence[str] | None,
+               learner: str) -> dict[str, dict[str, dict[int, CellResult]]]:
+    """``{budget label: {store: {seed: cell}}}`` of ``learner`` on ``stores`` (None: all); ValueError if none."""
     runs = _runs(results, learner)
     recorded = sorted({store for _, store in runs})
     if not recorded or (stores is not None and not set(stores) & set(recorded)):
@@ -130,9 +130,82 @@ def choices(results: Sequence[CellResult], *, stores: Sequence[str] | None = DEF
     for (budget, store), cells in runs.items():
         if stores is None or store in stores:
             budgets.setdefault(budget, {})[store] = cells
+    return budgets
+
+
+def choices(results: Sequence[CellResult], *, stores: Sequence[str] | None = DEFAULT_STORES, learner: str = "er",
+            min_seeds: int = 5, alpha: float = 0.05) -> list[Choice]:
+    """One :class:`Choice` per budget, in increasing bits, among ``stores`` (None: every store recorded), compared on
+    a common set of at least ``min_seeds`` seeds."""
+    if min_seeds < 2 or not 0 < alpha < 1:
+        raise ValueError(f"min_seeds must be at least 2 and alpha in (0, 1), got {min_seeds}, {alpha}")
+    budgets = _by_budget(results, stores, learner)
     ranked = {budget: _on_common_seeds(by_store, min_seeds) for budget, by_store in budgets.items()}
     picked = [_choice(budget, ranked[budget], every, alpha) for budget, every in budgets.items() if ranked[budget]]
     return sorted(picked, key=lambda c: c.budget_bits)
+
+
+@dataclass(frozen=True)
+class Gain:
+    """A store's paired difference to RawStore at one budget."""
+
+    budget: str
+    budget_bits: int
+    difference: PairedDifference
+
+    @property
+    def half_width(self) -> float:
+        """Half the 95 % confidence interval of the mean difference (Student's t)."""
+        d = self.difference
+        return float(stats.t.ppf(0.975, d.seeds - 1)) * d.std / math.sqrt(d.seeds)
+
+
+def gains_over_raw(results: Sequence[CellResult], *, stores: Sequence[str] | None = DEFAULT_STORES,
+                   learner: str = "er", min_seeds: int = 5) -> dict[str, list[Gain]]:
+    """``{store: gains in increasing bits}``: each store's paired difference to raw wherever the two share at least
+    ``min_seeds`` seeds."""
+    gains: dict[str, list[Gain]] = {}
+    for budget, by_store in _by_budget(results, stores, learner).items():
+        raw = _accuracies(by_store.get("raw", {}))
+        for store, cells in by_store.items():
+            if store != "raw" and len(set(cells) & set(raw)) >= min_seeds:
+                bits = round(statistics.fmean(c.budget_bits for c in cells.values()))
+                gains.setdefault(store, []).append(Gain(budget, bits, _paired(_accuracies(cells), raw)))
+    return {store: sorted(points, key=lambda g: g.budget_bits) for store, points in sorted(gains.items())}
+
+
+def write_gain_plot(panels: Sequence[tuple[str, dict[str, list[Gain]]]], path: str | Path) -> None:
+    """One panel per stream: each store's paired gain over raw against the budget (log bits), 95 % intervals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = 2 if len(panels) in (2, 4) else min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 3.6 * rows), squeeze=False)
+    stores = sorted({store for _, gains in panels for store in gains})
+    colours = {store: f"C{i}" for i, store in enumerate(stores)}
+    for ax, (title, gains) in zip(axes.flat, panels):
+        for store, points in gains.items():
+            ax.errorbar([g.budget_bits for g in points], [g.difference.mean for g in points],
+                        yerr=[g.half_width for g in points], marker="o", capsize=3, color=colours[store], label=store)
+        ticks = sorted({(g.budget_bits, g.budget) for points in gains.values() for g in points})
+        ax.set_xscale("log")
+        ax.set_xticks([bits for bits, _ in ticks], [label for _, label in ticks], fontsize="small", rotation=45)
+        ax.minorticks_off()
+        ax.axhline(0, color="gray", linestyle="--", linewidth=1)
+        ax.set_title(title, fontsize="medium")
+        ax.set_ylabel("accuracy − raw's (points)")
+        ax.grid(True, alpha=0.3)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    handles = [plt.Line2D([], [], color=colours[s], marker="o", label=s) for s in stores]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(stores), 4), fontsize="small",
+               title="paired gain over RawStore at equal bits; bars: 95 % confidence interval of the mean")
+    fig.tight_layout(rect=(0, 0.12 if rows == 1 else 0.08, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _versus(d: PairedDifference | None) -> str:
@@ -164,15 +237,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--learner", default="er")
     parser.add_argument("--min-seeds", type=int, default=5, help="leave out stores with fewer seeds (default 5)")
     parser.add_argument("--alpha", type=float, default=0.05, help="the paired test's level for a tie (default 0.05)")
+    parser.add_argument("--plot", type=Path, default=None,
+                        help="also draw each store's paired gain over raw, one panel per folder, into this PNG")
     args = parser.parse_args(argv)
     stores = None if args.stores == "all" else split_names(args.stores)
+    panels = []
     for folder in args.folders:
         try:
-            picks = choices(read_cells(folder), stores=stores, learner=args.learner, min_seeds=args.min_seeds,
-                            alpha=args.alpha)
+            results = read_cells(folder)
+            picks = choices(results, stores=stores, learner=args.learner, min_seeds=args.min_seeds, alpha=args.alpha)
         except ValueError as exc:
             parser.error(str(exc))
         print(f"### {folder.name}\n\n{choice_table(picks, args.alpha)}")
+        panels.append((folder.name, gains_over_raw(results, stores=stores, learner=args.learner,
+                                                   min_seeds=args.min_seeds)))
+    if args.plot is not None:
+        write_gain_plot(panels, args.plot)
+        print(f"wrote {args.plot}")
 
 
 if __name__ == "__main__":

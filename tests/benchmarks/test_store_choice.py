@@ -7,7 +7,7 @@ import json
 import pytest
 
 from benchmarks.runner import CellResult
-from benchmarks.store_choice import choice_table, choices, main, read_cells
+from benchmarks.store_choice import choice_table, choices, gains_over_raw, main, read_cells, write_gain_plot
 from learners import AccuracyMatrix
 
 RAW = [0.50, 0.60, 0.55, 0.52, 0.58, 0.61]
@@ -85,8 +85,22 @@ def test_the_command_reads_a_runner_folder(tmp_path, capsys) -> None:
     for i, result in enumerate(runs("raw", RAW) + runs("jpeg", [r + 0.1 for r in RAW])):
         (cells / f"{i}.json").write_text(json.dumps(result.to_json()))
     assert len(read_cells(tmp_path / "grid")) == 12
-    main([str(tmp_path / "grid"), "--stores", "raw,jpeg"])
+    main([str(tmp_path / "grid"), "--stores", "raw,jpeg", "--plot", str(tmp_path / "gains.png")])
     out = capsys.readouterr().out
     assert out.startswith("### grid") and "| 10 img | `jpeg` | " in out
+    assert (tmp_path / "gains.png").is_file()
     with pytest.raises(SystemExit):
         main([str(tmp_path)])  # no cells there
+
+
+def test_gains_over_raw_per_store_with_confidence_intervals(tmp_path) -> None:
+    gains = [0.10, 0.12, 0.09, 0.11, 0.10, 0.13]
+    results = runs("raw", RAW) + runs("jpeg", [r + g for r, g in zip(RAW, gains)])
+    results += runs("raw", RAW, images=50) + runs("jpeg", RAW, images=50) + runs("lossless", RAW[:4], images=50)
+    found = gains_over_raw(results)
+    assert list(found) == ["jpeg"]  # lossless shares four seeds with raw: fewer than five
+    small, large = found["jpeg"]
+    assert (small.budget, large.budget) == ("10 img", "50 img") and large.difference.mean == 0
+    assert small.half_width == pytest.approx(2.5706 * small.difference.std / 6 ** 0.5, rel=1e-4)
+    write_gain_plot([("a", found), ("b", found)], tmp_path / "gains.png")
+    assert (tmp_path / "gains.png").read_bytes()[:4] == b"\x89PNG"
