@@ -5,6 +5,7 @@
     memstore bench [ARGS]       the benchmark grid (python -m benchmarks ARGS; --help for its options)
     memstore frontier [ARGS]    every item store at equal bits on Split MNIST (python -m benchmarks frontier)
     memstore paired [ARGS]      paired differences between stores, seed by seed (python -m benchmarks.paired)
+    memstore choose DIR...      the store to pick at each budget (python -m benchmarks.store_choice)
     memstore reliability [ARGS] the saved format under corruption, concurrent readers and killed saves
     memstore inspect PATH       a saved store: type, format, items, ledger by category, what was verified
 
@@ -21,6 +22,7 @@ _PASSTHROUGH = {
     "bench": ("benchmarks.cli", [], "the benchmark grid: python -m benchmarks ARGS (memstore bench --help)"),
     "frontier": ("benchmarks.cli", ["frontier"], "every item store at equal bits on Split MNIST, seeds 0-9"),
     "paired": ("benchmarks.paired", [], "paired store differences with tests (memstore paired --help)"),
+    "choose": ("benchmarks.store_choice", [], "the store to pick at each budget, from recorded cells"),
     "reliability": ("benchmarks.format_reliability", [], "corruption fuzz, concurrent readers, killed saves"),
 }
 

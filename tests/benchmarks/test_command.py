@@ -41,3 +41,9 @@ def test_inspect_refuses_a_corrupt_store_with_status_1(tmp_path: Path, capsys: p
 def test_bench_passes_its_arguments_on(capsys: pytest.CaptureFixture) -> None:
     assert main(["bench", "--list-configs"]) == 0
     assert "frontier-split-mnist" in capsys.readouterr().out
+
+
+def test_choose_is_the_store_choice_command(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["choose", "--help"])
+    assert exit_.value.code == 0 and "python -m benchmarks.store_choice" in capsys.readouterr().out
