@@ -42,11 +42,11 @@ class Choice:
     budget: str
     budget_bits: int
     store: str
-    accuracy: float  # mean over its seeds, in points
+    accuracy: float  # mean over the seeds the stores were ranked on, in points
     std: float
     seeds: int
     items: float  # mean items held
-    versus_raw: PairedDifference | None  # None when the pick is raw or they share fewer than 2 seeds
+    versus_raw: PairedDifference | None  # None when the pick is raw or raw is not ranked at this budget
     tied: tuple[str, ...]  # stores the pick does not beat beyond noise
 
 
