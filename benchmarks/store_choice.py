@@ -61,14 +61,18 @@ def read_cells(folder: str | Path) -> list[CellResult]:
 
 
 def _runs(results: Sequence[CellResult], learner: str) -> dict[tuple[str, str], dict[int, CellResult]]:
-    """``{(budget label, store): {seed: cell}}`` for one learner's cells of stores."""
+    """``{(budget label, store): {seed: cell}}`` for one learner's cells of stores; ValueError if two cells share a
+    budget, store and seed (a folder mixing protocols or data sets)."""
     runs: dict[tuple[str, str], dict[int, CellResult]] = {}
     for result in results:
         config = result.config
         if config["learner"] != learner or config.get("store") is None:
             continue
-        key = (BudgetSpec(**config["budget"]).label, config["store"])
-        runs.setdefault(key, {})[int(config["seed"])] = result
+        key, seed = (BudgetSpec(**config["budget"]).label, config["store"]), int(config["seed"])
+        if seed in runs.setdefault(key, {}):
+            raise ValueError(f"two cells of {learner} on {key[1]!r} at {key[0]}, seed {seed}: compare folders that "
+                             "hold one protocol and data set each")
+        runs[key][seed] = result
     return runs
 
 

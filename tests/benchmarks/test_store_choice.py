@@ -104,3 +104,8 @@ def test_gains_over_raw_per_store_with_confidence_intervals(tmp_path) -> None:
     assert small.half_width == pytest.approx(2.5706 * small.difference.std / 6 ** 0.5, rel=1e-4)
     write_gain_plot([("a", found), ("b", found)], tmp_path / "gains.png")
     assert (tmp_path / "gains.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_refuses_two_cells_of_one_store_budget_and_seed() -> None:
+    with pytest.raises(ValueError, match="two cells of er on 'raw' at 10 img, seed 0"):
+        choices(runs("raw", RAW) + runs("raw", RAW[:1]))
