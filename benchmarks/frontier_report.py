@@ -8,42 +8,28 @@ accuracy mean ± std, and the paired difference to the reference store (mean ± 
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 
 from .paired import paired_difference
-from .report import format_bits, summarise
+from .report import cells_by_seed, format_bits, summarise
 from .runner import CellResult
-from .specs import BudgetSpec
 
 __all__ = ["frontier_table"]
 
 
-def _by_seed(results: Sequence[CellResult]) -> dict[tuple[str, str, str], dict[int, float]]:
-    table: dict[tuple[str, str, str], dict[int, float]] = {}
-    for result in results:
-        config = result.config
-        if config["store"] is None:
-            continue
-        key = (config["learner"], BudgetSpec(**config["budget"]).label, config["store"])
-        table.setdefault(key, {})[int(config["seed"])] = 100 * result.accuracy
-    return table
-
-
 def _paired(runs: dict[int, float], reference: dict[int, float]) -> str:
-    seeds = sorted(set(runs) & set(reference))
-    if len(seeds) < 2:
+    if len(set(runs) & set(reference)) < 2:
         return "—"
-    diffs = [runs[s] - reference[s] for s in seeds]
-    if statistics.pstdev(diffs) == 0:  # a constant difference: no test to run
-        return f"{diffs[0]:+.1f} (all {len(seeds)} seeds)"
     d = paired_difference({"store": runs, "reference": reference}, "store", "reference")
+    if d.std == 0:  # a constant difference: no test to run
+        return f"{d.mean:+.1f} (all {d.seeds} seeds)"
     return f"{d.mean:+.1f} ± {d.std:.1f} ({d.wins}/{d.seeds}, p {d.t_two_sided:.2g})"
 
 
 def frontier_table(results: Sequence[CellResult], reference: str = "raw") -> str:
     """Markdown: per learner and budget, every store's row with its paired difference to ``reference``."""
-    by_seed = _by_seed(results)
+    by_seed = {key: {seed: 100 * cell.accuracy for seed, cell in cells.items()}
+               for key, cells in cells_by_seed(results).items()}
     lines = [f"| learner | budget | store | items held | distortion (L1) | model bits | accuracy % | vs {reference} "
              "(mean ± std, seeds won, p) |", "|---|---|---|---:|---:|---:|---:|---:|"]
     rows = sorted((s for s in summarise(results) if s.store != "-"), key=lambda s: (s.learner, s.budget_bits))

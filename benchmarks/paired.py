@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,11 +23,13 @@ from scipy import stats
 __all__ = ["PairedDifference", "accuracies_by_seed", "markdown_rows", "paired_difference", "split_pair"]
 
 _MIN_WILCOXON = 6  # below this the exact signed-rank test cannot reach p < 0.05 one-sided
+_EQUAL = 1e-9  # accuracy points: differences closer than this are float rounding
 
 
 @dataclass(frozen=True)
 class PairedDifference:
-    """``a − b`` over the seeds both learners finished (accuracy in points)."""
+    """``a − b`` over the seeds both learners finished (accuracy in points). A difference that is the same on every
+    seed has no test: its ``std`` is 0 and its p values are NaN."""
 
     a: str
     b: str
@@ -95,12 +98,15 @@ def paired_difference(table: dict[str, dict[int, float]], a: str, b: str) -> Pai
         raise ValueError(f"{a} and {b} share {len(seeds)} seed(s); a paired test needs at least 2")
     first, second = [runs_a[s] for s in seeds], [runs_b[s] for s in seeds]
     diffs = [x - y for x, y in zip(first, second, strict=True)]
+    wins = sum(d > _EQUAL for d in diffs)
+    if max(diffs) - min(diffs) < _EQUAL:  # constant up to float rounding: no test to run
+        return PairedDifference(a, b, len(seeds), statistics.fmean(diffs), 0.0, wins, math.nan, math.nan, None)
     t_two = float(stats.ttest_rel(first, second).pvalue)
     t_one = float(stats.ttest_rel(first, second, alternative="greater").pvalue)
     wilcoxon = (float(stats.wilcoxon(diffs, alternative="greater").pvalue)
                 if len(seeds) >= _MIN_WILCOXON else None)
-    return PairedDifference(a, b, len(seeds), statistics.fmean(diffs), statistics.stdev(diffs),
-                            sum(d > 0 for d in diffs), t_one, t_two, wilcoxon)
+    return PairedDifference(a, b, len(seeds), statistics.fmean(diffs), statistics.stdev(diffs), wins, t_one, t_two,
+                            wilcoxon)
 
 
 def markdown_rows(label: str, differences: Sequence[PairedDifference]) -> str:
@@ -111,8 +117,12 @@ def markdown_rows(label: str, differences: Sequence[PairedDifference]) -> str:
     for d in differences:
         wilcoxon = "—" if d.wilcoxon_one_sided is None else f"{d.wilcoxon_one_sided:.2g}"
         lines.append(f"| {label} | {d.a} − {d.b} | {d.seeds} | {d.mean:+.2f} ± {d.std:.2f} | {d.wins}/{d.seeds} "
-                     f"| {d.t_one_sided:.2g} | {d.t_two_sided:.2g} | {wilcoxon} |")
+                     f"| {_p(d.t_one_sided)} | {_p(d.t_two_sided)} | {wilcoxon} |")
     return "\n".join(lines)
+
+
+def _p(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.2g}"
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -12,7 +12,10 @@ from pathlib import Path
 from .runner import CellResult
 from .specs import BudgetSpec
 
-__all__ = ["Summary", "ReportFiles", "format_bits", "markdown_table", "summarise", "write_csv", "write_plot", "write_report"]
+__all__ = [
+    "Summary", "ReportFiles", "cells_by_seed", "format_bits", "markdown_table", "summarise", "write_csv", "write_plot",
+    "write_report",
+]
 
 _CSV_FIELDS = [
     "dataset", "stream", "setting", "metric", "learner", "store", "budget", "seed", "accuracy", "average_accuracy",
@@ -87,6 +90,23 @@ def format_bits(value: float) -> str:
 
 def _std(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def cells_by_seed(results: Sequence[CellResult]) -> dict[tuple[str, str, str], dict[int, CellResult]]:
+    """``{(learner, budget label, store): {seed: cell}}`` of the cells that ran a store: the seed-by-seed runs that
+    paired comparisons of stores read. ValueError if two cells share all four (a folder mixing protocols or data
+    sets)."""
+    runs: dict[tuple[str, str, str], dict[int, CellResult]] = {}
+    for result in results:
+        config = result.config
+        if config.get("store") is None:
+            continue
+        key, seed = (config["learner"], BudgetSpec(**config["budget"]).label, config["store"]), int(config["seed"])
+        if seed in runs.setdefault(key, {}):
+            raise ValueError(f"two cells of {key[0]} on {key[2]!r} at {key[1]}, seed {seed}: compare folders that "
+                             "hold one protocol and data set each")
+        runs[key][seed] = result
+    return runs
 
 
 def summarise(results: Sequence[CellResult]) -> list[Summary]:

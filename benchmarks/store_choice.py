@@ -26,8 +26,8 @@ from scipy import stats
 
 from .paired import PairedDifference, paired_difference
 from .parameters import split_names
+from .report import cells_by_seed
 from .runner import CellResult
-from .specs import BudgetSpec
 
 __all__ = ["Choice", "Gain", "choice_table", "choices", "gains_over_raw", "read_cells", "write_gain_plot"]
 
@@ -61,19 +61,9 @@ def read_cells(folder: str | Path) -> list[CellResult]:
 
 
 def _runs(results: Sequence[CellResult], learner: str) -> dict[tuple[str, str], dict[int, CellResult]]:
-    """``{(budget label, store): {seed: cell}}`` for one learner's cells of stores; ValueError if two cells share a
-    budget, store and seed (a folder mixing protocols or data sets)."""
-    runs: dict[tuple[str, str], dict[int, CellResult]] = {}
-    for result in results:
-        config = result.config
-        if config["learner"] != learner or config.get("store") is None:
-            continue
-        key, seed = (BudgetSpec(**config["budget"]).label, config["store"]), int(config["seed"])
-        if seed in runs.setdefault(key, {}):
-            raise ValueError(f"two cells of {learner} on {key[1]!r} at {key[0]}, seed {seed}: compare folders that "
-                             "hold one protocol and data set each")
-        runs[key][seed] = result
-    return runs
+    """``{(budget label, store): {seed: cell}}`` of one learner's cells of stores."""
+    return {(budget, store): cells for (name, budget, store), cells in cells_by_seed(results).items()
+            if name == learner}
 
 
 def _accuracies(cells: dict[int, CellResult]) -> dict[int, float]:
@@ -81,19 +71,14 @@ def _accuracies(cells: dict[int, CellResult]) -> dict[int, float]:
 
 
 def _paired(a: dict[int, float], b: dict[int, float]) -> PairedDifference:
-    """``a − b`` on their common seeds (at least 2); a constant difference has no test, so its p values are NaN."""
-    seeds = sorted(set(a) & set(b))
-    diffs = [a[s] - b[s] for s in seeds]
-    if len(seeds) >= 2 and max(diffs) - min(diffs) < 1e-9:  # equal up to float rounding
-        mean, nan = statistics.fmean(diffs), math.nan
-        return PairedDifference("a", "b", len(seeds), mean, 0.0, sum(d > 1e-9 for d in diffs), nan, nan, None)
+    """``a − b`` on their common seeds (at least 2)."""
     return paired_difference({"a": a, "b": b}, "a", "b")
 
 
 def _beaten(best: dict[int, float], other: dict[int, float], alpha: float) -> bool:
     """Whether ``best`` is above ``other`` beyond noise on their common seeds (a constant gain counts)."""
     d = _paired(best, other)
-    return d.mean > 1e-9 and (d.std == 0 or d.t_two_sided < alpha)
+    return d.mean > 0 and (d.std == 0 or d.t_two_sided < alpha)
 
 
 def _on_common_seeds(by_store: dict[str, dict[int, CellResult]], min_seeds: int) -> dict[str, dict[int, CellResult]]:
@@ -180,6 +165,8 @@ def gains_over_raw(results: Sequence[CellResult], *, stores: Sequence[str] | Non
 
 def write_gain_plot(panels: Sequence[tuple[str, dict[str, list[Gain]]]], path: str | Path) -> None:
     """One panel per stream: each store's paired gain over raw against the budget (log bits), 95 % intervals."""
+    if not panels:
+        raise ValueError("no panels to draw: give at least one (title, gains) pair")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 
@@ -41,6 +42,15 @@ def test_pairs_only_common_seeds_and_skips_wilcoxon_when_few():
     d = paired_difference(table, "a", "b")
     assert d.seeds == 3 and d.wins == 2 and d.wilcoxon_one_sided is None
     assert "| x | a − b | 3 |" in markdown_rows("x", [d])
+
+
+def test_a_constant_difference_has_no_test():
+    table = {"a": {0: 80.1, 1: 70.1, 2: 75.1}, "b": {0: 80.0, 1: 70.0, 2: 75.0}}  # +0.1 up to float rounding
+    d = paired_difference(table, "a", "b")
+    assert d.std == 0 and d.mean == pytest.approx(0.1) and d.wins == 3
+    assert math.isnan(d.t_two_sided) and math.isnan(d.t_one_sided) and d.wilcoxon_one_sided is None
+    assert "| 3/3 | — | — | — |" in markdown_rows("x", [d])
+    assert paired_difference({"a": {0: 1.0, 1: 2.0}, "b": {0: 1.0, 1: 2.0}}, "a", "b").wins == 0
 
 
 def test_refuses_unknown_learner_and_single_seed():

@@ -104,6 +104,9 @@ def test_gains_over_raw_per_store_with_confidence_intervals(tmp_path) -> None:
     assert small.half_width == pytest.approx(2.5706 * small.difference.std / 6 ** 0.5, rel=1e-4)
     write_gain_plot([("a", found), ("b", found)], tmp_path / "gains.png")
     assert (tmp_path / "gains.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="no panels"):
+        write_gain_plot([], tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()
 
 
 def test_refuses_two_cells_of_one_store_budget_and_seed() -> None:
