@@ -78,7 +78,7 @@ def _paired(a: dict[int, float], b: dict[int, float]) -> PairedDifference:
 def _beaten(best: dict[int, float], other: dict[int, float], alpha: float) -> bool:
     """Whether ``best`` is above ``other`` beyond noise on their common seeds (a constant gain counts)."""
     d = _paired(best, other)
-    return d.mean > 0 and (d.std == 0 or d.t_two_sided < alpha)
+    return d.mean > 0 and (d.wins == d.seeds if d.std == 0 else d.t_two_sided < alpha)
 
 
 def _on_common_seeds(by_store: dict[str, dict[int, CellResult]], min_seeds: int) -> dict[str, dict[int, CellResult]]:

@@ -66,6 +66,10 @@ def test_a_constant_difference_has_no_test_and_a_tie_at_zero() -> None:
     assert pick.versus_raw.std == 0 and pick.versus_raw.mean == pytest.approx(10)
     assert pick.tied == (({"jpeg", "lossless"} - {pick.store}).pop(),)  # equal on every seed: a tie
     assert "(6/6) |" in choice_table([pick])
+    rounded = runs("raw", RAW) + runs("jpeg", [r + 0.1 for r in RAW])
+    rounded += runs("lossless", [(r + 0.1) * (1 + 1e-14) for r in RAW])  # above jpeg by float rounding only
+    (pick,) = choices(rounded)
+    assert (pick.store, pick.tied) == ("lossless", ("jpeg",))
 
 
 def test_budgets_in_increasing_bits_and_only_the_stores_and_learner_named() -> None:
