@@ -110,13 +110,13 @@ def _riemer_table1() -> dict[str, Grid]:
     common = dict(dataset="mnist", seeds=tuple(range(20)),
                   stream=Rotated(num_tasks=20, examples_per_task=1000, test_cap=1000, interpolation="nearest"),
                   model=MLPSpec((200, 200), init="xavier"))
-    gem = replace(SETTINGS["riemer-gem"], batch_size=1)
+    gem = SETTINGS["riemer-gem"]
     return {
         "riemer-rotated-100": Grid(setting=riemer, stores=("raw", paper_shape(104, 4)),
                                    budgets=(BudgetSpec(images=100),), learners=("er", "naive"), **common),
         "riemer-rotated-200": Grid(setting=replace(riemer, replay_size=25), stores=("raw", paper_shape(139, 8)),
                                    budgets=(BudgetSpec(images=200),), learners=("er",), **common),
-        # GEM (their appendix: lr 0.1, memory strength 0.5) one example per update, an equal share of memory per task.
+        # GEM one example per update (lr 0.01, memory strength 0.5), an equal share of memory per task.
         "riemer-rotated-100-gem": Grid(setting=gem,
                                        stores=("raw:per_task=true", paper_shape(104, 4) + ",per_task=true"),
                                        budgets=(BudgetSpec(images=100),), learners=("gem",), **common),

@@ -383,7 +383,10 @@ def test_the_riemer_configs_follow_their_protocol():
         assert (grid.stream.num_tasks, grid.stream.examples_per_task) == (20, 1000) and len(grid.seeds) == 20
     for name in ("riemer-rotated-100-gem", "riemer-rotated-200-gem"):
         grid = CONFIGS[name]
-        assert grid.setting.batch_size == 1 and grid.setting.task_aware and grid.model.init == "xavier"
+        setting = grid.setting
+        # one example per update at MER's GEM rate: the appendix's lr 0.1 is the GEM code's at batch 10
+        assert (setting.name, setting.batch_size, setting.lr) == ("riemer-gem", 1, 0.01)
+        assert setting.task_aware and grid.model.init == "xavier"
 
 
 def test_results_recorded_before_model_bits_read_as_unrecorded(tmp_path):
