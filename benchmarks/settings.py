@@ -64,7 +64,7 @@ SETTINGS: dict[str, Setting] = {
     "riemer-25": Setting("riemer-25", 0.01, False, False, Metric.RETENTION, replay_size=25),
     # Their GEM rows on MNIST-Rotations as their code runs GEM (MER's mer_examples.sh): one example per update at
     # lr 0.01, task ids and boundaries, memory strength 0.5 (their appendix; GEMSpec's default). The appendix's lr 0.1
-    # is the GEM code's rate at batch 10; one example per update at 0.1 diverges (docs/results.md).
+    # is the GEM code's rate at batch 10; one example per update at 0.1 does not learn (docs/results.md).
     "riemer-gem": Setting("riemer-gem", 0.01, False, True, Metric.RETENTION, batch_size=1),
     # Riemer et al. Table 1 as their Algorithm 1 and their ER code (MER, on the GEM code) run it: one example per
     # update, one mean over the replayed items and that example, lr 0.01; replay 5 at memory 100 (25 at 200).
