@@ -4,8 +4,9 @@ The dVAE and Algorithm 1 are RecollectionStore's (:class:`~memstore.stores.recol
 the variable-size engine, each item its own range-coded string under a categorical model per latent::
 
     write(x, y): Algorithm 1 ─▶ argmax ENC(x) ─▶ range-code under the model ─▶ admit (evict until it fits)
-                 every time as many items were written as the store holds (and at end_task): refit the model to the
-                 stored codes, re-code every item under it, evict per the policy if the total grew past the budget
+                 every time as many items were written as the store held at its last refit (at least 64), and at
+                 end_task: refit the model to the stored codes, re-code every item under it, evict per the policy if
+                 the total grew past the budget
     sample(n):   decode n items' strings with the model ─▶ DEC(codes) with the current decoder
 
 Bits (docs/design.md, bits: "their actual coded length plus what decoding needs"): the model's counts (16 bits each, c·l
@@ -91,6 +92,7 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         super().__init__(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks, path=path)
         self._init_dvae(dvae, target)
         self._written_since_refit = 0
+        self._held_at_refit = 0
 
     def make_codec(self) -> EntropyCodedDVAE:
         dvae = self._dvae_codec()
@@ -120,7 +122,7 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
     def write(self, x: Tensor, y: Tensor, *, task: int | None = None) -> int:
         admitted = super().write(x, y, task=task)
         self._written_since_refit += int(x.shape[0])
-        if self._written_since_refit >= max(len(self), FIRST_REFIT):
+        if self._written_since_refit >= max(self._held_at_refit, FIRST_REFIT):  # refits double while the store grows
             self.refit()
         return admitted
 
@@ -134,6 +136,7 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         memory refits without holding its items."""
         self._written_since_refit = 0
         if not self._size:
+            self._held_at_refit = 0
             return
         old = self.codec.coder
         coder = old.fit_counts(sum(old.count(old.decode(items)) for items in self._scans.chunks()))
@@ -142,16 +145,20 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         while self._used() > self._room():  # the policy picks a victim; the newest item is the one it spares
             newest = self._size - 1
             self._remove(self.policy.evict(self._occupancy(self._size), newest, self.generator), newest)
+        self._held_at_refit = self._size
 
     # -- persistence -------------------------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "written_since_refit": self._written_since_refit}
+        return {**super().state_dict(), "written_since_refit": self._written_since_refit,
+                "held_at_refit": self._held_at_refit}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         written = int(state["written_since_refit"])
         super().load_state_dict(state)
         self._written_since_refit = written
+        # stores saved before this field refitted against the items they held: that is the count to go on from
+        self._held_at_refit = int(state.get("held_at_refit", len(self)))
 
     def _check_payload(self, state: dict[str, Any], size: int) -> Callable[[], None]:
         """The payload begins with the model's counts; every item must decode and re-encode to its bytes under it.

@@ -176,6 +176,18 @@ def test_holds_more_items_than_fixed_width_once_fitted_on_low_entropy_codes() ->
     assert len(coded) > len(fixed)  # three distinct items: codes of at most log2(3) bits a latent, not 4
 
 
+def test_a_growing_store_refits_each_time_it_has_doubled(tmp_path: Any) -> None:
+    # writes of 10: refits at 70, 140 and 280 items written, not only at the first 64 (in task-free use, with no
+    # end_task, later tasks' codes would otherwise stay coded under a model of the first 70); a saved store goes on
+    store = EntropyCodedRecollectionStore(Budget.images(200, (1, 8, 8), 4), (1, 8, 8), 4, **TINY, seed=0)
+    stream(store, 250)
+    assert int(store.codec.coder.counts.sum()) == TINY["latents"] * 140
+    opened = memstore.open(store.save(tmp_path / "s"))
+    for each in (store, opened):
+        stream(each, 30, seed=1)
+        assert len(each) == 280 and int(each.codec.coder.counts.sum()) == TINY["latents"] * 280
+
+
 def test_end_task_refits() -> None:
     store = EntropyCodedRecollectionStore(Budget.images(4, (1, 8, 8), 4), (1, 8, 8), 4, **TINY, seed=0)
     stream(store, 20)
