@@ -125,7 +125,10 @@ class CategoricalRangeCoder:
             if len(data) % 4 or not data:
                 raise ValueError(f"an entropy-coded item is a positive number of 32-bit words, got {len(data)} bytes")
             words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
-            out[row] = constriction.stream.queue.RangeDecoder(words).decode(self._model, self._probabilities)
+            try:
+                out[row] = constriction.stream.queue.RangeDecoder(words).decode(self._model, self._probabilities)
+            except AssertionError as exc:  # how constriction refuses words that no item under this model ends in
+                raise ValueError(f"item {row} is not a range-coded item under this model: {exc}") from exc
         if verify and self.encode(out) != list(items):
             raise ValueError("entropy-coded items do not re-encode to their bytes under this model: wrong model")
         return out

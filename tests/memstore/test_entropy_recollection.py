@@ -104,6 +104,7 @@ def test_golden_bytes() -> None:
     (lambda: CategoricalRangeCoder(1, 2, [[0.5, 2.0]]), "integers"),
     (lambda: CategoricalRangeCoder(2, 3).encode(np.array([[0, 3]])), r"codes must lie in \[0, 3\)"),
     (lambda: CategoricalRangeCoder(2, 3).decode([b"abc"]), "32-bit words"),
+    (lambda: CategoricalRangeCoder(1, 2, [[1000, 0]]).decode([b"\xff" * 8]), "not a range-coded item"),
     (lambda: CategoricalRangeCoder.from_shared(2, 3, b"\0" * 5), "has 12 bytes"),
 ])
 def test_bad_arguments_are_refused(make: Any, message: str) -> None:
@@ -208,6 +209,11 @@ def test_save_open_keeps_the_model_and_refuses_one_that_does_not_match(tmp_path:
     fresh = EntropyCodedRecollectionStore(Budget.images(4, (1, 8, 8), 4), (1, 8, 8), 4, latents=16, classes=4, seed=0)
     with pytest.raises(InvalidInputError, match="does not match its entropy model"):
         fresh.load_state_dict({**state, "payload": payload})
+    assert len(fresh) == 0
+    garbled = state["payload"].copy()
+    garbled[-8:] = 0xFF  # words no item under the saved model ends in: constriction refuses them with an assertion
+    with pytest.raises(InvalidInputError, match="does not match its entropy model"):
+        fresh.load_state_dict({**state, "payload": garbled})
     assert len(fresh) == 0
 
 
