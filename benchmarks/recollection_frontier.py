@@ -34,7 +34,7 @@ from memstore.nn import DiscreteVAE, DVAEConfig, pretrain
 from .datasets import load_dataset
 from .frontier import plot
 
-__all__ = ["PAPER", "baselines", "distortion", "main", "merge_points"]
+__all__ = ["PAPER", "baselines", "coded_sizes", "distortion", "main", "merge_points"]
 
 #: Riemer et al., Table 5: (c, l) -> L1 distortion on MNIST train
 PAPER = {(38, 2): 0.05785, (48, 10): 0.01649, (6, 20): 0.06609, (104, 4): None, (139, 8): None}
@@ -59,24 +59,31 @@ def baselines(x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
 
 def entropy_point(model: DiscreteVAE, x: torch.Tensor, point: dict[str, Any], batch: int = 500) -> dict[str, Any]:
     """The same codes range-coded per item under a categorical model per latent fitted to them (what an
-    EntropyCodedRecollectionStore holding these images stores): mean coded bits per image, the ideal
-    ``−log2 p`` bits under the same model, the model's own bits, and items per fixed-width item at equal bits
-    (label 4 bits and each store's per-item fields included; the model amortised over the images)."""
+    EntropyCodedRecollectionStore holding these images stores): :func:`coded_sizes` of the point's codes."""
     codes = torch.cat([model.encode(x[i:i + batch]) for i in range(0, x.shape[0], batch)]).numpy()
-    coder = CategoricalRangeCoder(point["c"], point["l"]).fit(codes)
+    return {"label": point["label"], **coded_sizes(codes, point["c"], point["l"], point["bits_per_image_no_header"]),
+            "l1_distortion": point["l1_distortion"], "epochs": point["epochs"], "seed": point["seed"]}
+
+
+def coded_sizes(codes: Any, c: int, l: int, fixed_bits: int) -> dict[str, Any]:
+    """Codes (N, c) of ``l`` values, coded per item by the range coder and by the prefix coder under models fitted to
+    them: mean coded bits per item, the ideal ``−log2 p`` bits under the same model, each model's own bits, and
+    items per fixed-width item (``fixed_bits`` each) at equal bits (label 4 bits and each store's per-item fields
+    included; the models amortised over the N items)."""
+    count = len(codes)
+    coder = CategoricalRangeCoder(c, l).fit(codes)
     coded = coder.coded_bits(codes).mean()
-    fixed_item = point["bits_per_image_no_header"] + 4
-    coded_item = coded + coder.length_bits + 4 + 8 * len(coder.shared) / x.shape[0]
-    prefix = CategoricalPrefixCoder(point["c"], point["l"]).fit(codes)
-    prefix_item = prefix.coded_bits(codes).mean() + 4 + 8 * len(prefix.shared) / x.shape[0]
-    return {"label": point["label"], "c": point["c"], "l": point["l"], "bits_per_image_no_header": float(coded),
+    fixed_item = fixed_bits + 4
+    coded_item = coded + coder.length_bits + 4 + 8 * len(coder.shared) / count
+    prefix = CategoricalPrefixCoder(c, l).fit(codes)
+    prefix_item = prefix.coded_bits(codes).mean() + 4 + 8 * len(prefix.shared) / count
+    return {"c": c, "l": l, "bits_per_image_no_header": float(coded),
             "information_bits": float(coder.information_bits(codes).mean()), "model_bits": 8 * len(coder.shared),
             "length_field_bits": coder.length_bits, "items_vs_fixed_width": fixed_item / coded_item,
             "prefix_bits_per_image": float(prefix.coded_bits(codes).mean()),
             "prefix_model_bits": 8 * len(prefix.shared),
             "prefix_information_bits": float(prefix.information_bits(codes).mean()),
-            "prefix_items_vs_fixed_width": fixed_item / prefix_item,
-            "l1_distortion": point["l1_distortion"], "epochs": point["epochs"], "seed": point["seed"]}
+            "prefix_items_vs_fixed_width": fixed_item / prefix_item}
 
 
 def merge_points(earlier: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
