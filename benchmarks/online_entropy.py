@@ -34,11 +34,12 @@ from .streams import Split
 __all__ = ["held_out_bits", "main", "online_codes"]
 
 
-def online_codes(c: int, l: int, seed: int, data_root: str | None = None) -> tuple[np.ndarray, np.ndarray, float]:
-    """The codes (5,000, c), their labels and the write-time L1 of a (c, l) store that holds the whole stream."""
-    data = load_dataset("mnist", data_root)
-    stream = Split(examples_per_task=1000).build(data, torch.Generator().manual_seed(seed))
-    budget = BudgetSpec(images=2000).resolve(data.item_shape, data.num_classes)
+def online_codes(c: int, l: int, seed: int, data_root: str | None = None, *, dataset: str = "mnist",
+                 examples_per_task: int = 1000) -> tuple[np.ndarray, np.ndarray, float]:
+    """The codes (N, c), their labels and the write-time L1 of a (c, l) store that holds the whole stream."""
+    data = load_dataset(dataset, data_root)
+    stream = Split(examples_per_task=examples_per_task).build(data, torch.Generator().manual_seed(seed))
+    budget = BudgetSpec(images=sum(len(task.train_y) for task in stream)).resolve(data.item_shape, data.num_classes)
     store = EntropyCodedRecollectionStore(budget, data.item_shape, data.num_classes, latents=c, classes=l, seed=seed)
     for task in stream:
         for x, y in task.batches(10):
