@@ -12,7 +12,8 @@ because the default text now means something else:
 
 - ``ranges`` (decision 0036, cells before 2026-12-05): ``ranges=false`` on colour items;
 - ``activation`` (decision 0037, also 2026-12-05, after 0036): ``activation=relu`` on every dataset;
-- ``warmup`` (decision 0038, 2026-12-05, after 0037): ``warmup_steps=0`` on colour items.
+- ``warmup`` (decision 0038, 2026-12-05, after 0037): ``warmup_steps=0`` on colour items;
+- ``coder`` (decision 0039, 2026-12-05, after 0038): ``coder=range`` on entropy-coded recollections.
 
 ``--pin-ranges`` is ``--pin ranges``.
 """
@@ -36,20 +37,25 @@ COLOUR_DATASETS = frozenset({"colour", "colour-mnist"})
 @dataclass(frozen=True)
 class Pin:
     """``parameter=value`` written into a recollection text that does not name ``parameter``, on ``datasets`` (all
-    when None): what such a cell ran before a decision changed the default."""
+    when None) and where the text holds ``requires`` (always when None): what such a cell ran before a decision
+    changed the default."""
 
     parameter: str
     value: str
     datasets: frozenset[str] | None = None
+    requires: str | None = None
 
     def applies(self, store: str, dataset: str) -> bool:
         name, _, params = store.partition(":")
-        named = any(part.partition("=")[0] == self.parameter for part in params.split(",") if part)
-        return name == "recollection" and not named and (self.datasets is None or dataset in self.datasets)
+        parts = [part for part in params.split(",") if part]
+        named = any(part.partition("=")[0] == self.parameter for part in parts)
+        required = self.requires is None or self.requires in parts
+        return (name == "recollection" and not named and required
+                and (self.datasets is None or dataset in self.datasets))
 
 
 PINS = {"ranges": Pin("ranges", "false", COLOUR_DATASETS), "activation": Pin("activation", "relu"),
-        "warmup": Pin("warmup_steps", "0", COLOUR_DATASETS)}
+        "warmup": Pin("warmup_steps", "0", COLOUR_DATASETS), "coder": Pin("coder", "range", requires="entropy=true")}
 
 
 def pinned(store: str | None, dataset: str, pins: tuple[str, ...]) -> str | None:
@@ -107,7 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print what would be renamed, change nothing")
     parser.add_argument("--pin", action="append", choices=sorted(PINS), default=[],
                         help="write what recollection cells recorded before a decision ran: ranges=false on colour "
-                             "items (0036), activation=relu (0037), warmup_steps=0 on colour items (0038); repeatable")
+                             "items (0036), activation=relu (0037), warmup_steps=0 on colour items (0038), "
+                             "coder=range on entropy-coded ones (0039); repeatable")
     parser.add_argument("--pin-ranges", action="append_const", const="ranges", dest="pin", help="--pin ranges")
     args = parser.parse_args(argv)
     for directory in args.dirs:

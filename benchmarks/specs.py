@@ -185,13 +185,14 @@ class RecollectionSpec:
     before 0028 are ``recollection:refresh=true,anchor_every=0``). The papers' shapes are parameters
     (:func:`paper_shape` gives the text their recorded cells ran): Table 1 uses (104, 4) at 100 and (139, 8) at 200
     images, e.g. ``recollection:latents=104,classes=4,steps=1,refresh=true,anchor_every=0``. ``per_task``: GEM's
-    ``PerTask()`` memory instead (their GEM rows); ``batch_size=0``: recollection batches of 0, the dVAE trained on
-    the incoming batch only (their appendix's online autoencoder). ``entropy``: the codes range-coded per item
-    (``EntropyCodedRecollectionStore``), e.g. ``recollection:entropy=true``; not with ``per_task`` (PerTask needs
-    fixed slots). ``code_side``: the dVAE's code map (2 or 4; by default the budget chooses, decision 0029; colour
-    cells recorded before it are ``recollection:code_side=2``). ``ranges``: whether each code carries its item's
-    channel ranges (by default on colour items only, decision 0036; colour cells recorded before it are
-    ``recollection:ranges=false``). ``activation``: the dVAE's nonlinearity (``elu``, decision 0037; cells
+    ``PerTask()`` memory instead (their GEM rows); ``batch_size=0``: recollection batches of 0, the dVAE trained on the
+    incoming batch only (their appendix's online autoencoder). ``entropy``: the codes entropy-coded per item
+    (``EntropyCodedRecollectionStore``), e.g. ``recollection:entropy=true``, with ``coder`` ``prefix`` (the store's
+    default, decision 0039; cells recorded before it ran ``recollection:entropy=true,coder=range``) or ``range``; not
+    with ``per_task`` (PerTask needs fixed slots). ``code_side``: the dVAE's code map (2 or 4; by default the budget
+    chooses, decision 0029; colour cells recorded before it are ``recollection:code_side=2``). ``ranges``: whether each
+    code carries its item's channel ranges (by default on colour items only, decision 0036; colour cells recorded before
+    it are ``recollection:ranges=false``). ``activation``: the dVAE's nonlinearity (``elu``, decision 0037; cells
     recorded before it ran ``recollection:activation=relu``)."""
 
     name: ClassVar[str] = "recollection"
@@ -204,7 +205,7 @@ class RecollectionSpec:
     per_task: bool = False
     entropy: bool = False
     refresh: bool = field(default=False, metadata={"since": "2026-12-02"})
-    coder: str = field(default="range", metadata={"since": "2026-12-02"})
+    coder: str | None = field(default=None, metadata={"since": "2026-12-02"})
     warmup_steps: int | None = field(default=None, metadata={"since": "2026-12-04"})
     warmup_per_item: int = field(default=9, metadata={"since": "2026-12-04"})
     anchor_every: int = field(default=100, metadata={"since": "2026-12-04"})
@@ -219,9 +220,9 @@ class RecollectionSpec:
         from memstore import EntropyCodedRecollectionStore, PerTask, RecollectionStore, Reservoir, Stabilisation
 
         store_type = EntropyCodedRecollectionStore if self.entropy else RecollectionStore
-        if self.coder != "range" and not self.entropy:
+        if self.coder is not None and not self.entropy:
             raise ValueError("coder= chooses how entropy-coded codes are coded: give entropy=true with it")
-        coding = {"coder": self.coder} if self.entropy else {}
+        coding = {} if self.coder is None else {"coder": self.coder}
         return store_type(budget, item_shape, num_classes, latents=self.latents, classes=self.classes,
                           expected_items=self.expected_items, code_side=self.code_side, ranges=self.ranges,
                           activation=self.activation,

@@ -1,19 +1,21 @@
-"""EntropyCodedRecollectionStore: Riemer et al.'s recollections with each item's codes range-coded (constriction).
+"""EntropyCodedRecollectionStore: Riemer et al.'s recollections with each item's codes entropy-coded (constriction).
 
 The dVAE and Algorithm 1 are RecollectionStore's (:class:`~memstore.stores.recollection.OnlineDVAE`); the codes live on
-the variable-size engine, each item its own range-coded string under a categorical model per latent::
+the variable-size engine, each item coded alone under a model fitted to the stored codes: Huffman codes over groups
+of latents by default (``coder="prefix"``, decision 0039), or a range-coded string under a categorical per latent
+(``coder="range"``)::
 
-    write(x, y): Algorithm 1 ─▶ argmax ENC(x) ─▶ range-code under the model ─▶ admit (evict until it fits)
+    write(x, y): Algorithm 1 ─▶ argmax ENC(x) ─▶ code under the model ─▶ admit (evict until it fits)
                  every time as many items were written as the store held at its last refit (at least 64), and at
                  end_task: refit the model to the stored codes, re-code every item under it, evict per the policy if
                  the total grew past the budget
     sample(n):   decode n items' strings with the model ─▶ DEC(codes) with the current decoder
 
-Bits (docs/design.md, bits: "their actual coded length plus what decoding needs"): the model's counts (16 bits each, c·l
-of them) once while the store holds an item, 8 × each item's coded bytes, the per-item length field, labels. Before the
-first refit the model is uniform, so an item costs its fixed width rounded up to 32-bit words: the store starts out
-holding fewer items than RecollectionStore and overtakes it once its model has been fitted, when the codes carry less
-information than their fixed width by more than a word's worth (docs/results.md measures where that happens).
+Bits (docs/design.md, bits: "their actual coded length plus what decoding needs"): the model's counts (16 bits each)
+once while the store holds an item, each item's coded length (its bits under the prefix coder; 8 × its bytes and a
+length field under the range coder), labels. Before the first refit the model is uniform, so an item costs about its
+fixed width (range coding: rounded up to 32-bit words): the store overtakes RecollectionStore once its model has been
+fitted, where the codes carry less information than their fixed width (docs/results.md measures where that happens).
 """
 
 from __future__ import annotations
@@ -48,11 +50,12 @@ CODERS = {"range": {"id": "categorical-range"}, "prefix": {"id": "categorical-pr
 
 
 class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
-    """dVAE codes of ``latents`` (c) variables of ``classes`` (l) values, range-coded per item; arguments as
+    """dVAE codes of ``latents`` (c) variables of ``classes`` (l) values, entropy-coded per item; arguments as
     :class:`~memstore.stores.recollection.RecollectionStore` (the codes are byte strings, in Zarr chunks under
     ``path`` when it is given; the default (c, l) is the fixed-width design, which entropy coding then holds more
-    of). ``coder``: ``"range"`` (per-item range coding, whole 32-bit words and a length field) or ``"prefix"``
-    (Huffman codes over groups of latents, bit-exact and self-delimiting: :mod:`memstore.codecs.prefix`)."""
+    of). ``coder``: ``"prefix"`` (the default: Huffman codes over groups of latents, bit-exact and self-delimiting,
+    :mod:`memstore.codecs.prefix`) or ``"range"`` (per-item range coding, whole 32-bit words and a length field; a
+    range-coded store on disk also saves and opens a block at a time, decision 0032)."""
 
     store_type = "recollection-entropy"
     runtime_options: ClassVar[frozenset[str]] = frozenset({"path", "device", "dvae"})
@@ -77,7 +80,7 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         seed: int | None = None,
         policy: Policy | None = None,
         num_tasks: int | None = None,
-        coder: str = "range",
+        coder: str = "prefix",
         path: Any = None,
     ) -> None:
         if coder not in CODERS:

@@ -126,3 +126,11 @@ def test_pin_activation_keys_every_recollection_cell_as_it_ran(tmp_path, capsys)
     assert "1 cell(s) re-keyed" in capsys.readouterr().out
     [new] = [p.name for p in tmp_path.glob("*.json")]
     assert replace(cell, store="recollection:activation=relu").key + ".json" == new
+
+
+def test_pin_coder_keys_entropy_coded_cells_as_range_coded() -> None:
+    # decision 0039 made prefix coding the entropy-coded store's default
+    assert pinned("recollection:entropy=true", "mnist", ("coder",)) == "recollection:entropy=true,coder=range"
+    assert pinned("recollection:entropy=true,coder=prefix", "mnist", ("coder",)) is None  # it names what it ran
+    assert pinned("recollection", "mnist", ("coder",)) is None  # fixed width: no coder
+    assert pinned("recollection:entropy=false", "mnist", ("coder",)) is None

@@ -161,7 +161,7 @@ def test_a_flipped_byte_in_a_later_block_refuses_the_open(tmp_path: Path, monkey
 
 def entropy_on_disk(path: Path) -> memstore.EntropyCodedRecollectionStore:
     store = memstore.EntropyCodedRecollectionStore(Budget.images(4, (1, 8, 8), 4), (1, 8, 8), 4, latents=5,
-                                                   classes=3, seed=0, path=path)
+                                                   classes=3, seed=0, coder="range", path=path)
     generator = torch.Generator().manual_seed(0)
     for _ in range(12):
         store.write(torch.rand(10, 1, 8, 8, generator=generator), torch.randint(0, 4, (10,), generator=generator))

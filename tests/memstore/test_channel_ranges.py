@@ -46,7 +46,7 @@ class TestRangedEntropyCodedRecollectionStore(entropy_suite.TestEntropyCodedReco
 
     def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, **options: Any) -> Any:
         return EntropyCodedRecollectionStore(budget, item_shape, num_classes, **TINY, ranges=True,
-                                             stabilisation=ANCHORED, **options)
+                                             stabilisation=ANCHORED, coder="range", **options)
 
 
 def test_digits_write_every_byte_and_read_back() -> None:

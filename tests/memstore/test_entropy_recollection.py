@@ -18,7 +18,7 @@ from memstore.codecs.entropy import CategoricalRangeCoder
 from memstore.errors import InvalidInputError
 from memstore.testing import StoreConformance, random_items
 
-TINY = {"latents": 5, "classes": 3}
+TINY = {"latents": 5, "classes": 3, "coder": "range"}  # the prefix coder is the default (0039)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -131,7 +131,8 @@ def stream(store: Any, n: int, seed: int = 0) -> None:
 
 def test_refits_recode_every_item_and_charge_the_real_bytes() -> None:
     budget = Budget.images(4, (1, 8, 8), 4)
-    store = EntropyCodedRecollectionStore(budget, (1, 8, 8), 4, latents=16, classes=4, seed=0)
+    store = EntropyCodedRecollectionStore(budget, (1, 8, 8), 4, latents=16, classes=4, seed=0,
+                                          coder="range")
     stream(store, 60)
     assert int(store.codec.coder.counts.sum()) == 0  # not yet fitted: the first refit comes at 64 items written
     stream(store, 10, seed=1)
@@ -151,8 +152,8 @@ def test_a_refit_a_chunk_at_a_time_codes_every_item_as_one_pass_would(coder, tmp
 
     def refitted(rows_at_a_time: int, path: Any) -> list[bytes]:
         monkeypatch.setattr(byte_column, "ROWS_AT_A_TIME", rows_at_a_time)
-        store = EntropyCodedRecollectionStore(Budget.images(4, (1, 8, 8), 4), (1, 8, 8), 4, **TINY, seed=0,
-                                              coder=coder, path=path)
+        store = EntropyCodedRecollectionStore(Budget.images(4, (1, 8, 8), 4), (1, 8, 8), 4,
+                                              **{**TINY, "coder": coder}, seed=0, path=path)
         stream(store, 120)
         store.refit()
         assert store.ledger().payload == 8 * len(store.codec.shared) + sum(map(store.codec.item_bits,
@@ -168,7 +169,7 @@ def test_holds_more_items_than_fixed_width_once_fitted_on_low_entropy_codes() ->
     untrained = Stabilisation(steps=0)
     fixed = RecollectionStore(budget, (1, 8, 8), 4, latents=48, classes=10, seed=0, stabilisation=untrained)
     coded = EntropyCodedRecollectionStore(budget, (1, 8, 8), 4, latents=48, classes=10, seed=0,
-                                          stabilisation=untrained)
+                                          stabilisation=untrained, coder="range")
     prototypes, y = random_items(3, (1, 8, 8), 4, torch.Generator().manual_seed(0))
     pick = torch.randint(3, (400,), generator=torch.Generator().manual_seed(1))
     for store in (fixed, coded):
@@ -198,7 +199,7 @@ def test_end_task_refits() -> None:
 
 def test_save_open_keeps_the_model_and_refuses_one_that_does_not_match(tmp_path: Any) -> None:
     store = EntropyCodedRecollectionStore(Budget.images(4, (1, 8, 8), 4), (1, 8, 8), 4, latents=16, classes=4,
-                                          seed=0)
+                                          seed=0, coder="range")
     stream(store, 100)
     opened = memstore.open(store.save(tmp_path / "s"))
     assert opened.codec.coder == store.codec.coder and opened.ledger() == store.ledger()
@@ -206,7 +207,8 @@ def test_save_open_keeps_the_model_and_refuses_one_that_does_not_match(tmp_path:
     payload = state["payload"].copy()
     model_bytes = 2 * 16 * 4
     payload[:model_bytes] = np.frombuffer(CategoricalRangeCoder(16, 4).shared, dtype=np.uint8)  # the uniform model
-    fresh = EntropyCodedRecollectionStore(Budget.images(4, (1, 8, 8), 4), (1, 8, 8), 4, latents=16, classes=4, seed=0)
+    fresh = EntropyCodedRecollectionStore(Budget.images(4, (1, 8, 8), 4), (1, 8, 8), 4, latents=16, classes=4, seed=0,
+                                          coder="range")
     with pytest.raises(InvalidInputError, match="does not match its entropy model"):
         fresh.load_state_dict({**state, "payload": payload})
     assert len(fresh) == 0
@@ -219,7 +221,7 @@ def test_save_open_keeps_the_model_and_refuses_one_that_does_not_match(tmp_path:
 
 def test_the_code_map_side_travels_in_the_nested_dvae_config(tmp_path: Any) -> None:
     store = EntropyCodedRecollectionStore(Budget.images(4, (1, 8, 8), 4), (1, 8, 8), 4, latents=16, classes=4,
-                                          code_side=4, seed=0)
+                                          code_side=4, seed=0, coder="range")
     stream(store, 40)
     assert store.model.config.code_side == 4 and store.config()["codec"]["dvae"]["code_side"] == 4
     opened = memstore.open(store.save(tmp_path / "s"))

@@ -151,3 +151,16 @@ def test_loading_re_encodes_the_items_once(monkeypatch: Any) -> None:
     fresh.load_state_dict(state)
     assert sum(encoded) == len(store) > 0  # split's check, once per item; no second verify pass
     assert fresh.ledger() == store.ledger()
+
+
+def test_prefix_coding_is_the_default_and_a_spec_names_the_range_coder() -> None:
+    from benchmarks.parameters import resolve
+    from benchmarks.specs import STORES
+
+    budget = Budget.images(20, (1, 8, 8), 4)  # the default design's model fits
+    assert EntropyCodedRecollectionStore(budget, (1, 8, 8), 4, latents=5, classes=3).coder_name == "prefix"
+    for text, coder in (("recollection:entropy=true", "prefix"), ("recollection:entropy=true,coder=range", "range")):
+        store = resolve(text, STORES, "store").build(budget, (1, 8, 8), 4, seed=0, num_tasks=None)
+        assert store.coder_name == coder
+    with pytest.raises(ValueError, match="give entropy=true"):
+        resolve("recollection:coder=range", STORES, "store").build(budget, (1, 8, 8), 4, seed=0, num_tasks=None)

@@ -147,7 +147,8 @@ SAME_STORES = {
     "jpeg": lambda **kw: JPEGStore(Budget.images(12, (1, 8, 8), 10), (1, 8, 8), 10, seed=3, **kw),
     "lossless": lambda **kw: LosslessStore(Budget.images(12, (1, 8, 8), 10), (1, 8, 8), 10, seed=3, **kw),
     "recollection": lambda **kw: RecollectionStore(Budget(3000), (1, 8, 8), 10, seed=3, **TINY, **kw),
-    "entropy": lambda **kw: EntropyCodedRecollectionStore(Budget(3000), (1, 8, 8), 10, seed=3, **TINY, **kw),
+    "entropy": lambda **kw: EntropyCodedRecollectionStore(Budget(3000), (1, 8, 8), 10, seed=3, **TINY, coder="range",
+                                                          **kw),
 }
 
 
