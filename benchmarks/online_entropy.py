@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,16 @@ from .recollection_frontier import coded_sizes
 from .specs import BudgetSpec
 from .streams import Split
 
-__all__ = ["held_out_bits", "main", "online_codes"]
+__all__ = ["HeldOutBits", "held_out_bits", "main", "online_codes"]
+
+
+@dataclass(frozen=True)
+class HeldOutBits:
+    """Mean bits an item's codes take on held-out items under each model (see :func:`held_out_bits`)."""
+
+    marginal: float
+    given_label: float
+    given_best_earlier_latent: float
 
 
 def online_codes(c: int, l: int, seed: int, data_root: str | None = None, *, dataset: str = "mnist",
@@ -57,7 +67,7 @@ def _bits(counts: np.ndarray, symbols: tuple[np.ndarray, np.ndarray]) -> float:
     return float(-np.log2(p[symbols]).mean())
 
 
-def held_out_bits(codes: np.ndarray, labels: np.ndarray, l: int) -> dict[str, float]:
+def held_out_bits(codes: np.ndarray, labels: np.ndarray, l: int) -> HeldOutBits:
     """Bits an item's codes take on the odd items under models fitted on the even ones: one categorical per latent,
     one per latent and label, and one per latent and value of its best single earlier latent."""
     fit, test = codes[0::2], codes[1::2]
@@ -74,7 +84,7 @@ def held_out_bits(codes: np.ndarray, labels: np.ndarray, l: int) -> dict[str, fl
             continue
         best = min(range(j), key=lambda k: _bits(candidates[k], (fit[:, k], fit[:, j])))
         given_parent += _bits(candidates[best], (test[:, best], test[:, j]))
-    return {"marginal": marginal, "given_label": given_label, "given_best_earlier_latent": given_parent}
+    return HeldOutBits(marginal, given_label, given_parent)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -89,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
         codes, labels, l1 = online_codes(c, l, args.seed, args.data_root)
         fixed = c * int(np.ceil(np.log2(l)))
         row: dict[str, Any] = {"c": c, "l": l, "seed": args.seed, "l1": round(l1, 4), "fixed_bits": fixed}
-        row |= coded_sizes(codes, c, l, fixed) | {"held_out": held_out_bits(codes, labels, l)}
+        row |= coded_sizes(codes, c, l, fixed) | {"held_out": asdict(held_out_bits(codes, labels, l))}
         print(json.dumps(row), flush=True)
 
 

@@ -13,9 +13,9 @@ def test_a_label_or_a_parent_that_determines_a_latent_takes_its_bits_away() -> N
     free = rng.integers(0, 4, 4000)
     codes = np.stack([labels, free, free], axis=1)  # latent 0 is the label, latent 2 copies latent 1
     bits = held_out_bits(codes, labels, 4)
-    assert abs(bits["marginal"] - 6.0) < 0.05  # three uniform latents of four values
-    assert abs(bits["given_label"] - 4.0) < 0.05  # latent 0 costs nothing given the label
-    assert abs(bits["given_best_earlier_latent"] - 4.0) < 0.05  # latent 2 costs nothing given latent 1
+    assert abs(bits.marginal - 6.0) < 0.05  # three uniform latents of four values
+    assert abs(bits.given_label - 4.0) < 0.05  # latent 0 costs nothing given the label
+    assert abs(bits.given_best_earlier_latent - 4.0) < 0.05  # latent 2 costs nothing given latent 1
 
 
 def test_online_codes_are_every_stream_item_as_the_store_holds_it() -> None:
