@@ -158,10 +158,11 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         written = int(state["written_since_refit"])
+        # stores saved before this field refitted against the items they held: that is the count to go on from
+        held = int(state["held_at_refit"]) if "held_at_refit" in state else None
         super().load_state_dict(state)
         self._written_since_refit = written
-        # stores saved before this field refitted against the items they held: that is the count to go on from
-        self._held_at_refit = int(state.get("held_at_refit", len(self)))
+        self._held_at_refit = len(self) if held is None else held
 
     def _check_payload(self, state: dict[str, Any], size: int) -> Callable[[], None]:
         """The payload begins with the model's counts; every item must decode and re-encode to its bytes under it.

@@ -190,6 +190,21 @@ def test_a_growing_store_refits_each_time_it_has_doubled(tmp_path: Any) -> None:
         assert len(each) == 280 and int(each.codec.coder.counts.sum()) == TINY["latents"] * 280
 
 
+def test_a_state_saved_before_the_refit_count_goes_on_from_the_items_it_held() -> None:
+    def grown() -> Any:
+        store = EntropyCodedRecollectionStore(Budget.images(200, (1, 8, 8), 4), (1, 8, 8), 4, **TINY, seed=0)
+        stream(store, 100)  # refitted at 70 items written, 30 written since
+        return store
+
+    state = grown().state_dict()
+    old = {key: value for key, value in state.items() if key != "held_at_refit"}
+    for saved, refits_at in ((state, 140), (old, 170)):  # 70 written since the refit at 70, or 100 since the 100 held
+        store = EntropyCodedRecollectionStore(Budget.images(200, (1, 8, 8), 4), (1, 8, 8), 4, **TINY, seed=0)
+        store.load_state_dict(saved)
+        stream(store, 80, seed=1)
+        assert int(store.codec.coder.counts.sum()) == TINY["latents"] * refits_at
+
+
 def test_end_task_refits() -> None:
     store = EntropyCodedRecollectionStore(Budget.images(4, (1, 8, 8), 4), (1, 8, 8), 4, **TINY, seed=0)
     stream(store, 20)
