@@ -191,12 +191,9 @@ def test_a_growing_store_refits_each_time_it_has_doubled(tmp_path: Any) -> None:
 
 
 def test_a_state_saved_before_the_refit_count_goes_on_from_the_items_it_held() -> None:
-    def grown() -> Any:
-        store = EntropyCodedRecollectionStore(Budget.images(200, (1, 8, 8), 4), (1, 8, 8), 4, **TINY, seed=0)
-        stream(store, 100)  # refitted at 70 items written, 30 written since
-        return store
-
-    state = grown().state_dict()
+    grown = EntropyCodedRecollectionStore(Budget.images(200, (1, 8, 8), 4), (1, 8, 8), 4, **TINY, seed=0)
+    stream(grown, 100)  # refitted at 70 items written, 30 written since
+    state = grown.state_dict()
     old = {key: value for key, value in state.items() if key != "held_at_refit"}
     for saved, refits_at in ((state, 140), (old, 170)):  # 70 written since the refit at 70, or 100 since the 100 held
         store = EntropyCodedRecollectionStore(Budget.images(200, (1, 8, 8), 4), (1, 8, 8), 4, **TINY, seed=0)
