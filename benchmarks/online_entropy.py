@@ -49,12 +49,13 @@ def online_codes(c: int, l: int, seed: int, data_root: str | None = None, *, dat
     """The codes (N, c), their labels and the write-time L1 of a (c, l) store that holds the whole stream."""
     data = load_dataset(dataset, data_root)
     stream = Split(examples_per_task=examples_per_task).build(data, torch.Generator().manual_seed(seed))
-    budget = BudgetSpec(images=sum(len(task.train_y) for task in stream)).resolve(data.item_shape, data.num_classes)
+    total = sum(len(task.train_y) for task in stream)
+    budget = BudgetSpec(images=total).resolve(data.item_shape, data.num_classes)
     store = EntropyCodedRecollectionStore(budget, data.item_shape, data.num_classes, latents=c, classes=l, seed=seed)
     for task in stream:
         for x, y in task.batches(10):
             store.write(x, y)
-    if len(store) != sum(len(task.train_y) for task in stream):
+    if len(store) != total:
         raise RuntimeError(f"the store held {len(store)} items, not the whole stream")
     codes = store.codec.coder.decode(store.coded_items())
     labels = store.read(np.arange(len(store))).y.numpy()
@@ -75,12 +76,13 @@ def held_out_bits(codes: np.ndarray, labels: np.ndarray, l: int) -> HeldOutBits:
     classes = int(labels.max()) + 1
     marginal = given_label = given_parent = 0.0
     for j in range(codes.shape[1]):
-        marginal += _bits(np.bincount(fit[:, j], minlength=l)[None], (np.zeros(len(test), int), test[:, j]))
+        alone = _bits(np.bincount(fit[:, j], minlength=l)[None], (np.zeros(len(test), int), test[:, j]))
+        marginal += alone
         joint = np.bincount(fit_y * l + fit[:, j], minlength=classes * l).reshape(classes, l)
         given_label += _bits(joint, (test_y, test[:, j]))
         candidates = [np.bincount(fit[:, k] * l + fit[:, j], minlength=l * l).reshape(l, l) for k in range(j)]
-        if not candidates:
-            given_parent += _bits(np.bincount(fit[:, j], minlength=l)[None], (np.zeros(len(test), int), test[:, j]))
+        if not candidates:  # the first latent has no earlier one
+            given_parent += alone
             continue
         best = min(range(j), key=lambda k: _bits(candidates[k], (fit[:, k], fit[:, j])))
         given_parent += _bits(candidates[best], (test[:, best], test[:, j]))
