@@ -11,7 +11,7 @@ from .runner import Grid, Point
 from .specs import SETTINGS, BudgetSpec, MLPSpec
 from .streams import Split
 
-__all__ = ["CONFIGS", "DEFAULT_CONFIG", "FRONTIER_CONFIG"]
+__all__ = ["CONFIGS", "DEFAULT_CONFIG", "EXEMPLAR_STORES", "FRONTIER_CONFIG"]
 
 _PAPER_BUDGETS = (BudgetSpec(images=500), BudgetSpec(images=50), BudgetSpec(images=10))
 _TWENTY_SEEDS = tuple(range(20))
@@ -212,13 +212,18 @@ CONFIGS["dgm-split-mnist-curve"] = _dgm(
     tasks=5)
 
 DEFAULT_CONFIG = "default"
+#: the frontier's exemplar stores (issue 14), each at the bits of as many uint8 images, sharing the memory among the
+#: classes seen (iCaRL's fixed total memory), with RawStore as their reference under the same learner
+EXEMPLAR_STORES = ("raw", "exemplars:selection=herding,dtype=uint8,per_class=none",
+                   "mnemonics:dtype=uint8,per_class=none")
 FRONTIER_CONFIG = "frontier-split-mnist"  # what ``python -m benchmarks frontier`` runs
 
 
 def _frontier() -> dict[str, Grid]:
     """The compression frontier (issue 14): every item store at equal bits on the GMED protocol (task-free ER, lr
     0.05, MLP 2x400, batch 10, replay 10, one pass), budgets of 10, 20, 50, 100, 200 and 500 raw images, 10 seeds,
-    with ARM and DGM as points.
+    with ARM and DGM as points, and on Split MNIST the exemplar stores (herding, mnemonics) as points of a
+    task-aware ER that hands them each task's batches.
     Split MNIST (5 x 1,000, full test set), Rotated MNIST (20 x 1,000, a fixed random 1,000 test images per task),
     and Split on the synthetic ``colour`` images (3x32x32, 5 x 1,000, full test set), on inverted MNIST and on
     two-colour MNIST (``colour-mnist``, 3x32x32)."""
@@ -228,13 +233,17 @@ def _frontier() -> dict[str, Grid]:
     # ARM and DGM keep no items but a model (ARM its old model, DGM its generator): points at those bits, under the
     # same lr, replay size and metric with task boundaries known (both learn at end_task)
     points = (Point("arm", "self-recall", "gmed-task-aware"), Point("generative-replay", "dgmw", "gmed-task-aware"))
+    # exemplar stores choose at each task's end from the task's batches (ER hands them over, phase_data): on a
+    # class-incremental stream only, each beside RawStore under the same learner, at the same budgets in uint8
+    exemplar_points = tuple(Point("er:phase_data=true", store, "gmed-task-aware", budget)
+                            for store in EXEMPLAR_STORES for budget in budgets)
     common = dict(dataset="mnist", setting=SETTINGS["gmed"], model=MLPSpec((400, 400)), budgets=budgets,
                   stores=("raw", "lossless", "jpeg", "jpeg:quality=auto", "recollection", "recollection:entropy=true"),
                   learners=("er",), seeds=tuple(range(10)), points=points)
     split = Split(examples_per_task=1000)
     centred = MLPSpec((400, 400), centre=True)
     return {
-        "frontier-split-mnist": Grid(stream=split, **common),
+        "frontier-split-mnist": Grid(stream=split, **{**common, "points": points + exemplar_points}),
         "frontier-rotated-mnist": Grid(stream=Rotated(num_tasks=20, examples_per_task=1000, test_cap=1000), **common),
         "frontier-split-colour": Grid(stream=split, **{**common, "dataset": "colour"}),
         # bright inputs: the learner centres them on the first task's mean image (MLPSpec.centre), or stays at chance

@@ -295,9 +295,10 @@ def machine(device: str = "cpu") -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Point:
-    """A learner that works with one store only (ARM and its self-recall store, DGM and its generator), run beside a
-    grid's cross product at ``budget`` under the setting named ``setting`` (None: the grid's): it keeps no items,
-    so it sits on the frontier at the bits of the model it keeps (each result's ``model_bits``)."""
+    """One (learner, store) pair run beside a grid's cross product at ``budget`` under the setting named ``setting``
+    (None: the grid's). ARM and DGM work with one store only and keep no items: at a 0-bit budget they sit on the
+    frontier at the bits of the model they keep (each result's ``model_bits``). Exemplar stores need a task-aware
+    learner that hands them each task's data: points at the grid's budgets."""
 
     learner: str
     store: str

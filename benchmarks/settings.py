@@ -82,7 +82,7 @@ SETTING_HELP: dict[str, str] = {
     "gmed": "GMED's task-free ER: lr 0.05, replay from the whole memory, accuracy on the pooled test set",
     "mir": "MIR as ARM reports it: lr 0.1, task ids known, replay of earlier tasks only, mean per-task accuracy",
     "arm": "mir with ARM's metric: the mean over tasks of each task's mean per-class accuracy",
-    "gmed-task-aware": "gmed with task ids and boundaries known (GEM, LwF, ARM, DGM points of the frontier)",
+    "gmed-task-aware": "gmed with task ids and boundaries known (GEM, LwF; the frontier's ARM, DGM, exemplar points)",
     "riemer-5": "Riemer et al. Table 1, ER: lr 0.01, replay 5 (memory 100), task-free, retention",
     "riemer-25": "as riemer-5 with replay 25 (memory 200)",
     "riemer-gem": "Riemer et al.'s GEM rows as their code runs GEM: one example per update, lr 0.01, task ids known",

@@ -340,8 +340,12 @@ class LearnerSpec(Protocol):
 
 @dataclass(frozen=True)
 class ERSpec:
+    """Experience replay; ``phase_data=true`` also hands each task's stream batches to the store at ``end_task`` (in
+    a task-aware setting), for exemplar stores that select from them (``exemplars``, ``mnemonics``)."""
+
     name: ClassVar[str] = "er"
     uses_memory: ClassVar[bool] = True
+    phase_data: bool = False
 
     def build(
         self, model: nn.Module, store: MemoryStore | None, setting: Setting, generator: torch.Generator
@@ -355,6 +359,7 @@ class ERSpec:
             replay_past_tasks_only=setting.replay_past_tasks_only,
             generator=generator,
             one_mean=setting.one_mean,
+            phase_data=self.phase_data,
         )
 
 

@@ -8,6 +8,10 @@ A learner owns a model, a plain SGD optimizer (no momentum, no weight decay) and
 2. :meth:`Learner.update` computes :meth:`Learner.loss`, back-propagates and steps the optimizer;
 3. :meth:`Learner.remember` offers the stream batch to the store, *after* the update (both official codes do this).
 
+With ``phase_data``, the learner also keeps the task in progress's stream batches and hands them to the store at
+``end_task`` as ``TaskContext(x=..., y=...)``: the phase data an exemplar store selects from (iCaRL's herding,
+Mnemonics). They are the task being learned, held for it only, as the phase protocol holds ``D_i``: never charged.
+
 Learners use only the public store contract (``write``, ``sample``, ``end_task``, ``can_sample``).
 """
 
@@ -50,6 +54,7 @@ class Learner:
         replay_size: int = 10,
         generator: torch.Generator | None = None,
         one_mean: bool = False,
+        phase_data: bool = False,
     ) -> None:
         if lr <= 0:
             raise ValueError(f"lr must be positive, got {lr!r}")
@@ -61,6 +66,8 @@ class Learner:
         self.replay_size = replay_size
         self.generator = generator
         self.one_mean = one_mean
+        self.phase_data = phase_data
+        self._phase_batches: list[tuple[Tensor, Tensor]] = []
         self.optimizer = torch.optim.SGD(model.parameters(), lr=lr)
         self._task: int | None = None
 
@@ -80,14 +87,24 @@ class Learner:
         replay = self.retrieve(x, y)
         loss = self.update(x, y, replay)
         self.remember(x, y)
+        if self.phase_data and self._task is not None:  # task-free use has no end_task to hand them to
+            self._phase_batches.append((x.detach().cpu().clone(), y.detach().cpu().clone()))
         return Step(loss=float(loss), replayed=0 if replay is None else len(replay))
 
     def end_task(self, task: int | None = None) -> None:
         """Close task ``task`` (default: the current one): forward a :class:`TaskContext` to the store."""
         finished = self.current_task if task is None else task
         if self.store is not None:
-            self.store.end_task(TaskContext(task=finished, model=self.model))
+            self.store.end_task(self._task_context(finished))
+        self._phase_batches = []
         self._task = finished + 1
+
+    def _task_context(self, task: int) -> TaskContext:
+        """What ``end_task`` hands the store: the task and the model, and with ``phase_data`` the task's batches."""
+        if not self._phase_batches:
+            return TaskContext(task=task, model=self.model)
+        x, y = (torch.cat(parts) for parts in zip(*self._phase_batches))
+        return TaskContext(task=task, model=self.model, x=x, y=y)
 
     # -- hooks ------------------------------------------------------------------------------------------------
 

@@ -34,10 +34,12 @@ class ER(Learner):
         replay_past_tasks_only: bool = False,
         generator: torch.Generator | None = None,
         one_mean: bool = False,
+        phase_data: bool = False,
     ) -> None:
         if store is None:
             raise ValueError("ER needs a store")
-        super().__init__(model, store, lr=lr, replay_size=replay_size, generator=generator, one_mean=one_mean)
+        super().__init__(model, store, lr=lr, replay_size=replay_size, generator=generator, one_mean=one_mean,
+                         phase_data=phase_data)
         self.replay_past_tasks_only = replay_past_tasks_only
 
     @property

@@ -174,6 +174,7 @@ class MnemonicsStore(ItemStore):
         slots = np.arange(count)
         if count:
             self._put(slots, x.detach())
+            self._distortion.stored(x.detach(), self._get(slots))  # uint8: what quantising the exemplars cost
             self._labels.set(slots, y.numpy().reshape(-1, 1))
             if self.num_tasks is not None:
                 self._tasks.set(slots, tasks.numpy().reshape(-1, 1))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from benchmarks.cli import build_parser, grid_from_args, main, parse_seeds
-from benchmarks.configs import CONFIGS
+from benchmarks.configs import CONFIGS, EXEMPLAR_STORES
 from benchmarks.specs import BudgetSpec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -134,13 +134,25 @@ def test_keep_stores_saves_each_computed_cells_store(tmp_path, capsys):
 
 def test_flags_naming_stores_or_learners_keep_only_their_points():
     full = _grid("frontier")
-    assert {(p.learner, p.store) for p in full.points} == {("arm", "self-recall"), ("generative-replay", "dgmw")}
-    assert _grid("frontier", "--stores", "raw").points == ()
-    assert [p.store for p in _grid("frontier", "--stores", "raw,dgmw").points] == ["dgmw"]
+    assert {(p.learner, p.store) for p in full.points} == {
+        ("arm", "self-recall"), ("generative-replay", "dgmw"),
+        *(("er:phase_data=true", store) for store in EXEMPLAR_STORES)}
+    assert _grid("frontier", "--stores", "raw", "--learners", "er").points == ()
+    assert [p.store for p in _grid("frontier", "--stores", "raw,dgmw", "--learners", "er,generative-replay").points] \
+        == ["dgmw"]
     assert [p.learner for p in _grid("frontier", "--learners", "arm").points] == ["arm"]
     assert _grid("frontier", "--seeds", "0").points == full.points
     only_arm = _grid("frontier", "--stores", "self-recall", "--learners", "arm")  # the point alone, not crossed
     assert [c.learner for c in only_arm.cells()] == ["arm"] * len(full.seeds)
+
+
+def test_a_store_both_crossed_and_in_points_stays_crossed_and_budgets_filter_points_on_the_grids_budgets():
+    grid = _grid("frontier", "--stores", "raw", "--budgets", "10,50")
+    assert grid.stores == ("raw",) and grid.learners == ("er",)  # raw is still crossed with the grid's learner
+    exemplar = [p for p in grid.points if p.learner == "er:phase_data=true"]
+    assert {(p.store, p.budget.images) for p in exemplar} == {("raw", 10), ("raw", 50)}
+    zero_bits = _grid("frontier", "--budgets", "10", "--learners", "arm").points
+    assert [(p.learner, p.budget.bits) for p in zero_bits] == [("arm", 0)]  # off the grid's budgets: kept
 
 
 def test_missing_mnist_is_a_usage_error_that_names_the_layout_and_makes_no_folder(tmp_path, capsys):
@@ -173,7 +185,7 @@ def test_every_setting_is_explained_in_help_and_readme() -> None:
 def test_list_specs_prints_each_name_with_the_parameters_it_takes(capsys):
     assert main(["--list-specs"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert "store raw: per_task=false" in lines and "learner er: (no parameters)" in lines
+    assert "store raw: per_task=false" in lines and "learner er: phase_data=false" in lines
     gmed = next(line for line in lines if line.startswith("learner er-gmed:"))
     assert "alpha=5.0,beta=0.01,random_edit=false" in gmed
     recollection = next(line for line in lines if line.startswith("store recollection:"))

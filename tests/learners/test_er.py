@@ -5,9 +5,9 @@ import torch
 import torch.nn.functional as F
 
 from learners import ER, Naive
-from memstore import TaskContext
+from memstore import Budget, TaskContext
 
-from .conftest import make_batch, make_model, make_store
+from .conftest import CLASSES, SHAPE, make_batch, make_model, make_store
 
 
 def _sgd(model, loss, lr):
@@ -119,6 +119,47 @@ def test_end_task_forwards_a_task_context_and_advances_the_task():
     assert store.contexts[0].task == 0 and store.contexts[0].model is model
     learner.observe(*make_batch((2, 3)))  # no task given: continues with task 1, replaying task 0
     assert store.samples[-1][0] == [0]
+
+
+def test_phase_data_hands_each_tasks_batches_to_end_task_once():
+    store = make_store(20, num_tasks=2)
+    learner = ER(make_model(), store, lr=0.1, phase_data=True)
+    batches = [make_batch((0, 1), seed=s) for s in range(3)]
+    for x, y in batches:
+        learner.observe(x, y, task=0)
+    learner.end_task()
+    later = make_batch((2, 3), seed=9)
+    learner.observe(*later, task=1)
+    learner.end_task()
+    first, second = store.contexts
+    assert torch.equal(first.x, torch.cat([x for x, _ in batches]))
+    assert torch.equal(first.y, torch.cat([y for _, y in batches]))
+    assert torch.equal(second.x, later[0]) and torch.equal(second.y, later[1])  # the first task's batches are gone
+
+
+def test_without_phase_data_or_task_ids_end_task_gets_no_items():
+    store = make_store(20, num_tasks=2)
+    learner = ER(make_model(), store, lr=0.1)
+    learner.observe(*make_batch((0, 1)), task=0)
+    learner.end_task()
+    task_free_store = make_store(20)
+    task_free = ER(make_model(), task_free_store, lr=0.1, phase_data=True)
+    task_free.observe(*make_batch((0, 1)))  # task-free use: nothing is held, as no end_task is expected to take it
+    task_free.end_task(0)
+    assert store.contexts[0].x is None and task_free_store.contexts[0].x is None
+
+
+def test_an_exemplar_store_selects_from_the_phase_data_an_er_learner_hands_it():
+    from memstore import Herding, MnemonicsStore
+
+    store = MnemonicsStore(Budget.images(6, SHAPE, CLASSES, num_tasks=2), SHAPE, CLASSES, selection=Herding(),
+                           dtype=torch.uint8, seed=0, num_tasks=2)
+    learner = ER(make_model(), store, lr=0.1, phase_data=True)
+    for seed in range(4):
+        learner.observe(*make_batch((0, 1), n=6, seed=seed), task=0)
+    learner.end_task()
+    assert store.last_phase.new_classes == (0, 1) and store.last_phase.per_class == 3
+    assert sorted(store.exemplars()[1].tolist()) == [0, 0, 0, 1, 1, 1]
 
 
 def test_writes_carry_task_ids_only_when_known():

@@ -105,6 +105,13 @@ def test_uint8_exemplars_are_quantised_after_optimisation() -> None:
     s.end_task(TaskContext(0, tiny_model(), *phase([0, 1], per=30)))
     x, _ = s.exemplars()
     assert s.capacity == 47 and len(s) == 46 and torch.equal(x, torch.round(x * 255) / 255)
+    assert 0 < s.distortion().l1 <= 0.5 / 255  # the rounding the optimised exemplars took, measured as stored
+
+
+def test_exemplars_kept_as_float32_report_no_distortion() -> None:
+    s = store()
+    s.end_task(TaskContext(0, None, *phase([0, 1])))
+    assert s.distortion().items == 12 and s.distortion().l1 == 0.0
 
 
 def test_bad_context_raises_and_changes_nothing() -> None:
