@@ -1,6 +1,7 @@
 """What a dVAE code's reconstructions give away to a classifier (decision 0036).
 
     python -m benchmarks.codec_probe --dataset colour-mnist --latents 439 --classes 2 --code-side 4 --ranges
+    python -m benchmarks.codec_probe --dataset colour --jpeg 1          # JPEG's round trip, the same measures
 
 A :class:`~memstore.codecs.dvae.DVAECodec` is trained offline on ``--items`` training images (``--steps`` Adam steps
 on batches of 20 drawn with replacement), then an MLP (2×400, centred on its training mean, Adam at 1e-3, 15
@@ -28,12 +29,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from memstore.codecs import JPEGCodec
 from memstore.codecs.dvae import DVAECodec
 
 from .datasets import load_dataset
 from .models import MLPSpec
 
-__all__ = ["ProbeResult", "mixed_accuracies", "predictions", "probe"]
+__all__ = ["ProbeResult", "mixed_accuracies", "predictions", "probe", "probe_jpeg"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,8 @@ class ProbeResult:
     on_reconstructions: float  # test accuracy of MLP (a), %
     old_classes_mixed: float  # test accuracy of MLP (b) on the old classes, %
     new_classes_mixed: float  # test accuracy of MLP (b) on the newest two classes, %
-    inactive_units: float  # share of the decoder's first-layer channels negative for every random code
+    inactive_units: float | None  # share of the decoder's first-layer channels negative for every random code (dVAE)
+    coarse_l1: float  # mean L1 of the 8×8 block means (the ``colour`` set's class signal is a 4×4 grid of them)
 
 
 def predictions(x: Tensor, y: Tensor, test_x: Tensor, num_classes: int, seed: int) -> Tensor:
@@ -75,27 +78,49 @@ def mixed_accuracies(recon: Tensor, x: Tensor, y: Tensor, test_x: Tensor, test_y
             round(100 * mixed_hits[~test_old].float().mean().item(), 1))
 
 
+def _images(dataset: str, items: int, tests: int, seed: int, data_root: str | None) -> tuple[Tensor, ...]:
+    """``items`` training images drawn with seed ``seed + 3``, their labels, the first ``tests`` test images and
+    labels, and the class count."""
+    data = load_dataset(dataset, data_root)
+    pick = torch.randperm(data.train_x.shape[0], generator=torch.Generator().manual_seed(seed + 3))[:items]
+    return data.train_x[pick], data.train_y[pick], data.test_x[:tests], data.test_y[:tests], data.num_classes
+
+
+def _result(recon: Tensor, x: Tensor, y: Tensor, test_x: Tensor, test_y: Tensor, num_classes: int, seed: int,
+            inactive_units: float | None) -> ProbeResult:
+    on_recon, old_mixed, new_mixed = mixed_accuracies(recon, x, y, test_x, test_y, num_classes, seed + 2)
+    coarse = F.avg_pool2d(recon, 8) - F.avg_pool2d(x, 8) if min(x.shape[2:]) >= 8 else recon - x
+    return ProbeResult(
+        l1=round((recon - x).abs().mean().item(), 4),
+        colour_error=round((recon.mean((2, 3)) - x.mean((2, 3))).abs().mean().item(), 4),
+        on_reconstructions=on_recon, old_classes_mixed=old_mixed, new_classes_mixed=new_mixed,
+        inactive_units=inactive_units, coarse_l1=round(coarse.abs().mean().item(), 4))
+
+
+def probe_jpeg(dataset: str, quality: int, *, items: int = 5000, tests: int = 2000, seed: int = 0,
+               data_root: str | None = None) -> ProbeResult:
+    """The same probe on JPEG's round trip at ``quality`` (nothing to train)."""
+    x, y, test_x, test_y, num_classes = _images(dataset, items, tests, seed, data_root)
+    codec = JPEGCodec(tuple(x.shape[1:]), quality)
+    recon = codec.decode(codec.encode(x))
+    return _result(recon, x, y, test_x, test_y, num_classes, seed, None)
+
+
 def probe(dataset: str, latents: int, classes: int, code_side: int, ranges: bool, *, steps: int = 2000,
           items: int = 5000, tests: int = 2000, seed: int = 0, data_root: str | None = None,
           activation: str = "elu") -> ProbeResult:
-    data = load_dataset(dataset, data_root)
-    pick = torch.randperm(data.train_x.shape[0], generator=torch.Generator().manual_seed(seed + 3))[:items]
-    x, y = data.train_x[pick], data.train_y[pick]
-    test_x, test_y = data.test_x[:tests], data.test_y[:tests]
-    codec = DVAECodec(data.item_shape, latents, classes, code_side=code_side, seed=seed, ranges=ranges,
+    x, y, test_x, test_y, num_classes = _images(dataset, items, tests, seed, data_root)
+    data_shape = tuple(x.shape[1:])
+    codec = DVAECodec(data_shape, latents, classes, code_side=code_side, seed=seed, ranges=ranges,
                       activation=activation)
     draws = torch.Generator().manual_seed(seed + 1)
     for _ in range(steps):
         codec.train_step(x[torch.randint(0, x.shape[0], (20,), generator=draws)], draws)
     with torch.no_grad():
         recon = torch.cat([codec.decode(codec.encode(x[i:i + 500])) for i in range(0, x.shape[0], 500)])
-    on_recon, old_mixed, new_mixed = mixed_accuracies(recon, x, y, test_x, test_y, data.num_classes, seed + 2)
-    return ProbeResult(
-        l1=round((recon - x).abs().mean().item(), 4),
-        colour_error=round((recon.mean((2, 3)) - x.mean((2, 3))).abs().mean().item(), 4),
-        on_reconstructions=on_recon, old_classes_mixed=old_mixed, new_classes_mixed=new_mixed,
-        inactive_units=round(codec.model.inactive_decoder_units(
-            codec.model.random_codes(512, torch.Generator().manual_seed(seed + 4))), 3))
+    random_codes = codec.model.random_codes(512, torch.Generator().manual_seed(seed + 4))
+    inactive = codec.model.inactive_decoder_units(random_codes)
+    return _result(recon, x, y, test_x, test_y, num_classes, seed, round(inactive, 3))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -111,8 +136,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tests", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-root", default=None)
+    parser.add_argument("--jpeg", type=int, default=None, metavar="QUALITY",
+                        help="probe JPEG's round trip at this quality instead of a dVAE")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.jpeg is not None:
+        result = probe_jpeg(args.dataset, args.jpeg, items=args.items, tests=args.tests, seed=args.seed,
+                            data_root=args.data_root)
+        print(json.dumps({"dataset": args.dataset, "jpeg": args.jpeg, "items": args.items, "tests": args.tests,
+                          "seed": args.seed, **asdict(result)}))
+        return
     result = probe(args.dataset, args.latents, args.classes, args.code_side, args.ranges, steps=args.steps,
                    items=args.items, tests=args.tests, seed=args.seed, data_root=args.data_root,
                    activation=args.activation)

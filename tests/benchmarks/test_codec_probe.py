@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from benchmarks.codec_probe import main, probe
+from benchmarks.codec_probe import main, probe, probe_jpeg
 
 
 def test_an_untrained_dvae_on_digits_gives_reconstructions_a_classifier_cannot_use(capsys) -> None:
@@ -18,3 +18,12 @@ def test_an_untrained_dvae_on_digits_gives_reconstructions_a_classifier_cannot_u
     printed = json.loads(capsys.readouterr().out)
     assert printed["ranges"] is False and printed["activation"] == "relu" and "inactive_units" in printed
 
+
+
+def test_jpeg_is_probed_with_the_same_measures_and_better_quality_loses_less(capsys) -> None:
+    coarse, fine = (probe_jpeg("digits", q, items=300, tests=200) for q in (5, 95))
+    assert fine.l1 < coarse.l1 and fine.coarse_l1 < coarse.coarse_l1 and coarse.inactive_units is None
+    assert fine.on_reconstructions > 50  # nearly lossless digits keep their classes
+    main(["--dataset", "digits", "--jpeg", "50", "--items", "300", "--tests", "200"])
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["jpeg"] == 50 and printed["inactive_units"] is None and "coarse_l1" in printed
