@@ -135,15 +135,17 @@ def grid_from_args(args: argparse.Namespace) -> Grid:
     budgets = tuple(BudgetSpec.parse(b) for b in args.budgets.split(",")) if args.budgets else grid.budgets
     changes["budgets"] = budgets
     # a point runs only when the flags that name stores, learners or budgets name its own too (a point off the
-    # grid's budgets, ARM's and DGM's 0 bits, is not filtered by --budgets); names only points use are not crossed
-    changes["points"] = tuple(p for p in grid.points if (not args.stores or p.store in args.stores)
-                              and (not args.learners or p.learner in args.learners)
-                              and (p.budget not in grid.budgets or p.budget in budgets))
+    # grid's budgets, ARM's and DGM's 0 bits, is not filtered by --budgets); a name that only the points running use
+    # is not crossed
+    points = tuple(p for p in grid.points if (not args.stores or p.store in args.stores)
+                   and (not args.learners or p.learner in args.learners)
+                   and (p.budget not in grid.budgets or p.budget in budgets))
+    changes["points"] = points
     if args.stores:
-        changes["stores"] = tuple(s for s in args.stores if s in grid.stores or s not in {p.store for p in grid.points})
+        changes["stores"] = tuple(s for s in args.stores if s in grid.stores or s not in {p.store for p in points})
     if args.learners:
         changes["learners"] = tuple(n for n in args.learners
-                                    if n in grid.learners or n not in {p.learner for p in grid.points})
+                                    if n in grid.learners or n not in {p.learner for p in points})
     if args.seeds:
         changes["seeds"] = args.seeds
     return dataclasses.replace(grid, **changes)

@@ -155,6 +155,20 @@ def test_a_store_both_crossed_and_in_points_stays_crossed_and_budgets_filter_poi
     assert [(p.learner, p.budget.bits) for p in zero_bits] == [("arm", 0)]  # off the grid's budgets: kept
 
 
+def test_a_point_learner_with_a_store_of_no_point_is_crossed_under_the_setting_given():
+    variant = "mnemonics:adjust=false,dtype=uint8,per_class=none"
+    grid = _grid("frontier", "--setting", "gmed-task-aware", "--stores", variant, "--learners", "er:phase_data=true",
+                 "--budgets", "10", "--seeds", "0")
+    (cell,) = grid.cells()
+    assert (cell.learner, cell.store, cell.setting.name) == ("er:phase_data=true", variant, "gmed-task-aware")
+    point = next(p for p in CONFIGS["frontier-split-mnist"].points if p.store == EXEMPLAR_STORES[1])
+    crossed = _grid("frontier", "--setting", "gmed-task-aware", "--stores", point.store, "--learners", point.learner,
+                    "--budgets", "10", "--seeds", "0").cells()
+    assert [c.key for c in crossed] == [c.key for c in CONFIGS["frontier-split-mnist"].cells()
+                                        if (c.learner, c.store, c.budget) == (point.learner, point.store, point.budget)
+                                        and c.seed == 0]  # as a point: the same cell
+
+
 def test_missing_mnist_is_a_usage_error_that_names_the_layout_and_makes_no_folder(tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["--dataset", "mnist", "--data-root", str(tmp_path / "nowhere"), "--out", str(out), "--no-progress"]
