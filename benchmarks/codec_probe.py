@@ -110,8 +110,8 @@ def probe(dataset: str, latents: int, classes: int, code_side: int, ranges: bool
           items: int = 5000, tests: int = 2000, seed: int = 0, data_root: str | None = None,
           activation: str = "elu") -> ProbeResult:
     x, y, test_x, test_y, num_classes = _images(dataset, items, tests, seed, data_root)
-    data_shape = tuple(x.shape[1:])
-    codec = DVAECodec(data_shape, latents, classes, code_side=code_side, seed=seed, ranges=ranges,
+    item_shape = tuple(x.shape[1:])
+    codec = DVAECodec(item_shape, latents, classes, code_side=code_side, seed=seed, ranges=ranges,
                       activation=activation)
     draws = torch.Generator().manual_seed(seed + 1)
     for _ in range(steps):

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from learners import ER, Naive
-from memstore import Budget, TaskContext
+from memstore import Budget, Herding, MnemonicsStore, TaskContext
 
 from .conftest import CLASSES, SHAPE, make_batch, make_model, make_store
 
@@ -150,8 +150,6 @@ def test_without_phase_data_or_task_ids_end_task_gets_no_items():
 
 
 def test_an_exemplar_store_selects_from_the_phase_data_an_er_learner_hands_it():
-    from memstore import Herding, MnemonicsStore
-
     store = MnemonicsStore(Budget.images(6, SHAPE, CLASSES, num_tasks=2), SHAPE, CLASSES, selection=Herding(),
                            dtype=torch.uint8, seed=0, num_tasks=2)
     learner = ER(make_model(), store, lr=0.1, phase_data=True)
