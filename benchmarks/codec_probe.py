@@ -78,7 +78,8 @@ def mixed_accuracies(recon: Tensor, x: Tensor, y: Tensor, test_x: Tensor, test_y
             round(100 * mixed_hits[~test_old].float().mean().item(), 1))
 
 
-def _images(dataset: str, items: int, tests: int, seed: int, data_root: str | None) -> tuple[Tensor, ...]:
+def _images(dataset: str, items: int, tests: int, seed: int,
+            data_root: str | None) -> tuple[Tensor, Tensor, Tensor, Tensor, int]:
     """``items`` training images drawn with seed ``seed + 3``, their labels, the first ``tests`` test images and
     labels, and the class count."""
     data = load_dataset(dataset, data_root)
