@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import os
+import platform
 import statistics
 import subprocess
 import time
@@ -159,10 +160,25 @@ def provenance() -> dict[str, Any]:
             return None
         return done.stdout.strip() if done.returncode == 0 else None
 
+    produced = {"torch": torch.__version__, "cpu": cpu_model()}
     if os.environ.get("MEMSTORE_COMMIT"):
-        return {"torch": torch.__version__, "commit": os.environ["MEMSTORE_COMMIT"], "commit_from": "MEMSTORE_COMMIT"}
+        return {**produced, "commit": os.environ["MEMSTORE_COMMIT"], "commit_from": "MEMSTORE_COMMIT"}
     status = git("status", "--porcelain", "--untracked-files=no")
-    return {"torch": torch.__version__, "commit": git("rev-parse", "HEAD"), "dirty": bool(status)}
+    return {**produced, "commit": git("rev-parse", "HEAD"), "dirty": bool(status)}
+
+
+def cpu_model() -> str:
+    """The processor's model name (Linux's /proc/cpuinfo; else what :mod:`platform` knows). A network trained on the
+    CPU can round differently on another processor model, so a store that trains one (RecollectionStore) may not
+    give bit-identical results elsewhere; the stores without a network do."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 @dataclass(frozen=True)
@@ -287,8 +303,6 @@ def _accelerator(device: str) -> dict[str, str]:
 def machine(device: str = "cpu") -> dict[str, Any]:
     """Where a measurement ran: the processor and its cores, the accelerator's name (None on the CPU), torch's
     threads in this process now, and the date."""
-    import platform
-
     return {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "device_name": device_name(device),
             "torch_threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d")}
 
