@@ -19,8 +19,8 @@ __all__ = [
 
 _CSV_FIELDS = [
     "dataset", "stream", "setting", "metric", "learner", "store", "budget", "seed", "accuracy", "average_accuracy",
-    "retention", "forgetting", "items", "bits_charged", "budget_bits", "seconds", "distortion", "model_bits",
-    "class_mean_accuracy",
+    "retention", "forgetting", "learning_accuracy", "items", "bits_charged", "budget_bits", "seconds", "distortion",
+    "model_bits", "class_mean_accuracy",
 ]  # fmt: skip
 
 
@@ -42,6 +42,7 @@ class Summary:
     std: float
     forgetting: float
     seeds: int
+    learning_accuracy: float = math.nan  # mean over seeds of Riemer et al.'s LA (a[j][j] averaged over tasks), in %
     distortion: float = math.nan  # mean round-trip L1 over seeds; nan for stores that keep no items
     model_bits: float = math.nan  # mean over seeds of the store's models (ledger().models); nan: not recorded
 
@@ -131,6 +132,7 @@ def summarise(results: Sequence[CellResult]) -> list[Summary]:
                 std=_std(acc),
                 forgetting=statistics.fmean(forget),
                 seeds=len(rows),
+                learning_accuracy=statistics.fmean(100 * float(r["learning_accuracy"]) for r in rows),  # type: ignore
                 distortion=statistics.fmean(distortions) if distortions else math.nan,
                 model_bits=_mean_known(r["model_bits"] for r in rows),
             )
@@ -142,14 +144,15 @@ def markdown_table(summaries: Sequence[Summary]) -> str:
     """Mean ± std (and MIR's 2σ/√n) per configuration, with items held, their round-trip L1 and bits."""
     head = (
         "| dataset | stream | setting | learner | store | budget | items held | distortion (L1) "
-        "| bits charged / budget | model bits | accuracy % (mean ± std) | 2σ/√n | forgetting % | seeds |\n"
-        "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| bits charged / budget | model bits | accuracy % (mean ± std) | 2σ/√n | forgetting % | learning accuracy % "
+        "| seeds |\n"
+        "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     )
     lines = [
         f"| {s.dataset} | {s.stream} | {s.setting} | {s.learner} | {s.store} | {s.budget} | {s.items:g} "
         f"| {'-' if math.isnan(s.distortion) else f'{s.distortion:.4f}'} "
         f"| {s.bits_charged:.0f} / {s.budget_bits} | {format_bits(s.model_bits)} | {s.mean:.1f} ± {s.std:.1f} "
-        f"| {'—' if math.isnan(s.ci) else f'{s.ci:.1f}'} | {s.forgetting:.1f} "
+        f"| {'—' if math.isnan(s.ci) else f'{s.ci:.1f}'} | {s.forgetting:.1f} | {s.learning_accuracy:.1f} "
         f"| {s.seeds} |"
         for s in summaries
     ]

@@ -121,6 +121,7 @@ class CellResult:
             "average_accuracy": self.matrix.average_accuracy(),
             "retention": self.matrix.retention(),
             "forgetting": self.matrix.forgetting(),
+            "learning_accuracy": self.matrix.learning_accuracy(),
             "items": self.items,
             "bits_charged": self.bits_charged,
             "budget_bits": self.budget_bits,

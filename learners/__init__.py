@@ -9,7 +9,7 @@ from .generative_replay import DGMSolver, GenerativeReplay
 from .gmed import ERGMED, MIRGMED, GMEDEdit, GradientDirection, RandomDirection, SlotDirection
 from .lookahead import Lookahead, lookahead
 from .lwf import LwF, distillation_loss, frozen_copy
-from .metrics import AccuracyMatrix, TaskScore, average_accuracy, forgetting, retention, score
+from .metrics import AccuracyMatrix, TaskScore, average_accuracy, forgetting, learning_accuracy, retention, score
 from .mir import MIR, most_interfered
 from .naive import Naive
 from .phases import PhaseConfig, PhaseLearner, PhaseReport
@@ -43,6 +43,7 @@ __all__ = [
     "distillation_loss",
     "forgetting",
     "frozen_copy",
+    "learning_accuracy",
     "gem_project",
     "lookahead",
     "most_interfered",

@@ -1,12 +1,14 @@
 """The accuracy matrix of a continual-learning run and the summaries the papers report.
 
 ``a[i][j]`` is the accuracy on task ``j``'s test set after training through task ``i`` (both from 0), as a fraction
-in [0, 1]. Three summaries of it:
+in [0, 1]. Four summaries of it:
 
 - :func:`average_accuracy`: the mean over tasks of the final row (Chaudhry et al., 2018; MIR and ARM report this).
 - :func:`forgetting`: Chaudhry et al. (2018): the mean over ``j < T-1`` of ``max_{l < T-1} a[l][j] - a[T-1][j]``.
 - :func:`retention`: Riemer et al.: accuracy on all tasks' test data pooled after the last task, i.e. the final row
   weighted by each task's test-set size (GMED's "full test set" accuracy on Split MNIST).
+- :func:`learning_accuracy`: Riemer et al. (2019, MER) LA: the mean over tasks of ``a[j][j]``, each task's accuracy
+  right after it was learned. A low LA with low forgetting is a learner that no longer takes in new tasks.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
-    "AccuracyMatrix", "TaskScore", "average_accuracy", "average_incremental_accuracy", "forgetting", "retention",
-    "score",
+    "AccuracyMatrix", "TaskScore", "average_accuracy", "average_incremental_accuracy", "forgetting",
+    "learning_accuracy", "retention", "score",
 ]
 
 
@@ -87,6 +89,9 @@ class AccuracyMatrix:
     def retention(self) -> float:
         return retention(self)
 
+    def learning_accuracy(self) -> float:
+        return learning_accuracy(self)
+
     def average_incremental_accuracy(self) -> float:
         return average_incremental_accuracy(self)
 
@@ -108,6 +113,14 @@ def forgetting(matrix: AccuracyMatrix) -> float:
         return math.nan
     drops = [max(matrix.values[i][j] for i in range(last)) - final[j] for j in range(last)]
     return sum(drops) / len(drops)
+
+
+def learning_accuracy(matrix: AccuracyMatrix) -> float:
+    """Riemer et al. (2019, MER) LA: the mean over tasks ``j`` of ``a[j][j]``, the accuracy on each task right after
+    training on it."""
+    if not matrix.complete:
+        raise ValueError(f"the matrix has {len(matrix.values)} of {matrix.num_tasks} rows")
+    return sum(matrix.values[j][j] for j in range(matrix.num_tasks)) / matrix.num_tasks
 
 
 def retention(matrix: AccuracyMatrix) -> float:

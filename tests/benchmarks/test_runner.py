@@ -119,6 +119,11 @@ def test_report_writes_csv_markdown_and_png(tmp_path):
     assert files.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     cell = json.loads(next((tmp_path / "cells").glob("*er-raw-20img*.json")).read_text())
     assert len(cell["matrix"]) == 5 and cell["items"] == 20
+    diagonal = [cell["matrix"][j][j] for j in range(5)]
+    assert cell["learning_accuracy"] == pytest.approx(sum(diagonal) / 5)  # each task right after it was learned
+    (er_raw_20,) = [r for r in rows if r["store"] == "raw" and r["budget"] == "20 img"]
+    assert float(er_raw_20["learning_accuracy"]) == pytest.approx(cell["learning_accuracy"])
+    assert "| learning accuracy % |" in md and f"| {100 * cell['learning_accuracy']:.1f} | 1 |" in md
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from learners import AccuracyMatrix, average_accuracy, forgetting, retention, score
+from learners import AccuracyMatrix, average_accuracy, forgetting, learning_accuracy, retention, score
 
 # a[i][j]: accuracy on task j after training through task i (hand-made, 3 tasks)
 ROWS = [
@@ -37,6 +37,14 @@ def test_retention_weights_tasks_by_test_size():
     assert retention(m) == pytest.approx((0.5 * 100 + 0.5 * 200 + 0.7 * 100) / 400)
     equal = AccuracyMatrix.from_rows(ROWS, [1, 1, 1])
     assert retention(equal) == pytest.approx(average_accuracy(equal))
+
+
+def test_learning_accuracy_is_the_mean_of_the_diagonal_unweighted_by_test_size():
+    m = AccuracyMatrix.from_rows(ROWS, SIZES)
+    assert learning_accuracy(m) == pytest.approx((0.90 + 0.80 + 0.70) / 3)  # not (90 + 160 + 70) / 400
+    assert m.learning_accuracy() == learning_accuracy(m)
+    with pytest.raises(ValueError, match="1 of 3 rows"):
+        learning_accuracy(AccuracyMatrix((ROWS[0],), SIZES))
 
 
 def test_single_task_forgetting_is_undefined():
