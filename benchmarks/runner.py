@@ -148,10 +148,11 @@ class CellResult:
 
 @functools.cache
 def provenance() -> dict[str, Any]:
-    """What produced a result: torch's version and the checkout's commit (with a flag for uncommitted changes), read
-    once per process, when its first cell starts: the code a process runs is the code it imported. A copy whose git
-    does not describe its files (an accelerator machine gets today's working tree over the session's first commit)
-    names its commit in ``MEMSTORE_COMMIT``; that wins, and the record says so (``commit_from``)."""
+    """What produced a result: torch's version, the processor, torch's threads and the checkout's commit (with a flag
+    for uncommitted changes), read once per process, when its first cell starts: the code a process runs is the code
+    it imported. A copy whose git does not describe its files (an accelerator machine gets today's working tree over
+    the session's first commit) names its commit in ``MEMSTORE_COMMIT``; that wins, and the record says so
+    (``commit_from``)."""
     root = Path(__file__).resolve().parent.parent
 
     def git(*args: str) -> str | None:
@@ -161,7 +162,7 @@ def provenance() -> dict[str, Any]:
             return None
         return done.stdout.strip() if done.returncode == 0 else None
 
-    produced = {"torch": torch.__version__, "cpu": cpu_model()}
+    produced = {"torch": torch.__version__, "cpu": cpu_model(), "threads": torch.get_num_threads()}
     if os.environ.get("MEMSTORE_COMMIT"):
         return {**produced, "commit": os.environ["MEMSTORE_COMMIT"], "commit_from": "MEMSTORE_COMMIT"}
     status = git("status", "--porcelain", "--untracked-files=no")

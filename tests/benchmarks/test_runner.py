@@ -440,9 +440,10 @@ def test_provenance_takes_the_commit_from_the_environment_when_named(monkeypatch
 
     monkeypatch.delenv("MEMSTORE_COMMIT", raising=False)
     from_git = provenance.__wrapped__()
-    assert set(from_git) == {"torch", "cpu", "commit", "dirty"} and from_git["commit"] != "f" * 40
+    assert set(from_git) == {"torch", "cpu", "threads", "commit", "dirty"} and from_git["commit"] != "f" * 40
     monkeypatch.setenv("MEMSTORE_COMMIT", "f" * 40)  # a copy whose git is not its files' (an accelerator machine's)
-    assert provenance.__wrapped__() == {"torch": torch.__version__, "cpu": cpu_model(), "commit": "f" * 40,
+    assert provenance.__wrapped__() == {"torch": torch.__version__, "cpu": cpu_model(),
+                                        "threads": torch.get_num_threads(), "commit": "f" * 40,
                                         "commit_from": "MEMSTORE_COMMIT"}
 
 
