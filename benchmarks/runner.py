@@ -171,8 +171,8 @@ def provenance() -> dict[str, Any]:
 
 def cpu_model() -> str:
     """The processor's model name (Linux's /proc/cpuinfo; else what :mod:`platform` knows). A network trained on the
-    CPU can round differently on another processor model, so a store that trains one (RecollectionStore) may not
-    give bit-identical results elsewhere; the stores without a network do."""
+    CPU can round differently on another processor model, so a cell whose store trains one (RecollectionStore) may
+    not give bit-identical results elsewhere; the raw and JPEG cells compared did (docs/results.md, session 25)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
             for line in info:
