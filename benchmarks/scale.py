@@ -224,7 +224,8 @@ def main(argv: list[str] | None = None) -> None:
         # imported here: a spawned memory worker imports this module, and must not pay for the runner's imports
         from .runner import machine, provenance
 
-        made = {**provenance(), **machine("cpu"), "torch_threads": 1}  # each measuring process sets one thread
+        # each measuring process sets one thread: both records of the count say so, not this parent's count
+        made = {**provenance(), **machine("cpu"), "threads": 1, "torch_threads": 1}
         args.out.write_text(json.dumps({"kind": args.kind, "arguments": vars(args) | {"out": str(args.out)},
                                         "provenance": made, "rows": [asdict(row) for row in rows]},
                                        indent=1) + "\n")

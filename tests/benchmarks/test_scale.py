@@ -27,6 +27,8 @@ def test_disk_rows_follow_the_codes_written(tmp_path: Path) -> None:
 def test_save_rows_save_and_reopen_the_whole_store(tmp_path: Path) -> None:
     out = tmp_path / "save.json"
     scale.main(["save", "--items", "2500", "--out", str(out)])
-    (row,) = json.loads(out.read_text())["rows"]
+    saved = json.loads(out.read_text())
+    assert saved["provenance"]["threads"] == saved["provenance"]["torch_threads"] == 1  # the measuring processes'
+    (row,) = saved["rows"]
     assert row["items"] == 2500 and row["payload_mib"] == round(2500 * 784 / (1 << 20), 1)
     assert row["saved_mib"] >= row["payload_mib"] and row["save_peak_mib"] >= 0 and row["open_seconds"] > 0
