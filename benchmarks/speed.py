@@ -26,6 +26,8 @@ import torch
 
 from memstore import Budget, RawStore
 
+from .runner import cpu_model, machine
+
 ITEM_SHAPE, NUM_CLASSES = (1, 28, 28), 10
 
 
@@ -188,7 +190,8 @@ def run(sizes: list[tuple[int, int]], steps: int, rounds: int) -> dict[str, obje
     rows = [run_size(capacity, batch, steps, rounds) for capacity, batch in sizes]
     store = RawStore(Budget.images(1, ITEM_SHAPE, NUM_CLASSES), ITEM_SHAPE, NUM_CLASSES, seed=0)
     return {"rows": rows, "memstore_bytes_per_item": store.bits_per_item / 8,
-            "mammoth_style_bytes_per_item": MammothStyleReservoir(1, ITEM_SHAPE).bytes_per_item()}
+            "mammoth_style_bytes_per_item": MammothStyleReservoir(1, ITEM_SHAPE).bytes_per_item(),
+            "provenance": {**machine(), "cpu": cpu_model(), "torch": torch.__version__}}
 
 
 def main(argv: list[str] | None = None) -> None:

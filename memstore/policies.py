@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from array import array
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
@@ -36,10 +36,10 @@ SKIP = -1
 _FEW_DRAWS = 32
 
 
-@dataclass(frozen=True)
-class Occupancy:
+class Occupancy(NamedTuple):
     """A snapshot of a store for its policy: capacity, occupied prefix, stream counts, lazy label reads, and the
-    slots of each class for a policy that declares ``uses_class_slots`` (None for the others)."""
+    slots of each class for a policy that declares ``uses_class_slots`` (None for the others). Immutable: a named
+    tuple, which a store builds on every write in under half a frozen dataclass's time."""
 
     capacity: int
     size: int
@@ -97,20 +97,21 @@ class Reservoir(Policy):
     policy_id: ClassVar[str] = "reservoir"
 
     def place(self, occ: Occupancy, y: np.ndarray, task: int | None, generator: torch.Generator) -> list[int]:
-        slots, free = _append_then(occ, y.shape[0])
-        rest = y.shape[0] - free
+        count, capacity = y.shape[0], occ.capacity
+        free = min(capacity - occ.size, count)
+        rest = count - free
+        slots = list(range(occ.size, occ.size + free))
         if not rest:
             return slots
         draws = torch.rand(rest, generator=generator, dtype=torch.float64)
         # item k of the rest draws uniformly in [0, seen + k]: the same float64 product on either path
-        seen = occ.seen + free
+        first = occ.seen + free + 1  # the range of the rest's first draw
         if rest <= _FEW_DRAWS:  # plain ints: numpy's per-call cost exceeds the arithmetic on a small batch
-            picks = [int(u * (seen + k + 1)) for k, u in enumerate(draws.tolist())]
-            slots[free:] = [p if p < occ.capacity else SKIP for p in picks]
+            slots += [p if (p := int(u * (first + k))) < capacity else SKIP for k, u in enumerate(draws.tolist())]
         else:
-            many = (draws.numpy() * np.arange(seen + 1, seen + rest + 1)).astype(np.int64)
-            many[many >= occ.capacity] = SKIP
-            slots[free:] = many.tolist()
+            many = (draws.numpy() * np.arange(first, first + rest)).astype(np.int64)
+            many[many >= capacity] = SKIP
+            slots += many.tolist()
         return slots
 
 

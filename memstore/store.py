@@ -241,7 +241,7 @@ class MemoryStore(ABC):
         # IEEE 754: a float32 lies in [0, 1] (and is not NaN) exactly when its bits, read as an unsigned int, are at
         # most the bits of 1.0 (negatives have the top bit set), or it is -0.0: one integer max, several times
         # faster than a float min/max
-        values = x.detach()
+        values = x.detach() if x.requires_grad else x
         if _bits_at_most_one(values):
             return
         low, high = (float(v) for v in torch.aminmax(values))  # NaN propagates into low and high

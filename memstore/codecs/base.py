@@ -27,10 +27,9 @@ CODECS: dict[str, type[ItemCodec]] = {}
 def float_values(x: Tensor) -> np.ndarray:
     """``x``'s values as a float32 numpy array on the CPU: a view of a CPU float32 tensor (the common case, without
     the cost of a ``to`` call), a copy otherwise."""
-    x = x.detach()
-    if x.dtype != torch.float32 or not x.is_cpu:
-        x = x.to("cpu", torch.float32)
-    return x.numpy()
+    if x.dtype == torch.float32 and x.is_cpu and not x.requires_grad:
+        return x.numpy()
+    return x.detach().to("cpu", torch.float32).numpy()
 
 
 class ItemCodec(ABC):

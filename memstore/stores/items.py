@@ -207,10 +207,16 @@ class ItemStore(MemoryStore):
             seen=self._seen,
             seen_per_class=self._seen_per_class,
             seen_per_task=self._seen_per_task,
-            read_labels=lambda: self._labels.get(np.arange(self._size)).reshape(-1),
-            read_tasks=lambda: None if self.num_tasks is None else self._tasks.get(np.arange(self._size)).reshape(-1),
+            read_labels=self._held_labels,
+            read_tasks=self._held_tasks,
             class_slots=self._class_slots,
         )
+
+    def _held_labels(self) -> np.ndarray:
+        return self._labels.get(np.arange(self._size)).reshape(-1)
+
+    def _held_tasks(self) -> np.ndarray | None:
+        return None if self.num_tasks is None else self._tasks.get(np.arange(self._size)).reshape(-1)
 
     def write(self, x: Tensor, y: Tensor, *, task: int | None = None) -> int:
         self.check_write(x, y, task)
@@ -299,18 +305,19 @@ class ItemStore(MemoryStore):
 
     def read(self, slots: Any) -> Batch:
         """The items in ``slots`` (no randomness): decoded inputs, labels and the slots as keys."""
-        slots = np.asarray(slots, dtype=np.int64).reshape(-1)
+        slots = np.array(slots, dtype=np.int64).reshape(-1)  # a copy: the batch's keys share its memory
         if slots.size and (int(slots.min()) < 0 or int(slots.max()) >= self._size):
             raise UnknownKeyError(f"slots must lie in [0, {self._size}), got {slots.tolist()}")
         return self._batch(slots)
 
     def _batch(self, slots: np.ndarray) -> Batch:
+        """The items of ``slots``, an int64 array of this call's own: the keys are a view of it."""
         if slots.size == 0:
             return self.empty_batch()
         return Batch(
             x=self._get(slots),
             y=torch.from_numpy(self._labels.get(slots).reshape(-1).astype(np.int64, copy=False)),
-            keys=torch.from_numpy(slots.copy()),
+            keys=torch.from_numpy(slots),
         )
 
     def edit(self, keys: Tensor, x: Tensor) -> None:

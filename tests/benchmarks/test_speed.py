@@ -53,3 +53,18 @@ def test_the_policy_benchmark_times_every_policy_on_a_full_store(tmp_path) -> No
     main(["--capacities", "30", "--steps", "5", "--rounds", "1", "--out", str(tmp_path / "p.json")])
     (row,) = json.loads((tmp_path / "p.json").read_text())["rows"]
     assert row["capacity"] == 30 and all(row[f"{name}_us_per_step"] > 0 for name in POLICIES)
+
+
+def test_the_speed_record_names_the_processor_it_ran_on(tmp_path) -> None:
+    import json
+
+    from benchmarks.speed import main
+
+    threads = torch.get_num_threads()
+    try:  # the benchmark times on one thread; the rest of the suite keeps its own
+        main(["--sizes", "20x4", "--steps", "5", "--rounds", "1", "--out", str(tmp_path / "s.json")])
+    finally:
+        torch.set_num_threads(threads)
+    record = json.loads((tmp_path / "s.json").read_text())
+    assert record["provenance"]["cpu"] and record["provenance"]["torch_threads"] == 1
+    assert [row["capacity"] for row in record["rows"]] == [20]

@@ -71,3 +71,19 @@ def test_a_sound_codec_does_not_warn() -> None:
         warnings.simplefilter("error", CollapseWarning)
         write_all(store, x, y)
     assert not store.distortion().collapsed and np.isclose(store.distortion().l1, 0.0)
+
+
+def test_deferred_measurement_gives_each_items_own_round_trip_and_copies_its_input() -> None:
+    meter, window = DistortionMeter((1, 4, 4), window=8), 8
+    generator = torch.Generator().manual_seed(0)
+    expected = []
+    for step in range(40):  # one-item batches: past the window, items wait in groups of CHECK_EVERY
+        x = torch.rand(1, 1, 4, 4, generator=generator)
+        round_trip = (x * 3).round() / 3
+        expected.append(float(np.abs(round_trip.numpy() - x.numpy()).sum(dtype=np.float32) / np.float32(16)))
+        meter.stored(x, round_trip)
+        x.fill_(0.5)  # the caller reuses its tensor: what was stored must not change
+    report = meter.report()
+    assert report.items == window
+    assert report.l1 == pytest.approx(float(np.mean(expected[-window:])), rel=1e-6)
+

@@ -151,3 +151,13 @@ def test_memory_follows_the_items_held_not_the_budget() -> None:
     assert store.capacity == 10_000_000 and len(store) == 2_000
     assert constructed < 1 << 20
     assert current < 8 * 2_000 * 784  # the payload (784 bytes an item, doubling) and labels, with room to spare
+
+
+def test_read_keys_do_not_share_the_callers_array() -> None:
+    x, y = random_items(20, (1, 4, 4), 3, torch.Generator().manual_seed(0))
+    store = RawStore(Budget.images(50, (1, 4, 4), 3), (1, 4, 4), 3, seed=0)
+    store.write(x, y)
+    slots = np.array([3, 1, 4])
+    batch = store.read(slots)
+    slots[:] = 0
+    assert batch.keys.tolist() == [3, 1, 4] and torch.equal(batch.y, y[[3, 1, 4]])
