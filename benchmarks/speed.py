@@ -205,8 +205,9 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
     result = run(sizes, args.steps, args.rounds)  # type: ignore[arg-type]
     rows = result["rows"]
-    print("| capacity | batch | memstore µs | unchecked µs | Mammoth-style µs | vectorised uint8 µs | checked numpy µs | "
-          "vs Mammoth | vs uint8 | checked numpy vs Mammoth |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| capacity | batch | memstore µs | unchecked µs | Mammoth-style µs | vectorised uint8 µs "
+          "| checked numpy µs | vs Mammoth | vs uint8 | checked numpy vs Mammoth |\n"
+          "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:  # type: ignore[attr-defined]
         print(f"| {row['capacity']} | {row['batch']} | {row['memstore_us_per_step']:.1f} | "
               f"{row['memstore_without_input_checks_us_per_step']:.1f} | {row['mammoth_style_us_per_step']:.1f} | "
