@@ -9,7 +9,7 @@ common set: a pick with ties is a choice among equals, not a winner.
 
     python -m benchmarks.store_choice docs/results/cells/frontier-split-mnist [more folders]
         [--stores raw,lossless,jpeg:quality=auto,recollection] [--learner er] [--min-seeds 5] [--alpha 0.05]
-        [--plot choosing.png]
+        [--stores-for FOLDER STORES] [--plot choosing.png]
 """
 
 from __future__ import annotations
@@ -225,15 +225,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--stores", default=",".join(DEFAULT_STORES),
                         help="comma list of store specs to choose among, or 'all' (default: the item stores at "
                              "their defaults)")
+    parser.add_argument("--stores-for", nargs=2, action="append", default=[], metavar=("FOLDER", "STORES"),
+                        help="use STORES instead of --stores for the folder named FOLDER (repeatable): for cells "
+                             "recorded under another spec of the same store")
     parser.add_argument("--learner", default="er")
     parser.add_argument("--min-seeds", type=int, default=5, help="leave out stores with fewer seeds (default 5)")
     parser.add_argument("--alpha", type=float, default=0.05, help="the paired test's level for a tie (default 0.05)")
     parser.add_argument("--plot", type=Path, default=None,
                         help="also draw each store's paired gain over raw, one panel per folder, into this PNG")
     args = parser.parse_args(argv)
-    stores = None if args.stores == "all" else split_names(args.stores)
+    overrides = dict(args.stores_for)
+    unknown = set(overrides) - {name for folder in args.folders for name in (str(folder), folder.name)}
+    if unknown:
+        parser.error(f"--stores-for names folders not given: {', '.join(sorted(unknown))}")
     panels = []
     for folder in args.folders:
+        named = overrides.get(str(folder), overrides.get(folder.name, args.stores))
+        stores = None if named == "all" else split_names(named)
         try:
             results = read_cells(folder)
             picks = choices(results, stores=stores, learner=args.learner, min_seeds=args.min_seeds, alpha=args.alpha)

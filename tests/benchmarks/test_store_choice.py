@@ -116,3 +116,18 @@ def test_gains_over_raw_per_store_with_confidence_intervals(tmp_path) -> None:
 def test_refuses_two_cells_of_one_store_budget_and_seed() -> None:
     with pytest.raises(ValueError, match="two cells of er on 'raw' at 10 img, seed 0"):
         choices(runs("raw", RAW) + runs("raw", RAW[:1]))
+
+
+def test_stores_for_one_folder_replace_the_stores_named_for_all(tmp_path, capsys) -> None:
+    for name, other in (("grey", "recollection"), ("colour", "recollection:warmup_steps=5000")):
+        cells = tmp_path / name / "cells"
+        cells.mkdir(parents=True)
+        for i, result in enumerate(runs("raw", RAW) + runs(other, [r + 0.2 for r in RAW])):
+            (cells / f"{i}.json").write_text(json.dumps(result.to_json()))
+    main([str(tmp_path / "grey"), str(tmp_path / "colour"), "--stores", "raw,recollection",
+          "--stores-for", "colour", "raw,recollection:warmup_steps=5000"])
+    grey, colour = capsys.readouterr().out.split("### colour")
+    assert "| 10 img | `recollection` | " in grey
+    assert "| 10 img | `recollection:warmup_steps=5000` | " in colour
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "grey"), "--stores-for", "colour", "raw"])  # a folder not given
