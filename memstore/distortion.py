@@ -1,12 +1,11 @@
 """What a store's codec costs in quality: the L1 of the round trip of recently stored items, against the mean image.
 
-Every store that keeps items measures each admitted item when it is stored: ``|decode(encode(x)) − x|`` averaged over
-its values, and, for scale, ``|m − x|`` with ``m`` the mean of the items measured before it (under reservoir admission
-a uniform sample of the stream, so an estimate of its mean image; once 512 items are measured, items are measured
-:data:`CHECK_EVERY` at a time, against the mean of those measured before the group). Until 512 items are measured
-every stored batch is;
-then one in four, which keeps the meter's cost off most writes. A codec whose round trip is
-no closer to the items than the mean image has collapsed: it replays one blurred average, which can teach a learner
+Every store that keeps items measures admitted items when they are stored: ``|decode(encode(x)) − x|`` averaged over
+each item's values, and, for scale, ``|m − x|`` with ``m`` the mean of the items measured before (under reservoir
+admission a uniform sample of the stream, so an estimate of its mean image). Until 512 items are measured every
+stored batch is, as it comes; then one stored batch in four, kept until :data:`CHECK_EVERY` items wait and measured
+together against the mean before them, which keeps the meter's cost off most writes. A codec whose round trip is no
+closer to the items than the mean image has collapsed: it replays one blurred average, which can teach a learner
 less than no memory. :class:`CollapseWarning` says so when it first happens. The meter is a measurement, not stored
 state: it is not charged, not saved, and starts afresh when a store is opened.
 """
