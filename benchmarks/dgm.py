@@ -101,7 +101,8 @@ def plot_curve(folder: Path, path: Path) -> None:
 
     paper = {"dgmw": 98.75, "dgma": 99.17}  # Table 1
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    for variant, by_passes in sorted(curve(folder).items()):
+    measured = curve(folder)
+    for variant, by_passes in sorted(measured.items()):
         passes = sorted(by_passes)
         line = ax.plot(passes, [statistics.fmean(by_passes[n]) for n in passes], marker="o",
                        label=f"{variant.upper()} (mean; dots: seeds)")[0]
@@ -109,6 +110,9 @@ def plot_curve(folder: Path, path: Path) -> None:
             ax.scatter([n] * len(by_passes[n]), by_passes[n], s=10, color=line.get_color(), alpha=0.5)
         ax.axhline(paper[variant], ls="--", color=line.get_color(), lw=0.8)
     ax.set_xscale("log")
+    epochs = sorted({n for by_passes in measured.values() for n in by_passes})
+    ax.set_xticks(epochs, [str(n) for n in epochs])  # the epochs run, not powers of ten
+    ax.minorticks_off()
     ax.set_xlabel("epochs per task (released settings; theirs: 101)")
     ax.set_ylabel("A5 (%); dashed: paper")
     ax.legend()
