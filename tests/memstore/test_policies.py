@@ -95,3 +95,12 @@ def test_reservoir_draws_the_same_slots_at_every_batch_size(batch: int, seen: in
     expected = [int(u * (seen + k + 1)) for k, u in enumerate(draws)]
     assert slots == [pick if pick < 500 else -1 for pick in expected]
     assert all(isinstance(slot, int) for slot in slots)
+
+
+def test_reservoir_appends_into_free_slots_then_draws_for_the_rest() -> None:
+    occupancy = Occupancy(capacity=500, size=496, seen=496, seen_per_class=np.zeros(10, dtype=np.int64),
+                          seen_per_task=None, read_labels=lambda: np.zeros(0), read_tasks=lambda: None)
+    slots = Reservoir().place(occupancy, np.zeros(10, dtype=np.int64), None, torch.Generator().manual_seed(5))
+    draws = torch.rand(6, generator=torch.Generator().manual_seed(5), dtype=torch.float64).tolist()
+    expected = [int(u * (500 + k + 1)) for k, u in enumerate(draws)]  # item k of the rest: uniform in [0, 500 + k]
+    assert slots == [496, 497, 498, 499] + [pick if pick < 500 else -1 for pick in expected]
