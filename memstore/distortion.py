@@ -69,7 +69,8 @@ class DistortionMeter:
     given, and the arithmetic runs once :data:`CHECK_EVERY` items wait, or when a report is asked for, over all of
     them at once (one numpy call per step of it instead of one per stored batch). An item's round-trip L1 is its
     own row's reduction, the same value whenever it is computed; the waiting items are compared with the mean image
-    of the items measured before all of them.
+    of the items measured before all of them, so ``mean_image_l1`` lags by up to :data:`CHECK_EVERY` items, by how
+    much depending on when reports are asked for.
     """
 
     def __init__(self, item_shape: tuple[int, ...], *, window: int = 512) -> None:
@@ -82,6 +83,7 @@ class DistortionMeter:
         self._next = 0
         self._warned = False
         self._batches = 0
+        self._unchecked = 0  # items measured since the last collapse check
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # (items, round trips) of batches not yet measured
         self._pending_items = 0
 
@@ -89,7 +91,7 @@ class DistortionMeter:
         """Whether the next stored batch is measured: every batch until the window is full, then one in
         :data:`STRIDE` (a store skips decoding the others' round trip)."""
         self._batches += 1
-        return self._filled + self._pending_items < self.window or self._batches % STRIDE == 0
+        return self._filled < self.window or self._batches % STRIDE == 0  # nothing waits until the window is full
 
     def stored(self, x: Tensor, round_trip: Tensor) -> None:
         """Record items ``x`` as stored and ``round_trip`` as what the store gives back for them."""
@@ -99,8 +101,8 @@ class DistortionMeter:
         self._pending_items += x.shape[0]
         if self._filled < self.window or self._pending_items >= CHECK_EVERY:
             self._measure()
-            if not self._warned and self._filled >= self.window:
-                self._check()
+        if not self._warned and self._filled >= self.window and self._unchecked >= CHECK_EVERY:
+            self._check()  # here, not in report(): items a report measured count towards the next check
 
     def _measure(self) -> None:
         """Measure the waiting items, in the order they were stored, against the mean of the items measured before
@@ -114,9 +116,11 @@ class DistortionMeter:
         self._push(_mean_abs_difference(round_trip, values), _mean_abs_difference(values, mean))
         self._sum += values.sum(axis=0, dtype=np.float64)
         self._stored += values.shape[0]
+        self._unchecked += values.shape[0]
         self._pending, self._pending_items = [], 0
 
     def _check(self) -> None:
+        self._unchecked = 0
         report = self.report()
         if report.collapsed:
             self._warned = True

@@ -87,3 +87,13 @@ def test_deferred_measurement_gives_each_items_own_round_trip_and_copies_its_inp
     assert report.items == window
     assert report.l1 == pytest.approx(float(np.mean(expected[-window:])), rel=1e-6)
 
+
+def test_asking_for_reports_after_every_batch_does_not_silence_the_collapse_warning() -> None:
+    meter = DistortionMeter((1, 4, 4), window=8)
+    generator = torch.Generator().manual_seed(0)
+    with pytest.warns(CollapseWarning) as caught:
+        for step in range(200):
+            x = torch.rand(1, 1, 4, 4, generator=generator)
+            meter.stored(x, x if step < 20 else 1 - x)  # exact, then worse than the mean image once the window is full
+            meter.report()
+    assert len([w for w in caught if issubclass(w.category, CollapseWarning)]) == 1 and meter.report().collapsed
