@@ -67,7 +67,7 @@ class DistortionMeter:
 
     Until the window is full each stored batch is measured as it comes. Then ``stored`` only keeps what it is
     given, and the arithmetic runs once :data:`CHECK_EVERY` items wait, or when a report is asked for, over all of
-    them at once (one numpy call per step of it instead of one per stored batch). An item's round-trip L1 is its
+    them at once (each numpy call covers the group, not one stored batch). An item's round-trip L1 is its
     own row's reduction, the same value whenever it is computed; the waiting items are compared with the mean image
     of the items measured before all of them, so ``mean_image_l1`` lags by up to :data:`CHECK_EVERY` items, by how
     much depending on when reports are asked for.
