@@ -75,9 +75,13 @@ class AccuracyMatrix:
         """A matrix with one more row (the evaluation after the next task)."""
         return AccuracyMatrix((*self.values, tuple(float(v) for v in row)), self.test_sizes)
 
-    def final_row(self) -> tuple[float, ...]:
+    def check_complete(self) -> None:
+        """Raise ValueError unless every task has its row (the summaries need the whole run)."""
         if not self.complete:
             raise ValueError(f"the matrix has {len(self.values)} of {self.num_tasks} rows")
+
+    def final_row(self) -> tuple[float, ...]:
+        self.check_complete()
         return self.values[-1]
 
     def average_accuracy(self) -> float:
@@ -118,8 +122,7 @@ def forgetting(matrix: AccuracyMatrix) -> float:
 def learning_accuracy(matrix: AccuracyMatrix) -> float:
     """Riemer et al. (2019, MER) LA: the mean over tasks ``j`` of ``a[j][j]``, the accuracy on each task right after
     training on it."""
-    if not matrix.complete:
-        raise ValueError(f"the matrix has {len(matrix.values)} of {matrix.num_tasks} rows")
+    matrix.check_complete()
     return sum(matrix.values[j][j] for j in range(matrix.num_tasks)) / matrix.num_tasks
 
 
@@ -131,8 +134,7 @@ def retention(matrix: AccuracyMatrix) -> float:
 def average_incremental_accuracy(matrix: AccuracyMatrix) -> float:
     """Rebuffi et al. (iCaRL), Liu et al. (Mnemonics) Ā: the mean over rows ``i`` of the accuracy on the test data of
     tasks ``0..i`` pooled (weighted by test sizes): after every phase, accuracy on the classes seen so far."""
-    if not matrix.complete:
-        raise ValueError(f"the matrix has {len(matrix.values)} of {matrix.num_tasks} rows")
+    matrix.check_complete()
     seen = [_pooled(row[: i + 1], matrix.test_sizes[: i + 1]) for i, row in enumerate(matrix.values)]
     return sum(seen) / len(seen)
 
