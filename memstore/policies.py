@@ -97,21 +97,20 @@ class Reservoir(Policy):
     policy_id: ClassVar[str] = "reservoir"
 
     def place(self, occ: Occupancy, y: np.ndarray, task: int | None, generator: torch.Generator) -> list[int]:
-        count, capacity = y.shape[0], occ.capacity
-        free = min(capacity - occ.size, count)
-        rest = count - free
-        slots = list(range(occ.size, occ.size + free))
+        slots, free = _append_then(occ, y.shape[0])
+        rest = y.shape[0] - free
         if not rest:
             return slots
         draws = torch.rand(rest, generator=generator, dtype=torch.float64)
         # item k of the rest draws uniformly in [0, seen + k]: the same float64 product on either path
-        first = occ.seen + free + 1  # the range of the rest's first draw
+        seen = occ.seen + free
         if rest <= _FEW_DRAWS:  # plain ints: numpy's per-call cost exceeds the arithmetic on a small batch
-            slots += [p if (p := int(u * (first + k))) < capacity else SKIP for k, u in enumerate(draws.tolist())]
+            picks = [int(u * (seen + k + 1)) for k, u in enumerate(draws.tolist())]
+            slots[free:] = [p if p < occ.capacity else SKIP for p in picks]
         else:
-            many = (draws.numpy() * np.arange(first, first + rest)).astype(np.int64)
-            many[many >= capacity] = SKIP
-            slots += many.tolist()
+            many = (draws.numpy() * np.arange(seen + 1, seen + rest + 1)).astype(np.int64)
+            many[many >= occ.capacity] = SKIP
+            slots[free:] = many.tolist()
         return slots
 
 
