@@ -26,7 +26,7 @@ import torch
 
 from memstore import Budget, RawStore
 
-from .runner import cpu_model, machine
+from .runner import machine, provenance
 
 ITEM_SHAPE, NUM_CLASSES = (1, 28, 28), 10
 
@@ -191,7 +191,7 @@ def run(sizes: list[tuple[int, int]], steps: int, rounds: int) -> dict[str, obje
     store = RawStore(Budget.images(1, ITEM_SHAPE, NUM_CLASSES), ITEM_SHAPE, NUM_CLASSES, seed=0)
     return {"rows": rows, "memstore_bytes_per_item": store.bits_per_item / 8,
             "mammoth_style_bytes_per_item": MammothStyleReservoir(1, ITEM_SHAPE).bytes_per_item(),
-            "provenance": {**machine(), "cpu": cpu_model(), "torch": torch.__version__}}
+            "provenance": {**provenance(), **machine()}}  # after set_num_threads(1): both record one thread
 
 
 def main(argv: list[str] | None = None) -> None:
