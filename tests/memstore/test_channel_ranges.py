@@ -41,8 +41,7 @@ class TestRangedRecollectionStore(fixed_suite.TestRecollectionStore):
 
 
 class TestRangedEntropyCodedRecollectionStore(entropy_suite.TestEntropyCodedRecollectionStore):
-    stateful_examples = 6
-    symbols = TINY["latents"] + range_symbols(1, TINY["classes"])
+    stateful_examples = 6  # the suite reads a code's symbols, ranges included, from the store
 
     def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, **options: Any) -> Any:
         return EntropyCodedRecollectionStore(budget, item_shape, num_classes, **TINY, ranges=True,

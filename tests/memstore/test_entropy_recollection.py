@@ -29,15 +29,21 @@ class TestEntropyCodedRecollectionStore(StoreConformance):
     fixed_item_bits = False
     option_sets = ({}, {"policy": ClassBalanced()}, {"policy": Ring()}, {"policy": Reservoir(), "num_tasks": 3})
     stateful_examples = 10
-    symbols = TINY["latents"]  # symbols a code holds, each modelled by the coder
 
     def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, **options: Any) -> Any:
         return EntropyCodedRecollectionStore(budget, item_shape, num_classes, **TINY, **options)
 
+    def symbols(self, item_shape: tuple[int, ...], num_classes: int) -> int:
+        """Symbols a code of this shape holds, each modelled by the coder: the latents, and on items of more than one
+        channel the channel ranges' digits (read from a store, not restated here)."""
+        return self.make_store(Budget(1 << 40), item_shape, num_classes).codec.dvae.symbols
+
     def budget_for(self, items: int, item_shape: tuple[int, ...], num_classes: int) -> Budget:
-        # the model's counts, then about `items` items of one or two words
-        coder = CategoricalRangeCoder(self.symbols, TINY["classes"])
-        return Budget(8 * len(coder.shared) + items * (48 + coder.length_bits + label_bits(num_classes) + 2))
+        # the model's counts, then about `items` items of one or two words per five symbols
+        symbols = self.symbols(item_shape, num_classes)
+        coder = CategoricalRangeCoder(symbols, TINY["classes"])
+        return Budget(8 * len(coder.shared)
+                      + items * (48 * -(-symbols // 5) + coder.length_bits + label_bits(num_classes) + 2))
 
     def reconstruction(self, store: Any, x: torch.Tensor) -> torch.Tensor:
         return store.codec.decode(store.codec.encode(x))

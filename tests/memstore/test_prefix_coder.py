@@ -30,8 +30,10 @@ class TestPrefixCodedRecollectionStore(entropy_tests.TestEntropyCodedRecollectio
         return EntropyCodedRecollectionStore(budget, item_shape, num_classes, **TINY, **options)
 
     def budget_for(self, items: int, item_shape: tuple[int, ...], num_classes: int) -> Budget:
-        coder = CategoricalPrefixCoder(5, 3)  # the model's counts, then `items` items of at most ~12 bits
-        return Budget(8 * len(coder.shared) + items * (12 + label_bits(num_classes) + 2))
+        # the model's counts, then `items` items of at most ~12 bits per five symbols
+        symbols = self.symbols(item_shape, num_classes)
+        coder = CategoricalPrefixCoder(symbols, TINY["classes"])
+        return Budget(8 * len(coder.shared) + items * (12 * -(-symbols // 5) + label_bits(num_classes) + 2))
 
 
 # -- the coder ---------------------------------------------------------------------------------------------------------
