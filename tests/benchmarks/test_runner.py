@@ -474,3 +474,13 @@ def test_a_centring_model_subtracts_the_first_tasks_mean_image_and_needs_it():
     with pytest.raises(ValueError, match="calibration"):
         MLPSpec((4,), centre=True).seeded((1, 8, 8), 10, 0)
     assert MLPSpec((4,), centre=True).label == "mlp-4-centred"
+
+
+def test_the_frontier_centres_its_learner_on_bright_inputs_only():
+    from benchmarks.configs import CONFIGS
+
+    frontier = {name: grid for name, grid in CONFIGS.items() if name.startswith("frontier-")}
+    bright = {name for name, grid in frontier.items() if grid.dataset in ("colour", "colour-mnist", "mnist-inverted")}
+    assert bright == {"frontier-split-colour", "frontier-split-colour-mnist", "frontier-split-mnist-inverted"}
+    # decisions 0034 and 0040: centred on bright inputs; GMED's uncentred learner on MNIST, whose cells it recorded
+    assert all(grid.model.centre == (name in bright) for name, grid in frontier.items())
