@@ -29,7 +29,8 @@ class MLPSpec:
     MER code Riemer et al. build on. ``centre``: subtract the mean image of the first task's training inputs before
     the first layer (:class:`Centre`), known before the stream starts as JPEG's automatic quality is. Plain SGD on
     uncentred inputs that are mostly bright (inverted digits, colour images) takes steps several times larger per
-    unit of the first layer than on dark, sparse MNIST, and the GMED setting's learner then stays at chance."""
+    unit of the first layer than on dark, sparse MNIST, and the GMED setting's learner then stays at chance
+    (inverted and two-colour MNIST) or learns erratically (the synthetic colour images, decision 0040)."""
 
     hidden: tuple[int, ...] = (400, 400)
     init: str = field(default="torch", metadata={"since": "2026-12-02"})
