@@ -83,24 +83,32 @@ def test_policy_must_be_an_object() -> None:
         RawStore(Budget.images(9, (1, 1, 1), 1), (1, 1, 1), 1, policy="reservoir")  # type: ignore[arg-type]
 
 
+def reservoir_occupancy(size: int, seen: int) -> Occupancy:
+    """A reservoir of 500 slots, ``size`` of them held, after ``seen`` items (the labels are never read)."""
+    return Occupancy(capacity=500, size=size, seen=seen, seen_per_class=np.zeros(10, dtype=np.int64),
+                     seen_per_task=None, read_labels=lambda: np.zeros(0), read_tasks=lambda: None)
+
+
+def algorithm_r_slots(count: int, seen: int, seed: int) -> list[int]:
+    """Algorithm R's slots for ``count`` items arriving after ``seen`` into a full reservoir of 500, on the float64
+    draws of ``seed``: item k is uniform in [0, seen + k], and skipped (-1) unless that falls in the reservoir."""
+    draws = torch.rand(count, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).tolist()
+    picks = [int(u * (seen + k + 1)) for k, u in enumerate(draws)]
+    return [pick if pick < 500 else -1 for pick in picks]
+
+
 @pytest.mark.parametrize("batch", [1, 31, 32, 33, 128])
 @pytest.mark.parametrize("seen", [500, 12_345, 2**40])
 def test_reservoir_draws_the_same_slots_at_every_batch_size(batch: int, seen: int) -> None:
     # small batches do the arithmetic on Python ints, large ones in numpy: both must be algorithm R's
     # floor(u · (seen + k + 1)) on the same float64 draws, so a store's draws do not depend on the path taken
-    occupancy = Occupancy(capacity=500, size=500, seen=seen, seen_per_class=np.zeros(10, dtype=np.int64),
-                          seen_per_task=None, read_labels=lambda: np.zeros(0), read_tasks=lambda: None)
-    slots = Reservoir().place(occupancy, np.zeros(batch, dtype=np.int64), None, torch.Generator().manual_seed(3))
-    draws = torch.rand(batch, generator=torch.Generator().manual_seed(3), dtype=torch.float64).tolist()
-    expected = [int(u * (seen + k + 1)) for k, u in enumerate(draws)]
-    assert slots == [pick if pick < 500 else -1 for pick in expected]
+    slots = Reservoir().place(reservoir_occupancy(500, seen), np.zeros(batch, dtype=np.int64), None,
+                              torch.Generator().manual_seed(3))
+    assert slots == algorithm_r_slots(batch, seen, seed=3)
     assert all(isinstance(slot, int) for slot in slots)
 
 
 def test_reservoir_appends_into_free_slots_then_draws_for_the_rest() -> None:
-    occupancy = Occupancy(capacity=500, size=496, seen=496, seen_per_class=np.zeros(10, dtype=np.int64),
-                          seen_per_task=None, read_labels=lambda: np.zeros(0), read_tasks=lambda: None)
-    slots = Reservoir().place(occupancy, np.zeros(10, dtype=np.int64), None, torch.Generator().manual_seed(5))
-    draws = torch.rand(6, generator=torch.Generator().manual_seed(5), dtype=torch.float64).tolist()
-    expected = [int(u * (500 + k + 1)) for k, u in enumerate(draws)]  # item k of the rest: uniform in [0, 500 + k]
-    assert slots == [496, 497, 498, 499] + [pick if pick < 500 else -1 for pick in expected]
+    slots = Reservoir().place(reservoir_occupancy(496, 496), np.zeros(10, dtype=np.int64), None,
+                              torch.Generator().manual_seed(5))
+    assert slots == [496, 497, 498, 499] + algorithm_r_slots(6, 500, seed=5)  # the rest after the four appended
