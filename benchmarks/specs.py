@@ -181,7 +181,7 @@ class RecollectionSpec:
     (l) values; their Algorithm 1 on every write with ``steps`` (N) recollection batches of ``batch_size``, Adam ``lr``.
     ``recollection`` is the store's defaults: (c, l) from the budget (and ``expected_items`` when given), one step
     per incoming item, recollections anchored every 100 items and not refreshed (decision 0028; ``refresh``,
-    ``warmup_steps``, ``warmup_per_item`` and ``anchor_every`` are :class:`~memstore.Stabilisation`'s; cells recorded
+    ``warmup_steps``, ``warmup_per_item``, ``anchor_every`` and ``anchor_weight`` are :class:`~memstore.Stabilisation`'s; cells recorded
     before 0028 are ``recollection:refresh=true,anchor_every=0``). The papers' shapes are parameters
     (:func:`paper_shape` gives the text their recorded cells ran): Table 1 uses (104, 4) at 100 and (139, 8) at 200
     images, e.g. ``recollection:latents=104,classes=4,steps=1,refresh=true,anchor_every=0``. ``per_task``: GEM's
@@ -209,6 +209,7 @@ class RecollectionSpec:
     warmup_steps: int | None = field(default=None, metadata={"since": "2026-12-04"})
     warmup_per_item: int = field(default=9, metadata={"since": "2026-12-04"})
     anchor_every: int = field(default=100, metadata={"since": "2026-12-04"})
+    anchor_weight: float = field(default=1.0, metadata={"since": "2026-12-06"})
     code_side: int | None = field(default=None, metadata={"since": "2026-12-04"})
     ranges: bool | None = field(default=None, metadata={"since": "2026-12-05"})
     activation: str = field(default="elu", metadata={"since": "2026-12-05"})
@@ -229,7 +230,8 @@ class RecollectionSpec:
                           stabilisation=Stabilisation(self.steps, self.batch_size, self.lr, refresh=self.refresh,
                                                       warmup_steps=self.warmup_steps,
                                                       warmup_per_item=self.warmup_per_item,
-                                                      anchor_every=self.anchor_every),
+                                                      anchor_every=self.anchor_every,
+                                                      anchor_weight=self.anchor_weight),
                           seed=seed, **coding,
                           policy=PerTask() if self.per_task else Reservoir(), num_tasks=num_tasks, device=device)
 

@@ -90,9 +90,10 @@ class DVAECodec(FixedWidthCodec):
     # -- training ----------------------------------------------------------------------------------------------------
 
     def train_step(self, x: Tensor, generator: torch.Generator | None,
-                   anchored: tuple[Tensor, Tensor] | None = None) -> None:
+                   anchored: tuple[Tensor, Tensor] | None = None, anchor_weight: float = 1.0) -> None:
         """One Adam step on the reconstruction loss of ``x`` (Gumbel noise from ``generator``), plus, with
-        ``anchored`` = (codes, targets), the decoder's loss on decoding those stored codes to those targets."""
+        ``anchored`` = (codes, targets), ``anchor_weight`` times the decoder's loss on decoding those stored codes to
+        those targets."""
         self.model.train()
         self.optimiser.zero_grad(set_to_none=True)
         x = x.detach().to("cpu", torch.float32)
@@ -100,7 +101,7 @@ class DVAECodec(FixedWidthCodec):
         if anchored is not None:
             codes, targets = anchored
             latents = codes[:, :self.config.latents]
-            loss = loss + self.model.code_loss(latents, self._stretched(targets, codes.numpy()))
+            loss = loss + anchor_weight * self.model.code_loss(latents, self._stretched(targets, codes.numpy()))
         loss.backward()
         self.optimiser.step()
 

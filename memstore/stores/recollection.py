@@ -6,7 +6,7 @@ dVAE trained online by their Algorithm 1 on every write::
 
     write(x, y):  check ─▶ for s in 1..N: z_s ← Sample(M); x_s ← DEC_a(z_s)       (recollections, by the anchor a)
                            for s in 1..N: one Adam step on BCE(DEC(ENC(x_s ∪ x)), x_s ∪ x)   (encoder + decoder)
-                                                       + BCE(DEC(z_s), x_s)      (the stored codes keep their meaning)
+                                                       + w·BCE(DEC(z_s), x_s)    (the stored codes keep their meaning)
                            every `anchor_every` items seen: a ← a frozen copy of the dVAE
                            policy.place ─▶ slots ─▶ codes = argmax ENC(x) ─▶ bitpack ─▶ Zarr payload; labels packed
     sample(n):    slots (generator) ─▶ codes from the Zarr chunks that hold them ─▶ DEC(codes) with the current decoder
@@ -219,7 +219,8 @@ class OnlineDVAE:
         for recollections in drawn:
             self.recollections_used += recollections.x.shape[0]
             anchored = None if recollections.codes is None else (recollections.codes, recollections.x)
-            self.learned_codec.train_step(torch.cat([recollections.x, incoming]), self.generator, anchored=anchored)
+            self.learned_codec.train_step(torch.cat([recollections.x, incoming]), self.generator, anchored=anchored,
+                                          anchor_weight=settings.anchor_weight)
         if settings.refresh and drawn:
             self._refresh(np.concatenate([r.slots for r in drawn]), torch.cat([r.x for r in drawn]))
         every = settings.anchor_every

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..checks import LR_MAX, check_int, check_real
+from ..checks import LR_MAX, WEIGHT_MAX, check_int, check_real
 from ..errors import InvalidInputError
 from .latent_design import colour_items
 
@@ -26,7 +26,10 @@ class Stabilisation:
     written early come from a trained dVAE (None, the default: the store chooses by item shape, :func:`warmup_for`);
     ``anchor_every``: every this many items seen the dVAE is copied, and the recollections are decoded by that copy
     (the anchor) and also train the decoder on their stored codes, so the held codes keep what they decoded to
-    instead of drifting with the decoder (decision 0028; neither in the paper). 0 turns either off."""
+    instead of drifting with the decoder (decision 0028; neither in the paper). 0 turns either off.
+    ``anchor_weight``: the weight of that stored-code term against the reconstruction loss; at 1 (the default) the
+    two pull equally, and every new anchor inherits part of the reconstruction's pull, so codes written early drift
+    anchor by anchor (decision 0041)."""
 
     steps: int | None = None
     batch_size: int = 10
@@ -36,6 +39,7 @@ class Stabilisation:
     warmup_steps: int | None = None
     warmup_per_item: int = 9
     anchor_every: int = 100
+    anchor_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.steps is not None:
@@ -46,6 +50,7 @@ class Stabilisation:
         check_int("Stabilisation.warmup_per_item", self.warmup_per_item, low=0)
         check_int("Stabilisation.anchor_every", self.anchor_every, low=0)
         check_real("Stabilisation.lr", self.lr, low=0, high=LR_MAX, open_low=True)
+        check_real("Stabilisation.anchor_weight", self.anchor_weight, low=0, high=WEIGHT_MAX)
         for name in ("code_sampling", "refresh"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInputError(f"Stabilisation.{name} must be a bool, got {getattr(self, name)!r}")
