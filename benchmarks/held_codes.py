@@ -4,10 +4,11 @@
 the decoder has moved on (decision 0028), beside each code as it decoded right after its write (what codes written
 by a barely trained dVAE lose, apart from what drift loses later). The store's admission is watched, so each held
 code is compared with the image it was made from whatever the budget: at 200 raw images' worth of digits every
-stream image is held; at a smaller budget, the reservoir's share of each task. Per task it prints the held codes'
-mean L1, the same codes as decoded right after their write ("written"), the final dVAE's round trip of every stream
-image ("fresh"), the codes held a task, the write-time meter and the mean image's L1. ``--examples-per-task`` takes
-the frontier's streams (1,000 a task) instead of every image. ``--classify`` also trains
+stream image is held; at a smaller budget, the reservoir's share of each task (an entropy-coded store moves its
+codes between slots, so it must hold the stream). Per task it prints the held codes' mean L1, the same codes as
+decoded right after their write ("written"), the final dVAE's round trip of every stream image ("fresh") and of the
+held codes' originals, the codes held a task, the write-time meter and the mean image's L1. ``--examples-per-task``
+takes the frontier's streams (1,000 a task) instead of every image. ``--classify`` also trains
 :mod:`benchmarks.codec_probe`'s MLPs on the held items and tests them on real test images: on their originals
 ("real"), on the held recollections, on the same codes as they decoded when written (what the recollections would
 give without drift), on the final dVAE's fresh round trip of the originals (what the code can carry at all), and on
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from memstore.stores.entropy_recollection import EntropyCodedRecollectionStore
 from memstore.stores.recollection import OnlineDVAE
 
 from .codec_probe import mixed_accuracies, predictions
@@ -52,19 +54,11 @@ class _Admissions:
         return getattr(self.policy, name)
 
 
-def held_and_fresh(dataset: str, budget_images: int, seed: int, store_spec: str, *,
-                   examples_per_task: int | None = None, classify: bool = False,
-                   data_root: str | None = None) -> dict[str, Any]:
-    """Per task: mean L1 of the held codes' decodings at the end and right after their write, against their
-    originals, the final dVAE's round trip of the task's images and the codes held; with ``classify``, the probe
-    MLPs' test accuracies (module docstring)."""
-    data = load_dataset(dataset, data_root)
-    stream = Split(examples_per_task=examples_per_task).build(data, torch.Generator().manual_seed(seed))
-    budget = BudgetSpec(images=budget_images).resolve(data.item_shape, data.num_classes)
-    store = resolve(store_spec, STORES, "store").build(budget, data.item_shape, data.num_classes, seed=seed,
-                                                       num_tasks=None)
-    if not isinstance(store, OnlineDVAE):
-        raise ValueError(f"{store_spec!r} is not a store of dVAE codes")
+def _written_and_origins(store: OnlineDVAE, stream: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stream into ``store``; return every stream image, then for each held slot (in slot order) the stream index
+    of the image its code was made from and that code as decoded right after its write. A fixed-slot store's
+    admissions are watched; a store of variable-size codes moves codes between slots, so it must hold the stream."""
+    tracked = not isinstance(store, EntropyCodedRecollectionStore)
     admissions = store.policy = _Admissions(store.policy)
     originals: list[torch.Tensor] = []
     origin: dict[int, int] = {}  # slot -> the stream index of the image its code was made from
@@ -74,34 +68,59 @@ def held_and_fresh(dataset: str, budget_images: int, seed: int, store_spec: str,
             store.write(x, y)
             seen = sum(map(len, originals))
             originals.append(x)
-            placed = [(slot, seen + k) for k, slot in enumerate(admissions.last) if slot >= 0]
+            slots = admissions.last if tracked else range(seen, seen + len(x))
+            placed = [(slot, seen + k) for k, slot in enumerate(slots) if slot >= 0]
+            if not tracked and len(store) != seen + len(x):
+                raise ValueError(f"the store held {len(store)} of {seen + len(x)} images: a store of variable-size "
+                                 "codes moves them between slots, so give a --budget that holds the stream")
             if placed:
                 decoded = store.read(np.array([slot for slot, _ in placed])).x
                 for (slot, index), item in zip(placed, decoded):
                     origin[slot], written[slot] = index, item
+    slots = range(len(store))
+    return (torch.cat(originals), torch.tensor([origin[slot] for slot in slots]),
+            torch.stack([written[slot] for slot in slots]))
+
+
+def held_and_fresh(dataset: str, budget_images: int, seed: int, store_spec: str, *,
+                   examples_per_task: int | None = None, classify: bool = False,
+                   data_root: str | None = None) -> dict[str, Any]:
+    """Per task: mean L1 of the held codes' decodings at the end and right after their write, against their
+    originals, and of the final dVAE's round trip of the task's images and of the held codes' originals; the codes
+    held a task (None for a task that holds none); with ``classify``, the probe MLPs' test accuracies (module
+    docstring)."""
+    data = load_dataset(dataset, data_root)
+    stream = Split(examples_per_task=examples_per_task).build(data, torch.Generator().manual_seed(seed))
+    budget = BudgetSpec(images=budget_images).resolve(data.item_shape, data.num_classes)
+    store = resolve(store_spec, STORES, "store").build(budget, data.item_shape, data.num_classes, seed=seed,
+                                                       num_tasks=None)
+    if not isinstance(store, OnlineDVAE):
+        raise ValueError(f"{store_spec!r} is not a store of dVAE codes")
+    images, index, written = _written_and_origins(store, stream)
+    labels = torch.cat([task.train_y for task in stream])
     slots = np.arange(len(store))
-    index = torch.tensor([origin[int(slot)] for slot in slots])
-    images, labels = torch.cat(originals), torch.cat([task.train_y for task in stream])
     held = torch.cat([store.read(slots[i:i + 500]).x for i in range(0, len(slots), 500)])
     codec = store.learned_codec  # its round trip, channel ranges included where the codes carry them
     fresh = codec.decode(codec.encode(images))
     bounds = np.cumsum([0] + [len(task.train_y) for task in stream])
-    task_of = torch.from_numpy(np.searchsorted(bounds, index.numpy(), side="right") - 1)
+    tasks = len(stream.tasks)
 
-    def per_task(decoded: torch.Tensor, of: torch.Tensor, task_ids: torch.Tensor) -> list[float]:
-        l1 = (decoded - of).abs().mean(dim=(1, 2, 3))
-        return [round(l1[task_ids == t].mean().item(), 3) for t in range(len(stream.tasks))]
+    def task_of(indices: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(np.searchsorted(bounds, indices.numpy(), side="right") - 1)
 
-    everyone = torch.from_numpy(np.searchsorted(bounds, np.arange(len(images)), side="right") - 1)
+    def per_task(decoded: torch.Tensor, indices: torch.Tensor) -> list[float | None]:
+        l1, of = (decoded - images[indices]).abs().mean(dim=(1, 2, 3)), task_of(indices)
+        return [round(l1[of == t].mean().item(), 3) if (of == t).any() else None for t in range(tasks)]
+
     mean_image = (images.mean(0, keepdim=True) - images).abs().mean().item()
     result: dict[str, Any] = {
-        "held": per_task(held, images[index], task_of),
-        "written": per_task(torch.stack([written[int(slot)] for slot in slots]), images[index], task_of),
-        "fresh": per_task(fresh, images, everyone), "held_items": torch.bincount(task_of).tolist(),
+        "held": per_task(held, index), "written": per_task(written, index),
+        "fresh": per_task(fresh, torch.arange(len(images))), "fresh_of_held": per_task(fresh[index], index),
+        "held_items": torch.bincount(task_of(index), minlength=tasks).tolist(),
         "write_time": round(store.distortion().l1, 3), "mean_image": round(mean_image, 3)}
     if classify:
-        result |= _probe_accuracies(held, torch.stack([written[int(slot)] for slot in slots]), fresh[index],
-                                    images[index], labels[index], data, seed, stream.tasks[-1].classes)
+        result |= _probe_accuracies(held, written, fresh[index], images[index], labels[index], data, seed,
+                                    stream.tasks[-1].classes)
     return result
 
 

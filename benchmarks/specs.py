@@ -181,8 +181,9 @@ class RecollectionSpec:
     (l) values; their Algorithm 1 on every write with ``steps`` (N) recollection batches of ``batch_size``, Adam ``lr``.
     ``recollection`` is the store's defaults: (c, l) from the budget (and ``expected_items`` when given), one step
     per incoming item, recollections anchored every 100 items and not refreshed (decision 0028; ``refresh``,
-    ``warmup_steps``, ``warmup_per_item``, ``anchor_every`` and ``anchor_weight`` are :class:`~memstore.Stabilisation`'s; cells recorded
-    before 0028 are ``recollection:refresh=true,anchor_every=0``). The papers' shapes are parameters
+    ``warmup_steps``, ``warmup_per_item``, ``anchor_every`` and ``anchor_weight`` (decision 0041) are
+    :class:`~memstore.Stabilisation`'s; cells recorded before 0028 are ``recollection:refresh=true,anchor_every=0``).
+    The papers' shapes are parameters
     (:func:`paper_shape` gives the text their recorded cells ran): Table 1 uses (104, 4) at 100 and (139, 8) at 200
     images, e.g. ``recollection:latents=104,classes=4,steps=1,refresh=true,anchor_every=0``. ``per_task``: GEM's
     ``PerTask()`` memory instead (their GEM rows); ``batch_size=0``: recollection batches of 0, the dVAE trained on the

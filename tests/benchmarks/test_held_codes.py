@@ -24,9 +24,23 @@ def test_a_budget_that_holds_part_of_the_stream_compares_each_held_code_with_its
     assert len(report["held_items"]) == 5 and all(n > 0 for n in report["held_items"])  # a reservoir: every task
     assert report["held"] == report["written"]  # no step taken: the decoder never moved
     # ... so each held code is its own original's round trip, if the original is the right one
+    assert report["held"] == report["fresh_of_held"] and report["held"] != report["fresh"]
     assert report["mlp_on_held"] == report["mlp_on_written"] == report["mlp_on_fresh"] != report["mlp_on_real"]
+
+
+def test_other_stores_and_entropy_coded_ones_too_small_for_the_stream_are_refused() -> None:
     with pytest.raises(ValueError, match="not a store of dVAE codes"):
         held_and_fresh("digits", 200, 0, "raw")
+    with pytest.raises(ValueError, match="holds the stream"):  # its codes move between slots
+        held_and_fresh("digits", 1, 0, "recollection:entropy=true,latents=4,classes=2,steps=0")
+
+
+@pytest.mark.filterwarnings("ignore::memstore.distortion.CollapseWarning")
+def test_an_entropy_coded_store_that_holds_the_stream_is_compared_slot_by_slot() -> None:
+    report = held_and_fresh("digits", 200, 0, "recollection:entropy=true,latents=4,classes=2,steps=0",
+                            examples_per_task=20)
+    assert report["held_items"] == [20] * 5
+    assert report["held"] == report["written"] == report["fresh_of_held"] == report["fresh"]
 
 
 @pytest.mark.filterwarnings("ignore::memstore.distortion.CollapseWarning")

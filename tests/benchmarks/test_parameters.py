@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.parameters import resolve, split_names
-from benchmarks.runner import Grid
+from benchmarks.runner import Grid, key_fields
 from benchmarks.specs import LEARNERS, SETTINGS, STORES, BudgetSpec, LosslessSpec, MLPSpec, RecollectionSpec
 from benchmarks.streams import Split
 
@@ -29,9 +29,12 @@ def test_parameters_replace_fields_by_their_types() -> None:
 def test_the_recollection_spec_passes_its_stabilisation_to_the_store() -> None:
     from memstore import Budget, Stabilisation
 
-    spec = resolve("recollection:latents=5,classes=3,anchor_every=7,warmup_steps=3,warmup_per_item=2", STORES, "store")
+    spec = resolve("recollection:latents=5,classes=3,anchor_every=7,warmup_steps=3,warmup_per_item=2,anchor_weight=2.5",
+                   STORES, "store")
     store = spec.build(Budget(10**4), (1, 8, 8), 10, seed=0, num_tasks=None)
-    assert store.stabilisation == Stabilisation(anchor_every=7, warmup_steps=3, warmup_per_item=2)
+    assert store.stabilisation == Stabilisation(anchor_every=7, warmup_steps=3, warmup_per_item=2, anchor_weight=2.5)
+    assert "anchor_weight" not in key_fields(resolve("recollection", STORES, "store"))  # recorded cells keep keys
+    assert key_fields(spec)["anchor_weight"] == 2.5
     colour = (3, 32, 32)  # decision 0029: the budget picks a 4×4 code map here unless the spec pins the paper's
     budget = Budget.images(100, colour, 10)
     default = resolve("recollection", STORES, "store").build(budget, colour, 10, seed=0, num_tasks=None)
