@@ -61,12 +61,12 @@ def _written_and_origins(store: OnlineDVAE, stream: Any) -> tuple[torch.Tensor, 
     tracked = not isinstance(store, EntropyCodedRecollectionStore)
     admissions = store.policy = _Admissions(store.policy)
     originals: list[torch.Tensor] = []
+    seen = 0  # stream images written before this batch
     origin: dict[int, int] = {}  # slot -> the stream index of the image its code was made from
     written: dict[int, torch.Tensor] = {}  # slot -> that code as decoded right after its write
     for task in stream:
         for x, y in task.batches(10):
             store.write(x, y)
-            seen = sum(map(len, originals))
             originals.append(x)
             slots = admissions.last if tracked else range(seen, seen + len(x))
             placed = [(slot, seen + k) for k, slot in enumerate(slots) if slot >= 0]
@@ -77,6 +77,7 @@ def _written_and_origins(store: OnlineDVAE, stream: Any) -> tuple[torch.Tensor, 
                 decoded = store.read(np.array([slot for slot, _ in placed])).x
                 for (slot, index), item in zip(placed, decoded):
                     origin[slot], written[slot] = index, item
+            seen += len(x)
     slots = range(len(store))
     return (torch.cat(originals), torch.tensor([origin[slot] for slot in slots]),
             torch.stack([written[slot] for slot in slots]))
