@@ -29,8 +29,8 @@ class Stabilisation:
     instead of drifting with the decoder (decision 0028; neither in the paper). 0 turns either off.
     ``anchor_weight``: the weight of that stored-code term against the reconstruction loss; at 1 (the default) the
     two pull equally, and every new anchor inherits part of the reconstruction's pull, so codes written early drift
-    anchor by anchor; heavier, it keeps them but slows what the decoder learns of new items, which pays only where
-    codes would drift far (decision 0041). It weighs nothing when there is no anchor (``anchor_every=0``, or
+    anchor by anchor; heavier, it keeps them but slows what the decoder learns of new items, a trade that paid on
+    one stream of four measured (decision 0041). It weighs nothing when there is no anchor (``anchor_every=0``, or
     ``code_sampling``, whose random codes are not stored)."""
 
     steps: int | None = None
