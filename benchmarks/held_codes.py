@@ -98,7 +98,6 @@ def held_and_fresh(dataset: str, budget_images: int, seed: int, store_spec: str,
     if not isinstance(store, OnlineDVAE):
         raise ValueError(f"{store_spec!r} is not a store of dVAE codes")
     images, index, written = _written_and_origins(store, stream)
-    labels = torch.cat([task.train_y for task in stream])
     slots = np.arange(len(store))
     held = torch.cat([store.read(slots[i:i + 500]).x for i in range(0, len(slots), 500)])
     codec = store.learned_codec  # its round trip, channel ranges included where the codes carry them
@@ -120,6 +119,7 @@ def held_and_fresh(dataset: str, budget_images: int, seed: int, store_spec: str,
         "held_items": torch.bincount(task_of(index), minlength=tasks).tolist(),
         "write_time": round(store.distortion().l1, 3), "mean_image": round(mean_image, 3)}
     if classify:
+        labels = torch.cat([task.train_y for task in stream])
         result |= _probe_accuracies(held, written, fresh[index], images[index], labels[index], data, seed,
                                     stream.tasks[-1].classes)
     return result
