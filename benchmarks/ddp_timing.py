@@ -34,9 +34,10 @@ SHAPE, CLASSES = (1, 28, 28), 10
 
 
 def _model() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Flatten(), nn.Linear(784, 400), nn.ReLU(), nn.Linear(400, 400), nn.ReLU(),
-                         nn.Linear(400, 10))
+    with torch.random.fork_rng(devices=[]):  # the same init on every rank, the global stream left as it was
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 400), nn.ReLU(), nn.Linear(400, 400), nn.ReLU(),
+                             nn.Linear(400, 10))
 
 
 def _loop(model: nn.Module, memory, steps: int, rank: int) -> float:

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from memstore import Batch, RecallContext, SelfRecallStore
 from memstore.capabilities import RecallsFromModel, require
+from memstore.errors import InvalidInputError
 
 from .base import Learner, Step
 from .lwf import KeptModel, distillation_loss, frozen_copy
@@ -48,7 +49,7 @@ class ARM(Learner):
     ) -> None:
         require(store, RecallsFromModel, "ARM")
         if recall_weight < 0 or distill_weight < 0:
-            raise ValueError(f"the λ0 weights must be non-negative, got {recall_weight!r}, {distill_weight!r}")
+            raise InvalidInputError(f"the λ0 weights must be non-negative, got {recall_weight!r}, {distill_weight!r}")
         super().__init__(model, store, lr=lr, replay_size=replay_size, generator=generator)
         self.recall_store = store
         self.recall_weight = recall_weight

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memstore import Batch, MemoryStore, TaskContext
+from memstore.errors import InvalidInputError
 
 from .metrics import TaskScore, score
 
@@ -57,9 +58,9 @@ class Learner:
         phase_data: bool = False,
     ) -> None:
         if lr <= 0:
-            raise ValueError(f"lr must be positive, got {lr!r}")
+            raise InvalidInputError(f"lr must be positive, got {lr!r}")
         if replay_size < 0:
-            raise ValueError(f"replay_size must be non-negative, got {replay_size!r}")
+            raise InvalidInputError(f"replay_size must be non-negative, got {replay_size!r}")
         self.model = model
         self.store = store
         self.lr = lr

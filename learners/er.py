@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from memstore import Batch, MemoryStore
+from memstore.errors import InvalidInputError
 
 from .base import Learner
 
@@ -37,7 +38,7 @@ class ER(Learner):
         phase_data: bool = False,
     ) -> None:
         if store is None:
-            raise ValueError("ER needs a store")
+            raise InvalidInputError("ER needs a store")
         super().__init__(model, store, lr=lr, replay_size=replay_size, generator=generator, one_mean=one_mean,
                          phase_data=phase_data)
         self.replay_past_tasks_only = replay_past_tasks_only

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memstore import Batch, MemoryStore
+from memstore.errors import InvalidInputError
 
 from .base import Learner
 from .lookahead import assign_flat_grad, flat_grad
@@ -62,9 +63,9 @@ class GEM(Learner):
         generator: torch.Generator | None = None,
     ) -> None:
         if store is None or store.num_tasks is None:
-            raise ValueError("GEM needs a store that keeps task ids (built with num_tasks; policy PerTask())")
+            raise InvalidInputError("GEM needs a store that keeps task ids (built with num_tasks; policy PerTask())")
         if margin < 0 or eps < 0:
-            raise ValueError(f"margin and eps must be non-negative, got {margin!r}, {eps!r}")
+            raise InvalidInputError(f"margin and eps must be non-negative, got {margin!r}, {eps!r}")
         super().__init__(model, store, lr=lr, replay_size=0, generator=generator)
         self.margin = margin
         self.eps = eps

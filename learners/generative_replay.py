@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from memstore import Batch, GenerativeStore, MemoryStore, TaskContext
 from memstore.capabilities import ClassifiesWithDiscriminator, require
+from memstore.errors import InvalidInputError
 
 from .base import Learner
 from .metrics import TaskScore, score
@@ -35,7 +36,7 @@ class GenerativeReplay(Learner):
     def __init__(self, model: nn.Module, store: MemoryStore, *, lr: float, replay_size: int = 10,
                  generator: torch.Generator | None = None) -> None:
         if store is None:
-            raise ValueError("GenerativeReplay needs a store")
+            raise InvalidInputError("GenerativeReplay needs a store")
         super().__init__(model, store, lr=lr, replay_size=replay_size, generator=generator)
         self.seen = torch.zeros(store.num_classes, dtype=torch.bool)
 

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memstore import Batch, MemoryStore, NotEditable
+from memstore.errors import InvalidInputError
 
 from .er import ER
 from .lookahead import Lookahead, lookahead
@@ -68,6 +69,8 @@ class RandomDirection:
     keep_norm: bool = True
 
     def __call__(self, grad: Tensor, generator: torch.Generator | None, keys: Tensor) -> Tensor:
+        if generator is None:
+            raise InvalidInputError("RandomDirection needs the edit generator: its directions are drawn from it")
         unit = _unit_rows(torch.randn(grad.shape, generator=generator, dtype=grad.dtype))
         return _at_stride(unit, grad, self.keep_norm)
 
@@ -83,7 +86,7 @@ class SlotDirection:
 
     def __call__(self, grad: Tensor, generator: torch.Generator | None, keys: Tensor) -> Tensor:
         if generator is None:
-            raise ValueError("SlotDirection needs the edit generator: its directions derive from that seed")
+            raise InvalidInputError("SlotDirection needs the edit generator: its directions derive from that seed")
         base = generator.initial_seed()
         rows = [torch.randn(grad[0].shape, generator=torch.Generator().manual_seed((base + 1_000_003 * int(k))
                                                                                    % 2**63), dtype=grad.dtype)
@@ -114,7 +117,7 @@ class GMEDEdit:
 
     def __post_init__(self) -> None:
         if self.alpha < 0 or self.beta < 0:
-            raise ValueError(f"alpha and beta must be non-negative, got {self.alpha!r}, {self.beta!r}")
+            raise InvalidInputError(f"alpha and beta must be non-negative, got {self.alpha!r}, {self.beta!r}")
 
     def __call__(self, ahead: Lookahead, x: Tensor, y: Tensor, generator: torch.Generator | None = None,
                  keys: Tensor | None = None) -> Tensor:

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memstore import Batch, MemoryStore, param_bits
+from memstore.errors import InvalidInputError
 
 from .base import Learner
 
@@ -55,7 +56,8 @@ class LwF(Learner):
         generator: torch.Generator | None = None,
     ) -> None:
         if temperature <= 0 or weight < 0:
-            raise ValueError(f"temperature must be positive and weight non-negative, got {temperature!r}, {weight!r}")
+            raise InvalidInputError(f"temperature must be positive and weight non-negative, "
+                                    f"got {temperature!r}, {weight!r}")
         super().__init__(model, store, lr=lr, replay_size=0, generator=generator)
         self.temperature = temperature
         self.weight = weight

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from memstore.errors import InvalidInputError
+
 __all__ = [
     "AccuracyMatrix", "TaskScore", "average_accuracy", "average_incremental_accuracy", "forgetting",
     "learning_accuracy", "retention", "score",
@@ -51,11 +53,11 @@ class AccuracyMatrix:
     def __post_init__(self) -> None:
         tasks = len(self.test_sizes)
         if tasks == 0:
-            raise ValueError("an accuracy matrix needs at least one task")
+            raise InvalidInputError("an accuracy matrix needs at least one task")
         if any(n <= 0 for n in self.test_sizes):
-            raise ValueError(f"test sizes must be positive, got {self.test_sizes}")
+            raise InvalidInputError(f"test sizes must be positive, got {self.test_sizes}")
         if len(self.values) > tasks or any(len(row) != tasks for row in self.values):
-            raise ValueError(f"values must be at most {tasks} rows of {tasks} accuracies")
+            raise InvalidInputError(f"values must be at most {tasks} rows of {tasks} accuracies")
 
     @classmethod
     def from_rows(cls, rows: Sequence[Sequence[float]], test_sizes: Sequence[int] | None = None) -> AccuracyMatrix:

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memstore import MemoryStore, TaskContext
+from memstore.errors import InvalidInputError
 
 from .lwf import distillation_loss, frozen_copy
 from .metrics import TaskScore, score
@@ -59,9 +60,9 @@ class PhaseConfig:
 
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.finetune_epochs < 0 or self.batch_size < 1 or self.finetune_batch_size < 1:
-            raise ValueError(f"epochs must be non-negative and batch sizes positive, got {self}")
+            raise InvalidInputError(f"epochs must be non-negative and batch sizes positive, got {self}")
         if not (0.0 <= self.lam <= 1.0 and self.temperature > 0 and self.lr > 0 and self.finetune_lr > 0):
-            raise ValueError(f"need 0 <= lam <= 1 and positive temperature and learning rates, got {self}")
+            raise InvalidInputError(f"need 0 <= lam <= 1 and positive temperature and learning rates, got {self}")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ __all__ = ["Budget", "Ledger", "index_bits", "label_bits", "mask_bits", "param_b
 def index_bits(count: int) -> int:
     """Bits of a fixed-width field that distinguishes ``count`` values: ``ceil(log2(count))``, 0 for one value."""
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise ValueError(f"count must be a positive int, got {count!r}")
+        raise InvalidInputError(f"count must be a positive int, got {count!r}")
     return (count - 1).bit_length()
 
 
@@ -35,7 +35,7 @@ def dtype_bits(dtype: torch.dtype) -> int:
 
 
 def param_bits(params: torch.nn.Module | Iterable[torch.Tensor], dtype: torch.dtype | None = None) -> int:
-    """Bits of every parameter of a module (or of an iterable of tensors), at ``dtype`` or at each tensor's own dtype."""
+    """Bits of every parameter of a module (or of an iterable of tensors), at ``dtype`` or at each tensor's dtype."""
     tensors = params.parameters() if isinstance(params, torch.nn.Module) else params
     return sum(t.numel() * dtype_bits(dtype or t.dtype) for t in tensors)
 
@@ -103,7 +103,7 @@ class Budget:
         task id, length field; a mean for variable-size codes) fit beside ``shared_bits`` charged once and the
         store's ``model_bits`` (counted only when ``charge_models``). Never negative."""
         if not item_bits > 0:
-            raise ValueError(f"item_bits must be positive, got {item_bits!r}")
+            raise InvalidInputError(f"item_bits must be positive, got {item_bits!r}")
         room = self.bits - shared_bits - (model_bits if self.charge_models else 0)
         return max(int(room // item_bits), 0)
 
@@ -127,7 +127,7 @@ class Ledger:
         for name in ("payload", "labels", "index", "models"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"Ledger.{name} must be a non-negative int, got {value!r}")
+                raise InvalidInputError(f"Ledger.{name} must be a non-negative int, got {value!r}")
 
     @property
     def total(self) -> int:

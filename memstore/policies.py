@@ -13,6 +13,7 @@ does not fit in the free bits, and ask ``evict`` for further victims until a lar
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from array import array
 from collections.abc import Callable
@@ -256,6 +257,8 @@ def policy_from_config(config: dict[str, Any]) -> Policy:
     """The policy a config describes (its ``id`` names the class)."""
     try:
         cls = POLICIES[config["id"]]
-    except KeyError as exc:
-        raise ValueError(f"unknown policy config {config!r}") from exc
-    return cls(**{k: v for k, v in config.items() if k != "id"})
+        arguments = {k: v for k, v in config.items() if k != "id"}
+        inspect.signature(cls).bind(**arguments)
+    except (KeyError, TypeError) as exc:
+        raise InvalidInputError(f"unknown policy config {config!r}") from exc
+    return cls(**arguments)

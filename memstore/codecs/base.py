@@ -127,8 +127,8 @@ def codec_from_config(config: dict[str, Any]) -> ItemCodec:
     """The codec a config describes (its ``id`` names the class)."""
     try:
         cls = CODECS[config["id"]]
-    except KeyError as exc:
-        raise ValueError(f"unknown codec config {config!r}") from exc
+    except (KeyError, TypeError) as exc:
+        raise InvalidInputError(f"unknown codec config {config!r}") from exc
     return cls.from_config(config)
 
 

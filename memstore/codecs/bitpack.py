@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import InvalidInputError
+
 if TYPE_CHECKING:
     from ..blocks import ByteBlocks
 
@@ -46,7 +48,7 @@ def _grown_rows(needed: int, covered: int, limit: int) -> int:
 
 def _check_width(width: int) -> None:
     if not isinstance(width, int) or not 0 <= width <= MAX_WIDTH:
-        raise ValueError(f"width must be an int in [0, {MAX_WIDTH}], got {width!r}")
+        raise InvalidInputError(f"width must be an int in [0, {MAX_WIDTH}], got {width!r}")
 
 
 def _to_bits(values: np.ndarray, width: int) -> np.ndarray:
@@ -172,7 +174,7 @@ class PackedArray(Column):
     def __init__(self, rows: int, symbols: int, width: int) -> None:
         _check_width(width)
         if rows < 0 or symbols < 1:
-            raise ValueError(f"rows must be >= 0 and symbols >= 1, got {rows}, {symbols}")
+            raise InvalidInputError(f"rows must be >= 0 and symbols >= 1, got {rows}, {symbols}")
         self.rows, self.symbols, self.width = rows, symbols, width
         self.row_bits = symbols * width
         self.aligned = self.row_bits % 8 == 0
@@ -300,7 +302,7 @@ class ValueColumn(Column):
     def __init__(self, rows: int, width: int) -> None:
         _check_width(width)
         if rows < 0:
-            raise ValueError(f"rows must be >= 0, got {rows}")
+            raise InvalidInputError(f"rows must be >= 0, got {rows}")
         self.rows, self.symbols, self.width, self.row_bits = rows, 1, width, width
         self._values = np.zeros((0, 1), dtype=np.int64)
 

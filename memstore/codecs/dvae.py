@@ -89,7 +89,7 @@ class DVAECodec(FixedWidthCodec):
 
     # -- training ----------------------------------------------------------------------------------------------------
 
-    def train_step(self, x: Tensor, generator: torch.Generator | None,
+    def train_step(self, x: Tensor, generator: torch.Generator,
                    anchored: tuple[Tensor, Tensor] | None = None, anchor_weight: float = 1.0) -> None:
         """One Adam step on the reconstruction loss of ``x`` (Gumbel noise from ``generator``), plus, with
         ``anchored`` = (codes, targets), ``anchor_weight`` times the decoder's loss on decoding those stored codes to

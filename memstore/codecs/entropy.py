@@ -18,6 +18,7 @@ docs/results.md).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ import numpy as np
 from torch import Tensor
 
 from ..budget import index_bits
+from ..errors import InvalidInputError
 from ..nn.dvae import DiscreteVAE
 from .base import VariableLengthCodec
 from .dvae import DVAECodec
@@ -44,7 +46,7 @@ class CategoricalRangeCoder:
 
     def __init__(self, latents: int, classes: int, counts: np.ndarray | Sequence[Sequence[int]] | None = None) -> None:
         if not isinstance(latents, int) or not isinstance(classes, int) or latents < 1 or classes < 2:
-            raise ValueError(f"need int latents >= 1 and classes >= 2, got {latents!r}, {classes!r}")
+            raise InvalidInputError(f"need int latents >= 1 and classes >= 2, got {latents!r}, {classes!r}")
         self.latents, self.classes = latents, classes
         table = np.zeros((latents, classes), dtype=np.int64) if counts is None else np.asarray(counts)
         if table.shape != (latents, classes) or not np.issubdtype(table.dtype, np.integer):
@@ -159,16 +161,20 @@ class CategoricalRangeCoder:
 
 
 def coder_from_config(config: dict[str, Any] | None, latents: int, classes: int) -> Any:
-    """The (uniform) symbol coder a coder config names: range (the default, and what older stores saved) or prefix."""
+    """The (uniform) symbol coder a coder config names by its ``id``: range (the default, and what older stores
+    saved) or prefix (with its ``max_alphabet``)."""
     from .prefix import CategoricalPrefixCoder
 
     config = config or {"id": CategoricalRangeCoder.codec_id}
-    if config.get("id") == CategoricalPrefixCoder.codec_id:
-        return CategoricalPrefixCoder(latents, classes, max_alphabet=config.get("max_alphabet", 16))
-    if config.get("id") == CategoricalRangeCoder.codec_id:
-        return CategoricalRangeCoder(latents, classes)
-    raise ValueError(f"unknown symbol coder config {config!r}: expected id 'categorical-range' or "
-                     "'categorical-prefix'")
+    coders = {coder.codec_id: coder for coder in (CategoricalRangeCoder, CategoricalPrefixCoder)}
+    try:
+        coder = coders[config["id"]]
+        options = {key: value for key, value in config.items() if key != "id"}
+        inspect.signature(coder).bind(latents, classes, **options)
+    except (KeyError, TypeError) as exc:
+        raise InvalidInputError(f"unknown symbol coder config {config!r}: expected id {sorted(coders)} "
+                                "with that coder's options") from exc
+    return coder(latents, classes, **options)
 
 
 class EntropyCodedDVAE(VariableLengthCodec):

@@ -27,6 +27,7 @@ from PIL import Image
 from torch import Tensor
 
 from ..budget import index_bits
+from ..errors import InvalidInputError
 from .base import VariableLengthCodec, float_values
 
 __all__ = ["JPEGCodec", "split_header"]
@@ -62,15 +63,15 @@ class JPEGCodec(VariableLengthCodec):
     def __init__(self, item_shape: tuple[int, ...], quality: int = 75, subsampling: int = 0) -> None:
         self.item_shape = tuple(int(d) for d in item_shape)
         if not isinstance(quality, int) or isinstance(quality, bool) or not 1 <= quality <= 100:
-            raise ValueError(f"quality must be an int in [1, 100], got {quality!r}")
+            raise InvalidInputError(f"quality must be an int in [1, 100], got {quality!r}")
         if subsampling not in (0, 1, 2):
-            raise ValueError(f"subsampling must be 0 (4:4:4), 1 (4:2:2) or 2 (4:2:0), got {subsampling!r}")
+            raise InvalidInputError(f"subsampling must be 0 (4:4:4), 1 (4:2:2) or 2 (4:2:0), got {subsampling!r}")
         self.quality, self.subsampling = quality, subsampling
         channels, height, width = self.item_shape
         if max(width, height if channels == 3 else channels * height) > JPEG_MAX_SIDE:
-            raise ValueError(f"JPEG images are at most {JPEG_MAX_SIDE} pixels a side; item shape {self.item_shape} "
-                             f"is {'one image' if channels == 3 else 'its channels stacked'} of {width} x "
-                             f"{height if channels == 3 else channels * height}")
+            raise InvalidInputError(f"JPEG images are at most {JPEG_MAX_SIDE} pixels a side; item shape "
+                                    f"{self.item_shape} is {'one image' if channels == 3 else 'its channels stacked'} "
+                                    f"of {width} x {height if channels == 3 else channels * height}")
         self.rgb = channels == 3
         self.mode = "RGB" if self.rgb else "L"
         self.size = (width, height if self.rgb else channels * height)  # PIL's (width, height)

@@ -115,8 +115,11 @@ def usable_device(device: str | torch.device) -> torch.device:
     return target
 
 
-def gumbel_softmax_hard(logits: Tensor, tau: float, generator: torch.Generator | None) -> Tensor:
-    """Straight-through Gumbel-softmax over the last axis: one-hot of argmax(logits + g) forward, soft gradient back."""
+def gumbel_softmax_hard(logits: Tensor, tau: float, generator: torch.Generator) -> Tensor:
+    """Straight-through Gumbel-softmax over the last axis: one-hot of argmax(logits + g) forward, soft gradient back.
+    The noise comes from ``generator`` only (never the global stream)."""
+    if not isinstance(generator, torch.Generator):
+        raise InvalidInputError(f"the Gumbel noise needs a torch.Generator, got {type(generator).__name__}")
     # drawn on the CPU from a CPU generator and moved: the same noise, and so the same codes, on every device
     u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype).clamp_(1e-10, 1 - 1e-10).to(logits.device)
     soft = torch.softmax((logits - torch.log(-torch.log(u))) / tau, dim=-1)
@@ -216,7 +219,7 @@ class DiscreteVAE(nn.Module):
                 h = self._activation(h)
         return h
 
-    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def forward(self, x: Tensor, generator: torch.Generator) -> Tensor:
         """Pixel logits of the reconstruction through one hard Gumbel sample of the latents."""
         return self.decode_logits(gumbel_softmax_hard(self.logits(x), self.config.tau, generator))
 
@@ -225,7 +228,7 @@ class DiscreteVAE(nn.Module):
         """Where the parameters live (``model.to(device)`` moves them); inputs are moved here."""
         return self.encoder[0].weight.device
 
-    def loss(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def loss(self, x: Tensor, generator: torch.Generator) -> Tensor:
         """Binary cross-entropy of the reconstruction (mean over pixels and items), computed on :attr:`device`."""
         x = x.to(self.device)
         return F.binary_cross_entropy_with_logits(self(x, generator), x)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ..budget import Budget, index_bits, label_bits
 from ..codecs.ranges import range_symbols
-from ..errors import InvalidInputError
+from ..errors import BudgetTooSmallError, InvalidInputError
 from ..nn.dvae import CODE_SIDES, DVAEConfig, check_code_side
 
 __all__ = ["LatentDesign", "colour_items", "default_latents", "design_latents", "ranges_for"]
@@ -76,10 +76,10 @@ def design_latents(
     """Eq. 4 (``budget.charge_models`` false) or eq. 5 (true): the (c, l) of largest capacity that keeps ``items``
     (= ρ·N) stored items within ``budget``, with ``c·l ≤ s²·max_filters`` when that is given (the network has
     ``ceil(c·l/s²)`` filters per layer, s = ``code_side``); with ``ranges`` every item also pays for its channel
-    ranges' digits (decision 0036). Raises ValueError when no (c, l) with c ≥ 1 fits."""
+    ranges' digits (decision 0036). BudgetTooSmallError when no (c, l) with c ≥ 1 fits."""
     check_code_side(code_side)
     if not 0 < items <= stream_length:
-        raise ValueError(f"items must lie in (0, stream_length], got {items} of {stream_length}")
+        raise InvalidInputError(f"items must lie in (0, stream_length], got {items} of {stream_length}")
     fixed = label_bits(num_classes) + (0 if num_tasks is None else index_bits(num_tasks))
     shape = tuple(int(d) for d in item_shape)
 
@@ -101,7 +101,7 @@ def design_latents(
         if best is None or key > best[0]:
             best = (key, c, l)
     if best is None:
-        raise ValueError(f"no latent shape fits {items} items in {budget.bits} bits")
+        raise BudgetTooSmallError(f"no latent shape fits {items} items in {budget.bits} bits")
     _, c, l = best
     item_bits = c * index_bits(l) + fixed + side_bits(l)
     charged = model(c, l)
@@ -123,9 +123,9 @@ def default_latents(
     ``min(expected_items, 50 × raw images in budget, items of 64 code bits in budget)`` items and at most 64 filters
     per layer, on the paper's 2×2 code map unless the 4×4 one holds a code of more capacity than the 2×2 cap allows
     (or on the ``code_side`` given); when even one such code does not fit, as many items as fit (halving);
-    ValueError when none does."""
+    BudgetTooSmallError when none does."""
     if expected_items is not None and (type(expected_items) is not int or expected_items < 1):
-        raise ValueError(f"expected_items must be a positive int (the stream length), got {expected_items!r}")
+        raise InvalidInputError(f"expected_items must be a positive int (the stream length), got {expected_items!r}")
     raw_bits = 8 * math.prod(int(d) for d in item_shape) + label_bits(num_classes)
     raw_bits += 0 if num_tasks is None else index_bits(num_tasks)
     items = DEFAULT_RATIO * max(budget.capacity(raw_bits), 1)
@@ -138,7 +138,7 @@ def default_latents(
             designs = [design_latents(budget, items, items, item_shape, num_classes, num_tasks=num_tasks,
                                       max_filters=DEFAULT_MAX_FILTERS, code_side=side, ranges=ranges)
                        for side in sides]
-        except ValueError:
+        except BudgetTooSmallError:
             if items == 1:
                 raise
             items = max(items // 2, 1)
