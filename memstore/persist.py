@@ -1,4 +1,4 @@
-"""Save and open stores as Zarr v3 groups: the only module that touches zarr.
+"""Save and open stores as Zarr v3 groups (the working copy in Zarr chunks is `stores/zarr_payload.py`'s).
 
 Layout of a saved store (``target`` is a path, an fsspec URL, a ``zarr.storage`` store, or None for memory)::
 

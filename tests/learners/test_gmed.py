@@ -31,6 +31,10 @@ class EditSpy(SpyStore):
 
 
 class Uneditable(SpyStore):
+    """Declares that it keeps no items, as the generating stores do; its edit refuses as theirs does."""
+
+    keeps_items = False
+
     def edit(self, keys, x):
         MemoryStore.edit(self, keys, x)
 
