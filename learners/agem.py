@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memstore import Batch, MemoryStore
+from memstore.errors import InvalidInputError
 
 from .base import Learner
 from .lookahead import assign_flat_grad, flat_grad
@@ -41,9 +42,9 @@ class AGEM(Learner):
         generator: torch.Generator | None = None,
     ) -> None:
         if store is None:
-            raise ValueError("A-GEM needs a store")
+            raise InvalidInputError("A-GEM needs a store")
         if reference_size < 1:
-            raise ValueError(f"reference_size must be positive, got {reference_size!r}")
+            raise InvalidInputError(f"reference_size must be positive, got {reference_size!r}")
         super().__init__(model, store, lr=lr, replay_size=0, generator=generator)
         self.reference_size = reference_size
 

@@ -75,9 +75,9 @@ class DGMSolver:
                  generator: torch.Generator | None = None) -> None:
         require(store, ClassifiesWithDiscriminator, "DGMSolver")
         if isinstance(holdout, bool) or not isinstance(holdout, (int, float)) or not 0 <= holdout < 1:
-            raise ValueError(f"holdout must be a share in [0, 1), got {holdout!r}")
+            raise InvalidInputError(f"holdout must be a share in [0, 1), got {holdout!r}")
         if holdout and generator is None:
-            raise ValueError("a holdout needs a generator to draw it")
+            raise InvalidInputError("a holdout needs a generator to draw it")
         self.store, self.holdout, self.generator = store, float(holdout), generator
         self.seen = torch.zeros(store.num_classes, dtype=torch.bool)
         self._task = 0

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from memstore import Batch, MemoryStore
+from memstore.errors import InvalidInputError
 
 from .er import ER
 from .lookahead import Lookahead, lookahead
@@ -45,7 +46,7 @@ class MIR(ER):
         generator: torch.Generator | None = None,
     ) -> None:
         if candidates < replay_size:
-            raise ValueError(f"candidates ({candidates}) must be at least replay_size ({replay_size})")
+            raise InvalidInputError(f"candidates ({candidates}) must be at least replay_size ({replay_size})")
         super().__init__(
             model, store, lr=lr, replay_size=replay_size, replay_past_tasks_only=replay_past_tasks_only,
             generator=generator,

@@ -94,15 +94,15 @@ class PhaseLearner:
     def observe(self, x: Tensor, y: Tensor, task: int | None = None) -> None:
         """Collect a batch of the current phase's data ``D_i``; nothing trains until :meth:`end_task`."""
         if task is not None and task != self.phase:
-            raise ValueError(f"phase {self.phase} is open; a batch of task {task} cannot join it")
+            raise InvalidInputError(f"phase {self.phase} is open; a batch of task {task} cannot join it")
         self._pending.append((x.detach(), y.detach()))
 
     def end_task(self, task: int | None = None) -> PhaseReport:
         """Learn the phase from every batch observed since the last one (:meth:`learn_phase`)."""
         if task is not None and task != self.phase:
-            raise ValueError(f"phase {self.phase} is open; cannot end task {task}")
+            raise InvalidInputError(f"phase {self.phase} is open; cannot end task {task}")
         if not self._pending:
-            raise ValueError(f"phase {self.phase} observed no data")
+            raise InvalidInputError(f"phase {self.phase} observed no data")
         x, y = (torch.cat(parts) for parts in zip(*self._pending, strict=True))
         self._pending = []
         return self.learn_phase(x, y)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from learners import ER, GEM, GMEDEdit, LwF, RandomDirection
+from learners import AGEM, ER, GEM, MIR, GMEDEdit, LwF, RandomDirection
 from learners.metrics import AccuracyMatrix
 from learners.phases import PhaseConfig
 from memstore import Budget, BudgetTooSmallError, InvalidInputError, Ledger, RawStore, design_latents
@@ -50,6 +50,9 @@ BAD_CALLS: dict[str, Callable[[], object]] = {
     "ER without a store": lambda: ER(nn.Linear(16, 2), None, lr=0.1),
     "GEM with a negative margin": lambda: GEM(nn.Linear(16, 2), RawStore(
         Budget.images(5, (1, 4, 4), 2, num_tasks=2), (1, 4, 4), 2, seed=0, num_tasks=2), lr=0.1, margin=-1.0),
+    "A-GEM without a store": lambda: AGEM(nn.Linear(16, 2), None, lr=0.1),
+    "MIR with fewer candidates than its replay": lambda: MIR(nn.Linear(16, 2), _store(), lr=0.1, replay_size=10,
+                                                             candidates=5),
     "LwF at temperature 0": lambda: LwF(nn.Linear(16, 2), _store(), lr=0.1, temperature=0.0),
     "GMED stride below 0": lambda: GMEDEdit(-1.0, 0.0),
     "phase lam above 1": lambda: PhaseConfig(lam=1.5),
