@@ -139,10 +139,12 @@ def _two_grads(d: Tensor, before: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def check_editable(store: MemoryStore) -> None:
-    """Raise :class:`NotEditable`, naming the store, unless it declares ``keeps_items``: the stores whose ``edit``
-    changes stored items (the conformance suite checks the declaration against ``edit``)."""
+    """Raise :class:`NotEditable`, naming the store, unless it declares ``keeps_items`` (the conformance suite checks
+    that such a store's ``edit`` changes its items) and has an ``edit`` of its own (the contract's refuses)."""
     if not store.keeps_items:
         raise NotEditable(f"GMED edits stored items, but {type(store).__name__} keeps none (keeps_items is False)")
+    if type(store).edit is MemoryStore.edit:
+        raise NotEditable(f"GMED edits stored items, but {type(store).__name__} does not implement edit")
 
 
 #: added to the replay generator's seed to seed the edit stream, when none is given

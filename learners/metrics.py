@@ -80,7 +80,7 @@ class AccuracyMatrix:
     def check_complete(self) -> None:
         """Raise ValueError unless every task has its row (the summaries need the whole run)."""
         if not self.complete:
-            raise ValueError(f"the matrix has {len(self.values)} of {self.num_tasks} rows")
+            raise InvalidInputError(f"the matrix has {len(self.values)} of {self.num_tasks} rows")
 
     def final_row(self) -> tuple[float, ...]:
         self.check_complete()

@@ -129,7 +129,10 @@ def codec_from_config(config: dict[str, Any]) -> ItemCodec:
         cls = CODECS[config["id"]]
     except (KeyError, TypeError) as exc:
         raise InvalidInputError(f"unknown codec config {config!r}") from exc
-    return cls.from_config(config)
+    try:
+        return cls.from_config(config)
+    except (KeyError, TypeError) as exc:  # a field missing, or one the codec does not take
+        raise InvalidInputError(f"not a {cls.__name__} config: {config!r} ({exc})") from exc
 
 
 def nested_codec_config(codec: Any, codec_id: str, item_shape: Any, name: str) -> dict[str, Any]:

@@ -73,7 +73,7 @@ def pack(values: np.ndarray, width: int) -> np.ndarray:
     if width == 0 or flat.size == 0:
         return np.zeros(0, dtype=np.uint8)
     if int(flat.min()) < 0 or int(flat.max()) >= 1 << width:
-        raise ValueError(f"values must lie in [0, 2**{width})")
+        raise InvalidInputError(f"values must lie in [0, 2**{width})")
     return np.packbits(_to_bits(flat, width), axis=1).reshape(-1)
 
 

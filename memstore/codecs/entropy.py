@@ -50,10 +50,10 @@ class CategoricalRangeCoder:
         self.latents, self.classes = latents, classes
         table = np.zeros((latents, classes), dtype=np.int64) if counts is None else np.asarray(counts)
         if table.shape != (latents, classes) or not np.issubdtype(table.dtype, np.integer):
-            raise ValueError(f"counts must be integers of shape ({latents}, {classes}), "
-                             f"got {table.dtype} {table.shape}")
+            raise InvalidInputError(f"counts must be integers of shape ({latents}, {classes}), "
+                                    f"got {table.dtype} {table.shape}")
         if table.size and (int(table.min()) < 0 or int(table.max()) > _MAX_COUNT):
-            raise ValueError(f"counts must lie in [0, {_MAX_COUNT}]")
+            raise InvalidInputError(f"counts must lie in [0, {_MAX_COUNT}]")
         self.counts = table.astype(np.uint16)
         smoothed = self.counts.astype(np.float64) + 1
         self._probabilities = smoothed / smoothed.sum(axis=1, keepdims=True)
@@ -169,11 +169,14 @@ def coder_from_config(config: dict[str, Any] | None, latents: int, classes: int)
     coders = {coder.codec_id: coder for coder in (CategoricalRangeCoder, CategoricalPrefixCoder)}
     try:
         coder = coders[config["id"]]
-        options = {key: value for key, value in config.items() if key != "id"}
+        options = {key: value for key, value in config.items() if key not in ("id", "latents", "classes")}
         inspect.signature(coder).bind(latents, classes, **options)
     except (KeyError, TypeError) as exc:
         raise InvalidInputError(f"unknown symbol coder config {config!r}: expected id {sorted(coders)} "
                                 "with that coder's options") from exc
+    if (config.get("latents", latents), config.get("classes", classes)) != (latents, classes):
+        raise InvalidInputError(f"the symbol coder config {config!r} is not for the dVAE's {latents} latents of "
+                                f"{classes} classes")
     return coder(latents, classes, **options)
 
 

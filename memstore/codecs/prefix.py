@@ -73,10 +73,10 @@ class CategoricalPrefixCoder:
         self.alphabets = [classes ** (end - start) for start, end in self.spans]
         table = np.zeros(sum(self.alphabets), dtype=np.int64) if counts is None else np.asarray(counts).reshape(-1)
         if table.size != sum(self.alphabets) or not np.issubdtype(table.dtype, np.integer):
-            raise ValueError(f"counts must be {sum(self.alphabets)} integers (one per symbol of every group), "
-                             f"got {table.dtype} {table.shape}")
+            raise InvalidInputError(f"counts must be {sum(self.alphabets)} integers (one per symbol of every group), "
+                                    f"got {table.dtype} {table.shape}")
         if int(table.min()) < 0 or int(table.max()) > _MAX_COUNT:
-            raise ValueError(f"counts must lie in [0, {_MAX_COUNT}]")
+            raise InvalidInputError(f"counts must lie in [0, {_MAX_COUNT}]")
         self.counts = table.astype(np.uint16)
         offsets = np.cumsum([0, *self.alphabets])
         smoothed = [self.counts[a:b].astype(np.float64) + 1 for a, b in itertools.pairwise(offsets)]

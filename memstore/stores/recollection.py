@@ -118,10 +118,7 @@ class OnlineDVAE:
         if code_side is not None:
             check_code_side(code_side)
         if latents is None:
-            try:
-                chosen = design(code_side)
-            except ValueError as exc:
-                raise InvalidInputError(str(exc)) from exc
+            chosen = design(code_side)  # BudgetTooSmallError when no code fits
             latents, classes, code_side = chosen.latents, chosen.classes, chosen.code_side
         check_int("latents", latents, low=1)
         check_int("classes", classes, low=2)

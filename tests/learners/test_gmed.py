@@ -30,13 +30,16 @@ class EditSpy(SpyStore):
         super().edit(keys, x)
 
 
-class Uneditable(SpyStore):
-    """Declares that it keeps no items, as the generating stores do; its edit refuses as theirs does."""
+class KeepsNoItems(SpyStore):
+    """Declares that it keeps no items, as the generating stores do."""
 
     keeps_items = False
 
-    def edit(self, keys, x):
-        MemoryStore.edit(self, keys, x)
+
+class Uneditable(SpyStore):
+    """Keeps items but has the contract's edit, which refuses."""
+
+    edit = MemoryStore.edit
 
 
 def _store(cls=EditSpy, items=30):
@@ -154,11 +157,12 @@ def test_random_edit_has_the_right_norm_and_differs(keep_norm):
     torch.testing.assert_close(random_part, expected, rtol=1e-3, atol=1e-6)
 
 
-def test_a_store_that_cannot_edit_is_refused_at_construction():
-    with pytest.raises(NotEditable, match="Uneditable"):
-        ERGMED(make_model(), _store(Uneditable), lr=0.1, editor=GMEDEdit(1.0, 0.01))
-    with pytest.raises(NotEditable):
-        MIRGMED(make_model(), _store(Uneditable), lr=0.1, editor=GMEDEdit(1.0, 0.01))
+@pytest.mark.parametrize("cls", [KeepsNoItems, Uneditable])
+def test_a_store_that_cannot_edit_is_refused_at_construction(cls):
+    with pytest.raises(NotEditable, match=cls.__name__):
+        ERGMED(make_model(), _store(cls), lr=0.1, editor=GMEDEdit(1.0, 0.01))
+    with pytest.raises(NotEditable, match=cls.__name__):
+        MIRGMED(make_model(), _store(cls), lr=0.1, editor=GMEDEdit(1.0, 0.01))
 
 
 def test_bad_strides_are_refused():

@@ -223,7 +223,7 @@ def test_latent_design_bad_arguments() -> None:
     shape = (1, 28, 28)
     with pytest.raises(InvalidInputError, match="both latents and classes"):
         RecollectionStore(Budget.images(10, shape, 10), shape, 10, latents=38)
-    with pytest.raises(InvalidInputError, match="no latent shape fits"):
+    with pytest.raises(BudgetTooSmallError, match="no latent shape fits"):
         RecollectionStore(Budget(3), shape, 10)  # not even one 1-bit code beside its 4-bit label
     with pytest.raises(InvalidInputError, match="Stabilisation"):
         Stabilisation(steps=1.5)  # type: ignore[arg-type]

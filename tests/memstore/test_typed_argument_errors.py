@@ -15,10 +15,10 @@ from learners.metrics import AccuracyMatrix
 from learners.phases import PhaseConfig
 from memstore import Budget, BudgetTooSmallError, InvalidInputError, Ledger, RawStore, design_latents
 from memstore.budget import index_bits
-from memstore.codecs import JPEGCodec
+from memstore.codecs import DVAECodec, JPEGCodec, ZstdCodec
 from memstore.codecs.base import codec_from_config
 from memstore.codecs.bitpack import PackedArray, pack
-from memstore.codecs.entropy import CategoricalRangeCoder, coder_from_config
+from memstore.codecs.entropy import CategoricalRangeCoder, EntropyCodedDVAE, coder_from_config
 from memstore.codecs.prefix import CategoricalPrefixCoder
 from memstore.nn.dvae import gumbel_softmax_hard
 from memstore.policies import policy_from_config
@@ -78,3 +78,18 @@ def test_gumbel_noise_follows_its_generator_and_not_the_global_stream() -> None:
     torch.manual_seed(456)
     second = gumbel_softmax_hard(logits, 1.0, torch.Generator().manual_seed(7))
     assert torch.equal(first, second)
+
+
+@pytest.mark.parametrize("coder", [CategoricalRangeCoder(5, 3), CategoricalPrefixCoder(5, 3, max_alphabet=8)])
+def test_an_entropy_coded_codec_rebuilds_from_its_own_config(coder) -> None:
+    codec = EntropyCodedDVAE(DVAECodec((1, 8, 8), 5, 3, seed=0), coder)
+    rebuilt = codec_from_config(codec.get_config())
+    assert rebuilt.get_config() == codec.get_config()
+    assert coder_from_config(coder.get_config(), 5, 3).get_config() == coder.get_config()
+    with pytest.raises(InvalidInputError, match="not for the dVAE's 6 latents"):
+        coder_from_config(coder.get_config(), 6, 3)
+
+
+def test_a_codec_config_with_a_field_the_codec_does_not_take_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="ZstdCodec"):
+        codec_from_config({**ZstdCodec((1, 8, 8)).get_config(), "window": 3})
