@@ -4,4 +4,5 @@ from .conformance import StoreConformance
 from .machine import make_store_machine
 from .strategies import bad_writes, item_shapes, items, random_items, state_equal
 
-__all__ = ["StoreConformance", "bad_writes", "item_shapes", "items", "make_store_machine", "random_items", "state_equal"]
+__all__ = ["StoreConformance", "bad_writes", "item_shapes", "items", "make_store_machine", "random_items",
+           "state_equal"]
