@@ -1,0 +1,125 @@
+"""Which half of DGM forgets a class: the generator or the solver (issue 16).
+
+A DGM run that ends with one old class lost can have lost it in two places: the generator may no longer draw that
+class (its replay no longer looks like it), or the solver (the discriminator's class head, retrained every task on
+real current data and generated old classes) may misplace real items of a class the generator still draws well.
+For each kept store this trains an independent MLP on the real training images of the classes the store has
+seen, then reports per class::
+
+    store.sample(n, classes=[k]) ──independent MLP──▶ % recognised as k        (the generator's replay of k)
+    real test items of k ──the same MLP──▶ % classified as k                   (the judge's own accuracy)
+    real test items of k ──store.discriminator.classify──▶ % classified as k   (the solver, as the cell scores it)
+
+    python -m benchmarks.dgm_replay_check --cells DIR/cells --data-root D     # stores kept with --keep-stores
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from memstore import open as open_store
+
+from .datasets import load_dataset
+from .dgm import cells
+
+__all__ = ["ClassCheck", "check_store", "main", "train_reference"]
+
+
+@dataclass(frozen=True)
+class ClassCheck:
+    """One class of one store: how its generated items and its real test items are classified (counts by class)."""
+
+    label: int
+    generated_as: tuple[int, ...]
+    solver_as: tuple[int, ...]
+    reference_as: tuple[int, ...]
+
+    @property
+    def generated_recognised(self) -> float:
+        """% of the generated items the independent classifier puts in their own class."""
+        return 100 * self.generated_as[self.label] / sum(self.generated_as)
+
+    @property
+    def reference_recognised(self) -> float:
+        """% of the real test items the independent classifier puts in their own class: the judge's own accuracy."""
+        return 100 * self.reference_as[self.label] / sum(self.reference_as)
+
+    @property
+    def solver_recognised(self) -> float:
+        """% of the real test items the store's solver puts in their own class."""
+        return 100 * self.solver_as[self.label] / sum(self.solver_as)
+
+
+def train_reference(x: Tensor, y: Tensor, classes: int, generator: torch.Generator, epochs: int = 2) -> nn.Module:
+    """An MLP 784-400-``classes`` trained by SGD (lr 0.1, batch 64) on real items: the independent judge."""
+    with torch.random.fork_rng(devices=[]):  # the init is the one draw that takes no generator
+        torch.manual_seed(int(torch.randint(2**31, (1,), generator=generator)))
+        model = nn.Sequential(nn.Flatten(), nn.Linear(x[0].numel(), 400), nn.ReLU(), nn.Linear(400, classes))
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=generator)
+        for start in range(0, len(x), 64):
+            batch = order[start:start + 64]
+            optimiser.zero_grad()
+            F.cross_entropy(model(x[batch]), y[batch]).backward()
+            optimiser.step()
+    return model.eval()
+
+
+@torch.no_grad()
+def check_store(store, reference: nn.Module, test_x: Tensor, test_y: Tensor, *, per_class: int = 500,
+                seed: int = 0) -> list[ClassCheck]:
+    """Per class the store has seen: ``per_class`` generated items judged by ``reference``, and the real test
+    items of that class judged by the store's solver (logits over the seen classes only, as a cell scores them)."""
+    seen = torch.nonzero(store.class_slot >= 0).flatten().tolist()
+    store.discriminator.eval()
+    rows = []
+    for label in seen:
+        drawn = store.sample(per_class, classes=[label], generator=torch.Generator().manual_seed(seed + label)).x
+        generated = reference(drawn).argmax(1)
+        real = test_x[test_y == label]
+        solver = torch.tensor(seen)[store.discriminator.classify(real)[:, seen].argmax(1)]
+        rows.append(ClassCheck(label, _counts(generated, seen), _counts(solver, seen),
+                               _counts(reference(real).argmax(1), seen)))
+    return rows
+
+
+def _counts(predicted: Tensor, seen: list[int]) -> tuple[int, ...]:
+    return tuple(int((predicted == label).sum()) for label in range(max(seen) + 1))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", type=Path, required=True, help="a DGM config's cells, kept with --keep-stores")
+    parser.add_argument("--data-root", default=None, help="MNIST's root (torchvision layout)")
+    parser.add_argument("--seed", type=int, default=0, help="the reference classifier's and the draws' seed")
+    args = parser.parse_args(argv)
+    kept = [cell for cell in cells(args.cells) if cell["store_path"] is not None
+            and str(cell["config"]["learner"]).startswith("dgm")]
+    if not kept:
+        raise SystemExit(f"no kept stores under {args.cells}: run the config with --keep-stores")
+    data = load_dataset(kept[0]["config"]["dataset"], args.data_root)
+    references: dict[int, nn.Module] = {}
+    print("| cell | class | generated, recognised by an independent MLP | real test, by that MLP | "
+          "real test, by the store's solver |")
+    print("|---|---:|---:|---:|---:|")
+    for cell in kept:
+        store = open_store(cell["store_path"])
+        classes = int((store.class_slot >= 0).sum())
+        if classes not in references:
+            keep = data.train_y < classes
+            references[classes] = train_reference(data.train_x[keep], data.train_y[keep], classes,
+                                                  torch.Generator().manual_seed(args.seed))
+        for row in check_store(store, references[classes], data.test_x, data.test_y, seed=args.seed):
+            print(f"| {cell['store_path'].stem} | {row.label} | {row.generated_recognised:.1f} % | "
+                  f"{row.reference_recognised:.1f} % | {row.solver_recognised:.1f} % |")
+
+
+if __name__ == "__main__":
+    main()
