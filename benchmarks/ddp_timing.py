@@ -28,16 +28,14 @@ from torch.nn.parallel import DistributedDataParallel
 from memstore import Budget, RawStore
 from memstore.distributed import ReplicatedMemory, ShardedMemory, shard_budget
 
+from .models import MLPSpec
 from .runner import provenance
 
 SHAPE, CLASSES = (1, 28, 28), 10
 
 
 def _model() -> nn.Module:
-    with torch.random.fork_rng(devices=[]):  # the same init on every rank, the global stream left as it was
-        torch.manual_seed(0)
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 400), nn.ReLU(), nn.Linear(400, 400), nn.ReLU(),
-                             nn.Linear(400, 10))
+    return MLPSpec((400, 400)).seeded(SHAPE, CLASSES, 0)  # the same init on every rank
 
 
 def _loop(model: nn.Module, memory, steps: int, rank: int) -> float:

@@ -27,6 +27,7 @@ from memstore import open as open_store
 
 from .datasets import load_dataset
 from .dgm import cells
+from .models import MLPSpec
 
 __all__ = ["ClassCheck", "check_store", "main", "train_reference"]
 
@@ -58,9 +59,8 @@ class ClassCheck:
 
 def train_reference(x: Tensor, y: Tensor, classes: int, generator: torch.Generator, epochs: int = 2) -> nn.Module:
     """An MLP 784-400-``classes`` trained by SGD (lr 0.1, batch 64) on real items: the independent judge."""
-    with torch.random.fork_rng(devices=[]):  # the init is the one draw that takes no generator
-        torch.manual_seed(int(torch.randint(2**31, (1,), generator=generator)))
-        model = nn.Sequential(nn.Flatten(), nn.Linear(x[0].numel(), 400), nn.ReLU(), nn.Linear(400, classes))
+    seed = int(torch.randint(2**31, (1,), generator=generator))
+    model = MLPSpec((400,)).seeded(tuple(x.shape[1:]), classes, seed)
     optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
     for _ in range(epochs):
         order = torch.randperm(len(x), generator=generator)

@@ -42,14 +42,13 @@ from memstore.testing.corruption import FuzzCounts, flip_bits, fuzz_positions, s
 from memstore.testing.stress import is_prefix_store, kill_a_save, read_loop, resave_loop, sequence_store
 
 from .datasets import load_digits
+from .models import MLPSpec
 
 SHAPE, CLASSES = (1, 8, 8), 10
 
 
 def _model() -> nn.Module:
-    with torch.random.fork_rng(devices=[]):  # a fixed init, the global stream left as it was
-        torch.manual_seed(0)
-        return nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, CLASSES))
+    return MLPSpec((16,)).seeded(SHAPE, CLASSES, 0)
 
 
 def _budget(images: int = 50) -> Budget:

@@ -28,6 +28,7 @@ from memstore import Budget, RecollectionStore, Stabilisation
 from memstore.nn import DiscreteVAE, DVAEConfig, pretrain
 
 from .datasets import load_dataset
+from .models import MLPSpec
 from .recollection_frontier import distortion
 
 __all__ = ["main", "nearest_l1", "speed", "table4"]
@@ -77,10 +78,7 @@ def speed(args: argparse.Namespace) -> list[dict]:
                                   seed=0, device=args.device)
         for start in range(0, args.fill, 10):
             store.write(x[start:start + 10], y[start:start + 10])
-        with torch.random.fork_rng(devices=[]):  # a fixed init, the global stream left as it was
-            torch.manual_seed(0)
-            model = nn.Sequential(nn.Flatten(), nn.Linear(784, 200), nn.ReLU(), nn.Linear(200, 200), nn.ReLU(),
-                                  nn.Linear(200, 10))
+        model = MLPSpec((200, 200)).seeded((1, 28, 28), 10, 0)
         optimiser = torch.optim.SGD(model.parameters(), lr=0.01)
         times: dict[str, list[float]] = {"write": [], "sample": [], "learner_step": []}
         for step in range(args.steps):
