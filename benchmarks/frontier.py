@@ -6,7 +6,8 @@ JSON (recollections, written by benchmarks.recollection_frontier).
 Distortion is mean |decode(encode(x)) − x| over pixels scaled to [0, 1] (pixels / 255), averaged over the first
 ``--images`` MNIST training images. JPEG bits per image are 8 × its scan bytes plus, "with header", the shared header
 amortised over the images (header once per store: ``8·len(shared) / images``) and its length field; "standalone
-file" is every image as its own JPEG file (header paid per image). Raw uint8 is the reference (6,272 bits, distortion 0).
+file" is every image as its own JPEG file (header paid per image). Raw uint8 is the reference (6,272 bits,
+distortion 0).
 
 Points go to a JSON file that later backends add their own series to (``--merge`` keeps series of other names);
 the PNG plots every series in it::

@@ -283,9 +283,10 @@ class GenerativeSpec:
     is the CPU protocol the rows before 2026-12-02 ran (``iterations`` GAN iterations of ``batch_size`` per task,
     λ_RU the variant's unless given); ``settings=released`` is the released code's networks and training
     (``GenerativeStore.released``, decision 0027) for ``passes`` epochs per task (theirs: 101), λ_RU theirs unless
-    given. It stores no item (run it with a ``bits:0`` budget; its model's bits are the result's ``model_bits``)
-    and learns at ``end_task``; the ``dgm`` learner scores its own solver, ``generative-replay`` an MLP replaying
-    from it."""
+    given. ``mask_activations=true``: DGMa's unit masks placed as HAT places them, after the batch norm and ReLU
+    (decision 0042; the released code's placement is the default). It stores no item (run it with a ``bits:0``
+    budget; its model's bits are the result's ``model_bits``) and learns at ``end_task``; the ``dgm`` learner scores
+    its own solver, ``generative-replay`` an MLP replaying from it."""
 
     variant: str = "dgmw"
     iterations: int = 500
@@ -293,6 +294,7 @@ class GenerativeSpec:
     lambda_ru: float | None = None  # None: the variant's (reduced: DGMw 0.75, DGMa 0.03; released: 0.08, 0.01)
     settings: str = field(default="reduced", metadata={"since": "2026-12-02"})
     passes: int = field(default=101, metadata={"since": "2026-12-02"})
+    mask_activations: bool = field(default=False, metadata={"since": "2026-12-06"})
 
     def __post_init__(self) -> None:
         if self.settings not in ("reduced", "released"):
@@ -317,8 +319,10 @@ class GenerativeSpec:
         variant = MASK_VARIANTS[self.variant]()
         if self.settings == "released":
             return GenerativeStore.released(budget, item_shape, num_classes, variant=variant, passes=self.passes,
-                                            lambda_ru=self.lambda_ru, seed=seed, num_tasks=num_tasks, device=device)
+                                            lambda_ru=self.lambda_ru, mask_activations=self.mask_activations,
+                                            seed=seed, num_tasks=num_tasks, device=device)
         return GenerativeStore(budget, item_shape, num_classes, seed=seed, num_tasks=num_tasks, variant=variant,
+                               mask_activations=self.mask_activations,
                                training=GANTraining(iterations=self.iterations, batch_size=self.batch_size,
                                                     lambda_ru=self.lambda_ru), device=device)
 

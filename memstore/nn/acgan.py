@@ -45,7 +45,11 @@ class ACGANSpec:
     """Sizes of the AC-GAN: ``latent`` noise dims; generator hidden ``widths`` (initial units, before growth; one
     or more); discriminator ``critic_widths`` (one or more), its ``critic_kernel`` and batch norm (``critic_norm``);
     the GAN space (``canvas``, ``signed``: see the module); ``task_norm``: a batch norm of its own per task after
-    every hidden layer of G (the released code's), batch statistics while the task trains, its running ones after."""
+    every hidden layer of G (the released code's), batch statistics while the task trains, its running ones after.
+    ``mask_activations``: unit masks (DGMa) also multiply each hidden layer's output after its batch norm and ReLU,
+    HAT's placement, so a unit outside a task's mask gives 0 as in the paper's eq. 1. Without it (the released
+    code's placement) a masked unit is zero only before the batch norm, which turns it into its shift: the task then
+    reads that unit through weights its mask does not protect (docs/decisions/0042-dgma-activation-masks.md)."""
 
     item_shape: tuple[int, int, int]
     num_classes: int
@@ -57,6 +61,7 @@ class ACGANSpec:
     canvas: tuple[int, int] | None = None
     signed: bool = False
     task_norm: bool = False
+    mask_activations: bool = False
 
     def __post_init__(self) -> None:
         if not self.widths or not self.critic_widths:
@@ -69,7 +74,7 @@ class ACGANSpec:
                 raise InvalidInputError(f"ACGANSpec.canvas must be (H, W), got {self.canvas!r}")
             for value in self.canvas:
                 check_int("ACGANSpec.canvas", value, low=1, high=1 << 12)
-        for name in ("critic_norm", "signed", "task_norm"):
+        for name in ("critic_norm", "signed", "task_norm", "mask_activations"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInputError(f"ACGANSpec.{name} must be a bool, got {getattr(self, name)!r}")
 
@@ -112,6 +117,8 @@ class MaskedGenerator(nn.Module):
 
     def __init__(self, spec: ACGANSpec, variant: MaskVariant, generator: torch.Generator) -> None:
         super().__init__()
+        if spec.mask_activations and not variant.masks_units:
+            raise InvalidInputError(f"mask_activations needs unit masks (DGMa); {variant.name} masks weights")
         self.spec = spec
         units = (*spec.widths, spec.item_shape[0])
         layers = [MaskedLayer(spec.latent + spec.num_classes, units[0], spec.base, project=True, upsample=1,
@@ -174,6 +181,8 @@ class MaskedGenerator(nn.Module):
             h = layer(h, weight_mask, bias_mask)
             if index < last:
                 h = F.relu(self._norm(h, index, slot))
+                if self.spec.mask_activations and bias_mask is not None:
+                    h = h * bias_mask[None, :, None, None]  # DGMa's bias mask is its unit mask
         h = torch.tanh(h) if self.spec.signed else torch.sigmoid(h)
         _, height, width = self.spec.gan_shape
         return h[:, :, :height, :width]

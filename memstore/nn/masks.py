@@ -117,6 +117,8 @@ class MaskVariant(ABC):
     """What distinguishes DGMw from DGMa: mask shapes, how a mask reaches the weights, the gates, the growth rule."""
 
     name: ClassVar[str]
+    #: whether a mask element stands for a whole unit (and the bias mask is the unit mask)
+    masks_units: ClassVar[bool]
     #: λ_RU of eq. 6 when GANTraining leaves it unset (the paper gives none; see each variant)
     lambda_ru: ClassVar[float]
     #: the released code's MNIST λ_RU, s_max and initial hidden widths (cfg_mnist_dgm*.yml: ngf × (4, 2, 1))
@@ -152,6 +154,7 @@ class DGMw(MaskVariant):
     Default λ_RU 0.75, HAT's value."""
 
     name = "dgmw"
+    masks_units = False
     lambda_ru = 0.75
     released_lambda_ru, released_s_max, released_widths = 0.08, 1e4, (24, 12, 6)
 
@@ -186,6 +189,7 @@ class DGMa(MaskVariant):
     project's generator on one MNIST class reserved no unit at λ_RU ≥ 0.1, nearly all at ≤ 0.01 (docs/results.md)."""
 
     name = "dgma"
+    masks_units = True
     lambda_ru = 0.03
     released_lambda_ru, released_s_max, released_widths = 0.01, 1e5, (80, 40, 20)
 

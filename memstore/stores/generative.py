@@ -69,9 +69,10 @@ class GenerativeStore(MemoryStore):
     """DGM's generative memory: a masked conditional generator (``variant`` DGMw() or DGMa()) that grows per task.
 
     ``latent``, ``widths``, ``critic_widths``, ``critic_kernel``, ``critic_norm``, ``canvas``, ``signed`` and
-    ``task_norm`` size the AC-GAN and its GAN space (:class:`~memstore.nn.acgan.ACGANSpec`); ``training`` sets each
-    task's GAN training (:class:`~memstore.nn.dgm.GANTraining`). :meth:`released` builds the released code's MNIST
-    configuration (decision 0027). ``device``: where the AC-GAN trains and generates (e.g. ``"cuda"``); items go
+    ``task_norm`` size the AC-GAN and its GAN space, and ``mask_activations`` places DGMa's unit masks
+    (:class:`~memstore.nn.acgan.ACGANSpec`); ``training`` sets each task's GAN training
+    (:class:`~memstore.nn.dgm.GANTraining`). :meth:`released` builds the released code's MNIST configuration
+    (decision 0027). ``device``: where the AC-GAN trains and generates (e.g. ``"cuda"``); items go
     in and come back as CPU tensors, noise is drawn on the CPU, and ``state_dict`` / ``save`` hold CPU tensors
     (decision 0018).
     """
@@ -85,8 +86,8 @@ class GenerativeStore(MemoryStore):
                  num_tasks: int | None = None, variant: MaskVariant | None = None, latent: int = 32,
                  widths: tuple[int, ...] = (32, 16), critic_widths: tuple[int, ...] = (16, 32),
                  critic_kernel: int = 3, critic_norm: bool = False, canvas: tuple[int, int] | None = None,
-                 signed: bool = False, task_norm: bool = False, training: GANTraining | None = None,
-                 device: str | torch.device = "cpu") -> None:
+                 signed: bool = False, task_norm: bool = False, mask_activations: bool = False,
+                 training: GANTraining | None = None, device: str | torch.device = "cpu") -> None:
         super().__init__(budget, item_shape, num_classes, seed=seed, num_tasks=num_tasks)
         self.variant = variant or DGMw()
         if not isinstance(self.variant, MaskVariant):
@@ -97,12 +98,12 @@ class GenerativeStore(MemoryStore):
         try:
             self.spec = ACGANSpec(self.item_shape, num_classes, latent, tuple(widths), tuple(critic_widths),
                                   critic_kernel, critic_norm, None if canvas is None else tuple(canvas), signed,
-                                  task_norm)
+                                  task_norm, mask_activations)
         except (ValueError, TypeError) as exc:
             raise InvalidInputError(str(exc)) from exc
         self.device = usable_device(device)
         init = torch.Generator().manual_seed(self.generator.initial_seed())
-        self.model = MaskedGenerator(self.spec, self.variant, init).to(self.device)
+        self.model = MaskedGenerator(self.spec, self.variant, init).to(self.device)  # refuses DGMw's masks
         self.discriminator = Discriminator(self.spec, init).to(self.device)
         self.class_slot = torch.full((num_classes,), -1, dtype=torch.int64)  # the task whose mask generates a class
         self.slot_tasks: list[int] = []  # TaskContext.task of each frozen mask
@@ -115,16 +116,19 @@ class GenerativeStore(MemoryStore):
 
     @classmethod
     def released(cls, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, variant: MaskVariant,
-                 passes: int = 101, lambda_ru: float | None = None, seed: int | None = None,
-                 num_tasks: int | None = None, device: str | torch.device = "cpu") -> GenerativeStore:
+                 passes: int = 101, lambda_ru: float | None = None, mask_activations: bool = False,
+                 seed: int | None = None, num_tasks: int | None = None,
+                 device: str | torch.device = "cpu") -> GenerativeStore:
         """The released code's MNIST networks and training (:meth:`ACGANSpec.released`,
         :meth:`GANTraining.released`) for ``variant``, with ``passes`` epochs per task (theirs: 101) and their
-        λ_RU unless ``lambda_ru`` is given."""
+        λ_RU unless ``lambda_ru`` is given; ``mask_activations``: HAT's placement of DGMa's unit masks instead of
+        theirs (:class:`~memstore.nn.acgan.ACGANSpec`)."""
         net = ACGANSpec.released(tuple(item_shape), num_classes, variant.released_widths)
         return cls(budget, item_shape, num_classes, seed=seed, num_tasks=num_tasks, variant=variant,
                    latent=net.latent, widths=net.widths, critic_widths=net.critic_widths,
                    critic_kernel=net.critic_kernel, critic_norm=net.critic_norm, canvas=net.canvas, signed=net.signed,
-                   task_norm=net.task_norm, training=GANTraining.released(variant, passes, lambda_ru), device=device)
+                   task_norm=net.task_norm, mask_activations=mask_activations,
+                   training=GANTraining.released(variant, passes, lambda_ru), device=device)
 
     # -- bits --------------------------------------------------------------------------------------------------------
 
@@ -244,7 +248,7 @@ class GenerativeStore(MemoryStore):
                 "widths": list(self.spec.widths), "critic_widths": list(self.spec.critic_widths),
                 "critic_kernel": self.spec.critic_kernel, "critic_norm": self.spec.critic_norm,
                 "canvas": None if self.spec.canvas is None else list(self.spec.canvas), "signed": self.spec.signed,
-                "task_norm": self.spec.task_norm,
+                "task_norm": self.spec.task_norm, "mask_activations": self.spec.mask_activations,
                 "training": {**asdict(self.training), "betas": list(self.training.betas)}}
 
     @classmethod
