@@ -10,13 +10,18 @@ seen, then reports per class::
     real test items of k ──the same MLP──▶ % classified as k                   (the judge's own accuracy)
     real test items of k ──store.discriminator.classify──▶ % classified as k   (the solver, as the cell scores it)
 
+and, for a DGMa store with the released code's mask placement, its replay of k again with every unit outside k's
+task mask set to 0 after the batch norm (``mask_activations``, decision 0042): how much of that replay reaches the
+image through units its mask leaves out, whose outgoing weights later tasks were free to change.
+
     python -m benchmarks.dgm_replay_check --cells DIR/cells --data-root D     # stores kept with --keep-stores
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -40,11 +45,17 @@ class ClassCheck:
     generated_as: tuple[int, ...]
     solver_as: tuple[int, ...]
     reference_as: tuple[int, ...]
+    masked_as: tuple[int, ...] | None = None  # generated with units outside the class's mask at 0 (DGMa only)
 
     @property
     def generated_recognised(self) -> float:
         """% of the generated items the independent classifier puts in their own class."""
         return 100 * self.generated_as[self.label] / sum(self.generated_as)
+
+    @property
+    def masked_recognised(self) -> float | None:
+        """% of the items generated with units outside the mask at 0 that the classifier puts in their class."""
+        return None if self.masked_as is None else 100 * self.masked_as[self.label] / sum(self.masked_as)
 
     @property
     def reference_recognised(self) -> float:
@@ -79,15 +90,30 @@ def check_store(store, reference: nn.Module, test_x: Tensor, test_y: Tensor, *, 
     items of that class judged by the store's solver (logits over the seen classes only, as a cell scores them)."""
     seen = torch.nonzero(store.class_slot >= 0).flatten().tolist()
     store.discriminator.eval()
+    masked = activation_masked(store)
     rows = []
     for label in seen:
         drawn = store.sample(per_class, classes=[label], generator=torch.Generator().manual_seed(seed + label)).x
         generated = reference(drawn).argmax(1)
         real = test_x[test_y == label]
         solver = torch.tensor(seen)[store.discriminator.classify(real)[:, seen].argmax(1)]
+        masked_as = None
+        if masked is not None:  # the same noise, through the same weights, off units at 0
+            again = masked.sample(per_class, classes=[label], generator=torch.Generator().manual_seed(seed + label))
+            masked_as = _counts(reference(again.x).argmax(1), seen)
         rows.append(ClassCheck(label, _counts(generated, seen), _counts(solver, seen),
-                               _counts(reference(real).argmax(1), seen)))
+                               _counts(reference(real).argmax(1), seen), masked_as))
     return rows
+
+
+def activation_masked(store):
+    """A copy of a DGMa store whose generator puts units outside a task's mask at 0 after the batch norm (HAT's
+    placement); None for a store that already does, or whose masks are per weight (DGMw)."""
+    if not store.variant.masks_units or store.spec.mask_activations:
+        return None
+    masked = copy.deepcopy(store)
+    masked.model.spec = masked.spec = replace(store.spec, mask_activations=True)
+    return masked
 
 
 def _counts(predicted: Tensor, seen: list[int]) -> tuple[int, ...]:
@@ -106,9 +132,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"no kept stores under {args.cells}: run the config with --keep-stores")
     data = load_dataset(kept[0]["config"]["dataset"], args.data_root)
     references: dict[int, nn.Module] = {}
-    print("| cell | class | generated, recognised by an independent MLP | real test, by that MLP | "
-          "real test, by the store's solver |")
-    print("|---|---:|---:|---:|---:|")
+    print("| cell | class | generated, recognised by an independent MLP | the same, units outside the mask at 0 | "
+          "real test, by that MLP | real test, by the store's solver |")
+    print("|---|---:|---:|---:|---:|---:|")
     for cell in kept:
         store = open_store(cell["store_path"])
         classes = int((store.class_slot >= 0).sum())
@@ -117,7 +143,8 @@ def main(argv: list[str] | None = None) -> None:
             references[classes] = train_reference(data.train_x[keep], data.train_y[keep], classes,
                                                   torch.Generator().manual_seed(args.seed))
         for row in check_store(store, references[classes], data.test_x, data.test_y, seed=args.seed):
-            print(f"| {cell['store_path'].stem} | {row.label} | {row.generated_recognised:.1f} % | "
+            masked = "—" if row.masked_recognised is None else f"{row.masked_recognised:.1f} %"
+            print(f"| {cell['store_path'].stem} | {row.label} | {row.generated_recognised:.1f} % | {masked} | "
                   f"{row.reference_recognised:.1f} % | {row.solver_recognised:.1f} % |")
 
 

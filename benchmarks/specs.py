@@ -303,6 +303,8 @@ class GenerativeSpec:
         changed = [f.name for f in fields(self) if f.name in unused and getattr(self, f.name) != f.default]
         if changed:
             raise ValueError(f"{self.variant}: settings={self.settings} does not use {', '.join(changed)}")
+        if self.mask_activations and self.variant != "dgma":
+            raise ValueError(f"{self.variant}: mask_activations places unit masks, which only dgma has")
 
     @property
     def name(self) -> str:

@@ -7,8 +7,9 @@ from types import SimpleNamespace
 import torch
 
 from benchmarks.datasets import load_dataset
-from benchmarks.dgm_replay_check import check_store, train_reference
-from memstore import Batch
+from benchmarks.dgm_replay_check import activation_masked, check_store, train_reference
+from memstore import Batch, Budget, GenerativeStore, TaskContext
+from memstore.nn import DGMa, DGMw, GANTraining
 
 
 class _Stub:
@@ -18,6 +19,7 @@ class _Stub:
     def __init__(self, x, y, judge, forgot):
         self.x, self.y, self.forgot = x, y, forgot
         self.class_slot = torch.tensor([0, 1, 2, -1, -1, -1, -1, -1, -1, -1])
+        self.variant = SimpleNamespace(masks_units=False)  # no unit masks: no masked column
         self.discriminator = SimpleNamespace(eval=lambda: None, classify=judge)
 
     def sample(self, n, *, classes, generator):
@@ -37,3 +39,25 @@ def test_a_forgotten_class_is_the_generators_and_the_others_are_recognised():
     assert all(row.reference_recognised > 80 and row.solver_recognised > 80 for row in rows)
     assert rows[0].generated_recognised > 90 and rows[1].generated_recognised > 90
     assert rows[2].generated_recognised < 10 and rows[2].generated_as[1] > 90
+    assert all(row.masked_as is None and row.masked_recognised is None for row in rows)
+
+
+def _trained(variant, mask_activations=False):
+    training = GANTraining(**{**GANTraining.released(variant).__dict__, "passes": 1, "batch_size": 8})
+    store = GenerativeStore(Budget(0), (1, 8, 8), 10, seed=0, variant=variant, latent=4, widths=(4, 3),
+                            critic_widths=(2, 2), task_norm=True, signed=True, mask_activations=mask_activations,
+                            training=training)
+    x = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    store.end_task(TaskContext(0, x=x, y=torch.zeros(16, dtype=torch.int64)))
+    return store
+
+
+def test_the_masked_copy_zeroes_off_units_of_dgma_with_the_released_placement_only():
+    store = _trained(DGMa())
+    before = store.sample(6, classes=[0], generator=torch.Generator().manual_seed(2)).x
+    masked = activation_masked(store)
+    assert masked.spec.mask_activations and masked.model.spec is masked.spec
+    assert not store.spec.mask_activations and not store.model.spec.mask_activations  # the store is untouched
+    assert torch.equal(store.sample(6, classes=[0], generator=torch.Generator().manual_seed(2)).x, before)
+    hat = _trained(DGMa(), mask_activations=True)
+    assert activation_masked(hat) is None and activation_masked(_trained(DGMw())) is None

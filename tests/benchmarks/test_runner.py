@@ -318,9 +318,16 @@ def test_the_dgm_configs_run_the_released_settings_with_a_holdout(tmp_path):
     store = resolve("dgma:settings=released,passes=3", STORES, "store").build(Budget(0), (1, 28, 28), 10, seed=0,
                                                                               num_tasks=10)
     assert store.training.passes == 3 and store.training.lambda_ru == 0.01 and store.spec.canvas == (32, 32)
+    assert not store.spec.mask_activations
+    hat = resolve("dgma:settings=released,passes=3,mask_activations=true", STORES, "store")
+    assert hat.build(Budget(0), (1, 28, 28), 10, seed=0, num_tasks=10).spec.mask_activations
+    assert resolve("dgma:mask_activations=true", STORES, "store").build(Budget(0), (1, 28, 28), 10, seed=0,
+                                                                         num_tasks=10).spec.mask_activations
     for bad in ("dgmw:settings=released,iterations=3", "dgmw:passes=5", "dgmw:settings=official"):
         with pytest.raises(ValueError, match="settings"):
             resolve(bad, STORES, "store")
+    with pytest.raises(ValueError, match="only dgma"):
+        resolve("dgmw:mask_activations=true", STORES, "store")
     small = dataclasses.replace(grid, dataset="digits", model=MLPSpec((8,)), seeds=(0,), learners=(grid.learners[0],),
                                 stream=Split(classes_per_task=1, examples_per_task=30, test_cap=20, tasks=5),
                                 stores=("dgmw:settings=released,passes=2",))

@@ -27,9 +27,10 @@ def released_training(**changes: Any) -> GANTraining:
     return GANTraining(**{**{f: getattr(base, f) for f in base.__dataclass_fields__}, **settings})
 
 
-def store_of(training: GANTraining | None = None, variant: Any = None, seed: int = 0) -> GenerativeStore:
+def store_of(training: GANTraining | None = None, variant: Any = None, seed: int = 0,
+             mask_activations: bool = False) -> GenerativeStore:
     return GenerativeStore(Budget(0), (1, 14, 14), 10, seed=seed, variant=variant or DGMw(),
-                           training=training or released_training(), **NET)
+                           training=training or released_training(), mask_activations=mask_activations, **NET)
 
 
 def data(label: int, n: int = 20, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,9 +105,11 @@ def test_the_discriminator_is_reinitialised_per_task_only_when_asked(reinit: boo
     assert state_equal(after_two(False), after_two(True)) == reinit
 
 
-@pytest.mark.parametrize("variant", [DGMw(), DGMa()], ids=["dgmw", "dgma"])
-def test_released_training_leaves_earlier_samples_unchanged_and_round_trips(variant: Any, tmp_path: Any) -> None:
-    store = store_of(variant=variant, seed=2)
+@pytest.mark.parametrize("variant,mask_activations", [(DGMw(), False), (DGMa(), False), (DGMa(), True)],
+                         ids=["dgmw", "dgma", "dgma-hat-placement"])
+def test_released_training_leaves_earlier_samples_unchanged_and_round_trips(variant: Any, mask_activations: bool,
+                                                                            tmp_path: Any) -> None:
+    store = store_of(variant=variant, seed=2, mask_activations=mask_activations)
     for task in range(2):
         store.end_task(TaskContext(task, x=data(task)[0], y=data(task)[1]))
     before = store.sample(10, classes=[0, 1], generator=torch.Generator().manual_seed(4))
@@ -123,10 +126,11 @@ def test_released_training_leaves_earlier_samples_unchanged_and_round_trips(vari
 
 def test_a_config_saved_before_the_gan_space_options_still_opens() -> None:
     config = store_of().config()
-    for key in ("critic_kernel", "critic_norm", "canvas", "signed", "task_norm"):
+    for key in ("critic_kernel", "critic_norm", "canvas", "signed", "task_norm", "mask_activations"):
         config.pop(key)
     old = GenerativeStore.from_config({**config, "widths": [4, 3], "critic_widths": [2, 2]})
     assert old.spec.canvas is None and not old.spec.signed and old.spec.critic_kernel == 3
+    assert not old.spec.mask_activations  # the released code's placement, as every store saved before it
 
 
 def test_passes_and_flags_are_checked() -> None:
@@ -170,3 +174,17 @@ def test_each_tasks_batch_norms_are_stored_and_charged() -> None:
     masks = sum(mask_bits(m) for task in store.model.bank.frozen for layer in task for m in layer.values())
     stats = 4 * 32 * sum(n.num_features for task in norms for n in task)
     assert store.ledger().models == param_bits(store.model.weights(), torch.float32) + stats + masks
+
+
+@pytest.mark.parametrize("mask_activations", [False, True], ids=["released-placement", "hat-placement"])
+def test_dgma_keeps_a_frozen_class_exactly_only_with_activation_masks(mask_activations: bool) -> None:
+    """With λ_RU > 0 the first task leaves units out of its mask; under the released placement later tasks still
+    move its images (through those units' free outgoing weights), under HAT's they cannot (decision 0042)."""
+    store = store_of(released_training(lambda_ru=0.5), variant=DGMa(), seed=2, mask_activations=mask_activations)
+    store.end_task(TaskContext(0, x=data(0)[0], y=data(0)[1]))
+    assert any(not bool(m["unit"].all()) for m in store.model.bank.frozen[0] if "unit" in m)  # units left out
+    before = store.sample(10, classes=[0], generator=torch.Generator().manual_seed(4)).x
+    for task in (1, 2):
+        store.end_task(TaskContext(task, x=data(task)[0], y=data(task)[1]))
+    after = store.sample(10, classes=[0], generator=torch.Generator().manual_seed(4)).x
+    assert torch.equal(before, after) == mask_activations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from memstore.errors import InvalidInputError
 from memstore.nn import ACGANSpec, DGMa, DGMw, MaskedGenerator
 from memstore.nn.masks import MaskedLayer, pad_to
 
@@ -100,3 +101,42 @@ def test_layer_growth_keeps_old_outputs_under_padded_masks() -> None:
     padded = pad_to(unit.bool(), (5,))
     after = second(torch.relu(first(x, padded[:, None, None, None], padded)))
     assert torch.allclose(before, after) and first.weight.shape == (5, 5, 3, 3) and second.weight.shape[1] == 5
+
+
+def _frozen_with_live_off_units(mask_activations: bool) -> tuple[MaskedGenerator, list[int]]:
+    """A DGMa generator with task norms and one frozen task whose first-layer units 0 and 1 are off, their batch
+    norm shift raised so that, after the norm and ReLU, they would output 1 (the released code's leak)."""
+    spec = ACGANSpec((1, 8, 8), 3, latent=4, widths=(4, 3), critic_widths=(2, 2), task_norm=True,
+                     mask_activations=mask_activations)
+    gen = MaskedGenerator(spec, DGMa(), torch.Generator().manual_seed(0))
+    gen.begin_task()
+    with torch.no_grad():
+        for e in gen.bank.embeddings:
+            e.fill_(1.0)
+        gen.bank.embeddings[0][:2] = -1.0
+        gen.norms[0][0].bias[:2] = 1.0
+    gen.bank.freeze()
+    return gen, [0, 1]
+
+
+@pytest.mark.parametrize("mask_activations", [False, True], ids=["released", "hat"])
+def test_a_tasks_generation_reads_only_protected_weights_with_activation_masks(mask_activations: bool) -> None:
+    gen, off = _frozen_with_live_off_units(mask_activations)
+    masks = gen.bank.weight_masks(gen.bank.binary(0))
+    z, y = torch.randn(5, 4, generator=torch.Generator().manual_seed(2)), torch.tensor([0, 1, 2, 0, 1])
+    with torch.no_grad():
+        before = gen(z, y, masks, 0)
+    weight_gate, _ = DGMa().gates(gen.bank.cumulative(), 1, list(gen.layers), True)
+    assert torch.equal(weight_gate[:, off], torch.ones_like(weight_gate[:, off]))  # free for the next task
+    with torch.no_grad():
+        gen.layers[1].weight[:, off] += 1.0  # what a later task may do to them
+        after = gen(z, y, masks, 0)
+    assert torch.equal(before, after) == mask_activations  # HAT's placement: off units give 0, nothing leaks
+
+
+def test_activation_masks_need_unit_masks() -> None:
+    spec = ACGANSpec((1, 8, 8), 3, latent=4, widths=(4, 3), critic_widths=(2, 2), mask_activations=True)
+    with pytest.raises(InvalidInputError, match="unit masks"):
+        MaskedGenerator(spec, DGMw(), torch.Generator().manual_seed(0))
+    with pytest.raises(InvalidInputError, match="mask_activations"):
+        ACGANSpec((1, 8, 8), 3, mask_activations=1)  # type: ignore[arg-type]
