@@ -28,7 +28,8 @@ class TestGenerativeStore(StoreConformance):
                    {"widths": (4, 3, 2), "critic_widths": (2, 3, 4), "critic_kernel": 5, "critic_norm": True,
                     "canvas": (12, 12), "signed": True, "task_norm": True,
                     "training": GANTraining(batch_size=4, passes=1, replay_set=True, reinit_critic=True,
-                                            generator_aux=False, mask_lr=None)})
+                                            generator_aux=False, mask_lr=None)},
+                   {"variant": DGMa(), "task_norm": True, "mask_activations": True})
     stateful_examples = 10
 
     def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int,
