@@ -79,7 +79,8 @@ def report(folder: Path) -> str:
 
 
 def curve(folder: Path) -> dict[str, dict[int, list[float]]]:
-    """A5 per variant and epochs a task, one value per seed, from cells of ``settings=released`` stores."""
+    """A5 per series and epochs a task, one value per seed, from cells of ``settings=released`` stores; a series is
+    the variant, with ``+act`` where DGMa's masks also act after the batch norm (``mask_activations``)."""
     from .parameters import resolve
     from .specs import STORES
 
@@ -88,7 +89,8 @@ def curve(folder: Path) -> dict[str, dict[int, list[float]]]:
         spec = resolve(cell["config"]["store"], STORES, "store")
         value = a_t(cell["matrix"], 5)
         if getattr(spec, "settings", None) == "released" and value is not None:
-            points.setdefault(spec.variant, {}).setdefault(spec.passes, []).append(value)
+            series = spec.variant + ("+act" if spec.mask_activations else "")
+            points.setdefault(series, {}).setdefault(spec.passes, []).append(value)
     return points
 
 
@@ -102,13 +104,16 @@ def plot_curve(folder: Path, path: Path) -> None:
     paper = {"dgmw": 98.75, "dgma": 99.17}  # Table 1
     fig, ax = plt.subplots(figsize=(5, 3.5))
     measured = curve(folder)
-    for variant, by_passes in sorted(measured.items()):
+    for series, by_passes in sorted(measured.items()):
         passes = sorted(by_passes)
+        variant, _, placement = series.partition("+")
+        name = variant.upper() + (", masks after the norm" if placement else "")
         line = ax.plot(passes, [statistics.fmean(by_passes[n]) for n in passes], marker="o",
-                       label=f"{variant.upper()} (mean; dots: seeds)")[0]
+                       label=f"{name} (mean; dots: seeds)")[0]
         for n in passes:
             ax.scatter([n] * len(by_passes[n]), by_passes[n], s=10, color=line.get_color(), alpha=0.5)
-        ax.axhline(paper[variant], ls="--", color=line.get_color(), lw=0.8)
+        if not placement:
+            ax.axhline(paper[variant], ls="--", color=line.get_color(), lw=0.8)
     ax.set_xscale("log")
     epochs = sorted({n for by_passes in measured.values() for n in by_passes})
     ax.set_xticks(epochs, [str(n) for n in epochs])  # the epochs run, not powers of ten
