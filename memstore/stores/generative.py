@@ -103,7 +103,7 @@ class GenerativeStore(MemoryStore):
             raise InvalidInputError(str(exc)) from exc
         self.device = usable_device(device)
         init = torch.Generator().manual_seed(self.generator.initial_seed())
-        self.model = MaskedGenerator(self.spec, self.variant, init).to(self.device)  # refuses DGMw's masks
+        self.model = MaskedGenerator(self.spec, self.variant, init).to(self.device)  # DGMw + mask_activations: refused
         self.discriminator = Discriminator(self.spec, init).to(self.device)
         self.class_slot = torch.full((num_classes,), -1, dtype=torch.int64)  # the task whose mask generates a class
         self.slot_tasks: list[int] = []  # TaskContext.task of each frozen mask

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from memstore import Budget, Ledger, label_bits, mask_bits, param_bits
 
 
-@pytest.mark.parametrize(("classes", "bits"), [(1, 0), (2, 1), (3, 2), (4, 2), (5, 3), (10, 4), (16, 4), (17, 5), (100, 7)])
+@pytest.mark.parametrize(("classes", "bits"),
+                         [(1, 0), (2, 1), (3, 2), (4, 2), (5, 3), (10, 4), (16, 4), (17, 5), (100, 7)])
 def test_label_bits_is_ceil_log2(classes: int, bits: int) -> None:
     assert label_bits(classes) == bits
 
