@@ -52,7 +52,7 @@ def _trained(variant, mask_activations=False):
     return store
 
 
-def test_the_masked_copy_zeroes_off_units_of_dgma_with_the_released_placement_only():
+def test_the_masked_copy_is_made_for_dgma_with_the_released_placement_only():
     store = _trained(DGMa())
     before = store.sample(6, classes=[0], generator=torch.Generator().manual_seed(2)).x
     masked = activation_masked(store)
