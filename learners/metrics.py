@@ -78,7 +78,7 @@ class AccuracyMatrix:
         return AccuracyMatrix((*self.values, tuple(float(v) for v in row)), self.test_sizes)
 
     def check_complete(self) -> None:
-        """Raise ValueError unless every task has its row (the summaries need the whole run)."""
+        """Raise InvalidInputError unless every task has its row (the summaries need the whole run)."""
         if not self.complete:
             raise InvalidInputError(f"the matrix has {len(self.values)} of {self.num_tasks} rows")
 
