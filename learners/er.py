@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from memstore import Batch, MemoryStore
+from memstore.capabilities import MissingCapabilityError
 from memstore.errors import InvalidInputError
 
 from .base import Learner
@@ -39,6 +40,9 @@ class ER(Learner):
     ) -> None:
         if store is None:
             raise InvalidInputError("ER needs a store")
+        if replay_past_tasks_only and not store.filters_by_task:  # the capability is declared (docs/design.md)
+            raise MissingCapabilityError(f"ER replaying past tasks only needs a store that samples by task (an item "
+                                         f"store built with num_tasks, or a generating one), got {store!r}")
         super().__init__(model, store, lr=lr, replay_size=replay_size, generator=generator, one_mean=one_mean,
                          phase_data=phase_data)
         self.replay_past_tasks_only = replay_past_tasks_only

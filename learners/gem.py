@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memstore import Batch, MemoryStore
+from memstore.capabilities import MissingCapabilityError
 from memstore.errors import InvalidInputError
 
 from .base import Learner
@@ -62,8 +63,9 @@ class GEM(Learner):
         eps: float = 1e-3,
         generator: torch.Generator | None = None,
     ) -> None:
-        if store is None or store.num_tasks is None:
-            raise InvalidInputError("GEM needs a store that keeps task ids (built with num_tasks; policy PerTask())")
+        if store is None or not (store.keeps_items and store.filters_by_task):  # declared, docs/design.md
+            raise MissingCapabilityError("GEM needs a store of items that keeps task ids (built with num_tasks; "
+                                         f"policy PerTask()), got {store!r}")
         if margin < 0 or eps < 0:
             raise InvalidInputError(f"margin and eps must be non-negative, got {margin!r}, {eps!r}")
         super().__init__(model, store, lr=lr, replay_size=0, generator=generator)

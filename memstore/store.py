@@ -111,6 +111,9 @@ class MemoryStore(ABC):
     #: ``sample`` returns and ``edit`` changes; its ``sample`` needs a ``RecallContext`` (a model) every call.
     keeps_items: ClassVar[bool] = True
     needs_context: ClassVar[bool] = False
+    #: ``sample(classes=...)`` returns only items of those classes (false for a store whose recall is conditioned
+    #: on the real batch, which refuses the filter with a typed error).
+    filters_by_class: ClassVar[bool] = True
     #: The most items one ``sample`` call returns, for stores that compute every item they return at once
     #: (generators, recall); None: no limit beyond the items held.
     max_sample: ClassVar[int | None] = None
@@ -178,6 +181,18 @@ class MemoryStore(ABC):
     @abstractmethod
     def __len__(self) -> int:
         """Stored items (0 for stores that generate or recall)."""
+
+    @property
+    def filters_by_task(self) -> bool:
+        """Whether ``sample(tasks=...)`` returns only items of those tasks: a store of items keeps task ids when it
+        is built with ``num_tasks`` (and refuses the filter, typed, when it is not)."""
+        return self.num_tasks is not None
+
+    @property
+    def consolidates_at_end_task(self) -> bool:
+        """Whether ``end_task`` changes the store (trains, snapshots a model, chooses exemplars, refits a code
+        model); false: the hook does nothing, and a learner may skip building its context."""
+        return False
 
     @property
     def can_sample(self) -> bool:

@@ -129,6 +129,11 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
             self.refit()
         return admitted
 
+    @property
+    def consolidates_at_end_task(self) -> bool:
+        """``end_task`` refits the code model to the stored codes and re-codes them."""
+        return True
+
     def end_task(self, context: TaskContext) -> None:
         self.refit()
 

@@ -114,6 +114,17 @@ class GenerativeStore(MemoryStore):
             raise BudgetTooSmallError(f"the generator alone needs {self.model_bits()} bits; the budget is "
                                       f"{budget.bits} bits")
 
+    @property
+    def filters_by_task(self) -> bool:
+        """A generator samples by task whatever ``num_tasks`` is: each class's mask slot records the
+        ``TaskContext.task`` that froze it."""
+        return True
+
+    @property
+    def consolidates_at_end_task(self) -> bool:
+        """``end_task`` trains the AC-GAN on the task, freezes its mask and grows the generator."""
+        return True
+
     @classmethod
     def released(cls, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, variant: MaskVariant,
                  passes: int = 101, lambda_ru: float | None = None, mask_activations: bool = False,

@@ -118,6 +118,12 @@ class MnemonicsStore(ItemStore):
         share = self.capacity // max(classes, 1)
         return share if self.per_class is None else min(self.per_class, share)
 
+    @property
+    def consolidates_at_end_task(self) -> bool:
+        """``end_task`` chooses (and optimises) the phase's exemplars: without it the store keeps what ``write``
+        admitted."""
+        return True
+
     def end_task(self, context: TaskContext) -> None:
         """Select (and optimise) the new classes' exemplars from the phase data; shrink and adjust the old ones.
 

@@ -143,6 +143,7 @@ class SelfRecallStore(MemoryStore):
     max_sample: ClassVar[int | None] = 1 << 16
     keeps_items: ClassVar[bool] = False
     needs_context: ClassVar[bool] = True
+    filters_by_class: ClassVar[bool] = False  # recall is conditioned on the real batch: no classes= or tasks=
 
     def __init__(
         self,
@@ -177,6 +178,15 @@ class SelfRecallStore(MemoryStore):
     @property
     def can_sample(self) -> bool:
         return not self.keeps_old_model or self._old is not None
+
+    @property
+    def filters_by_task(self) -> bool:
+        return False
+
+    @property
+    def consolidates_at_end_task(self) -> bool:
+        """Under lag T > 1 ``end_task`` snapshots the task's model; under unit lag it does nothing."""
+        return self.keeps_old_model
 
     def ledger(self) -> Ledger:
         return Ledger(models=0 if self._old is None else param_bits(self._old.values()))

@@ -6,11 +6,11 @@
         def make_store(self, budget, item_shape, num_classes, **options):
             return RawStore(budget, item_shape, num_classes, **options)
 
-It checks the contract of docs/design.md: shapes and dtypes, sampling without replacement and by class,
+It checks the contract of docs/design.md: shapes and dtypes, sampling without replacement, by class and by task,
 typed errors that change nothing, the budget invariant, exact payload bytes on disk, save/open round trips,
-atomic saves, refusal of corrupt and newer stores (with a single-bit corruption fuzz of the saved bytes), declared
-capabilities, edits in place, injected randomness, and a hypothesis state machine that interleaves all of these
-over random shapes and budgets.
+atomic saves, refusal of corrupt and newer stores (with a single-bit corruption fuzz of the saved bytes), the
+declared capabilities against the behaviour (:mod:`memstore.testing.capability_checks`), edits in place, injected
+randomness, and a hypothesis state machine that interleaves all of these over random shapes and budgets.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from .. import persist
 from ..budget import Budget
-from ..capabilities import MeasuresDistortion, RecallsFromModel
 from ..errors import (
     BudgetTooSmallError,
     CorruptStoreError,
@@ -36,88 +35,17 @@ from ..errors import (
     UnknownKeyError,
 )
 from ..persist import open_store
-from ..store import Batch, MemoryStore, RecallContext, TaskContext
+from .capability_checks import CapabilityChecks
 from .corruption import flip_bits, fuzz_positions, saved_keys
 from .machine import fully_edited, make_store_machine, payload_bytes_on_disk
-from .strategies import bad_writes, random_items, snapshot, state_equal
+from .strategies import bad_writes, snapshot, state_equal
 
 __all__ = ["StoreConformance"]
 
 
-class StoreConformance:
-    """Shared tests. Subclasses implement :meth:`make_store`; the class attributes tune the suite."""
-
-    item_shape: tuple[int, int, int] = (1, 5, 4)
-    num_classes: int = 4
-    capacity: int = 12
-    #: decode(encode(x)) == x for inputs on the 1/255 grid (false for lossy codecs)
-    exact: bool = True
-    #: max |decode(encode(x)) - x| allowed for lossy codecs
-    tolerance: float = 0.0
-    #: store options the state machine may draw from (e.g. policies), besides the defaults
-    option_sets: tuple[dict[str, Any], ...] = ({},)
-    stateful_examples: int = 20
-    #: bytes flipped per saved key in the corruption fuzz, besides every byte of the store's attributes
-    fuzz_bytes_per_key: int = 12
-    #: every item costs the same bits, so edits leave the ledger unchanged (false for JPEG: count and budget hold)
-    fixed_item_bits: bool = True
-    #: the store keeps items; false for a store that recalls or generates (SelfRecallStore): writes admit nothing,
-    #: ``len`` and the ledger's payload, labels and index stay 0, ``edit`` raises NotEditable, ``sample`` without the
-    #: context of :meth:`recall_context` raises MissingContextError, and the item checks become these zero-payload ones
-    stores_items: bool = True
-    #: with ``stores_items = False``: the store generates once ``end_task`` has taught it (GenerativeStore), so before
-    #: that it samples nothing and needs no context; :meth:`task_context` is the end_task that teaches it
-    generates: bool = False
-
-    def recall_context(self, store: MemoryStore, x: torch.Tensor, y: torch.Tensor) -> RecallContext | None:
-        """The context ``sample`` needs, around a real batch ``(x, y)`` (None for stores that keep items)."""
-        return None
-
-    def task_context(self, store: MemoryStore) -> TaskContext | None:
-        """What :meth:`filled` hands ``end_task`` after its writes (None: no call), e.g. a model to snapshot."""
-        return None
-
-    def draw(self, store: MemoryStore, n: int, generator: torch.Generator | None = None) -> Batch:
-        """``store.sample(n)``, with :meth:`recall_context` around a fresh real batch of 10 items."""
-        context = self.recall_context(store, *self.items(10, seed=11))
-        return store.sample(n, context=context, generator=generator)
-
-    def reconstruction(self, store: MemoryStore, x: torch.Tensor) -> torch.Tensor:
-        """What ``store`` gives back for an item ``x`` it has just stored: ``x`` itself (within ``tolerance``) for fixed
-        codecs; a learned codec (RecollectionStore) overrides this with its own current round trip."""
-        return x
-
-    def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, **options: Any) -> MemoryStore:
-        raise NotImplementedError
-
-    def budget_for(self, items: int, item_shape: tuple[int, ...], num_classes: int) -> Budget:
-        """A budget that holds about ``items`` items (raw-image units by default)."""
-        return Budget.images(items, item_shape, num_classes)
-
-    # -- helpers ----------------------------------------------------------------------------------------------------
-
-    def store(self, seed: int = 0, **options: Any) -> MemoryStore:
-        budget = self.budget_for(self.capacity, self.item_shape, self.num_classes)
-        return self.make_store(budget, self.item_shape, self.num_classes, seed=seed, **options)
-
-    def items(self, n: int, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-        return random_items(n, self.item_shape, self.num_classes, torch.Generator().manual_seed(seed))
-
-    def filled(self, n: int = 30, seed: int = 0) -> MemoryStore:
-        store = self.store(seed)
-        x, y = self.items(n)
-        for start in range(0, n, 10):
-            store.write(x[start:start + 10], y[start:start + 10])
-        context = self.task_context(store)
-        if context is not None:
-            store.end_task(context)
-        return store
-
-    def assert_close(self, got: torch.Tensor, want: torch.Tensor) -> None:
-        if self.exact:
-            assert torch.equal(got, want)
-        else:
-            assert float((got - want).abs().max()) <= self.tolerance
+class StoreConformance(CapabilityChecks):
+    """Shared tests. Subclasses implement :meth:`make_store`; the class attributes of
+    :class:`~memstore.testing.suite.SuiteSettings` tune the suite."""
 
     # -- writing and sampling ------------------------------------------------------------------------------------------
 
@@ -131,18 +59,6 @@ class StoreConformance:
             return
         assert 0 < len(store) <= admitted
         assert store.can_sample
-
-    def test_declared_capabilities_match_the_behaviour(self) -> None:
-        """``keeps_items`` / ``needs_context`` are what learners and views read; the suite checks them against what
-        the store does (its subclass's ``stores_items`` / ``generates`` drive the behavioural tests)."""
-        store = self.store()
-        assert store.keeps_items == self.stores_items
-        assert store.needs_context == (not self.stores_items and not self.generates)
-        # the protocols of memstore.capabilities: items are measured; a store that needs a model recalls from it
-        assert isinstance(store, MeasuresDistortion) == store.keeps_items
-        assert isinstance(store, RecallsFromModel) == store.needs_context
-        if store.keeps_items:
-            assert store.distortion().items == 0  # an empty store has measured nothing
 
     def test_empty_store_samples_nothing(self) -> None:
         store = self.store()
@@ -173,24 +89,6 @@ class StoreConformance:
         batch = store.sample(len(store) + 5)
         assert len(batch) == len(store)
         assert batch.keys is not None and batch.keys.unique().numel() == len(store)
-
-    def test_sample_by_class(self) -> None:
-        store = self.filled()
-        if store.needs_context:  # recall is conditioned on the real batch: classes= is refused, typed
-            context = self.recall_context(store, *self.items(10, seed=11))
-            with pytest.raises(InvalidInputError, match="classes"):
-                store.sample(5, classes=[0], context=context)
-            return
-        if not self.stores_items:  # a generator samples the classes asked for
-            batch = store.sample(5, classes=[0])
-            assert len(batch) == 5 and bool((batch.y == 0).all())
-            return
-        held = store.sample(len(store)).y
-        wanted = int(held[0])
-        batch = store.sample(len(store), classes=[wanted])
-        assert len(batch) == int((held == wanted).sum()) and bool((batch.y == wanted).all())
-        for same in (wanted, torch.tensor([wanted]), (wanted,)):  # one int, a tensor, any iterable of ints
-            assert len(store.sample(len(store), classes=same)) == len(batch)
 
     def test_written_items_come_back(self) -> None:
         store = self.store()

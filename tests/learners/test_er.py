@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from learners import ER, Naive
 from memstore import Budget, Herding, MnemonicsStore, TaskContext
+from memstore.capabilities import MissingCapabilityError
 
 from .conftest import CLASSES, SHAPE, make_batch, make_model, make_store
 
@@ -91,6 +92,13 @@ def test_mir_setting_never_replays_the_current_task():
     assert replayed_per_task[0] == 0  # no replay during the first task
     assert replayed_per_task[1] > 0 and replayed_per_task[2] > 0
     assert sorted(set(store.sample(40).y.tolist())) == [0, 1, 2, 3, 4, 5]  # the current task *is* in memory
+
+
+def test_past_tasks_setting_refuses_a_store_without_task_ids():
+    # declared, not probed: the refusal comes at construction, typed, before any step
+    with pytest.raises(MissingCapabilityError, match="samples by task"):
+        ER(make_model(), make_store(20), lr=0.1, replay_past_tasks_only=True)
+    ER(make_model(), make_store(20), lr=0.1)  # the whole-memory setting needs no task ids
 
 
 def test_whole_memory_setting_does_replay_the_current_task():

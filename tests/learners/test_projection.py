@@ -8,9 +8,11 @@ import torch.nn.functional as F
 
 from learners import AGEM, GEM, agem_project, gem_project
 from learners.lookahead import flat_grad
-from memstore import Budget, PerTask, RawStore
+from memstore import Budget, GenerativeStore, PerTask, RawStore
+from memstore.capabilities import MissingCapabilityError
+from memstore.nn import DGMw
 
-from .conftest import make_batch, make_model, make_store
+from .conftest import CLASSES, SHAPE, make_batch, make_model, make_store
 
 
 def _random(shape, seed):
@@ -98,8 +100,16 @@ def test_gem_learner_keeps_earlier_task_losses_from_rising_to_first_order():
 
 
 def test_gem_refuses_a_store_without_task_ids():
-    with pytest.raises(ValueError, match="task ids"):
+    with pytest.raises(MissingCapabilityError, match="task ids"):
         GEM(make_model(), make_store(10), lr=0.1)
+
+
+def test_gem_refuses_a_generating_store_even_one_that_samples_by_task():
+    # GEM takes each past task's gradient on every item it holds; a generator holds none
+    store = GenerativeStore(Budget(0), SHAPE, CLASSES, seed=0, variant=DGMw(), num_tasks=3)
+    assert store.filters_by_task and not store.keeps_items
+    with pytest.raises(MissingCapabilityError, match="store of items"):
+        GEM(make_model(), store, lr=0.1)
 
 
 @pytest.mark.parametrize("seed", range(3))

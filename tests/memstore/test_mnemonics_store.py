@@ -24,11 +24,20 @@ def float32_budget(items: int, item_shape: tuple[int, ...], num_classes: int) ->
     return Budget(items * (32 * int(np.prod(item_shape)) + (num_classes - 1).bit_length()))
 
 
+def phase_with_model(store: Any, x: torch.Tensor, y: torch.Tensor) -> TaskContext:
+    """A phase for the suite's end_task check: its data and a small model over the store's items."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(store.item_shape)), store.num_classes))
+    return TaskContext(task=0, model=model, x=x, y=y)
+
+
 class TestMnemonicsStore(StoreConformance):
     option_sets = ({}, {"per_class": 2}, {"selection": Herding()}, {"num_tasks": 3}, {"dtype": torch.uint8})
 
     def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, **options: Any) -> Any:
         return MnemonicsStore(budget, item_shape, num_classes, **options)
+
+    def phase_context(self, store: Any, x: torch.Tensor, y: torch.Tensor) -> TaskContext:
+        return phase_with_model(store, x, y)
 
     def budget_for(self, items: int, item_shape: tuple[int, ...], num_classes: int) -> Budget:
         return float32_budget(items, item_shape, num_classes)
@@ -39,6 +48,9 @@ class TestMnemonicsStoreUint8(StoreConformance):
 
     def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, **options: Any) -> Any:
         return MnemonicsStore(budget, item_shape, num_classes, dtype=torch.uint8, **options)
+
+    def phase_context(self, store: Any, x: torch.Tensor, y: torch.Tensor) -> TaskContext:
+        return phase_with_model(store, x, y)
 
 
 def tiny_model(seed: int = 0, classes: int = 4) -> nn.Module:
