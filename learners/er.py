@@ -5,7 +5,8 @@ Two protocol settings (docs/protocols.md), chosen by ``replay_past_tasks_only``:
 - ``False`` (GMED, task-free): replay from the whole memory, current task included, as soon as it holds anything
   (i.e. from the second stream batch on);
 - ``True`` (MIR / ARM): no replay during the first task; afterwards replay only items of earlier tasks,
-  ``store.sample(n, tasks=range(current_task))``. The store must keep task ids (built with ``num_tasks``).
+  ``store.sample(n, tasks=range(current_task))``. The store must declare ``filters_by_task`` (an item store
+  built with ``num_tasks``, or a generating store); checked at construction.
 """
 
 from __future__ import annotations

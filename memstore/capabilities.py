@@ -1,9 +1,9 @@
 """What a store can do beyond the contract, declared as small protocols instead of probed.
 
-The contract (:class:`~memstore.MemoryStore`) declares ``keeps_items`` and ``needs_context``. Two learners need more
-than it gives, and say so through these protocols (structural, like zarr-python's ``supports_*`` flags): a learner
-checks with :func:`require` and gets a typed :class:`MissingCapabilityError` naming what is missing, whatever the
-store's class::
+The contract (:class:`~memstore.MemoryStore`) declares ``keeps_items``, ``needs_context``, ``filters_by_class``,
+``filters_by_task`` and ``consolidates_at_end_task``. Two learners need more than it gives, and say so through
+these protocols (structural, like zarr-python's ``supports_*`` flags): a learner checks with :func:`require` and
+gets a typed :class:`MissingCapabilityError` naming what is missing, whatever the store's class::
 
     ARM ──require(RecallsFromModel)──▶ keeps_old_model, old_logits(x, context)      (SelfRecallStore)
     DGMSolver ──require(ClassifiesWithDiscriminator)──▶ discriminator.classify(x)   (GenerativeStore)

@@ -190,8 +190,8 @@ class MemoryStore(ABC):
 
     @property
     def consolidates_at_end_task(self) -> bool:
-        """Whether ``end_task`` changes the store (trains, snapshots a model, chooses exemplars, refits a code
-        model); false: the hook does nothing, and a learner may skip building its context."""
+        """Whether ``end_task`` may change the store (trains, snapshots a model, chooses exemplars, refits a code
+        model), as it does when handed what it consolidates from; false: the hook does nothing."""
         return False
 
     @property

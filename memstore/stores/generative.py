@@ -117,7 +117,7 @@ class GenerativeStore(MemoryStore):
     @property
     def filters_by_task(self) -> bool:
         """A generator samples by task whatever ``num_tasks`` is: each class's mask slot records the
-        ``TaskContext.task`` that froze it."""
+        ``TaskContext.task`` that froze it (the last task that taught the class)."""
         return True
 
     @property

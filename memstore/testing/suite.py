@@ -27,6 +27,9 @@ class SuiteSettings:
     #: store options the state machine may draw from (e.g. policies), besides the defaults
     option_sets: tuple[dict[str, Any], ...] = ({},)
     stateful_examples: int = 20
+    #: constructor options under which the consolidation check runs, for stores whose declaration depends on how
+    #: they are built (the task filter's check builds with and without ``num_tasks`` itself)
+    capability_options: tuple[dict[str, Any], ...] = ({},)
     #: bytes flipped per saved key in the corruption fuzz, besides every byte of the store's attributes
     fuzz_bytes_per_key: int = 12
     #: every item costs the same bits, so edits leave the ledger unchanged (false for JPEG: count and budget hold)

@@ -41,6 +41,7 @@ def drifted(model: nn.Module, seed: int = 1) -> nn.Module:
 
 class TestSelfRecallStore(StoreConformance):
     stores_items = False
+    capability_options = ({}, {"keep_old_model": False})  # lag T > 1 snapshots at end_task; unit lag keeps nothing
     stateful_examples = 10
 
     def make_store(self, budget: Budget, item_shape: tuple[int, ...], num_classes: int,
