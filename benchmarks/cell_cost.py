@@ -32,7 +32,8 @@ from pathlib import Path
 import torch
 
 from .cli import build_parser, grid_from_args
-from .runner import CellParts, build_cell, machine, provenance
+from .provenance import machine, provenance
+from .runner import CellParts, build_cell
 from .specs import Setting
 
 DGM_CELL = "--config dgm-split-mnist-curve --stores dgma:settings=released,passes=1 --seeds 0"

@@ -29,7 +29,7 @@ from memstore import Budget, RawStore
 from memstore.distributed import ReplicatedMemory, ShardedMemory, shard_budget
 
 from .models import MLPSpec
-from .runner import provenance
+from .provenance import provenance
 
 SHAPE, CLASSES = (1, 28, 28), 10
 

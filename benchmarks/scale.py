@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     print(table(rows))
     if args.out is not None:
         # imported here: a spawned memory worker imports this module, and must not pay for the runner's imports
-        from .runner import machine, provenance
+        from .provenance import machine, provenance
 
         # each measuring process sets one thread: both records of the count say so, not this parent's count
         made = {**provenance(), **machine("cpu"), "threads": 1, "torch_threads": 1}

@@ -26,7 +26,7 @@ import torch
 
 from memstore import Budget, RawStore
 
-from .runner import machine, provenance
+from .provenance import machine, provenance
 
 ITEM_SHAPE, NUM_CLASSES = (1, 28, 28), 10
 

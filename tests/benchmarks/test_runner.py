@@ -2,7 +2,6 @@ import csv
 import dataclasses
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -440,32 +439,6 @@ def test_a_class_balanced_setting_scores_each_task_by_the_mean_of_its_classes():
     assert grid.setting.class_balanced and grid.stream.per_class == 500 and len(grid.seeds) == 20
     assert grid.stores[0] == "self-recall:divergence_form=official,clamp=false"
     assert not CONFIGS["arm-split-mnist-mir"].setting.class_balanced
-
-
-def test_provenance_takes_the_commit_from_the_environment_when_named(monkeypatch):
-    from benchmarks.runner import cpu_model, provenance
-
-    monkeypatch.delenv("MEMSTORE_COMMIT", raising=False)
-    from_git = provenance.__wrapped__()
-    assert set(from_git) == {"torch", "cpu", "threads", "commit", "dirty"} and from_git["commit"] != "f" * 40
-    monkeypatch.setenv("MEMSTORE_COMMIT", "f" * 40)  # a copy whose git is not its files' (an accelerator machine's)
-    assert provenance.__wrapped__() == {"torch": torch.__version__, "cpu": cpu_model(),
-                                        "threads": torch.get_num_threads(), "commit": "f" * 40,
-                                        "commit_from": "MEMSTORE_COMMIT"}
-
-
-def test_the_cpu_model_is_the_processors_name_and_never_empty(monkeypatch):
-    from benchmarks import runner
-
-    assert runner.cpu_model()
-    if Path("/proc/cpuinfo").exists():
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")]
-        assert runner.cpu_model() == (names[0] if names else runner.platform.processor() or runner.platform.machine())
-    monkeypatch.setattr(runner.platform, "processor", lambda: "")
-    monkeypatch.setattr(runner, "open", lambda *args, **kwargs: (_ for _ in ()).throw(OSError("no cpuinfo")),
-                        raising=False)
-    assert runner.cpu_model() == runner.platform.machine()  # no /proc, no processor name: the architecture
 
 
 def test_a_centring_model_subtracts_the_first_tasks_mean_image_and_needs_it():
