@@ -62,7 +62,11 @@ def resolve(text: str, registry: Mapping[str, T], kind: str) -> T:
         if not sep or key not in fields:
             raise ValueError(f"{kind} {name!r}: cannot read {item!r}; parameters are {sorted(fields)} (key=value)")
         changes[key] = _value(value.strip(), hints[key], key)
-    return dataclasses.replace(spec, **changes)  # type: ignore[type-var]
+    changed = dataclasses.replace(spec, **changes)  # type: ignore[type-var]
+    if getattr(changed, "name", name) != getattr(spec, "name", name):
+        raise ValueError(f"{kind} {name!r}: a parameter cannot make it another {kind} ({changed.name!r}): "
+                         f"write {changed.name!r}")
+    return changed
 
 
 def parameters_of(spec: Any) -> str:

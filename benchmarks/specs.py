@@ -297,6 +297,8 @@ class GenerativeSpec:
     mask_activations: bool = field(default=False, metadata={"since": "2026-12-06"})
 
     def __post_init__(self) -> None:
+        if self.variant not in ("dgmw", "dgma"):
+            raise ValueError(f"variant must be 'dgmw' or 'dgma', got {self.variant!r}")
         if self.settings not in ("reduced", "released"):
             raise ValueError(f"{self.variant}: settings must be 'reduced' or 'released', got {self.settings!r}")
         unused = ("iterations", "batch_size") if self.settings == "released" else ("passes",)

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memstore import Batch, MemoryStore
+from memstore.checks import check_int
 from memstore.errors import InvalidInputError
 
 from .base import Learner
@@ -43,8 +44,7 @@ class AGEM(Learner):
     ) -> None:
         if store is None:
             raise InvalidInputError("A-GEM needs a store")
-        if reference_size < 1:
-            raise InvalidInputError(f"reference_size must be positive, got {reference_size!r}")
+        check_int("reference_size", reference_size, low=1)
         super().__init__(model, store, lr=lr, replay_size=0, generator=generator)
         self.reference_size = reference_size
 

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from memstore import Batch, RecallContext, SelfRecallStore
 from memstore.capabilities import RecallsFromModel, require
-from memstore.errors import InvalidInputError
+from memstore.checks import WEIGHT_MAX, check_real
 
 from .base import Learner, Step
 from .lwf import KeptModel, distillation_loss, frozen_copy
@@ -48,8 +48,8 @@ class ARM(Learner):
         generator: torch.Generator | None = None,
     ) -> None:
         require(store, RecallsFromModel, "ARM")
-        if recall_weight < 0 or distill_weight < 0:
-            raise InvalidInputError(f"the λ0 weights must be non-negative, got {recall_weight!r}, {distill_weight!r}")
+        check_real("recall_weight", recall_weight, low=0, high=WEIGHT_MAX)
+        check_real("distill_weight", distill_weight, low=0, high=WEIGHT_MAX)
         super().__init__(model, store, lr=lr, replay_size=replay_size, generator=generator)
         self.recall_store = store
         self.recall_weight = recall_weight
@@ -57,6 +57,7 @@ class ARM(Learner):
 
     def observe(self, x: Tensor, y: Tensor, task: int | None = None) -> Step:
         """Algorithm 1, lines 4–9, on one stream batch."""
+        self.check_batch(x, y, task)
         if task is not None:
             self._task = task
         recalling = self.current_task > 0 and self.recall_store.can_sample

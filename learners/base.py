@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memstore import Batch, MemoryStore, TaskContext
-from memstore.errors import InvalidInputError
+from memstore.checks import LR_MAX, check_int, check_real
+from memstore.errors import InvalidInputError, LabelError, NonFiniteError
 
 from .metrics import TaskScore, score
 
@@ -57,10 +58,9 @@ class Learner:
         one_mean: bool = False,
         phase_data: bool = False,
     ) -> None:
-        if lr <= 0:
-            raise InvalidInputError(f"lr must be positive, got {lr!r}")
-        if replay_size < 0:
-            raise InvalidInputError(f"replay_size must be non-negative, got {replay_size!r}")
+        check_real("lr", lr, low=0, high=LR_MAX, open_low=True)
+        check_int("replay_size", replay_size, low=0)
+        MemoryStore.check_generator(generator)
         self.model = model
         self.store = store
         self.lr = lr
@@ -83,6 +83,7 @@ class Learner:
 
     def observe(self, x: Tensor, y: Tensor, task: int | None = None) -> Step:
         """One online step on the stream batch ``(x, y)``, then offer it to the store."""
+        self.check_batch(x, y, task)
         if task is not None:
             self._task = task
         replay = self.retrieve(x, y)
@@ -91,6 +92,21 @@ class Learner:
         if self.phase_data and self._task is not None:  # task-free use has no end_task to hand them to
             self._phase_batches.append((x.detach().cpu().clone(), y.detach().cpu().clone()))
         return Step(loss=float(loss), replayed=0 if replay is None else len(replay))
+
+    def check_batch(self, x: Tensor, y: Tensor, task: int | None) -> None:
+        """Refuse a stream batch, with a typed error, before the model learns anything from it: the store's checks of
+        a write, or without a store the contract's (float32 items, finite, and as many int64 labels, non-negative)."""
+        if self.store is not None:
+            self.store.check_write(x, y, task)
+            return
+        if not isinstance(x, Tensor) or x.dtype != torch.float32 or x.ndim < 1:
+            raise InvalidInputError(f"x must be a float32 tensor of items, got {getattr(x, 'dtype', type(x))}")
+        if not bool(torch.isfinite(x).all()):
+            raise NonFiniteError("x holds NaN or infinite values")
+        if not isinstance(y, Tensor) or y.dtype != torch.int64 or y.shape != x.shape[:1] or bool((y < 0).any()):
+            raise LabelError(f"y must be {x.shape[0]} non-negative int64 labels, got {y!r}")
+        if task is not None and (not isinstance(task, int) or isinstance(task, bool) or task < 0):
+            raise LabelError(f"task must be a non-negative int or None, got {task!r}")
 
     def end_task(self, task: int | None = None) -> None:
         """Close task ``task`` (default: the current one): forward a :class:`TaskContext` to the store."""

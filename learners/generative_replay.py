@@ -41,6 +41,7 @@ class GenerativeReplay(Learner):
         self.seen = torch.zeros(store.num_classes, dtype=torch.bool)
 
     def observe(self, x: Tensor, y: Tensor, task: int | None = None):
+        self.check_batch(x, y, task)
         self.seen[y.unique()] = True
         return super().observe(x, y, task)
 
@@ -86,6 +87,7 @@ class DGMSolver:
 
     def observe(self, x: Tensor, y: Tensor, task: int | None = None) -> None:
         """Hand the batch to the store (it trains at :meth:`end_task`), or hold it when a holdout is drawn."""
+        self.store.check_write(x, y, task)
         self._task = self._task if task is None else task
         self.seen[y.unique()] = True
         if self.holdout:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memstore import Batch, MemoryStore, param_bits
-from memstore.errors import InvalidInputError
+from memstore.checks import WEIGHT_MAX, check_real
 
 from .base import Learner
 
@@ -55,9 +55,8 @@ class LwF(Learner):
         weight: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> None:
-        if temperature <= 0 or weight < 0:
-            raise InvalidInputError(f"temperature must be positive and weight non-negative, "
-                                    f"got {temperature!r}, {weight!r}")
+        check_real("temperature", temperature, low=0, high=WEIGHT_MAX, open_low=True)
+        check_real("weight", weight, low=0, high=WEIGHT_MAX)
         super().__init__(model, store, lr=lr, replay_size=0, generator=generator)
         self.temperature = temperature
         self.weight = weight

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from memstore import Batch, MemoryStore
+from memstore.checks import check_int
 from memstore.errors import InvalidInputError
 
 from .er import ER
@@ -45,7 +46,8 @@ class MIR(ER):
         replay_past_tasks_only: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
-        if candidates < replay_size:
+        check_int("replay_size", replay_size, low=0)
+        if check_int("candidates", candidates, low=0) < replay_size:
             raise InvalidInputError(f"candidates ({candidates}) must be at least replay_size ({replay_size})")
         super().__init__(
             model, store, lr=lr, replay_size=replay_size, replay_past_tasks_only=replay_past_tasks_only,

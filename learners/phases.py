@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memstore import MemoryStore, TaskContext
+from memstore.checks import LR_MAX, WEIGHT_MAX, check_int, check_real
 from memstore.errors import InvalidInputError
 
 from .lwf import distillation_loss, frozen_copy
@@ -59,10 +60,14 @@ class PhaseConfig:
     finetune_batch_size: int = 32
 
     def __post_init__(self) -> None:
-        if self.epochs < 0 or self.finetune_epochs < 0 or self.batch_size < 1 or self.finetune_batch_size < 1:
-            raise InvalidInputError(f"epochs must be non-negative and batch sizes positive, got {self}")
-        if not (0.0 <= self.lam <= 1.0 and self.temperature > 0 and self.lr > 0 and self.finetune_lr > 0):
-            raise InvalidInputError(f"need 0 <= lam <= 1 and positive temperature and learning rates, got {self}")
+        for name in ("epochs", "finetune_epochs"):
+            check_int(f"PhaseSettings.{name}", getattr(self, name), low=0)
+        for name in ("batch_size", "finetune_batch_size"):
+            check_int(f"PhaseSettings.{name}", getattr(self, name), low=1)
+        check_real("PhaseSettings.lam", self.lam, low=0, high=1)
+        check_real("PhaseSettings.temperature", self.temperature, low=0, high=WEIGHT_MAX, open_low=True)
+        for name in ("lr", "finetune_lr"):
+            check_real(f"PhaseSettings.{name}", getattr(self, name), low=0, high=LR_MAX, open_low=True)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class PhaseLearner:
 
     def __init__(self, model: nn.Module, store: MemoryStore, num_classes: int, *, config: PhaseConfig | None = None,
                  generator: torch.Generator | None = None) -> None:
+        MemoryStore.check_generator(generator)
         self.model, self.store, self.num_classes = model, store, num_classes
         self.config = PhaseConfig() if config is None else config
         self.generator = torch.Generator().manual_seed(0) if generator is None else generator
@@ -95,6 +101,8 @@ class PhaseLearner:
         """Collect a batch of the current phase's data ``D_i``; nothing trains until :meth:`end_task`."""
         if task is not None and task != self.phase:
             raise InvalidInputError(f"phase {self.phase} is open; a batch of task {task} cannot join it")
+        self.store.check_items(x)
+        self.store.check_labels(y, int(x.shape[0]))
         self._pending.append((x.detach(), y.detach()))
 
     def end_task(self, task: int | None = None) -> PhaseReport:

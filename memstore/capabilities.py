@@ -17,15 +17,11 @@ from typing import Any, Protocol, runtime_checkable
 from torch import Tensor, nn
 
 from .distortion import Distortion
-from .errors import InvalidInputError
+from .errors import MissingCapabilityError
 from .store import RecallContext
 
 __all__ = ["ClassifiesWithDiscriminator", "MeasuresDistortion", "MissingCapabilityError", "RecallsFromModel",
            "require"]
-
-
-class MissingCapabilityError(InvalidInputError):
-    """A store handed to a learner that needs a capability the store does not have."""
 
 
 @runtime_checkable

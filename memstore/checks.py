@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import InvalidInputError
 
-__all__ = ["LR_MAX", "MAX_CLASSES", "WEIGHT_MAX", "check_int", "check_real", "check_seed"]
+__all__ = ["LR_MAX", "MAX_CLASSES", "WEIGHT_MAX", "check_int", "check_probe_batch", "check_real", "check_seed"]
 
 #: a step size above this diverges every network in memstore; larger values are refused as mistakes
 LR_MAX = 10.0
@@ -45,6 +45,20 @@ def check_int(name: str, value: Any, *, low: int | None = None, high: int | None
     if (low is not None and value < low) or (high is not None and value > high):
         raise InvalidInputError(f"{name} must be in {_interval(low, high, False, False)}, got {value!r}")
     return value
+
+
+def check_probe_batch(name: str, x: Any, *, min_items: int = 1, item_shape: tuple[int, ...] | None = None) -> None:
+    """``x`` as a chooser measures it (:func:`~memstore.choose_quality`, :func:`~memstore.choose_lossless`): a
+    float32 tensor (B, C, H, W) of at least ``min_items`` items (of ``item_shape`` when given), finite, in [0, 1]."""
+    import torch  # the checks of settings need no torch; this one does
+
+    if not isinstance(x, torch.Tensor) or x.dtype != torch.float32 or x.dim() != 4 or x.shape[0] < min_items:
+        raise InvalidInputError(f"{name} needs a float32 batch (B >= {min_items}, C, H, W) of the first task's "
+                                f"inputs, got {getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
+    if item_shape is not None and tuple(x.shape[1:]) != tuple(item_shape):
+        raise InvalidInputError(f"{name}: the items are {tuple(x.shape[1:])}, the store's are {tuple(item_shape)}")
+    if x.is_meta or not bool(torch.isfinite(x).all()) or float(x.min()) < 0 or float(x.max()) > 1:
+        raise InvalidInputError(f"{name} needs finite values in [0, 1]")
 
 
 def check_seed(value: Any) -> int | None:

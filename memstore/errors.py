@@ -20,6 +20,7 @@ __all__ = [
     "NotEditable",
     "UnknownKeyError",
     "MissingContextError",
+    "MissingCapabilityError",
     "StoreFormatError",
     "CorruptStoreError",
     "IncompatibleStoreError",
@@ -75,6 +76,10 @@ class UnknownKeyError(MemstoreError, KeyError):
 
 class MissingContextError(InvalidInputError):
     """``sample`` on a model-based store without the context (model, batch) it needs."""
+
+
+class MissingCapabilityError(InvalidInputError):
+    """A store handed to a learner that needs a capability the store does not have (:mod:`memstore.capabilities`)."""
 
 
 class StoreFormatError(MemstoreError):

@@ -37,6 +37,7 @@ from .budget import Ledger
 from .errors import CorruptStoreError, IncompatibleStoreError, InvalidInputError, StoreFormatError
 from .integrity import FORMAT_VERSION
 from .store import STORE_TYPES, MemoryStore
+from .stores.zarr_payload import check_working_path, file_in_the_way, refuse_if_claimed
 
 __all__ = ["FORMAT_VERSION", "SavedStore", "inspect_store", "save", "open_store", "stored_payload_bytes"]
 
@@ -50,6 +51,10 @@ def _zarr_store(target: Any, *, read_only: bool, storage_options: dict[str, Any]
     text = os.fspath(target) if isinstance(target, (str, os.PathLike)) else None
     if storage_options is not None and (text is None or "://" not in text or text.startswith("file://")):
         raise InvalidInputError("storage_options apply to fsspec URLs (s3://, gs://, ...), not to this target")
+    if storage_options is not None and not isinstance(storage_options, dict):
+        raise InvalidInputError(f"storage_options must be a dict, got {type(storage_options).__name__}")
+    if text == "":
+        raise InvalidInputError("target is an empty path: name a folder (or None for memory)")
     if target is None:
         return zarr.storage.MemoryStore()
     if isinstance(target, Store):
@@ -63,6 +68,8 @@ def _zarr_store(target: Any, *, read_only: bool, storage_options: dict[str, Any]
             except ImportError as exc:
                 raise InvalidInputError(f"{text.split('://')[0]}:// needs fsspec and its backend: "
                                         "pip install -e '.[remote]'") from exc
+            except ValueError as exc:  # fsspec: "Protocol not known"
+                raise InvalidInputError(f"cannot open {text!r}: {exc}") from exc
         return zarr.storage.LocalStore(text, read_only=read_only)
     raise InvalidInputError(f"target must be None, a path, an fsspec URL or a zarr store, got {type(target).__name__}")
 
@@ -132,11 +139,13 @@ def _write_array(group: zarr.Group, path: str, array: np.ndarray | ByteBlocks) -
 def save(store: MemoryStore, target: Any = None, *, storage_options: dict[str, Any] | None = None) -> Store:
     """Write ``store`` to ``target`` atomically; returns the zarr store written (pass it to :func:`open_store`).
     ``storage_options`` go to fsspec for URLs (e.g. ``{"endpoint_url": ...}`` for an S3-compatible server)."""
+    if not isinstance(store, MemoryStore):
+        raise InvalidInputError(f"save takes a MemoryStore, got {type(store).__name__}")
     zstore = _zarr_store(target, read_only=False, storage_options=storage_options)
+    before = _keys_of_a_saving_target(zstore, target)  # what earlier saves left: generations, orphans, partial files
     root = zarr.open_group(zstore, mode="a", zarr_format=3)
     previous = root.attrs.get(ROOT_KEY, {})
     previous = previous if isinstance(previous, dict) else {}
-    before = sync(_listing(zstore))  # what earlier saves left: generations, orphans, partial files
     generation = max([0, *(int(key[1:]) for key in before if integrity.GENERATION_NAME.fullmatch(key))]) + 1
     name = f"g{generation:06d}"
     arrays, values, tensors = _flatten(store.state_dict())
@@ -155,6 +164,31 @@ def save(store: MemoryStore, target: Any = None, *, storage_options: dict[str, A
     root.attrs[ROOT_KEY] = {**meta, "digest": integrity.digest(meta, written)}
     _remove_leftovers(zstore, before, keep={name, previous.get("current")})
     return zstore
+
+
+def _keys_of_a_saving_target(zstore: Store, target: Any) -> list[str]:
+    """The keys at ``target``'s root, which may hold only what saves write there (a root group, generations, partial
+    files): a save deletes old generations, so anything else is refused before a byte is written, as are a
+    read-only store, a path that is a file or lies under one, and a root that is an array."""
+    if zstore.read_only:
+        raise InvalidInputError(f"cannot save into {target!r}: the zarr store is read-only")
+    if isinstance(zstore, zarr.storage.LocalStore):
+        blocking = file_in_the_way(os.fspath(zstore.root))
+        if blocking is not None:
+            raise InvalidInputError(f"cannot save into {target!r}: {blocking!r} is a file, not a folder")
+    keys = sync(_listing(zstore))
+    ours = [key for key in keys if key == "zarr.json" or _PARTIAL_FILE.fullmatch(key)
+            or ("zarr.json" in keys and integrity.GENERATION_NAME.fullmatch(key))]
+    if len(ours) < len(keys):
+        foreign = sorted(set(keys) - set(ours))
+        raise InvalidInputError(f"{target!r} holds {foreign[:5]}{' ...' if len(foreign) > 5 else ''}, which no save "
+                                "of a memstore store wrote: save into a new or empty folder, or over a saved store")
+    if "zarr.json" in keys:
+        try:
+            zarr.open_group(zstore, mode="r", zarr_format=3)
+        except Exception as exc:
+            raise InvalidInputError(f"{target!r} is not a zarr v3 group, so not a saved store: {exc}") from exc
+    return keys
 
 
 async def _listing(zstore: Store) -> list[str]:
@@ -297,6 +331,8 @@ def open_store(target: Any, *, storage_options: dict[str, Any] | None = None, pa
     ``READ_ATTEMPTS`` times), so it gets the store before or after the save; a store that fails its checks while
     ``current`` stays put is refused with :class:`CorruptStoreError`.
     """
+    check_working_path(path)
+    refuse_if_claimed(path)
     zstore = _zarr_store(target, read_only=True, storage_options=storage_options)
     return _open_following_saves(zstore, target, path)[0]
 

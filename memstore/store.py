@@ -274,6 +274,8 @@ class MemoryStore(ABC):
             raise DTypeError(f"y must be int64 class labels, got {y.dtype}")
         if y.shape != (batch_size,):
             raise ShapeError(f"y must have shape ({batch_size},) to match x, got {tuple(y.shape)}")
+        if y.is_meta:
+            raise InvalidInputError("y is on the meta device: it holds no labels")
         if y.numel():
             values = y.tolist()
             low, high = min(values), max(values)
@@ -298,16 +300,20 @@ class MemoryStore(ABC):
     @staticmethod
     def check_ids(values: Any, name: str, limit: int | None) -> list[int]:
         """``sample``'s ``classes=`` / ``tasks=`` filter as a list of ints in [0, limit) (any non-negative int if
-        ``limit`` is None). Accepts one int, an int tensor or an iterable of ints; refuses strings, bools and floats."""
-        if isinstance(values, Tensor):
+        ``limit`` is None). Accepts one int, an int tensor or numpy array, or an iterable of ints (numpy's
+        included); refuses strings, bools and floats."""
+        if isinstance(values, Tensor) and values.is_meta:
+            raise InvalidInputError(f"{name} is on the meta device: it holds no ids")
+        if isinstance(values, (Tensor, np.ndarray)):
             values = values.reshape(-1).tolist()
-        elif isinstance(values, int):
+        elif isinstance(values, (int, np.integer)):
             values = [values]
         if not isinstance(values, Iterable) or isinstance(values, (str, bytes)):
             raise InvalidInputError(f"{name} must be an int or an iterable of ints, got {values!r}")
         items = list(values)
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in items):
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0 for v in items):
             raise LabelError(f"{name} must be non-negative ints, got {items!r}")
+        items = [int(v) for v in items]
         if limit is not None and any(v >= limit for v in items):
             raise LabelError(f"{name} to sample must lie in [0, {limit}), got {items}")
         return items

@@ -33,9 +33,10 @@ def float_values(x: Tensor) -> np.ndarray:
 
 
 class ItemCodec(ABC):
-    """Encode items for storage and decode them back."""
+    """Encode items for storage and decode them back; ``item_shape``: the (C, H, W) of the items it codes."""
 
     codec_id: ClassVar[str] = ""
+    item_shape: tuple[int, ...]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -3,7 +3,9 @@
 * :class:`MemstoreStoragePolicy`: a storage policy for Avalanche's ``ReplayPlugin``, backed by any store that keeps
   items. After each experience it writes the experience's data into the store (the store's own admission policy
   decides what stays) and exposes what the store holds, decoded, as the replay buffer. ``max_size`` is the store's
-  capacity in items (``ReplayPlugin`` asserts ``storage_policy.max_size == mem_size``)::
+  capacity in items (``ReplayPlugin`` asserts ``storage_policy.max_size == mem_size``): for a store of fixed-size
+  items what it holds when full, for JPEG and lossless stores an upper bound (their items vary in size; the bits
+  decide how many fit)::
 
       policy = MemstoreStoragePolicy(JPEGStore(Budget.images(200, (1, 28, 28), 10), (1, 28, 28), 10, seed=0))
       strategy = Naive(model, optimizer, plugins=[ReplayPlugin(mem_size=policy.max_size, storage_policy=policy)])
@@ -67,6 +69,7 @@ class OnlineReplayPlugin(SupervisedPlugin):
         super().__init__()
         self.store = _keeping(store)
         self.replay_size = check_int("replay_size", replay_size, low=0)
+        MemoryStore.check_generator(generator)
         self.generator = generator
         self._incoming: tuple[torch.Tensor, torch.Tensor] | None = None
 

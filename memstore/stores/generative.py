@@ -178,6 +178,9 @@ class GenerativeStore(MemoryStore):
         if not isinstance(context, TaskContext):
             raise InvalidInputError(f"end_task needs a TaskContext, got {type(context).__name__}")
         self.check_task(context.task)
+        if context.task is None:
+            raise InvalidInputError("GenerativeStore.end_task needs the task's id (TaskContext(task=...)): it keeps "
+                                    "a mask per task")
         x, y = self._task_data(context)
         if x.shape[0] == 0:  # nothing was learned in this task: no mask to freeze
             return

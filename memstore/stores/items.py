@@ -110,6 +110,9 @@ class ItemStore(MemoryStore):
         codec = self.make_codec() if codec is None else codec
         if not isinstance(codec, self.codec_type):
             raise InvalidInputError(f"codec must be a {self.codec_type.__name__}, got {type(codec).__name__}")
+        if tuple(codec.item_shape) != self.item_shape:
+            raise ShapeError(f"the codec codes items of shape {tuple(codec.item_shape)}; the store's are "
+                             f"{self.item_shape}")
         policy = Reservoir() if policy is None else policy
         if not isinstance(policy, Policy):
             raise InvalidInputError(f"policy must be a memstore Policy object, got {policy!r}")
@@ -328,8 +331,9 @@ class ItemStore(MemoryStore):
 
     def _edit_slots(self, keys: Tensor, x: Tensor) -> np.ndarray:
         """``edit``'s argument checks; the slots to edit."""
-        if not isinstance(keys, Tensor) or keys.dtype != torch.int64 or keys.dim() != 1:
-            raise InvalidInputError("keys must be a 1-D int64 tensor of slots returned by sample()")
+        if not isinstance(keys, Tensor) or keys.dtype != torch.int64 or keys.dim() != 1 or keys.is_meta:
+            raise InvalidInputError("keys must be a 1-D int64 tensor of slots returned by sample(), not on the meta "
+                                    "device")
         self.check_items(x)
         if x.shape[0] != keys.shape[0]:
             raise ShapeError(f"edit got {keys.shape[0]} keys but {x.shape[0]} items")

@@ -11,6 +11,7 @@ volume (a log-determinant) of the originals within ``epsilon``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +20,12 @@ import torch
 from torch import Tensor
 
 from ..budget import Budget, label_bits
+from ..checks import check_int, check_probe_batch, check_real, check_seed
 from ..codecs.base import nested_codec_config
 from ..codecs.jpeg import JPEGCodec
 from ..errors import InvalidInputError
 from ..policies import Policy
+from ..store import MemoryStore
 from .items import choose
 from .variable import VariableItemStore
 
@@ -87,7 +90,8 @@ class JPEGStore(VariableItemStore):
         """
         keys = ("candidates", "epsilon", "probe", "features")
         search = {key: options.pop(key) for key in keys if key in options}
-        seed = options.get("seed")
+        seed = check_seed(options.get("seed"))
+        check_probe_batch("JPEGStore.auto", x, min_items=2, item_shape=tuple(item_shape))
         generator = torch.Generator().manual_seed(0 if seed is None else seed)
         choice = choose_quality(budget, num_classes, x, generator=generator, num_tasks=options.get("num_tasks"),
                                 subsampling=options.get("subsampling", 0), **search)
@@ -106,6 +110,13 @@ class QualityChoice:
     volume_ratio: tuple[float, ...]
     distortion: tuple[float, ...]
     epsilon: float
+
+
+def _volume_ratio(decoded: float, reference: float) -> float:
+    """R_q; items without volume (all black: every cosine is 0) keep it exactly when their decodings have none."""
+    if reference == 0:
+        return 1.0 if decoded == 0 else math.inf
+    return decoded / reference
 
 
 def _log_volume(features: Tensor) -> float:
@@ -143,8 +154,12 @@ def choose_quality(
     if not isinstance(budget, Budget):
         raise InvalidInputError(f"choose_quality(budget, num_classes, x): budget must be a memstore.Budget, "
                                 f"got {type(budget).__name__}")
-    if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[0] < 2:
-        raise InvalidInputError("choose_quality needs a batch (B >= 2, C, H, W) of the first task's inputs")
+    check_probe_batch("choose_quality", x, min_items=2)
+    check_int("probe", probe, low=2)
+    check_real("epsilon", epsilon, low=0)
+    MemoryStore.check_generator(generator)
+    if not list(candidates):
+        raise InvalidInputError("choose_quality needs at least one candidate quality")
     rows = choose(int(x.shape[0]), probe, generator or torch.Generator().manual_seed(0))
     sample = x[torch.from_numpy(rows)]
     featurise = features or (lambda batch: batch)
@@ -157,7 +172,8 @@ def choose_quality(
         decoded = codec.decode(scans)
         mean_bits = 8 * sum(map(len, scans)) / len(scans)
         table.append((quality, _fits(budget, codec, mean_bits, fixed + codec.length_bits),
-                      _log_volume(featurise(decoded)) / reference, float((decoded - sample).abs().mean())))
+                      _volume_ratio(_log_volume(featurise(decoded)), reference),
+                      float((decoded - sample).abs().mean())))
     passing = [row for row in table if abs(row[2] - 1) <= epsilon] or [table[-1]]
     best = max(passing, key=lambda row: (row[1], row[0]))
     return QualityChoice(best[0], *map(tuple, zip(*table)), epsilon=epsilon)  # type: ignore[arg-type]

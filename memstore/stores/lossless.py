@@ -20,10 +20,12 @@ import torch
 from torch import Tensor
 
 from ..budget import Budget
+from ..checks import check_int, check_probe_batch, check_seed
 from ..codecs.base import codec_from_config
 from ..codecs.lossless import LosslessCodec, PNGCodec, ZstdCodec
 from ..errors import InvalidInputError, OffGridError
 from ..policies import Policy
+from ..store import MemoryStore
 from .items import choose
 from .variable import VariableItemStore
 
@@ -97,7 +99,8 @@ class LosslessStore(VariableItemStore):
     def auto(cls, budget: Budget, item_shape: tuple[int, ...], num_classes: int, x: Tensor,
              **options: Any) -> LosslessStore:
         """A store with the codec :func:`choose_lossless` measures smaller on ``x`` (the first task's inputs)."""
-        seed = options.get("seed")
+        seed = check_seed(options.get("seed"))
+        check_probe_batch("LosslessStore.auto", x, item_shape=tuple(item_shape))
         choice = choose_lossless(x, generator=torch.Generator().manual_seed(0 if seed is None else seed))
         store = cls(budget, item_shape, num_classes, codec=choice.codec, **options)
         store.lossless_choice = choice
@@ -116,8 +119,11 @@ class LosslessChoice:
 def choose_lossless(x: Tensor, candidates: Sequence[LosslessCodec] | None = None, *, probe: int = 256,
                     generator: torch.Generator | None = None) -> LosslessChoice:
     """The candidate (zstd level 19 and PNG level 9 by default) whose items of ``probe`` rows of ``x`` are smallest."""
-    if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[0] < 1:
-        raise InvalidInputError("choose_lossless needs a batch (B >= 1, C, H, W) of items")
+    check_probe_batch("choose_lossless", x)
+    check_int("probe", probe, low=1)
+    MemoryStore.check_generator(generator)
+    if candidates is not None and not list(candidates):
+        raise InvalidInputError("choose_lossless needs at least one candidate codec")
     shape = tuple(int(d) for d in x.shape[1:])
     codecs = list(candidates) if candidates is not None else [ZstdCodec(shape), PNGCodec(shape)]
     rows = choose(int(x.shape[0]), probe, generator or torch.Generator().manual_seed(0))

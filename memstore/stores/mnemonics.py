@@ -169,6 +169,10 @@ class MnemonicsStore(ItemStore):
             raise MissingContextError("MnemonicsStore.end_task needs the phase data: TaskContext(x=..., y=...)")
         self.check_items(context.x)
         self.check_labels(context.y, int(context.x.shape[0]))
+        self.check_task(context.task)
+        if self.num_tasks is not None and context.task is None:
+            raise InvalidInputError("a MnemonicsStore built with num_tasks needs the phase's task id: "
+                                    "TaskContext(task=...)")
         if context.y.numel() == 0:
             raise InvalidInputError("end_task got no phase data: TaskContext.x must hold at least one item")
         return context.x.detach().cpu(), context.y.cpu()

@@ -44,7 +44,7 @@ from ..budget import Budget, param_bits
 from ..checks import check_int, check_real
 from ..codecs.base import nested_codec_config
 from ..codecs.dvae import OLD_CONFIG_DEFAULTS, DVAECodec
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, NonFiniteError
 from ..nn.dvae import DiscreteVAE, DVAEConfig, check_activation, check_code_side, usable_device
 from ..policies import Policy
 from .items import ItemStore, choose
@@ -305,6 +305,8 @@ class OnlineDVAE:
         expected = self.model.state_dict()
         if fitted.keys() != expected.keys() or any(fitted[k].shape != expected[k].shape for k in expected):
             raise InvalidInputError(f"{what} do not fit the store's dVAE {self.model.config.to_dict()}")
+        if not all(bool(torch.isfinite(value).all()) for value in fitted.values() if value.is_floating_point()):
+            raise NonFiniteError(f"{what} hold NaN or infinite values")
         return fitted
 
 

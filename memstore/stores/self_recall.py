@@ -34,7 +34,7 @@ from torch.func import functional_call
 
 from ..budget import Budget, Ledger, param_bits
 from ..checks import WEIGHT_MAX, check_int, check_real
-from ..errors import BudgetTooSmallError, InvalidInputError, MissingContextError
+from ..errors import BudgetTooSmallError, InvalidInputError, MemstoreError, MissingContextError, NonFiniteError
 from ..store import Batch, MemoryStore, RecallContext, TaskContext
 
 __all__ = [
@@ -237,9 +237,17 @@ class SelfRecallStore(MemoryStore):
             recalled = self.recall(real.x[start], real.y.unique(), context)
             with torch.no_grad():
                 soft = F.softmax(self.old_logits(recalled, context), dim=1)
-        except (RuntimeError, ValueError, TypeError) as exc:  # a model that cannot take these items, or give logits
+            if soft.shape != (recalled.shape[0], self.num_classes):
+                raise InvalidInputError(f"the models give logits of shape {tuple(soft.shape)}; this store recalls "
+                                        f"{self.num_classes} classes")
+            if not (bool(torch.isfinite(recalled).all()) and bool(torch.isfinite(soft).all())):
+                raise NonFiniteError("recall produced NaN or infinite items (are the models' outputs finite?)")
+        except MemstoreError:
             generator.set_state(state)  # a failed sample draws nothing
-            raise InvalidInputError(f"recall failed on the context's model: {exc}") from exc
+            raise
+        except Exception as exc:  # the models are the caller's code: one that cannot take these items or give logits
+            generator.set_state(state)
+            raise InvalidInputError(f"recall failed on the context's model: {type(exc).__name__}: {exc}") from exc
         return Batch(x=recalled, y=soft.argmax(dim=1), keys=None, soft=soft)
 
     # -- recall ---------------------------------------------------------------------------------------------------

@@ -39,7 +39,8 @@ from ..codecs.bitpack import Column, PackedArray, checked_stream, exact_stream, 
 from ..codecs.byte_column import ByteRows
 from ..errors import InvalidInputError
 
-__all__ = ["ZarrByteColumn", "ZarrPackedArray", "working_array"]
+__all__ = ["ZarrByteColumn", "ZarrPackedArray", "check_working_path", "file_in_the_way", "refuse_if_claimed",
+           "working_array"]
 
 #: target chunk size in bytes (a few hundred items of a few hundred bits)
 CHUNK_BYTES = 4096
@@ -54,6 +55,16 @@ _LIVE_PATHS: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary
 
 def _claim(path: str, owner: object) -> None:
     """Register ``path`` for ``owner``; InvalidInputError if another live owner already works there."""
+    refuse_if_claimed(path, owner)
+    _LIVE_PATHS[path] = owner
+
+
+def refuse_if_claimed(path: Any, owner: object = None) -> None:
+    """InvalidInputError if a live store other than ``owner`` keeps its working payload in the local folder
+    ``path`` (anything else is claimed by nobody)."""
+    if not isinstance(path, (str, os.PathLike)):
+        return
+    path = os.path.realpath(os.fspath(path))
     holder = _LIVE_PATHS.get(path)
     if holder is not None and holder is not owner:
         del holder
@@ -62,25 +73,46 @@ def _claim(path: str, owner: object) -> None:
     if holder is not None and holder is not owner:
         raise InvalidInputError(f"another live store already keeps its working payload at {path}: give each store "
                                 "its own path")
-    _LIVE_PATHS[path] = owner
 
 
 def working_array(store: Any, name: str | None, owner: object, **create: Any) -> zarr.Array:
     """A new Zarr array ``name`` (None: the root) in ``store`` (None: in memory; a local folder, claimed for
     ``owner``, so that the arrays of one store share it and no other live store can; or any zarr store), replacing
     what was there under that name only."""
+    check_working_path(store)
     if store is None:
         store = zarr.storage.MemoryStore()
     elif isinstance(store, (str, os.PathLike)):
-        if "://" in os.fspath(store):
-            raise InvalidInputError(f"path {os.fspath(store)!r} is a URL: give a local folder, or a zarr store "
-                                    "(zarr.storage.FsspecStore.from_url(url)) for remote storage")
         _claim(os.path.realpath(os.fspath(store)), owner)
         store = zarr.storage.LocalStore(os.fspath(store))
-    elif not isinstance(store, Store):
-        raise InvalidInputError(f"path must be a local folder (str or os.PathLike) or a zarr store, got "
-                                f"{type(store).__name__}")
     return zarr.create_array(store=store, name=name, overwrite=True, **create)
+
+
+def check_working_path(path: Any) -> None:
+    """InvalidInputError unless ``path`` can hold a working payload: None (memory), a zarr store, or a local folder
+    (new, or a folder; not empty text, a URL, a file, or a path under a file)."""
+    if path is None or isinstance(path, Store):
+        return
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidInputError(f"path must be a local folder (str or os.PathLike) or a zarr store, got "
+                                f"{type(path).__name__}")
+    text = os.fspath(path)
+    if not isinstance(text, str) or not text:
+        raise InvalidInputError(f"path must name a local folder, got {text!r}")
+    if "://" in text:
+        raise InvalidInputError(f"path {text!r} is a URL: give a local folder, or a zarr store "
+                                "(zarr.storage.FsspecStore.from_url(url)) for remote storage")
+    blocking = file_in_the_way(text)
+    if blocking is not None:
+        raise InvalidInputError(f"path {text!r} cannot be a folder: {blocking!r} is a file")
+
+
+def file_in_the_way(path: str) -> str | None:
+    """``path``, or the nearest of its parents that exists, when that is not a folder (None when it is one)."""
+    existing = os.path.abspath(path)
+    while not os.path.lexists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    return None if os.path.isdir(existing) else existing
 
 
 def _refuse_if_changed(then: int, now: int) -> None:

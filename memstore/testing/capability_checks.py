@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -51,7 +52,8 @@ class CapabilityChecks(SuiteSettings):
         wanted = int(held[0])
         batch = store.sample(len(store), classes=[wanted])
         assert len(batch) == int((held == wanted).sum()) and bool((batch.y == wanted).all())
-        for same in (wanted, torch.tensor([wanted]), (wanted,)):  # one int, a tensor, any iterable of ints
+        for same in (wanted, torch.tensor([wanted]), (wanted,), np.int64(wanted), np.array([wanted]),
+                     [np.int32(wanted)]):  # one int, a tensor or numpy array, any iterable of ints
             assert len(store.sample(len(store), classes=same)) == len(batch)
 
     def test_sample_by_task(self) -> None:

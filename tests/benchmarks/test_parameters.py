@@ -49,6 +49,8 @@ def test_the_recollection_spec_passes_its_stabilisation_to_the_store() -> None:
     ("lossless:level", "key=value"),
     ("lossless:level=high", "cannot read level='high' as int"),
     ("lossless:quantise=maybe", "cannot read quantise='maybe' as bool"),
+    ("dgma:variant=dgmw", "cannot make it another store"),
+    ("dgmw:variant=dgmx", "variant must be 'dgmw' or 'dgma'"),
 ])
 def test_bad_specs_say_what_is_expected(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -179,3 +179,14 @@ def test_unset_lambda_ru_is_the_variants_own() -> None:
     assert not state_equal(trained(DGMa(), None), trained(DGMa(), 0.75))
     with pytest.raises(ValueError, match="GANTraining.lambda_ru"):
         GANTraining(lambda_ru=-1.0)
+
+
+def test_end_task_without_a_task_id_is_refused_before_anything_changes() -> None:
+    store = tiny()
+    store.write(*task_data(3))
+    before = store.state_dict()
+    with pytest.raises(InvalidInputError, match="task's id"):
+        store.end_task(TaskContext(task=None))
+    assert state_equal(store.state_dict(), before) and store.growth == []
+    store.end_task(TaskContext(task=0))  # the written batch is still there to learn
+    assert store.sample(4).y.tolist() == [3] * 4

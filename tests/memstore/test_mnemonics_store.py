@@ -241,3 +241,13 @@ def test_adjustment_moves_old_exemplars_only_when_asked() -> None:
         x, y = s.exemplars()
         results[adjust] = torch.equal(x[y < 2], old[0][old[1] < 2])
     assert results == {False: True, True: False}
+
+
+@pytest.mark.parametrize("num_tasks, task", [(2, None), (None, -1), (None, "a"), (2, 2)])
+def test_a_phase_with_a_bad_task_id_is_refused_before_anything_changes(num_tasks: Any, task: Any) -> None:
+    kept = store(num_tasks=num_tasks)
+    before = kept.state_dict()
+    x, y = phase([0, 1])
+    with pytest.raises(InvalidInputError, match="task"):
+        kept.end_task(TaskContext(task=task, model=tiny_model(), x=x, y=y))
+    assert state_equal(kept.state_dict(), before)

@@ -161,3 +161,29 @@ def test_read_keys_do_not_share_the_callers_array() -> None:
     batch = store.read(slots)
     slots[:] = 0
     assert batch.keys.tolist() == [3, 1, 4] and torch.equal(batch.y, y[[3, 1, 4]])
+
+
+def test_a_codec_of_another_item_shape_is_refused() -> None:
+    from memstore import ItemStore, VariableItemStore
+    from memstore.codecs.jpeg import JPEGCodec
+    from memstore.codecs.raw import RawCodec
+    from memstore.errors import ShapeError
+
+    with pytest.raises(ShapeError, match="codec codes items of shape"):
+        ItemStore(Budget.images(20, (3, 8, 8), 4), (3, 8, 8), 4, codec=RawCodec((1, 8, 8)))
+    with pytest.raises(ShapeError, match="codec codes items of shape"):
+        VariableItemStore(Budget.images(20, (3, 8, 8), 4), (3, 8, 8), 4, codec=JPEGCodec((1, 8, 8)))
+
+
+def test_meta_tensors_anywhere_are_typed_errors() -> None:
+    from memstore.errors import InvalidInputError
+
+    store = RawStore(Budget.images(20, (1, 8, 8), 4), (1, 8, 8), 4, seed=0)
+    x = torch.zeros(3, 1, 8, 8)
+    store.write(x, torch.arange(3))
+    for call in (lambda: store.write(x, torch.arange(3).to("meta")),
+                 lambda: store.edit(torch.arange(2).to("meta"), x[:2]),
+                 lambda: store.sample(2, classes=torch.tensor([1], device="meta"))):
+        with pytest.raises(InvalidInputError, match="meta"):
+            call()
+    assert len(store) == 3

@@ -509,3 +509,12 @@ def test_two_live_stores_on_one_working_path_are_refused(tmp_path: Any) -> None:
     del first  # dropped by its user: the path is free again
     again = RecollectionStore(Budget(10**5), (1, 8, 8), 10, **TINY, seed=3, path=tmp_path / "work")
     assert len(again) == 0
+
+
+def test_pretrained_weights_that_are_not_finite_are_refused() -> None:
+    from memstore.errors import NonFiniteError
+
+    trained = RecollectionStore(Budget(3000), (1, 8, 8), 10, latents=5, classes=3, seed=0)
+    weights = {name: value * float("nan") for name, value in trained.model.state_dict().items()}
+    with pytest.raises(NonFiniteError, match="NaN"):
+        RecollectionStore(Budget(3000), (1, 8, 8), 10, latents=5, classes=3, seed=0, dvae=weights)

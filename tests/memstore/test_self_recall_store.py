@@ -263,3 +263,32 @@ def test_a_model_that_cannot_recall_is_a_typed_error_and_draws_nothing() -> None
     with pytest.raises(InvalidInputError, match="recall failed"):
         store.sample(4, context=RecallContext(wrong, wrong, real_batch()), generator=generator)
     assert torch.equal(generator.get_state(), state)
+
+
+class _Pair(nn.Module):
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return x.flatten(1), x.flatten(1)
+
+
+def _nan_model() -> nn.Module:
+    model = tiny_model(SHAPE, CLASSES)
+    with torch.no_grad():
+        model[-1].bias.fill_(float("nan"))
+    return model
+
+
+@pytest.mark.parametrize("model, reason", [
+    (nn.Sequential(nn.Flatten(), nn.Linear(36, 2)), "logits of shape"),
+    (nn.Sequential(nn.Flatten(), nn.Linear(36, CLASSES + 3)), "logits of shape"),
+    (_Pair(), "recall failed"),  # a tuple, not logits
+    (nn.Flatten(0), "recall failed"),  # 1-D logits
+    (_nan_model(), "NaN"),
+], ids=["too-few-logits", "too-many-logits", "tuple", "1-d", "nan-weights"])
+def test_any_model_failure_is_a_typed_error_and_draws_nothing(model: nn.Module, reason: str) -> None:
+    store = SelfRecallStore(Budget(0), SHAPE, CLASSES, keep_old_model=False, seed=0,
+                            objective=RecallObjective(steps=2))
+    generator = torch.Generator().manual_seed(4)
+    state = generator.get_state()
+    with pytest.raises(InvalidInputError, match=reason):
+        store.sample(4, context=RecallContext(model, model, real_batch()), generator=generator)
+    assert torch.equal(generator.get_state(), state)

@@ -172,3 +172,24 @@ def test_a_store_on_disk_behaves_exactly_as_in_memory(tmp_path: Path, name: str)
 def test_a_path_that_is_not_a_folder_or_a_zarr_store_is_a_typed_error(path: Any) -> None:
     with pytest.raises(InvalidInputError, match="path"):
         RawStore(Budget.images(10, (1, 8, 8), 10), (1, 8, 8), 10, path=path)
+
+
+def test_a_working_path_that_cannot_be_a_folder_is_refused(tmp_path: Path, monkeypatch: Any) -> None:
+    (tmp_path / "file").write_text("mine")
+    monkeypatch.chdir(tmp_path)
+    for path in ("", tmp_path / "file", tmp_path / "file" / "below"):
+        with pytest.raises(InvalidInputError, match="path"):
+            RawStore(Budget.images(10, (1, 8, 8), 10), (1, 8, 8), 10, path=path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"] and (tmp_path / "file").read_text() == "mine"
+
+
+def test_open_refuses_a_bad_working_path_as_the_callers_error(tmp_path: Path) -> None:
+    store = RawStore(Budget.images(10, (1, 8, 8), 10), (1, 8, 8), 10, seed=0)
+    store.save(tmp_path / "saved")
+    (tmp_path / "file").write_text("mine")
+    live = RawStore(Budget.images(10, (1, 8, 8), 10), (1, 8, 8), 10, seed=0, path=tmp_path / "held")
+    for path, reason in ((123, "str or os.PathLike"), (tmp_path / "file", "is a file"),
+                         (tmp_path / "held", "own path"), ("", "local folder")):
+        with pytest.raises(InvalidInputError, match=reason):
+            memstore.open(tmp_path / "saved", path=path)
+    assert len(live) == 0 and (tmp_path / "file").read_text() == "mine"
