@@ -7,11 +7,13 @@ holds, and ``persist`` writes exactly ``ceil(payload / 8)`` payload bytes.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 
+from .checks import check_item_shape
 from .errors import InvalidInputError
 
 __all__ = ["Budget", "Ledger", "index_bits", "label_bits", "mask_bits", "param_bits", "dtype_bits"]
@@ -31,12 +33,19 @@ def label_bits(num_classes: int) -> int:
 
 def dtype_bits(dtype: torch.dtype) -> int:
     """Bits of one element of ``dtype`` (``torch.bool`` counts as 8: that is how torch stores it)."""
+    if not isinstance(dtype, torch.dtype):
+        raise InvalidInputError(f"dtype must be a torch.dtype, got {dtype!r}")
     return torch.empty((), dtype=dtype).element_size() * 8
 
 
 def param_bits(params: torch.nn.Module | Iterable[torch.Tensor], dtype: torch.dtype | None = None) -> int:
     """Bits of every parameter of a module (or of an iterable of tensors), at ``dtype`` or at each tensor's dtype."""
     tensors = params.parameters() if isinstance(params, torch.nn.Module) else params
+    if not isinstance(params, (torch.nn.Module, Iterable)):
+        raise InvalidInputError(f"params must be a torch.nn.Module or an iterable of tensors, got {params!r}")
+    tensors = list(tensors)
+    if not all(isinstance(t, torch.Tensor) for t in tensors):
+        raise InvalidInputError("params must be a torch.nn.Module or an iterable of tensors")
     return sum(t.numel() * dtype_bits(dtype or t.dtype) for t in tensors)
 
 
@@ -46,6 +55,8 @@ def mask_bits(mask: torch.Tensor) -> int:
     A dense bitmap costs one bit per element; a sparse list costs ``index_bits(numel)`` per set element.
     The mask's shape is metadata, as an item's shape is, and is not charged.
     """
+    if not isinstance(mask, torch.Tensor):
+        raise InvalidInputError(f"mask must be a torch.Tensor, got {type(mask).__name__}")
     numel = mask.numel()
     if numel == 0:
         return 0
@@ -93,6 +104,7 @@ class Budget:
         """
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise InvalidInputError(f"image count must be a non-negative int, got {n!r}")
+        item_shape = check_item_shape(item_shape)
         per_item = 8 * math.prod(item_shape) + label_bits(num_classes)
         if num_tasks is not None:
             per_item += index_bits(num_tasks)
@@ -102,6 +114,9 @@ class Budget:
         """The one capacity rule: how many items of ``item_bits`` each (everything an item costs: payload, label,
         task id, length field; a mean for variable-size codes) fit beside ``shared_bits`` charged once and the
         store's ``model_bits`` (counted only when ``charge_models``). Never negative."""
+        for name, value in (("item_bits", item_bits), ("shared_bits", shared_bits), ("model_bits", model_bits)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+                raise InvalidInputError(f"{name} must be a finite non-negative number, got {value!r}")
         if not item_bits > 0:
             raise InvalidInputError(f"item_bits must be positive, got {item_bits!r}")
         room = self.bits - shared_bits - (model_bits if self.charge_models else 0)

@@ -14,7 +14,8 @@ from typing import Any
 
 from .errors import InvalidInputError
 
-__all__ = ["LR_MAX", "MAX_CLASSES", "WEIGHT_MAX", "check_int", "check_probe_batch", "check_real", "check_seed"]
+__all__ = ["LR_MAX", "MAX_CLASSES", "WEIGHT_MAX", "check_int", "check_item_shape", "check_probe_batch", "check_real",
+           "check_seed"]
 
 #: a step size above this diverges every network in memstore; larger values are refused as mistakes
 LR_MAX = 10.0
@@ -45,6 +46,17 @@ def check_int(name: str, value: Any, *, low: int | None = None, high: int | None
     if (low is not None and value < low) or (high is not None and value > high):
         raise InvalidInputError(f"{name} must be in {_interval(low, high, False, False)}, got {value!r}")
     return value
+
+
+def check_item_shape(item_shape: Any) -> tuple[int, int, int]:
+    """``item_shape`` as three positive ints (C, H, W) (not bools); InvalidInputError otherwise."""
+    try:
+        shape = tuple(item_shape)
+    except TypeError:
+        shape = ()
+    if len(shape) != 3 or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+        raise InvalidInputError(f"item_shape must be three positive ints (C, H, W), got {item_shape!r}")
+    return shape  # type: ignore[return-value]
 
 
 def check_probe_batch(name: str, x: Any, *, min_items: int = 1, item_shape: tuple[int, ...] | None = None) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .checks import MAX_CLASSES, check_int, check_seed
+from .checks import MAX_CLASSES, check_int, check_item_shape, check_seed
 from .budget import Budget, Ledger
 from .errors import (
     DTypeError,
@@ -92,13 +92,6 @@ class TaskContext:
     validation: Batch | None = None
 
 
-def _check_shape(item_shape: tuple[int, ...]) -> tuple[int, int, int]:
-    shape = tuple(item_shape)
-    if len(shape) != 3 or not all(isinstance(d, int) and d > 0 for d in shape):
-        raise InvalidInputError(f"item_shape must be three positive ints (C, H, W), got {item_shape!r}")
-    return shape  # type: ignore[return-value]
-
-
 class MemoryStore(ABC):
     """A replay memory whose budget is bits. See docs/design.md: "The contract", and "Bits" for what costs what."""
 
@@ -139,7 +132,7 @@ class MemoryStore(ABC):
             check_int("num_tasks", num_tasks, low=1, high=MAX_CLASSES)
         check_seed(seed)
         self.budget = budget
-        self.item_shape = _check_shape(item_shape)
+        self.item_shape = check_item_shape(item_shape)
         self.num_classes = num_classes
         self.num_tasks = num_tasks
         self.seed = seed
@@ -172,7 +165,8 @@ class MemoryStore(ABC):
         raise NotEditable(f"{type(self).__name__} keeps no items to edit")
 
     def end_task(self, context: TaskContext) -> None:
-        """Phase hook for stores that consolidate at task boundaries; a no-op by default."""
+        """Phase hook for stores that consolidate at task boundaries; a no-op by default (its argument checked)."""
+        self.check_task_context(context)
 
     @abstractmethod
     def ledger(self) -> Ledger:
@@ -290,6 +284,12 @@ class MemoryStore(ABC):
             raise LabelError(f"task must be a non-negative int or None, got {task!r}")
         if self.num_tasks is not None and task >= self.num_tasks:
             raise LabelError(f"task must lie in [0, {self.num_tasks}), got {task}")
+
+    def check_task_context(self, context: Any) -> None:
+        """Raise unless ``context`` is a :class:`TaskContext` whose task id :meth:`check_task` accepts."""
+        if not isinstance(context, TaskContext):
+            raise InvalidInputError(f"end_task needs a memstore.TaskContext, got {type(context).__name__}")
+        self.check_task(context.task)
 
     def check_write(self, x: Tensor, y: Tensor, task: int | None) -> None:
         """All of ``write``'s argument checks."""

@@ -18,6 +18,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from .checks import check_int, check_seed
+from .errors import InvalidInputError
 
 __all__ = ["StoredItems", "GeneratedItems"]
 
@@ -32,6 +33,9 @@ class StoredItems(Dataset):
         return self.size
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        if isinstance(index, Tensor) and index.numel() != 1:
+            raise InvalidInputError(f"index must be one int (a DataLoader indexes one item at a time), got a tensor "
+                                    f"of shape {tuple(index.shape)}")
         index = check_int("index", int(index) if isinstance(index, (np.integer, Tensor)) else index,
                           low=-self.size, high=self.size - 1) % max(self.size, 1)
         batch = self.store.read(np.array([index]))

@@ -83,7 +83,7 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         coder: str = "prefix",
         path: Any = None,
     ) -> None:
-        if coder not in CODERS:
+        if not isinstance(coder, str) or coder not in CODERS:
             raise InvalidInputError(f"coder must be one of {sorted(CODERS)}, got {coder!r}")
         self.coder_name = coder
         ranges = ranges_for(ranges, item_shape)
@@ -135,6 +135,7 @@ class EntropyCodedRecollectionStore(OnlineDVAE, VariableItemStore):
         return True
 
     def end_task(self, context: TaskContext) -> None:
+        self.check_task_context(context)
         self.refit()
 
     def refit(self) -> None:

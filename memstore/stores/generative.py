@@ -175,9 +175,7 @@ class GenerativeStore(MemoryStore):
 
     def end_task(self, context: TaskContext) -> None:
         """Train the AC-GAN on the task (``context.x``/``y`` or the written batches), freeze its mask, grow."""
-        if not isinstance(context, TaskContext):
-            raise InvalidInputError(f"end_task needs a TaskContext, got {type(context).__name__}")
-        self.check_task(context.task)
+        self.check_task_context(context)
         if context.task is None:
             raise InvalidInputError("GenerativeStore.end_task needs the task's id (TaskContext(task=...)): it keeps "
                                     "a mask per task")

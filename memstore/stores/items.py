@@ -307,8 +307,14 @@ class ItemStore(MemoryStore):
         return self._batch(order if candidates is None else candidates[order])
 
     def read(self, slots: Any) -> Batch:
-        """The items in ``slots`` (no randomness): decoded inputs, labels and the slots as keys."""
-        slots = np.array(slots, dtype=np.int64).reshape(-1)  # a copy: the batch's keys share its memory
+        """The items in ``slots`` (ints, an int array or tensor; no randomness): decoded inputs, labels and the slots
+        as keys."""
+        given = slots.cpu().numpy() if isinstance(slots, Tensor) and not slots.is_meta else np.asarray(slots)
+        if given.dtype.kind not in "iu" and not (given.size == 0 and given.dtype.kind == "f"):
+            raise InvalidInputError(f"slots must be ints, got {given.dtype} {given.ravel()[:5].tolist()}")
+        slots = np.array(given, dtype=np.int64).reshape(-1)  # a copy: the batch's keys share its memory
+        if given.dtype.kind == "u" and given.size and int(given.max()) > np.iinfo(np.int64).max:
+            raise UnknownKeyError(f"slots must lie in [0, {self._size}), got {given.ravel()[:5].tolist()}")
         if slots.size and (int(slots.min()) < 0 or int(slots.max()) >= self._size):
             raise UnknownKeyError(f"slots must lie in [0, {self._size}), got {slots.tolist()}")
         return self._batch(slots)

@@ -23,8 +23,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..budget import Budget, index_bits, label_bits
+from ..checks import check_int, check_item_shape
 from ..codecs.ranges import range_symbols
 from ..errors import BudgetTooSmallError, InvalidInputError
 from ..nn.dvae import CODE_SIDES, DVAEConfig, check_code_side
@@ -77,7 +79,17 @@ def design_latents(
     (= ρ·N) stored items within ``budget``, with ``c·l ≤ s²·max_filters`` when that is given (the network has
     ``ceil(c·l/s²)`` filters per layer, s = ``code_side``); with ``ranges`` every item also pays for its channel
     ranges' digits (decision 0036). BudgetTooSmallError when no (c, l) with c ≥ 1 fits."""
+    _check_design_inputs(budget, item_shape)
     check_code_side(code_side)
+    check_int("stream_length", stream_length, low=1)
+    check_int("items", items, low=1)
+    if max_filters is not None:
+        check_int("max_filters", max_filters, low=1)
+    if not isinstance(ranges, bool):
+        raise InvalidInputError(f"ranges must be a bool, got {ranges!r}")
+    classes = [check_int("a latent's class count", l, low=2) for l in classes]
+    if not classes:
+        raise InvalidInputError("design_latents needs at least one class count l to try")
     if not 0 < items <= stream_length:
         raise InvalidInputError(f"items must lie in (0, stream_length], got {items} of {stream_length}")
     fixed = label_bits(num_classes) + (0 if num_tasks is None else index_bits(num_tasks))
@@ -124,6 +136,7 @@ def default_latents(
     per layer, on the paper's 2×2 code map unless the 4×4 one holds a code of more capacity than the 2×2 cap allows
     (or on the ``code_side`` given); when even one such code does not fit, as many items as fit (halving);
     BudgetTooSmallError when none does."""
+    _check_design_inputs(budget, item_shape)
     if expected_items is not None and (type(expected_items) is not int or expected_items < 1):
         raise InvalidInputError(f"expected_items must be a positive int (the stream length), got {expected_items!r}")
     raw_bits = 8 * math.prod(int(d) for d in item_shape) + label_bits(num_classes)
@@ -146,6 +159,12 @@ def default_latents(
         # a wider map only for a code the 2×2 map cannot hold under the cap; ties go to the paper's map
         wide = [d for d in designs if d.code_side == 2 or d.latents * d.classes > 4 * DEFAULT_MAX_FILTERS]
         return max(wide or designs, key=lambda d: (d.capacity_bits, -d.code_side))
+
+
+def _check_design_inputs(budget: Any, item_shape: Any) -> None:
+    if not isinstance(budget, Budget):
+        raise InvalidInputError(f"budget must be a memstore.Budget, got {type(budget).__name__}")
+    check_item_shape(item_shape)
 
 
 def colour_items(item_shape: tuple[int, ...]) -> bool:

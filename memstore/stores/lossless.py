@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from ..budget import Budget
-from ..checks import check_int, check_probe_batch, check_seed
+from ..checks import check_int, check_item_shape, check_probe_batch, check_seed
 from ..codecs.base import codec_from_config
 from ..codecs.lossless import LosslessCodec, PNGCodec, ZstdCodec
 from ..errors import InvalidInputError, OffGridError
@@ -61,7 +61,7 @@ class LosslessStore(VariableItemStore):
         path: Any = None,
     ) -> None:
         if codec is None:
-            codec = default_lossless_codec(tuple(item_shape))
+            codec = default_lossless_codec(check_item_shape(item_shape))
         if not isinstance(codec, LosslessCodec):
             raise InvalidInputError(f"codec must be a LosslessCodec (ZstdCodec, PNGCodec), got {type(codec).__name__}")
         if tuple(codec.item_shape) != tuple(item_shape):

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from ..budget import Budget
+from ..checks import check_item_shape
 from ..codecs.base import FixedWidthCodec
 from ..codecs.raw import RawCodec
 from ..errors import InvalidInputError, MissingContextError, NonFiniteError
@@ -99,7 +100,7 @@ class MnemonicsStore(ItemStore):
         seed: int | None = None,
         num_tasks: int | None = None,
     ) -> None:
-        if dtype not in _CODECS:
+        if not isinstance(dtype, torch.dtype) or dtype not in _CODECS:
             raise InvalidInputError(f"dtype must be torch.float32 or torch.uint8, got {dtype!r}")
         selection = Mnemonics() if selection is None else selection
         if not isinstance(selection, Selection):
@@ -107,8 +108,8 @@ class MnemonicsStore(ItemStore):
         if per_class is not None and (not isinstance(per_class, int) or isinstance(per_class, bool) or per_class < 1):
             raise InvalidInputError(f"per_class must be a positive int or None, got {per_class!r}")
         self.dtype, self.selection, self.per_class = dtype, selection, per_class
-        super().__init__(budget, item_shape, num_classes, codec=_CODECS[dtype](tuple(item_shape)), seed=seed,
-                         policy=ClassBalanced(), num_tasks=num_tasks)
+        super().__init__(budget, item_shape, num_classes, codec=_CODECS[dtype](check_item_shape(item_shape)),
+                         seed=seed, policy=ClassBalanced(), num_tasks=num_tasks)
         self.last_phase: PhaseExemplars | None = None
 
     # -- the phase hook ----------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ import torch
 from torch import Tensor
 
 from ..budget import Budget, param_bits
-from ..checks import check_int, check_real
+from ..checks import check_int, check_item_shape, check_real
 from ..codecs.base import nested_codec_config
 from ..codecs.dvae import OLD_CONFIG_DEFAULTS, DVAECodec
 from ..errors import InvalidInputError, NonFiniteError
@@ -181,6 +181,10 @@ class OnlineDVAE:
         """``n`` recollections decoded with the current decoder (the anchor, when ``anchor_every`` has taken one):
         buffer codes (uniform, without replacement) or, with ``code_sampling``, codes whose every latent is uniform
         (the paper's Table 4 comparison)."""
+        self.check_count(n)  # type: ignore[attr-defined]  # a MemoryStore's, as every OnlineDVAE is one
+        self.check_generator(generator)  # type: ignore[attr-defined]
+        if not isinstance(code_sampling, bool):
+            raise InvalidInputError(f"code_sampling must be a bool, got {code_sampling!r}")
         return self._recollection_set(n, code_sampling, generator or self.generator).x
 
     def _recollection_set(self, n: int, code_sampling: bool, generator: torch.Generator) -> Recollections:
@@ -352,6 +356,7 @@ class RecollectionStore(OnlineDVAE, ItemStore):
         policy: Policy | None = None,
         num_tasks: int | None = None,
     ) -> None:
+        item_shape = check_item_shape(item_shape)
         ranges = ranges_for(ranges, item_shape)
         self._init_settings(latents, classes, tau, code_side, ranges, activation, stabilisation,
                             lambda side: default_latents(budget, item_shape, num_classes, expected_items=expected_items,

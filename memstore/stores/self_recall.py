@@ -193,6 +193,7 @@ class SelfRecallStore(MemoryStore):
 
     def end_task(self, context: TaskContext) -> None:
         """Lag T = iterations per task: the model at the end of a task becomes the old model of the next one."""
+        self.check_task_context(context)
         if self.keeps_old_model and context.model is not None:
             self.keep(context.model)
 
@@ -275,8 +276,14 @@ class SelfRecallStore(MemoryStore):
         return functional_call(context.model, self._old, (x,), strict=True)
 
     def _check_context(self, context: RecallContext | None) -> Batch:
-        if context is None or context.batch is None or not isinstance(context.model, nn.Module):
+        if not isinstance(context, RecallContext) or not isinstance(context.model, nn.Module):
             raise MissingContextError("SelfRecallStore.sample needs RecallContext(model, old_model, batch)")
+        if not isinstance(context.batch, Batch):
+            raise MissingContextError(f"RecallContext.batch must be a memstore.Batch of the real items, got "
+                                      f"{type(context.batch).__name__}")
+        if context.old_model is not None and not isinstance(context.old_model, nn.Module):
+            raise InvalidInputError(f"RecallContext.old_model must be a torch.nn.Module or None, got "
+                                    f"{type(context.old_model).__name__}")
         if context.old_model is None and self._old is None:
             raise MissingContextError("no old model: pass context.old_model (unit lag) or call end_task/keep first")
         batch = context.batch

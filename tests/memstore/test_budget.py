@@ -78,3 +78,19 @@ def test_capacity_is_the_one_rule() -> None:
     assert Budget(1000).capacity(333.5) == 2 and Budget(100).capacity(50, shared_bits=200) == 0
     with pytest.raises(ValueError, match="item_bits must be positive"):
         Budget(1000).capacity(0)
+
+
+def test_the_bit_helpers_refuse_what_they_cannot_count() -> None:
+    import numpy as np
+
+    from memstore import dtype_bits, mask_bits, param_bits
+    from memstore.distributed import shard_budget
+    from memstore.errors import InvalidInputError
+
+    for call in (lambda: dtype_bits("float32"), lambda: mask_bits([1]), lambda: param_bits(5),
+                 lambda: param_bits([1, 2]), lambda: Budget(100).capacity("3"),
+                 lambda: Budget(100).capacity(10, shared_bits=float("nan")), lambda: shard_budget(Budget(10), 0, 0),
+                 lambda: shard_budget(Budget(10), -1, 2), lambda: shard_budget(Budget(10), 2, 2)):
+        with pytest.raises(InvalidInputError):
+            call()
+    assert Budget(100).capacity(np.int64(10)) == 10 and Budget(100).capacity(np.float64(12.5)) == 8

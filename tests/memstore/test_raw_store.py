@@ -187,3 +187,16 @@ def test_meta_tensors_anywhere_are_typed_errors() -> None:
         with pytest.raises(InvalidInputError, match="meta"):
             call()
     assert len(store) == 3
+
+
+def test_end_task_takes_a_task_context_only() -> None:
+    from memstore import TaskContext
+    from memstore.errors import InvalidInputError, LabelError
+
+    store = RawStore(Budget.images(20, (1, 8, 8), 4), (1, 8, 8), 4, seed=0, num_tasks=2)
+    for bad in (None, 7, "task"):
+        with pytest.raises(InvalidInputError, match="TaskContext"):
+            store.end_task(bad)  # type: ignore[arg-type]
+    with pytest.raises(LabelError):
+        store.end_task(TaskContext(task=2))
+    store.end_task(TaskContext(task=1))

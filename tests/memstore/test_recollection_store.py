@@ -232,6 +232,12 @@ def test_latent_design_bad_arguments() -> None:
             RecollectionStore(Budget.images(10, shape, 10), shape, 10, expected_items=bad)  # type: ignore[arg-type]
     capped = design_latents(Budget(10**6), 100, 100, shape, 10, classes=(2,), max_filters=8)
     assert (capped.latents, capped.classes) == (16, 2)  # c·l ≤ 4·8
+    for options in ({"classes": [1]}, {"classes": []}, {"max_filters": 2.5}, {"ranges": "yes"}):
+        with pytest.raises(InvalidInputError):
+            design_latents(Budget(10**6), 100, 100, shape, 10, **options)
+    for items_held, budget in ((1.5, Budget(10**6)), (100, "bits")):
+        with pytest.raises(InvalidInputError):
+            design_latents(budget, 100, items_held, shape, 10)  # type: ignore[arg-type]
 
 
 def test_default_stabilisation_takes_one_step_per_incoming_item() -> None:
@@ -518,3 +524,13 @@ def test_pretrained_weights_that_are_not_finite_are_refused() -> None:
     weights = {name: value * float("nan") for name, value in trained.model.state_dict().items()}
     with pytest.raises(NonFiniteError, match="NaN"):
         RecollectionStore(Budget(3000), (1, 8, 8), 10, latents=5, classes=3, seed=0, dvae=weights)
+
+
+@pytest.mark.parametrize("n, options", [(-1, {}), (1.5, {}), (2, {"generator": 5}), (2, {"code_sampling": "x"})],
+                         ids=["negative", "float", "generator-int", "sampling-text"])
+def test_recollect_refuses_bad_arguments(n: Any, options: dict) -> None:
+    from memstore.errors import InvalidInputError
+
+    store = RecollectionStore(Budget(3000), (1, 8, 8), 10, latents=5, classes=3, seed=0)
+    with pytest.raises(InvalidInputError):
+        store.recollect(n, **options)

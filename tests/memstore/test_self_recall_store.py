@@ -292,3 +292,15 @@ def test_any_model_failure_is_a_typed_error_and_draws_nothing(model: nn.Module, 
     with pytest.raises(InvalidInputError, match=reason):
         store.sample(4, context=RecallContext(model, model, real_batch()), generator=generator)
     assert torch.equal(generator.get_state(), state)
+
+
+def test_contexts_of_the_wrong_kind_are_typed_errors() -> None:
+    store, old = store_with_old_model()
+    batch = real_batch()
+    for context in (TaskContext(task=0, model=old), RecallContext(old, None, (batch.x, batch.y)),  # type: ignore
+                    RecallContext(old, "old", batch)):  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError):
+            store.sample(3, context=context)
+    for bad in (None, 7, RecallContext(old, None, batch)):
+        with pytest.raises(InvalidInputError, match="TaskContext"):
+            store.end_task(bad)  # type: ignore[arg-type]

@@ -61,3 +61,15 @@ def test_views_refuse_what_they_cannot_be() -> None:
         generative.as_dataset(10, batch_size=1 << 20)
     with pytest.raises(MissingContextError, match="no dataset view"):
         SelfRecallStore(Budget(0), (1, 8, 8), 10, seed=0).as_dataset(10)
+
+
+def test_reads_and_view_indices_that_name_no_slot_are_typed_errors() -> None:
+    store = filled_raw()
+    view = store.as_dataset()
+    with pytest.raises(InvalidInputError, match="one int"):
+        view[torch.tensor([1, 2])]
+    assert torch.equal(view[torch.tensor(3)][0], store.read([3]).x[0])
+    for slots in (["a"], [1 << 70], None, [1.7]):
+        with pytest.raises(InvalidInputError, match="slots must be ints"):
+            store.read(slots)
+    assert store.read(torch.tensor([0, 2])).keys.tolist() == [0, 2] and len(store.read([])) == 0
