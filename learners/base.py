@@ -18,6 +18,7 @@ Learners use only the public store contract (``write``, ``sample``, ``end_task``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +26,7 @@ from torch import Tensor, nn
 
 from memstore import Batch, MemoryStore, TaskContext
 from memstore.checks import LR_MAX, check_int, check_real
-from memstore.errors import InvalidInputError, LabelError, NonFiniteError
+from memstore.errors import DTypeError, LabelError, NonFiniteError
 
 from .metrics import TaskScore, score
 
@@ -46,6 +47,9 @@ class Learner:
     ``task`` handling: ``observe(x, y, task=t)`` declares the current task; ``end_task()`` closes it and moves
     to the next one. A learner told nothing (task-free use) writes to its store without task ids.
     """
+
+    #: whether :meth:`remember` writes the stream to the store (false for learners that keep no data)
+    writes_store: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -94,19 +98,22 @@ class Learner:
         return Step(loss=float(loss), replayed=0 if replay is None else len(replay))
 
     def check_batch(self, x: Tensor, y: Tensor, task: int | None) -> None:
-        """Refuse a stream batch, with a typed error, before the model learns anything from it: the store's checks of
-        a write, or without a store the contract's (float32 items, finite, and as many int64 labels, non-negative)."""
-        if self.store is not None:
-            self.store.check_write(x, y, task)
-            return
-        if not isinstance(x, Tensor) or x.dtype != torch.float32 or x.ndim < 1:
-            raise InvalidInputError(f"x must be a float32 tensor of items, got {getattr(x, 'dtype', type(x))}")
-        if not bool(torch.isfinite(x).all()):
-            raise NonFiniteError("x holds NaN or infinite values")
-        if not isinstance(y, Tensor) or y.dtype != torch.int64 or y.shape != x.shape[:1] or bool((y < 0).any()):
-            raise LabelError(f"y must be {x.shape[0]} non-negative int64 labels, got {y!r}")
+        """Refuse a stream batch, with a typed error, before the model learns anything from it: the checks of the
+        write that will follow (the store's and its policy's, under the task id written), or for a learner that
+        writes no store the contract's (float32 items, finite; as many int64 labels, non-negative)."""
         if task is not None and (not isinstance(task, int) or isinstance(task, bool) or task < 0):
             raise LabelError(f"task must be a non-negative int or None, got {task!r}")
+        if self.store is not None and self.writes_store:
+            self.store.check_write(x, y, self._task if task is None else task)
+            return
+        if not isinstance(x, Tensor) or x.dtype != torch.float32 or x.ndim < 1 or x.is_meta:
+            raise DTypeError(f"x must be a float32 tensor of items, got {getattr(x, 'dtype', type(x))}")
+        if not isinstance(y, Tensor) or y.dtype != torch.int64 or y.is_meta:
+            raise DTypeError(f"y must be an int64 tensor of labels, got {getattr(y, 'dtype', type(y))}")
+        if not bool(torch.isfinite(x).all()):
+            raise NonFiniteError("x holds NaN or infinite values")
+        if y.shape != x.shape[:1] or bool((y < 0).any()):
+            raise LabelError(f"y must be {x.shape[0]} non-negative labels, got {y!r}")
 
     def end_task(self, task: int | None = None) -> None:
         """Close task ``task`` (default: the current one): forward a :class:`TaskContext` to the store."""

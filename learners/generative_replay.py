@@ -41,9 +41,9 @@ class GenerativeReplay(Learner):
         self.seen = torch.zeros(store.num_classes, dtype=torch.bool)
 
     def observe(self, x: Tensor, y: Tensor, task: int | None = None):
-        self.check_batch(x, y, task)
+        step = super().observe(x, y, task)  # checks the batch before anything learns from it
         self.seen[y.unique()] = True
-        return super().observe(x, y, task)
+        return step
 
     def score(self, x: Tensor, y: Tensor) -> TaskScore:
         """Predictions among the classes observed so far (the single head over Y^t that DGM scores), counted."""

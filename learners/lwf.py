@@ -63,8 +63,12 @@ class LwF(Learner):
         self.old_model: nn.Module | None = None
         self._snapshot_task: int | None = None
 
+    writes_store = False
+
     def end_task(self, task: int | None = None) -> None:
         finished = self.current_task if task is None else task
+        if self.store is not None:  # the store's refusal comes before the snapshot, which it would outlive
+            self.store.check_task_context(self._task_context(finished))
         self.old_model = frozen_copy(self.model)
         self._snapshot_task = finished
         super().end_task(task)

@@ -12,5 +12,7 @@ __all__ = ["Naive"]
 class Naive(Learner):
     """Fine-tuning: one SGD step per stream batch; a store, if given, is neither written nor read."""
 
+    writes_store = False
+
     def remember(self, x: Tensor, y: Tensor) -> None:
         return None

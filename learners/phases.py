@@ -61,13 +61,13 @@ class PhaseConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "finetune_epochs"):
-            check_int(f"PhaseSettings.{name}", getattr(self, name), low=0)
+            check_int(f"PhaseConfig.{name}", getattr(self, name), low=0)
         for name in ("batch_size", "finetune_batch_size"):
-            check_int(f"PhaseSettings.{name}", getattr(self, name), low=1)
-        check_real("PhaseSettings.lam", self.lam, low=0, high=1)
-        check_real("PhaseSettings.temperature", self.temperature, low=0, high=WEIGHT_MAX, open_low=True)
+            check_int(f"PhaseConfig.{name}", getattr(self, name), low=1)
+        check_real("PhaseConfig.lam", self.lam, low=0, high=1)
+        check_real("PhaseConfig.temperature", self.temperature, low=0, high=WEIGHT_MAX, open_low=True)
         for name in ("lr", "finetune_lr"):
-            check_real(f"PhaseSettings.{name}", getattr(self, name), low=0, high=LR_MAX, open_low=True)
+            check_real(f"PhaseConfig.{name}", getattr(self, name), low=0, high=LR_MAX, open_low=True)
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,8 @@ class Budget:
         task id, length field; a mean for variable-size codes) fit beside ``shared_bits`` charged once and the
         store's ``model_bits`` (counted only when ``charge_models``). Never negative."""
         for name, value in (("item_bits", item_bits), ("shared_bits", shared_bits), ("model_bits", model_bits)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+            finite = isinstance(value, numbers.Integral) or (isinstance(value, numbers.Real) and math.isfinite(value))
+            if isinstance(value, bool) or not finite or value < 0:
                 raise InvalidInputError(f"{name} must be a finite non-negative number, got {value!r}")
         if not item_bits > 0:
             raise InvalidInputError(f"item_bits must be positive, got {item_bits!r}")

@@ -69,7 +69,9 @@ def check_probe_batch(name: str, x: Any, *, min_items: int = 1, item_shape: tupl
                                 f"inputs, got {getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
     if item_shape is not None and tuple(x.shape[1:]) != tuple(item_shape):
         raise InvalidInputError(f"{name}: the items are {tuple(x.shape[1:])}, the store's are {tuple(item_shape)}")
-    if x.is_meta or not bool(torch.isfinite(x).all()) or float(x.min()) < 0 or float(x.max()) > 1:
+    if x.is_meta:
+        raise InvalidInputError(f"{name}: the items are on the meta device, with no values to measure")
+    if not bool(torch.isfinite(x).all()) or float(x.min()) < 0 or float(x.max()) > 1:
         raise InvalidInputError(f"{name} needs finite values in [0, 1]")
 
 

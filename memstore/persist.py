@@ -144,6 +144,8 @@ def save(store: MemoryStore, target: Any = None, *, storage_options: dict[str, A
     zstore = _zarr_store(target, read_only=False, storage_options=storage_options)
     before = _keys_of_a_saving_target(zstore, target)  # what earlier saves left: generations, orphans, partial files
     root = zarr.open_group(zstore, mode="a", zarr_format=3)
+    if ROOT_KEY not in root.attrs:  # claim the root before any generation exists: later saves may delete those
+        root.attrs[ROOT_KEY] = {}
     previous = root.attrs.get(ROOT_KEY, {})
     previous = previous if isinstance(previous, dict) else {}
     generation = max([0, *(int(key[1:]) for key in before if integrity.GENERATION_NAME.fullmatch(key))]) + 1
@@ -167,9 +169,10 @@ def save(store: MemoryStore, target: Any = None, *, storage_options: dict[str, A
 
 
 def _keys_of_a_saving_target(zstore: Store, target: Any) -> list[str]:
-    """The keys at ``target``'s root, which may hold only what saves write there (a root group, generations, partial
-    files): a save deletes old generations, so anything else is refused before a byte is written, as are a
-    read-only store, a path that is a file or lies under one, and a root that is an array."""
+    """The keys at ``target``'s root, which may hold only what saves write there: a root group, generations (only
+    under a root a save has claimed, whose attributes name ``memstore``) and partial files. A save deletes old
+    generations, so anything else is refused before a byte is written, as are a read-only store, a path that is a
+    file or lies under one, and a root that is an array."""
     if zstore.read_only:
         raise InvalidInputError(f"cannot save into {target!r}: the zarr store is read-only")
     if isinstance(zstore, zarr.storage.LocalStore):
@@ -177,17 +180,18 @@ def _keys_of_a_saving_target(zstore: Store, target: Any) -> list[str]:
         if blocking is not None:
             raise InvalidInputError(f"cannot save into {target!r}: {blocking!r} is a file, not a folder")
     keys = sync(_listing(zstore))
+    claimed = False
+    if "zarr.json" in keys:
+        try:
+            claimed = ROOT_KEY in zarr.open_group(zstore, mode="r", zarr_format=3).attrs
+        except Exception as exc:
+            raise InvalidInputError(f"{target!r} is not a zarr v3 group, so not a saved store: {exc}") from exc
     ours = [key for key in keys if key == "zarr.json" or _PARTIAL_FILE.fullmatch(key)
-            or ("zarr.json" in keys and integrity.GENERATION_NAME.fullmatch(key))]
+            or (claimed and integrity.GENERATION_NAME.fullmatch(key))]
     if len(ours) < len(keys):
         foreign = sorted(set(keys) - set(ours))
         raise InvalidInputError(f"{target!r} holds {foreign[:5]}{' ...' if len(foreign) > 5 else ''}, which no save "
                                 "of a memstore store wrote: save into a new or empty folder, or over a saved store")
-    if "zarr.json" in keys:
-        try:
-            zarr.open_group(zstore, mode="r", zarr_format=3)
-        except Exception as exc:
-            raise InvalidInputError(f"{target!r} is not a zarr v3 group, so not a saved store: {exc}") from exc
     return keys
 
 

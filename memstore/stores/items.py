@@ -221,9 +221,13 @@ class ItemStore(MemoryStore):
     def _held_tasks(self) -> np.ndarray | None:
         return None if self.num_tasks is None else self._tasks.get(np.arange(self._size)).reshape(-1)
 
+    def check_write(self, x: Tensor, y: Tensor, task: int | None) -> None:
+        """All of ``write``'s argument checks, the admission policy's included."""
+        super().check_write(x, y, task)
+        self.policy.check_write(task)
+
     def write(self, x: Tensor, y: Tensor, *, task: int | None = None) -> int:
         self.check_write(x, y, task)
-        self.policy.check_write(task)
         self.learn(x)
         labels = y.numpy() if y.is_cpu else y.cpu().numpy()
         slots = self.policy.place(self._occupancy(), labels, task, self.generator)
@@ -309,7 +313,9 @@ class ItemStore(MemoryStore):
     def read(self, slots: Any) -> Batch:
         """The items in ``slots`` (ints, an int array or tensor; no randomness): decoded inputs, labels and the slots
         as keys."""
-        given = slots.cpu().numpy() if isinstance(slots, Tensor) and not slots.is_meta else np.asarray(slots)
+        if isinstance(slots, Tensor) and slots.is_meta:
+            raise InvalidInputError("slots are on the meta device: they name no slot")
+        given = slots.cpu().numpy() if isinstance(slots, Tensor) else np.asarray(slots)
         if given.dtype.kind not in "iu" and not (given.size == 0 and given.dtype.kind == "f"):
             raise InvalidInputError(f"slots must be ints, got {given.dtype} {given.ravel()[:5].tolist()}")
         slots = np.array(given, dtype=np.int64).reshape(-1)  # a copy: the batch's keys share its memory

@@ -158,7 +158,8 @@ def choose_quality(
     check_int("probe", probe, low=2)
     check_real("epsilon", epsilon, low=0)
     MemoryStore.check_generator(generator)
-    if not list(candidates):
+    candidates = list(candidates)  # once: an iterator is read here only
+    if not candidates:
         raise InvalidInputError("choose_quality needs at least one candidate quality")
     rows = choose(int(x.shape[0]), probe, generator or torch.Generator().manual_seed(0))
     sample = x[torch.from_numpy(rows)]

@@ -122,7 +122,8 @@ def choose_lossless(x: Tensor, candidates: Sequence[LosslessCodec] | None = None
     check_probe_batch("choose_lossless", x)
     check_int("probe", probe, low=1)
     MemoryStore.check_generator(generator)
-    if candidates is not None and not list(candidates):
+    candidates = None if candidates is None else list(candidates)  # once: an iterator is read here only
+    if candidates is not None and not candidates:
         raise InvalidInputError("choose_lossless needs at least one candidate codec")
     shape = tuple(int(d) for d in x.shape[1:])
     codecs = list(candidates) if candidates is not None else [ZstdCodec(shape), PNGCodec(shape)]

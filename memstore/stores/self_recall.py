@@ -248,7 +248,8 @@ class SelfRecallStore(MemoryStore):
             raise
         except Exception as exc:  # the models are the caller's code: one that cannot take these items or give logits
             generator.set_state(state)
-            raise InvalidInputError(f"recall failed on the context's model: {type(exc).__name__}: {exc}") from exc
+            raise InvalidInputError(f"recall failed (can the context's models take these items and give "
+                                    f"{self.num_classes} logits?): {type(exc).__name__}: {exc}") from exc
         return Batch(x=recalled, y=soft.argmax(dim=1), keys=None, soft=soft)
 
     # -- recall ---------------------------------------------------------------------------------------------------

@@ -46,6 +46,33 @@ def test_a_bad_setting_is_a_typed_error_at_construction(build: Any) -> None:
         build()
 
 
+def test_a_write_the_policy_would_refuse_is_refused_before_the_model_learns() -> None:
+    from memstore import PerTask
+
+    learner = ER(make_model(), _raw(policy=PerTask(), num_tasks=2), lr=0.1)
+    weights = [p.detach().clone() for p in learner.model.parameters()]
+    with pytest.raises(InvalidInputError, match="PerTask"):
+        learner.observe(*make_batch((0, 1), n=4))  # no task id, and none declared before
+    assert all(torch.equal(p, q) for p, q in zip(learner.model.parameters(), weights))
+    learner.observe(*make_batch((0, 1), n=4), task=1)
+    learner.observe(*make_batch((0, 1), n=4, seed=1))  # the task declared before is the one written
+    assert len(learner.store) == 8
+
+
+def test_learners_that_keep_no_data_do_not_hold_batches_to_a_stores_checks() -> None:
+    unnormalised = make_batch((0, 1), n=4)[0] * 3 - 1  # outside [0, 1]: no store could keep it
+    for learner in (Naive(make_model(), _raw(), lr=0.1), LwF(make_model(), _raw(), lr=0.1)):
+        learner.observe(unnormalised, torch.tensor([0, 1, 0, 1]))
+        assert len(learner.store) == 0
+
+
+def test_lwf_keeps_its_old_model_when_the_store_refuses_the_task() -> None:
+    learner = LwF(make_model(), _raw(num_tasks=2), lr=0.1)
+    with pytest.raises(LabelError):
+        learner.end_task(5)
+    assert learner.old_model is None and learner.current_task == 0
+
+
 @pytest.mark.parametrize("with_store", [True, False])
 @pytest.mark.parametrize("bad, error", [
     (lambda x, y: (x * NAN, y, None), NonFiniteError),
@@ -53,7 +80,8 @@ def test_a_bad_setting_is_a_typed_error_at_construction(build: Any) -> None:
     (lambda x, y: (x, y.float(), None), InvalidInputError),
     (lambda x, y: (x, y, -1), LabelError),
     (lambda x, y: (x.double(), y, None), InvalidInputError),
-], ids=["nan-items", "labels-out-of-range", "float-labels", "negative-task", "float64-items"])
+    (lambda x, y: (x.to("meta"), y, None), InvalidInputError),
+], ids=["nan-items", "labels-out-of-range", "float-labels", "negative-task", "float64-items", "meta-items"])
 def test_a_bad_batch_is_refused_before_the_model_learns(with_store: bool, bad: Any, error: type) -> None:
     learner = ER(make_model(), _raw(), lr=0.1) if with_store else Naive(make_model(), lr=0.1)
     x, y = make_batch((0, 1, 2, 3), n=6, seed=0)

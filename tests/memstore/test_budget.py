@@ -94,3 +94,7 @@ def test_the_bit_helpers_refuse_what_they_cannot_count() -> None:
         with pytest.raises(InvalidInputError):
             call()
     assert Budget(100).capacity(np.int64(10)) == 10 and Budget(100).capacity(np.float64(12.5)) == 8
+
+
+def test_capacity_takes_any_size_of_int() -> None:
+    assert Budget(100).capacity(10**400) == 0

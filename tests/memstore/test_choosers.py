@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from memstore import Budget, JPEGStore, LosslessStore, choose_lossless, choose_quality
+from memstore.codecs.lossless import PNGCodec, ZstdCodec
 from memstore.errors import InvalidInputError
 
 SHAPE = (1, 8, 8)
@@ -26,6 +27,14 @@ def test_an_all_black_first_task_gets_the_quality_that_fits_most_of_those_that_k
     assert choice.volume_ratio[choice.candidates.index(choice.quality)] == 1.0
     assert choice.items[choice.candidates.index(choice.quality)] == max(kept)
     assert JPEGStore.auto(BUDGET, SHAPE, 4, torch.zeros(6, *SHAPE)).quality == choice.quality
+
+
+def test_candidates_may_be_any_iterable() -> None:
+    listed = choose_quality(BUDGET, 4, first_task(), candidates=[50, 90])
+    assert choose_quality(BUDGET, 4, first_task(), candidates=(q for q in (50, 90))) == listed
+    default = choose_lossless(first_task())
+    given = choose_lossless(first_task(), candidates=(c for c in (ZstdCodec(SHAPE), PNGCodec(SHAPE))))
+    assert given.mean_bytes == default.mean_bytes and given.candidates == default.candidates
 
 
 @pytest.mark.parametrize("call", [

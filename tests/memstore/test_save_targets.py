@@ -40,6 +40,26 @@ def test_a_folder_holding_anything_a_save_did_not_write_is_refused_and_left_as_i
     assert _tree(tmp_path / "target") == before
 
 
+def test_a_member_named_like_a_generation_is_not_taken_for_one_unless_a_save_marked_the_root(tmp_path: Path) -> None:
+    group = zarr.open_group(str(tmp_path / "theirs"), mode="w")
+    group.create_array("g000001", shape=(2,), dtype="u1")
+    before = _tree(tmp_path / "theirs")
+    with pytest.raises(InvalidInputError, match=r"\['g000001'\]"):
+        _store().save(tmp_path / "theirs")
+    assert _tree(tmp_path / "theirs") == before
+
+
+def test_a_save_killed_after_marking_the_root_is_saved_over(tmp_path: Path) -> None:
+    store = _store()
+    store.save(tmp_path / "target")  # the marked root of a killed first save: the mark, an orphan, a partial file
+    zarr.open_group(str(tmp_path / "target"), mode="r+").attrs["memstore"] = {}
+    (tmp_path / "target" / "g000001").rename(tmp_path / "target" / "g000007")
+    (tmp_path / "target" / f"zarr.{'a' * 32}.partial").write_text("")
+    store.save(tmp_path / "target")
+    assert memstore.open(tmp_path / "target").ledger() == store.ledger()
+    assert sorted(p.name for p in (tmp_path / "target").iterdir()) == ["g000008", "zarr.json"]
+
+
 def test_a_save_goes_over_an_earlier_save_and_into_an_empty_folder(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     store = _store()
@@ -72,7 +92,8 @@ def test_a_file_on_the_way_is_refused(tmp_path: Path) -> None:
     lambda tmp: memstore.save(123, tmp / "target"),
 ], ids=["empty-path", "read-only", "unknown-protocol-save", "unknown-protocol-open", "options-not-a-dict",
         "not-a-store"])
-def test_bad_targets_are_typed_errors(tmp_path: Path, call: Any) -> None:
+def test_bad_targets_are_typed_errors(tmp_path: Path, call: Any, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)  # an empty path must not become the working directory
     with pytest.raises(InvalidInputError):
         call(tmp_path)
     assert not (tmp_path / "target").exists() and not (tmp_path / "zarr.json").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
@@ -73,3 +74,9 @@ def test_reads_and_view_indices_that_name_no_slot_are_typed_errors() -> None:
         with pytest.raises(InvalidInputError, match="slots must be ints"):
             store.read(slots)
     assert store.read(torch.tensor([0, 2])).keys.tolist() == [0, 2] and len(store.read([])) == 0
+    from memstore.errors import UnknownKeyError
+
+    with pytest.raises(UnknownKeyError):
+        store.read(np.array([2**63 + 1], dtype=np.uint64))
+    with pytest.raises(InvalidInputError, match="meta"):
+        store.read(torch.tensor([1], device="meta"))
