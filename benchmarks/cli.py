@@ -23,7 +23,7 @@ from .executors import cell_executor
 from .frontier_report import frontier_table
 from .parameters import parameters_of, split_names
 from .report import write_report
-from .runner import Grid, run_cell, run_grid
+from .runner import Grid, check_cells, run_cell, run_grid
 from .settings import SETTING_HELP
 from .specs import LEARNERS, SETTINGS, STORES, BudgetSpec, MLPSpec
 from .streams import STREAMS
@@ -110,8 +110,8 @@ def _stream_from_args(grid: Grid, args: argparse.Namespace) -> object:
         if hasattr(args, name):
             changes[name] = getattr(args, name)
     if args.num_tasks is not None:
-        if not hasattr(stream, "num_tasks"):
-            raise SystemExit(f"--num-tasks does not apply to the {kind} stream")
+        if "num_tasks" not in {f.name for f in dataclasses.fields(stream)}:  # Split has a method of that name
+            raise ValueError(f"--num-tasks does not apply to the {kind} stream (it has one task per class group)")
         changes["num_tasks"] = args.num_tasks
     return dataclasses.replace(stream, **changes)
 
@@ -131,7 +131,10 @@ def grid_from_args(args: argparse.Namespace) -> Grid:
     if args.dataset:
         changes["dataset"] = args.dataset
     if args.hidden:
-        changes["model"] = MLPSpec(tuple(int(w) for w in args.hidden.split(",")))
+        widths = args.hidden.split(",")
+        if not all(w.strip().isdigit() and int(w) > 0 for w in widths):
+            raise ValueError(f"--hidden takes positive layer widths separated by commas (400,400), got {args.hidden!r}")
+        changes["model"] = MLPSpec(tuple(int(w) for w in widths))
     budgets = tuple(BudgetSpec.parse(b) for b in args.budgets.split(",")) if args.budgets else grid.budgets
     changes["budgets"] = budgets
     # a point runs only when the flags that name stores, learners or budgets name its own too (a point off the
@@ -158,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"frontier is the {FRONTIER_CONFIG} config; drop --config {args.config}")
     if args.jobs < 1:
         parser.error(f"--jobs must be a positive int, got {args.jobs}")
+    if args.threads < 1:
+        parser.error(f"--threads must be a positive int, got {args.threads}")
     args.config = config_name(args)
     if args.list_specs:
         for kind, registry in (("store", STORES), ("learner", LEARNERS)):
@@ -183,8 +188,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}\n{_MNIST_LAYOUT}", file=sys.stderr)
         return 2
-    torch.set_num_threads(args.threads)
     out = args.out or (Path("results") if args.config == DEFAULT_CONFIG else Path("results") / args.config)
+    if out.exists() and not out.is_dir():
+        print(f"error: --out {out} is a file; name a folder (it holds cells/ and the reports)", file=sys.stderr)
+        return 2
+    try:  # every spec's values, checked by building one cell of each before any runs or any folder is made
+        check_cells([c for c in grid.cells() if args.recompute or not (out / "cells" / f"{c.key}.json").exists()],
+                    data_root=args.data_root)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    torch.set_num_threads(args.threads)
     with cell_executor(args.jobs, args.scheduler) as executor:
         run = run_grid(grid, out, data_root=args.data_root, progress=not args.no_progress,
                        run=functools.partial(run_cell, device=args.device), keep_stores=args.keep_stores,

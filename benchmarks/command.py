@@ -40,11 +40,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _inspect(path: str) -> int:
-    from memstore.errors import StoreFormatError
+    from memstore.errors import InvalidInputError, StoreFormatError
     from memstore.persist import inspect_store
 
     try:
         saved = inspect_store(path)
+    except InvalidInputError as exc:  # the caller's mistake: nothing saved there, a URL nothing can open
+        print(f"memstore inspect: {path}: {exc}", file=sys.stderr)
+        return 2
     except StoreFormatError as exc:
         print(f"memstore inspect: {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -186,6 +186,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not (args.report or args.plot or args.curve):
         parser.error("give --report, --plot or --curve (the runs are `python -m benchmarks --config dgm-split-mnist`)")
+    if not cells(args.cells):  # before any figure is drawn: an empty one would replace the recorded one
+        parser.error(f"no DGM cells in {args.cells} (the runner writes them to OUT/cells: "
+                     "`python -m benchmarks --config dgm-split-mnist --out OUT`)")
+    if args.curve and not curve(args.cells):
+        parser.error(f"no cells of the released settings in {args.cells}: nothing to draw a learning curve from")
     if args.curve:
         plot_curve(args.cells, ROOT / "docs" / "img" / "dgm_curve.png")
     if args.report:

@@ -123,9 +123,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--png", type=Path, default=Path("docs/img/frontier.png"))
     parser.add_argument("--merge", action="store_true", help="keep the other series already in --json")
     args = parser.parse_args(argv)
+    if args.images < 1:
+        parser.error(f"--images must be a positive int, got {args.images}")
+    try:
+        qualities = tuple(int(q) for q in args.qualities.split(","))
+    except ValueError:
+        parser.error(f"--qualities takes JPEG qualities in [1, 100] separated by commas, got {args.qualities!r}")
+    if not all(1 <= q <= 100 for q in qualities):
+        parser.error(f"--qualities must lie in [1, 100], got {args.qualities!r}")
     torch.set_num_threads(1)
     x = load_dataset("mnist", args.data_root).train_x[: args.images]
-    qualities = tuple(int(q) for q in args.qualities.split(","))
     series = json.loads(args.json.read_text())["series"] if args.merge and args.json.exists() else {}
     series["jpeg"] = {"images": int(x.shape[0]), "points": jpeg_points(x, qualities)}
     series["lossless"] = {"images": int(x.shape[0]), "points": lossless_points(x)}

@@ -29,9 +29,14 @@ def timed(**executor_options: object) -> tuple[float, list[float]]:
         return time.perf_counter() - start, [r.accuracy for r in run.results]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
     import torch
     from distributed import LocalCluster
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.grid_timing", description=__doc__.split("\n\n")[0])
+    parser.parse_args(argv)  # no options: --help says what runs, anything else is refused before it runs
 
     torch.set_num_threads(1)  # as the CLI's default --threads 1, and as each worker runs: the same arithmetic
     assert len(GRID.cells()) == 40

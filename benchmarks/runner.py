@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from learners import AccuracyMatrix, Learner
 from learners.phases import ScoresByClassMeans
-from memstore import MemoryStore
+from memstore import MemoryStore, MemstoreError
 from memstore.capabilities import MeasuresDistortion
 
 from .datasets import load_dataset
@@ -36,7 +36,7 @@ from .streams import Stream, StreamSpec
 
 __all__ = [
     "Cell", "CellParts", "CellResult", "Evaluation", "Grid", "GridRun", "Point", "build_cell", "evaluate_stream",
-    "config_digest", "key_fields", "run_cell", "run_grid", "train_and_evaluate", "write_json",
+    "check_cells", "config_digest", "key_fields", "run_cell", "run_grid", "train_and_evaluate", "write_json",
 ]
 
 
@@ -211,11 +211,35 @@ def build_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu")
     """The stream, model (seeded init), store and learner of ``cell``, untrained (``run_cell`` trains them; a
     figure that needs the trained objects runs :func:`train_and_evaluate` on them itself)."""
     dataset = load_dataset(cell.dataset, data_root)
-    stream = cell.stream.build(dataset, torch.Generator().manual_seed(cell.seed))
+    return _assembled(cell, cell.stream.build(dataset, torch.Generator().manual_seed(cell.seed)), device)
+
+
+def _assembled(cell: Cell, stream: Stream, device: str) -> CellParts:
     model = cell.model.seeded(stream.item_shape, stream.num_classes, cell.seed, stream.tasks[0].train_x)
     store = _build_store(cell, stream, device)
     spec = resolve(cell.learner, LEARNERS, "learner")
     return CellParts(stream, spec.build(model, store, cell.setting, torch.Generator().manual_seed(cell.seed)), store)
+
+
+def check_cells(cells: Iterable[Cell], *, data_root: str | None = None) -> None:
+    """Build, and drop, one cell of each configuration among ``cells`` (its first seed), before any of them runs: a
+    spec whose values its store or learner refuses (``jpeg:quality=0``, ``recollection:lr=nan``) fails here, as a
+    ValueError naming the cell, instead of after other cells have run. Streams are built once per seed."""
+    streams: dict[tuple[str, str, int], Stream] = {}
+    checked: set[str] = set()
+    for cell in cells:
+        identity = config_digest({**cell.config(), "seed": None})
+        if identity in checked:
+            continue
+        checked.add(identity)
+        where = (cell.dataset, repr(cell.stream), cell.seed)
+        if where not in streams:
+            streams[where] = cell.stream.build(load_dataset(cell.dataset, data_root),
+                                               torch.Generator().manual_seed(cell.seed))
+        try:
+            _assembled(cell, streams[where], "cpu")
+        except (ValueError, TypeError, MemstoreError) as exc:
+            raise ValueError(f"{cell.key.rsplit('-', 2)[0]}: {exc}") from exc
 
 
 def run_cell(cell: Cell, *, data_root: str | None = None, device: str = "cpu",

@@ -120,7 +120,7 @@ class JPEGSpec:
 
     def __post_init__(self) -> None:
         if self.quality != "auto" and not isinstance(self.quality, int):
-            raise ValueError(f"jpeg quality must be an int in [1, 95] or 'auto', got {self.quality!r}")
+            raise ValueError(f"jpeg quality must be an int in [1, 100] or 'auto', got {self.quality!r}")
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,

@@ -204,3 +204,44 @@ def test_list_specs_prints_each_name_with_the_parameters_it_takes(capsys):
     assert "alpha=5.0,beta=0.01,random_edit=false" in gmed
     recollection = next(line for line in lines if line.startswith("store recollection:"))
     assert "latents=none" in recollection and "anchor_every=100" in recollection
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--stores", "jpeg:quality=0", "--learners", "er"], "quality must be an int in"),
+    (["--stores", "recollection:lr=nan", "--learners", "er"], "Stabilisation.lr must be finite"),
+    (["--stores", "raw", "--learners", "er", "--lr", "nan"], "lr must be finite"),
+    (["--stores", "raw", "--learners", "er", "--hidden", "abc"], "--hidden takes positive layer widths"),
+    (["--stores", "raw", "--learners", "er", "--num-tasks", "3"], "--num-tasks does not apply to the split stream"),
+], ids=["jpeg-quality", "recollection-lr", "learner-lr", "hidden", "num-tasks-split"])
+def test_values_a_cell_would_refuse_are_usage_errors_before_any_cell_runs(tmp_path, capsys, flags, message):
+    out = tmp_path / "out"
+    assert main(["--out", str(out), "--seeds", "0", "--budgets", "10", "--no-progress", *flags]) == 2
+    assert message in capsys.readouterr().err and not out.exists()
+
+
+def test_a_grid_with_one_bad_spec_runs_none_of_its_cells(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["--out", str(out), "--seeds", "0", "--budgets", "10", "--no-progress", "--learners", "er"]
+    assert main([*argv, "--stores", "raw,jpeg:quality=101"]) == 2 and not out.exists()
+    assert "jpeg:quality=101" in capsys.readouterr().err
+
+
+def test_an_out_that_is_a_file_or_zero_threads_are_usage_errors(tmp_path, capsys):
+    (tmp_path / "file").write_text("mine")
+    argv = ["--seeds", "0", "--budgets", "10", "--no-progress", "--stores", "raw", "--learners", "naive"]
+    assert main(["--out", str(tmp_path / "file"), *argv]) == 2 and "is a file" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["--out", str(tmp_path / "out"), "--threads", "0", *argv])
+    assert refused.value.code == 2 and (tmp_path / "file").read_text() == "mine" and not (tmp_path / "out").exists()
+
+
+def test_dgm_pictures_from_no_cells_are_refused_and_leave_the_figure(tmp_path):
+    from benchmarks import dgm
+
+    figure = dgm.ROOT / "docs" / "img" / "dgm_curve.png"
+    before = figure.read_bytes()
+    for flag in ("--curve", "--report"):
+        with pytest.raises(SystemExit) as refused:
+            dgm.main([flag, "--cells", str(tmp_path / "none")])
+        assert refused.value.code == 2
+    assert figure.read_bytes() == before
