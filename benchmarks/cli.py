@@ -34,11 +34,12 @@ __all__ = ["build_parser", "config_name", "grid_from_args", "main", "parse_seeds
 def parse_seeds(text: str) -> tuple[int, ...]:
     """``"0-19"`` -> 0..19; ``"0,3,5"`` -> (0, 3, 5); ranges and lists combine: ``"0-4,10"``."""
     seeds: list[int] = []
+    expected = f"seeds as non-negative ints, ranges and commas (0-19, 0,3,5 or 0-4,10), got {text!r}"
     for part in text.split(","):
-        low, _, high = part.strip().partition("-")
+        low, dash, high = part.strip().partition("-")
+        if not low.isdigit() or (dash and (not high.isdigit() or int(high) < int(low))):
+            raise argparse.ArgumentTypeError(expected)
         seeds.extend(range(int(low), int(high) + 1) if high else [int(low)])
-    if not seeds:
-        raise ValueError(f"no seeds in {text!r}")
     return tuple(seeds)
 
 

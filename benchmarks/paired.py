@@ -134,7 +134,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--metric", default="accuracy", choices=("accuracy", "class_mean_accuracy"),
                         help="what is compared (class_mean_accuracy: iCaRL's class-mean classifier, phase learners)")
     args = parser.parse_args(argv)
-    table = accuracies_by_seed(args.results / "cells", args.metric)
+    cells = args.results if args.results.name == "cells" else args.results / "cells"
+    if not cells.is_dir() or not any(cells.glob("*.json")):
+        parser.error(f"no cells in {cells} (the runner writes one JSON per cell to OUT/cells)")
+    table = accuracies_by_seed(cells, args.metric)
     try:
         pairs = [split_pair(table, p) for p in args.pair]
     except ValueError as exc:

@@ -117,8 +117,16 @@ def main(argv: list[str] | None = None) -> None:
                              "coder=range on entropy-coded ones (0039); repeatable")
     parser.add_argument("--pin-ranges", action="append_const", const="ranges", dest="pin", help="--pin ranges")
     args = parser.parse_args(argv)
+    pins = tuple(dict.fromkeys(args.pin))
+    for directory in args.dirs:  # every folder is read and checked before any is changed
+        if not directory.is_dir() or not any(directory.glob("*.json")):
+            parser.error(f"no cell files in {directory} (give a run's OUT/cells)")
+        try:
+            rekey(directory, dry_run=True, pins=pins)
+        except (ValueError, OSError) as exc:
+            parser.error(f"{directory}: {type(exc).__name__}: {exc}")
     for directory in args.dirs:
-        changes = rekey(directory, dry_run=args.dry_run, pins=tuple(dict.fromkeys(args.pin)))
+        changes = rekey(directory, dry_run=args.dry_run, pins=pins)
         for old, new in changes:
             print(f"{directory}: {old} -> {new}")
         print(f"{directory}: {len(changes)} cell(s) {'would be ' if args.dry_run else ''}re-keyed")

@@ -238,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     unknown = set(overrides) - {name for folder in args.folders for name in (str(folder), folder.name)}
     if unknown:
         parser.error(f"--stores-for names folders not given: {', '.join(sorted(unknown))}")
+    if args.plot is not None and (args.plot.is_dir() or not args.plot.parent.is_dir()):
+        parser.error(f"--plot {args.plot}: name a picture file in an existing folder (e.g. choosing.png)")
     panels = []
     for folder in args.folders:
         named = overrides.get(str(folder), overrides.get(folder.name, args.stores))

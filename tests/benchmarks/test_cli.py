@@ -1,3 +1,4 @@
+import argparse
 import dataclasses
 import json
 import subprocess
@@ -18,6 +19,9 @@ def test_parse_seeds():
     assert parse_seeds("0-3") == (0, 1, 2, 3)
     assert parse_seeds("0,5") == (0, 5)
     assert parse_seeds("0-1,7") == (0, 1, 7)
+    for bad in ("5-2,3", "x", "-1", "", "1-"):
+        with pytest.raises(argparse.ArgumentTypeError, match="non-negative ints, ranges and commas"):
+            parse_seeds(bad)
 
 
 def _grid(*argv):

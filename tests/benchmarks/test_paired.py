@@ -109,3 +109,14 @@ def test_refuses_a_metric_a_cell_does_not_record(tmp_path):
     _write_cells(tmp_path, "er", [0.5])
     with pytest.raises(ValueError, match="class_mean_accuracy"):
         accuracies_by_seed(tmp_path, "class_mean_accuracy")
+
+
+def test_a_folder_without_cells_is_a_usage_error(tmp_path, capsys):
+    import pytest
+
+    from benchmarks.paired import main
+
+    for folder in (tmp_path / "missing", tmp_path):
+        with pytest.raises(SystemExit) as refused:
+            main([str(folder), "--pair", "er@jpeg:er@raw"])
+        assert refused.value.code == 2 and "no cells in" in capsys.readouterr().err

@@ -134,3 +134,17 @@ def test_pin_coder_keys_entropy_coded_cells_as_range_coded() -> None:
     assert pinned("recollection:entropy=true,coder=prefix", "mnist", ("coder",)) is None  # it names what it ran
     assert pinned("recollection", "mnist", ("coder",)) is None  # fixed width: no coder
     assert pinned("recollection:entropy=false", "mnist", ("coder",)) is None
+
+
+def test_main_checks_every_folder_before_it_changes_any(tmp_path, capsys):
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder in (first, second):
+        folder.mkdir()
+    good = _recorded_cell(first, "er-gmed-split", "raw")
+    bad = _recorded_cell(second, "er-gmed-rotated", "raw", seed=1)
+    bad.rename(second / bad.name.replace("-s1-", "-s2-"))
+    for dirs in ([str(first), str(second)], [str(first), str(tmp_path / "missing")]):
+        with pytest.raises(SystemExit) as refused:
+            main(dirs)
+        assert refused.value.code == 2
+    assert good.exists() and "not the key of its config" in capsys.readouterr().err
