@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 _PASSTHROUGH = {
     "bench": ("benchmarks.cli", [], "the benchmark grid: python -m benchmarks ARGS (memstore bench --help)"),
@@ -43,6 +44,9 @@ def _inspect(path: str) -> int:
     from memstore.errors import InvalidInputError, StoreFormatError
     from memstore.persist import inspect_store
 
+    if "://" not in path and not Path(path).exists():  # nothing saved there: the caller's mistake, not corruption
+        print(f"memstore inspect: {path}: no such file or folder", file=sys.stderr)
+        return 2
     try:
         saved = inspect_store(path)
     except InvalidInputError as exc:  # the caller's mistake: nothing saved there, a URL nothing can open

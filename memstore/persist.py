@@ -338,14 +338,7 @@ def open_store(target: Any, *, storage_options: dict[str, Any] | None = None, pa
     check_working_path(path)
     refuse_if_claimed(path)
     zstore = _zarr_store(target, read_only=True, storage_options=storage_options)
-    _refuse_a_missing_folder(zstore, target)
     return _open_following_saves(zstore, target, path)[0]
-
-
-def _refuse_a_missing_folder(zstore: Store, target: Any) -> None:
-    """InvalidInputError for a local target that does not exist: nothing was saved there, so nothing is corrupt."""
-    if isinstance(zstore, zarr.storage.LocalStore) and not os.path.exists(os.fspath(zstore.root)):
-        raise InvalidInputError(f"no saved store at {target!r}: the path does not exist")
 
 
 @dataclass(frozen=True)
@@ -363,7 +356,6 @@ class SavedStore:
 def inspect_store(target: Any, *, storage_options: dict[str, Any] | None = None) -> SavedStore:
     """Open ``target`` (every check of :func:`open_store`, once) and describe it."""
     zstore = _zarr_store(target, read_only=True, storage_options=storage_options)
-    _refuse_a_missing_folder(zstore, target)
     store, group, attrs, version = _open_following_saves(zstore, target)
     return SavedStore(store, version, group.path, len(integrity.manifest(attrs, version)),
                       version >= integrity.FIRST_DIGEST_VERSION, _payload_bytes(zstore, group.path))
