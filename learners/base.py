@@ -101,11 +101,11 @@ class Learner:
         """Refuse a stream batch, with a typed error, before the model learns anything from it: the checks of the
         write that will follow (the store's and its policy's, under the task id written), or for a learner that
         writes no store the contract's (float32 items, finite; as many int64 labels, non-negative)."""
-        if task is not None and (not isinstance(task, int) or isinstance(task, bool) or task < 0):
-            raise LabelError(f"task must be a non-negative int or None, got {task!r}")
-        if self.store is not None and self.writes_store:
+        if self.store is not None and self.writes_store:  # the store's checks include the task id's
             self.store.check_write(x, y, self._task if task is None else task)
             return
+        if task is not None and (not isinstance(task, int) or isinstance(task, bool) or task < 0):
+            raise LabelError(f"task must be a non-negative int or None, got {task!r}")
         if not isinstance(x, Tensor) or x.dtype != torch.float32 or x.ndim < 1 or x.is_meta:
             raise DTypeError(f"x must be a float32 tensor of items, got {getattr(x, 'dtype', type(x))}")
         if not isinstance(y, Tensor) or y.dtype != torch.int64 or y.is_meta:

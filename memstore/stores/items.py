@@ -319,8 +319,6 @@ class ItemStore(MemoryStore):
         if given.dtype.kind not in "iu" and not (given.size == 0 and given.dtype.kind == "f"):
             raise InvalidInputError(f"slots must be ints, got {given.dtype} {given.ravel()[:5].tolist()}")
         slots = np.array(given, dtype=np.int64).reshape(-1)  # a copy: the batch's keys share its memory
-        if given.dtype.kind == "u" and given.size and int(given.max()) > np.iinfo(np.int64).max:
-            raise UnknownKeyError(f"slots must lie in [0, {self._size}), got {given.ravel()[:5].tolist()}")
         if slots.size and (int(slots.min()) < 0 or int(slots.max()) >= self._size):
             raise UnknownKeyError(f"slots must lie in [0, {self._size}), got {slots.tolist()}")
         return self._batch(slots)

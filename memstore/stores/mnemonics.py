@@ -133,7 +133,6 @@ class MnemonicsStore(ItemStore):
         x, y = self._phase_data(context)
         if self.selection.needs_model and context.model is None:
             raise MissingContextError(f"{type(self.selection).__name__} needs TaskContext.model")
-        self.check_task(context.task if self.num_tasks is not None else None)
         generator_state = self.generator.get_state()
         try:
             self._consolidate(context, x, y)
