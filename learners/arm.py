@@ -48,8 +48,8 @@ class ARM(Learner):
         generator: torch.Generator | None = None,
     ) -> None:
         require(store, RecallsFromModel, "ARM")
-        check_real("recall_weight", recall_weight, low=0, high=WEIGHT_MAX)
-        check_real("distill_weight", distill_weight, low=0, high=WEIGHT_MAX)
+        recall_weight = check_real("recall_weight", recall_weight, low=0, high=WEIGHT_MAX)
+        distill_weight = check_real("distill_weight", distill_weight, low=0, high=WEIGHT_MAX)
         super().__init__(model, store, lr=lr, replay_size=replay_size, generator=generator)
         self.recall_store = store
         self.recall_weight = recall_weight

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memstore import Batch, MemoryStore, TaskContext
-from memstore.checks import LR_MAX, check_int, check_real
+from memstore.checks import LR_MAX, check_int, check_real, is_int
 from memstore.errors import DTypeError, LabelError, NonFiniteError
 
 from .metrics import TaskScore, score
@@ -62,8 +62,8 @@ class Learner:
         one_mean: bool = False,
         phase_data: bool = False,
     ) -> None:
-        check_real("lr", lr, low=0, high=LR_MAX, open_low=True)
-        check_int("replay_size", replay_size, low=0)
+        lr = check_real("lr", lr, low=0, high=LR_MAX, open_low=True)
+        replay_size = check_int("replay_size", replay_size, low=0)
         MemoryStore.check_generator(generator)
         self.model = model
         self.store = store
@@ -89,7 +89,7 @@ class Learner:
         """One online step on the stream batch ``(x, y)``, then offer it to the store."""
         self.check_batch(x, y, task)
         if task is not None:
-            self._task = task
+            self._task = int(task)
         replay = self.retrieve(x, y)
         loss = self.update(x, y, replay)
         self.remember(x, y)
@@ -104,7 +104,7 @@ class Learner:
         if self.store is not None and self.writes_store:  # the store's checks include the task id's
             self.store.check_write(x, y, self._task if task is None else task)
             return
-        if task is not None and (not isinstance(task, int) or isinstance(task, bool) or task < 0):
+        if task is not None and (not is_int(task) or task < 0):
             raise LabelError(f"task must be a non-negative int or None, got {task!r}")
         if not isinstance(x, Tensor) or x.dtype != torch.float32 or x.ndim < 1 or x.is_meta:
             raise DTypeError(f"x must be a float32 tensor of items, got {getattr(x, 'dtype', type(x))}")

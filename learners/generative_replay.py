@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from memstore import Batch, GenerativeStore, MemoryStore, TaskContext
 from memstore.capabilities import ClassifiesWithDiscriminator, require
+from memstore.checks import check_real
 from memstore.errors import InvalidInputError
 
 from .base import Learner
@@ -75,8 +76,7 @@ class DGMSolver:
     def __init__(self, store: GenerativeStore, *, holdout: float = 0.0,
                  generator: torch.Generator | None = None) -> None:
         require(store, ClassifiesWithDiscriminator, "DGMSolver")
-        if isinstance(holdout, bool) or not isinstance(holdout, (int, float)) or not 0 <= holdout < 1:
-            raise InvalidInputError(f"holdout must be a share in [0, 1), got {holdout!r}")
+        holdout = check_real("holdout", holdout, low=0, high=1, open_high=True)
         if holdout and generator is None:
             raise InvalidInputError("a holdout needs a generator to draw it")
         self.store, self.holdout, self.generator = store, float(holdout), generator

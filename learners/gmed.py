@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memstore import Batch, MemoryStore, NotEditable
-from memstore.checks import WEIGHT_MAX, check_real
+from memstore.checks import WEIGHT_MAX, check_fields, check_real
 from memstore.errors import InvalidInputError
 
 from .er import ER
@@ -117,8 +117,7 @@ class GMEDEdit:
     official_sign: bool = False
 
     def __post_init__(self) -> None:
-        check_real("alpha", self.alpha, low=0, high=WEIGHT_MAX)
-        check_real("beta", self.beta, low=0, high=WEIGHT_MAX)
+        check_fields(self, check_real, "alpha", "beta", low=0, high=WEIGHT_MAX)
 
     def __call__(self, ahead: Lookahead, x: Tensor, y: Tensor, generator: torch.Generator | None = None,
                  keys: Tensor | None = None) -> Tensor:

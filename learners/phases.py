@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memstore import MemoryStore, TaskContext
-from memstore.checks import LR_MAX, WEIGHT_MAX, check_int, check_real
+from memstore.checks import LR_MAX, WEIGHT_MAX, check_fields, check_int, check_real
 from memstore.errors import InvalidInputError
 
 from .lwf import distillation_loss, frozen_copy
@@ -60,14 +60,11 @@ class PhaseConfig:
     finetune_batch_size: int = 32
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "finetune_epochs"):
-            check_int(f"PhaseConfig.{name}", getattr(self, name), low=0)
-        for name in ("batch_size", "finetune_batch_size"):
-            check_int(f"PhaseConfig.{name}", getattr(self, name), low=1)
-        check_real("PhaseConfig.lam", self.lam, low=0, high=1)
-        check_real("PhaseConfig.temperature", self.temperature, low=0, high=WEIGHT_MAX, open_low=True)
-        for name in ("lr", "finetune_lr"):
-            check_real(f"PhaseConfig.{name}", getattr(self, name), low=0, high=LR_MAX, open_low=True)
+        check_fields(self, check_int, "epochs", "finetune_epochs", low=0)
+        check_fields(self, check_int, "batch_size", "finetune_batch_size", low=1)
+        check_fields(self, check_real, "lam", low=0, high=1)
+        check_fields(self, check_real, "temperature", low=0, high=WEIGHT_MAX, open_low=True)
+        check_fields(self, check_real, "lr", "finetune_lr", low=0, high=LR_MAX, open_low=True)
 
 
 @dataclass(frozen=True)

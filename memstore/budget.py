@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .checks import check_item_shape
+from .checks import check_item_shape, is_int
 from .errors import InvalidInputError
 
 __all__ = ["Budget", "Ledger", "index_bits", "label_bits", "mask_bits", "param_bits", "dtype_bits"]
@@ -21,9 +21,9 @@ __all__ = ["Budget", "Ledger", "index_bits", "label_bits", "mask_bits", "param_b
 
 def index_bits(count: int) -> int:
     """Bits of a fixed-width field that distinguishes ``count`` values: ``ceil(log2(count))``, 0 for one value."""
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+    if not is_int(count) or count < 1:
         raise InvalidInputError(f"count must be a positive int, got {count!r}")
-    return (count - 1).bit_length()
+    return (int(count) - 1).bit_length()
 
 
 def label_bits(num_classes: int) -> int:
@@ -76,17 +76,19 @@ class Budget:
     charge_models: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.bits, int) or isinstance(self.bits, bool) or self.bits < 0:
+        if not is_int(self.bits) or self.bits < 0:
             raise InvalidInputError(f"Budget.bits must be a non-negative int, got {self.bits!r}")
+        if type(self.bits) is not int:  # a NumPy integer: kept as the Python int it equals
+            object.__setattr__(self, "bits", int(self.bits))
         if not isinstance(self.charge_models, bool):
             raise InvalidInputError(f"Budget.charge_models must be a bool, got {self.charge_models!r}")
 
     @classmethod
     def bytes(cls, n: int, *, charge_models: bool = False) -> Budget:
         """A budget of ``n`` bytes."""
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        if not is_int(n) or n < 0:
             raise InvalidInputError(f"byte count must be a non-negative int, got {n!r}")
-        return cls(8 * n, charge_models)
+        return cls(8 * int(n), charge_models)
 
     @classmethod
     def images(
@@ -102,8 +104,9 @@ class Budget:
 
         This is the papers' unit of comparison: "the effective incremental storage of n real examples".
         """
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        if not is_int(n) or n < 0:
             raise InvalidInputError(f"image count must be a non-negative int, got {n!r}")
+        n = int(n)
         item_shape = check_item_shape(item_shape)
         per_item = 8 * math.prod(item_shape) + label_bits(num_classes)
         if num_tasks is not None:
@@ -142,8 +145,10 @@ class Ledger:
     def __post_init__(self) -> None:
         for name in ("payload", "labels", "index", "models"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            if not is_int(value) or value < 0:
                 raise InvalidInputError(f"Ledger.{name} must be a non-negative int, got {value!r}")
+            if type(value) is not int:
+                object.__setattr__(self, name, int(value))
 
     @property
     def total(self) -> int:

@@ -10,12 +10,13 @@ where it is given, with its name and the range it must be in, and never as a NaN
 from __future__ import annotations
 
 import math
-from typing import Any
+import numbers
+from typing import Any, Callable
 
 from .errors import InvalidInputError
 
-__all__ = ["LR_MAX", "MAX_CLASSES", "WEIGHT_MAX", "check_int", "check_item_shape", "check_probe_batch", "check_real",
-           "check_seed"]
+__all__ = ["LR_MAX", "MAX_CLASSES", "WEIGHT_MAX", "check_fields", "check_int", "check_item_shape", "check_probe_batch",
+           "check_real", "check_seed", "is_int"]
 
 #: a step size above this diverges every network in memstore; larger values are refused as mistakes
 LR_MAX = 10.0
@@ -25,10 +26,17 @@ WEIGHT_MAX = 1e6
 MAX_CLASSES = 1 << 20
 
 
+def is_int(value: Any) -> bool:
+    """An integer as settings take one: a Python int or a NumPy integer scalar, not a bool (``numbers.Integral``,
+    which NumPy registers its integers with; ``np.bool_`` is not one)."""
+    return type(value) is int or (isinstance(value, numbers.Integral) and not isinstance(value, bool))
+
+
 def check_real(name: str, value: Any, *, low: float | None = None, high: float | None = None,
                open_low: bool = False, open_high: bool = False) -> float:
-    """A finite real number (int or float, not bool) in the interval given; returns it as a float."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A finite real number (an int or float, NumPy's scalars included; not a bool) in the interval given; returns
+    it as a Python float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidInputError(f"{name} must be a real number, got {value!r}")
     if not math.isfinite(value):
         raise InvalidInputError(f"{name} must be finite, got {value!r}")
@@ -40,12 +48,26 @@ def check_real(name: str, value: Any, *, low: float | None = None, high: float |
 
 
 def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
-    """An int (not bool, not a float with an integral value) in [low, high]."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    """An int (NumPy's integer scalars included; not a bool, not a float with an integral value) in [low, high];
+    returns it as a Python int."""
+    if not is_int(value):
         raise InvalidInputError(f"{name} must be an int, got {value!r}")
     if (low is not None and value < low) or (high is not None and value > high):
         raise InvalidInputError(f"{name} must be in {_interval(low, high, False, False)}, got {value!r}")
-    return value
+    return int(value)
+
+
+def check_fields(config: Any, check: Callable[..., Any], *names: str, optional: bool = False, **bounds: Any) -> None:
+    """Check the fields ``names`` of the frozen dataclass ``config`` with ``check`` (:func:`check_int` or
+    :func:`check_real`) and ``bounds``, each named ``Class.field`` in the error; ``optional``: None passes. A NumPy
+    scalar is stored back as the Python number it equals, so the config stays JSON and equal to the literal's."""
+    for name in names:
+        value = getattr(config, name)
+        if value is None and optional:
+            continue
+        checked = check(f"{type(config).__name__}.{name}", value, **bounds)
+        if type(value) not in (int, float):
+            object.__setattr__(config, name, checked)
 
 
 def check_item_shape(item_shape: Any) -> tuple[int, int, int]:
@@ -54,9 +76,9 @@ def check_item_shape(item_shape: Any) -> tuple[int, int, int]:
         shape = tuple(item_shape)
     except TypeError:
         shape = ()
-    if len(shape) != 3 or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+    if len(shape) != 3 or not all(is_int(d) and d > 0 for d in shape):
         raise InvalidInputError(f"item_shape must be three positive ints (C, H, W), got {item_shape!r}")
-    return shape  # type: ignore[return-value]
+    return tuple(int(d) for d in shape)  # type: ignore[return-value]
 
 
 def check_probe_batch(name: str, x: Any, *, min_items: int = 1, item_shape: tuple[int, ...] | None = None) -> None:

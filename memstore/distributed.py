@@ -44,8 +44,8 @@ def shard_budget(budget: Budget, rank: int, world_size: int) -> Budget:
     sum to the budget exactly."""
     if not isinstance(budget, Budget):
         raise InvalidInputError(f"budget must be a memstore.Budget, got {type(budget).__name__}")
-    check_int("world_size", world_size, low=1)
-    check_int("rank", rank, low=0, high=world_size - 1)
+    world_size = check_int("world_size", world_size, low=1)
+    rank = check_int("rank", rank, low=0, high=world_size - 1)
     share, extra = divmod(budget.bits, world_size)
     return dataclasses.replace(budget, bits=share + (1 if rank < extra else 0))
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .checks import MAX_CLASSES, check_int, check_item_shape, check_seed
+from .checks import MAX_CLASSES, check_int, check_item_shape, check_seed, is_int
 from .budget import Budget, Ledger
 from .errors import (
     DTypeError,
@@ -91,6 +91,10 @@ class TaskContext:
     y: Tensor | None = None
     validation: Batch | None = None
 
+    def __post_init__(self) -> None:
+        if type(self.task) is not int and is_int(self.task):  # a NumPy integer: the Python int it equals
+            object.__setattr__(self, "task", int(self.task))
+
 
 class MemoryStore(ABC):
     """A replay memory whose budget is bits. See docs/design.md: "The contract", and "Bits" for what costs what."""
@@ -127,10 +131,10 @@ class MemoryStore(ABC):
     ) -> None:
         if not isinstance(budget, Budget):
             raise InvalidInputError(f"budget must be a memstore.Budget, got {type(budget).__name__}")
-        check_int("num_classes", num_classes, low=1, high=MAX_CLASSES)
+        num_classes = check_int("num_classes", num_classes, low=1, high=MAX_CLASSES)
         if num_tasks is not None:
-            check_int("num_tasks", num_tasks, low=1, high=MAX_CLASSES)
-        check_seed(seed)
+            num_tasks = check_int("num_tasks", num_tasks, low=1, high=MAX_CLASSES)
+        seed = check_seed(seed)
         self.budget = budget
         self.item_shape = check_item_shape(item_shape)
         self.num_classes = num_classes
@@ -280,7 +284,7 @@ class MemoryStore(ABC):
         """Raise unless ``task`` is None or an int in [0, num_tasks) (any non-negative int if tasks are not kept)."""
         if task is None:
             return
-        if not isinstance(task, int) or isinstance(task, bool) or task < 0:
+        if not is_int(task) or task < 0:
             raise LabelError(f"task must be a non-negative int or None, got {task!r}")
         if self.num_tasks is not None and task >= self.num_tasks:
             raise LabelError(f"task must lie in [0, {self.num_tasks}), got {task}")
@@ -306,12 +310,12 @@ class MemoryStore(ABC):
             raise InvalidInputError(f"{name} is on the meta device: it holds no ids")
         if isinstance(values, (Tensor, np.ndarray)):
             values = values.reshape(-1).tolist()
-        elif isinstance(values, (int, np.integer)):
+        elif is_int(values):
             values = [values]
         if not isinstance(values, Iterable) or isinstance(values, (str, bytes)):
             raise InvalidInputError(f"{name} must be an int or an iterable of ints, got {values!r}")
         items = list(values)
-        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0 for v in items):
+        if not all(is_int(v) and v >= 0 for v in items):
             raise LabelError(f"{name} must be non-negative ints, got {items!r}")
         items = [int(v) for v in items]
         if limit is not None and any(v >= limit for v in items):
@@ -319,10 +323,12 @@ class MemoryStore(ABC):
         return items
 
     @staticmethod
-    def check_count(n: int) -> None:
-        """Raise unless ``n`` is a non-negative int (a sample size)."""
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+    def check_count(n: int) -> int:
+        """``n`` as a Python int, or InvalidInputError unless it is a non-negative int (a sample size; NumPy's
+        integers included)."""
+        if not is_int(n) or n < 0:
             raise InvalidInputError(f"n must be a non-negative int, got {n!r}")
+        return int(n)
 
     def check_generated(self, n: int) -> None:
         """Raise unless ``sample(n)`` stays within :attr:`max_sample` (a generating store's memory grows with n)."""

@@ -27,6 +27,7 @@ import numpy as np
 from torch import Tensor
 
 from ..budget import index_bits
+from ..checks import is_int
 from ..errors import InvalidInputError
 from ..nn.dvae import DiscreteVAE
 from .base import VariableLengthCodec
@@ -45,8 +46,9 @@ class CategoricalRangeCoder:
     self_delimiting = False
 
     def __init__(self, latents: int, classes: int, counts: np.ndarray | Sequence[Sequence[int]] | None = None) -> None:
-        if not isinstance(latents, int) or not isinstance(classes, int) or latents < 1 or classes < 2:
+        if not is_int(latents) or not is_int(classes) or latents < 1 or classes < 2:
             raise InvalidInputError(f"need int latents >= 1 and classes >= 2, got {latents!r}, {classes!r}")
+        latents, classes = int(latents), int(classes)
         self.latents, self.classes = latents, classes
         table = np.zeros((latents, classes), dtype=np.int64) if counts is None else np.asarray(counts)
         if table.shape != (latents, classes) or not np.issubdtype(table.dtype, np.integer):

@@ -27,6 +27,7 @@ from PIL import Image
 from torch import Tensor
 
 from ..budget import index_bits
+from ..checks import is_int
 from ..errors import InvalidInputError
 from .base import VariableLengthCodec, float_values
 
@@ -62,11 +63,11 @@ class JPEGCodec(VariableLengthCodec):
 
     def __init__(self, item_shape: tuple[int, ...], quality: int = 75, subsampling: int = 0) -> None:
         self.item_shape = tuple(int(d) for d in item_shape)
-        if not isinstance(quality, int) or isinstance(quality, bool) or not 1 <= quality <= 100:
+        if not is_int(quality) or not 1 <= quality <= 100:
             raise InvalidInputError(f"quality must be an int in [1, 100], got {quality!r}")
-        if subsampling not in (0, 1, 2):
+        if not is_int(subsampling) or subsampling not in (0, 1, 2):
             raise InvalidInputError(f"subsampling must be 0 (4:4:4), 1 (4:2:2) or 2 (4:2:0), got {subsampling!r}")
-        self.quality, self.subsampling = quality, subsampling
+        self.quality, self.subsampling = int(quality), int(subsampling)
         channels, height, width = self.item_shape
         if max(width, height if channels == 3 else channels * height) > JPEG_MAX_SIDE:
             raise InvalidInputError(f"JPEG images are at most {JPEG_MAX_SIDE} pixels a side; item shape "

@@ -26,6 +26,7 @@ from PIL import Image
 from torch import Tensor
 
 from ..budget import index_bits
+from ..checks import is_int
 from ..errors import InvalidInputError
 from .base import VariableLengthCodec, float_values
 
@@ -38,9 +39,9 @@ def to_uint8(x: Tensor) -> np.ndarray:
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+    if not is_int(value) or not low <= value <= high:
         raise InvalidInputError(f"{name} must be an int in [{low}, {high}], got {value!r}")
-    return value
+    return int(value)
 
 
 class LosslessCodec(VariableLengthCodec):

@@ -26,6 +26,7 @@ from typing import Any
 import constriction
 import numpy as np
 
+from ..checks import is_int
 from ..errors import InvalidInputError
 
 __all__ = ["CategoricalPrefixCoder"]
@@ -63,10 +64,11 @@ class CategoricalPrefixCoder:
 
     def __init__(self, latents: int, classes: int, counts: np.ndarray | Sequence[int] | None = None, *,
                  max_alphabet: int = 16) -> None:
-        if not isinstance(latents, int) or not isinstance(classes, int) or latents < 1 or classes < 2:
+        if not is_int(latents) or not is_int(classes) or latents < 1 or classes < 2:
             raise InvalidInputError(f"need int latents >= 1 and classes >= 2, got {latents!r}, {classes!r}")
-        if not isinstance(max_alphabet, int) or not 2 <= max_alphabet <= 4096:
+        if not is_int(max_alphabet) or not 2 <= max_alphabet <= 4096:
             raise InvalidInputError(f"max_alphabet must be an int in [2, 4096], got {max_alphabet!r}")
+        latents, classes, max_alphabet = int(latents), int(classes), int(max_alphabet)
         self.latents, self.classes, self.max_alphabet = latents, classes, max_alphabet
         self.group = max(1, min(latents, int(math.log(max(max_alphabet, classes), classes) + 1e-9)))
         self.spans = [(start, min(start + self.group, latents)) for start in range(0, latents, self.group)]

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..checks import check_int
+from ..checks import check_fields, check_int
 from ..errors import InvalidInputError
 from .masks import MaskBank, MaskedLayer, MaskVariant, uniform_init
 
@@ -66,14 +66,17 @@ class ACGANSpec:
     def __post_init__(self) -> None:
         if not self.widths or not self.critic_widths:
             raise InvalidInputError(f"ACGANSpec needs at least one width and one critic width, got {self}")
-        for value in (self.latent, *self.widths, *self.critic_widths):
-            check_int("ACGANSpec sizes", value, low=1, high=1 << 16)
-        check_int("ACGANSpec.critic_kernel", self.critic_kernel, low=1, high=15)
-        if self.canvas is not None:
-            if len(self.canvas) != 2:
-                raise InvalidInputError(f"ACGANSpec.canvas must be (H, W), got {self.canvas!r}")
-            for value in self.canvas:
-                check_int("ACGANSpec.canvas", value, low=1, high=1 << 12)
+        check_fields(self, check_int, "latent", low=1, high=1 << 16)
+        check_fields(self, check_int, "critic_kernel", low=1, high=15)
+        if self.canvas is not None and len(self.canvas) != 2:
+            raise InvalidInputError(f"ACGANSpec.canvas must be (H, W), got {self.canvas!r}")
+        for name, high in (("widths", 1 << 16), ("critic_widths", 1 << 16), ("canvas", 1 << 12)):
+            values = getattr(self, name)
+            if values is None:
+                continue
+            checked = tuple(check_int(f"ACGANSpec.{name}", value, low=1, high=high) for value in values)
+            if any(type(value) is not int for value in values):  # NumPy integers: the ints they equal
+                object.__setattr__(self, name, checked)
         for name in ("critic_norm", "signed", "task_norm", "mask_activations"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInputError(f"ACGANSpec.{name} must be a bool, got {getattr(self, name)!r}")

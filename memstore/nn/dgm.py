@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..checks import LR_MAX, WEIGHT_MAX, check_int, check_real
+from ..checks import LR_MAX, WEIGHT_MAX, check_fields, check_int, check_real
 from ..errors import InvalidInputError
 from .acgan import (Discriminator, MaskedGenerator, auxiliary_loss, critic_loss, generator_loss, gradient_penalty,
                     reinitialise)
@@ -71,21 +71,18 @@ class GANTraining:
     validate_every: int = 2
 
     def __post_init__(self) -> None:
-        for name in ("iterations", "batch_size", "critic_steps", "epochs", "validate_every"):
-            check_int(f"GANTraining.{name}", getattr(self, name), low=1)
-        if self.passes is not None:
-            check_int("GANTraining.passes", self.passes, low=1)
-        check_real("GANTraining.lr", self.lr, low=0, high=LR_MAX, open_low=True)
-        if self.mask_lr is not None:
-            check_real("GANTraining.mask_lr", self.mask_lr, low=0, high=LR_MAX, open_low=True)
+        check_fields(self, check_int, "iterations", "batch_size", "critic_steps", "epochs", "validate_every", low=1)
+        check_fields(self, check_int, "passes", optional=True, low=1)
+        check_fields(self, check_real, "lr", low=0, high=LR_MAX, open_low=True)
+        check_fields(self, check_real, "mask_lr", optional=True, low=0, high=LR_MAX, open_low=True)
         if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
             raise InvalidInputError(f"GANTraining.betas must be two numbers in [0, 1), got {self.betas!r}")
-        for beta in self.betas:
-            check_real("GANTraining.betas", beta, low=0, high=1, open_high=True)
-        check_real("GANTraining.lambda_gp", self.lambda_gp, low=0, high=WEIGHT_MAX)
-        if self.lambda_ru is not None:
-            check_real("GANTraining.lambda_ru", self.lambda_ru, low=0, high=WEIGHT_MAX)
-        check_real("GANTraining.s_max", self.s_max, low=1, high=1e12)
+        betas = tuple(check_real("GANTraining.betas", beta, low=0, high=1, open_high=True) for beta in self.betas)
+        if any(type(beta) not in (int, float) for beta in self.betas):  # NumPy scalars: the floats they equal
+            object.__setattr__(self, "betas", betas)
+        check_fields(self, check_real, "lambda_gp", low=0, high=WEIGHT_MAX)
+        check_fields(self, check_real, "lambda_ru", optional=True, low=0, high=WEIGHT_MAX)
+        check_fields(self, check_real, "s_max", low=1, high=1e12)
         for name in ("replay_set", "generator_aux", "reinit_critic", "ru_by_units"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInputError(f"GANTraining.{name} must be a bool, got {getattr(self, name)!r}")

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import skip_init
 
-from ..checks import check_int, check_real
+from ..checks import check_fields, check_int, check_real, is_int
 from ..errors import InvalidInputError
 
 __all__ = ["ACTIVATIONS", "CODE_SIDES", "DVAEConfig", "DiscreteVAE", "check_activation", "check_code_side",
@@ -67,10 +67,10 @@ class DVAEConfig:
     activation: str = "elu"
 
     def __post_init__(self) -> None:
-        check_int("latents", self.latents, low=1, high=1 << 16)
-        check_int("classes", self.classes, low=2, high=1 << 16)
-        check_real("tau", self.tau, low=0, high=1e3, open_low=True)
-        check_code_side(self.code_side)
+        check_fields(self, check_int, "latents", low=1, high=1 << 16)
+        check_fields(self, check_int, "classes", low=2, high=1 << 16)
+        check_fields(self, check_real, "tau", low=0, high=1e3, open_low=True)
+        object.__setattr__(self, "code_side", check_code_side(self.code_side))
         check_activation(self.activation)
         object.__setattr__(self, "item_shape", tuple(int(d) for d in self.item_shape))
 
@@ -90,10 +90,11 @@ class DVAEConfig:
 
 
 def check_code_side(code_side: object) -> int:
-    """``code_side`` if it is one of :data:`CODE_SIDES` (an int, not a bool or a float); InvalidInputError else."""
-    if type(code_side) is not int or code_side not in CODE_SIDES:
+    """``code_side`` as a Python int if it is one of :data:`CODE_SIDES` (an int or NumPy integer, not a bool or a
+    float); InvalidInputError else."""
+    if not is_int(code_side) or code_side not in CODE_SIDES:
         raise InvalidInputError(f"code_side must be one of {CODE_SIDES}, got {code_side!r}")
-    return code_side
+    return int(code_side)
 
 
 def check_activation(activation: object) -> str:

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, grad
 
-from ..checks import WEIGHT_MAX, check_int, check_real
+from ..checks import WEIGHT_MAX, check_fields, check_int, check_real
 from ..errors import InvalidInputError, MissingContextError
 
 __all__ = ["SELECTIONS", "Herding", "Mnemonics", "MnemonicsCode", "RandomSelection", "Selection",
@@ -198,12 +198,11 @@ class Mnemonics(Selection):
     masked: bool = True
 
     def __post_init__(self) -> None:
-        check_int("Mnemonics.inner_steps", self.inner_steps, low=0)
-        check_int("Mnemonics.outer_steps", self.outer_steps, low=0)
-        check_int("Mnemonics.batch_size", self.batch_size, low=1)
-        for name in ("inner_lr", "outer_lr", *(("adjust_lr",) if self.adjust_lr is not None else ())):
-            # steps on pixels, whose gradients are small: rates of 10-100 are in use, so only the typo bound applies
-            check_real(f"Mnemonics.{name}", getattr(self, name), low=0, high=WEIGHT_MAX)
+        check_fields(self, check_int, "inner_steps", "outer_steps", low=0)
+        check_fields(self, check_int, "batch_size", low=1)
+        # steps on pixels, whose gradients are small: rates of 10-100 are in use, so only the typo bound applies
+        check_fields(self, check_real, "inner_lr", "outer_lr", low=0, high=WEIGHT_MAX)
+        check_fields(self, check_real, "adjust_lr", optional=True, low=0, high=WEIGHT_MAX)
 
     def select(self, x: Tensor, m: int, model: nn.Module | None, generator: torch.Generator) -> Tensor:
         return RandomSelection().select(x, m, model, generator)
@@ -278,11 +277,10 @@ class MnemonicsCode(Selection):
     weight_decay: float = 5e-4
 
     def __post_init__(self) -> None:
-        check_int("MnemonicsCode.epochs", self.epochs, low=0)
-        check_int("MnemonicsCode.batch_size", self.batch_size, low=1)
-        check_real("MnemonicsCode.lr", self.lr, low=0, high=WEIGHT_MAX)
-        check_real("MnemonicsCode.momentum", self.momentum, low=0, high=1)
-        check_real("MnemonicsCode.weight_decay", self.weight_decay, low=0, high=1)
+        check_fields(self, check_int, "epochs", low=0)
+        check_fields(self, check_int, "batch_size", low=1)
+        check_fields(self, check_real, "lr", low=0, high=WEIGHT_MAX)
+        check_fields(self, check_real, "momentum", "weight_decay", low=0, high=1)
 
     def select(self, x: Tensor, m: int, model: nn.Module | None, generator: torch.Generator) -> Tensor:
         return Herding().select(x, m, model, generator)

@@ -228,7 +228,7 @@ class GenerativeStore(MemoryStore):
     def sample(self, n: int, *, classes: Any = None, tasks: Any = None, context: Any = None,
                generator: torch.Generator | None = None) -> Batch:
         """``n`` generated items, labels uniform over the seen classes (restricted to ``classes`` / ``tasks``)."""
-        self.check_count(n)
+        n = self.check_count(n)
         self.check_generator(generator)
         self.check_generated(n)
         allowed = self._allowed(classes, tasks)

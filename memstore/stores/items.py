@@ -303,7 +303,7 @@ class ItemStore(MemoryStore):
         context: RecallContext | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
-        self.check_count(n)
+        n = self.check_count(n)
         self.check_generator(generator)
         candidates = self._candidates(classes, tasks)
         pool = self._size if candidates is None else candidates.size

@@ -155,8 +155,8 @@ def choose_quality(
         raise InvalidInputError(f"choose_quality(budget, num_classes, x): budget must be a memstore.Budget, "
                                 f"got {type(budget).__name__}")
     check_probe_batch("choose_quality", x, min_items=2)
-    check_int("probe", probe, low=2)
-    check_real("epsilon", epsilon, low=0)
+    probe = check_int("probe", probe, low=2)
+    epsilon = check_real("epsilon", epsilon, low=0)
     MemoryStore.check_generator(generator)
     candidates = list(candidates)  # once: an iterator is read here only
     if not candidates:

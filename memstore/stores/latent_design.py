@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..budget import Budget, index_bits, label_bits
-from ..checks import check_int, check_item_shape
+from ..checks import check_int, check_item_shape, is_int
 from ..codecs.ranges import range_symbols
 from ..errors import BudgetTooSmallError, InvalidInputError
 from ..nn.dvae import CODE_SIDES, DVAEConfig, check_code_side
@@ -80,11 +80,10 @@ def design_latents(
     ``ceil(c·l/s²)`` filters per layer, s = ``code_side``); with ``ranges`` every item also pays for its channel
     ranges' digits (decision 0036). BudgetTooSmallError when no (c, l) with c ≥ 1 fits."""
     _check_design_inputs(budget, item_shape)
-    check_code_side(code_side)
-    check_int("stream_length", stream_length, low=1)
-    check_int("items", items, low=1)
+    code_side = check_code_side(code_side)
+    stream_length, items = check_int("stream_length", stream_length, low=1), check_int("items", items, low=1)
     if max_filters is not None:
-        check_int("max_filters", max_filters, low=1)
+        max_filters = check_int("max_filters", max_filters, low=1)
     if not isinstance(ranges, bool):
         raise InvalidInputError(f"ranges must be a bool, got {ranges!r}")
     classes = [check_int("a latent's class count", l, low=2) for l in classes]
@@ -137,7 +136,7 @@ def default_latents(
     (or on the ``code_side`` given); when even one such code does not fit, as many items as fit (halving);
     BudgetTooSmallError when none does."""
     _check_design_inputs(budget, item_shape)
-    if expected_items is not None and (type(expected_items) is not int or expected_items < 1):
+    if expected_items is not None and (not is_int(expected_items) or expected_items < 1):
         raise InvalidInputError(f"expected_items must be a positive int (the stream length), got {expected_items!r}")
     raw_bits = 8 * math.prod(int(d) for d in item_shape) + label_bits(num_classes)
     raw_bits += 0 if num_tasks is None else index_bits(num_tasks)

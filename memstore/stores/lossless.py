@@ -120,7 +120,7 @@ def choose_lossless(x: Tensor, candidates: Sequence[LosslessCodec] | None = None
                     generator: torch.Generator | None = None) -> LosslessChoice:
     """The candidate (zstd level 19 and PNG level 9 by default) whose items of ``probe`` rows of ``x`` are smallest."""
     check_probe_batch("choose_lossless", x)
-    check_int("probe", probe, low=1)
+    probe = check_int("probe", probe, low=1)
     MemoryStore.check_generator(generator)
     candidates = None if candidates is None else list(candidates)  # once: an iterator is read here only
     if candidates is not None and not candidates:

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from ..budget import Budget
-from ..checks import check_item_shape
+from ..checks import check_int, check_item_shape
 from ..codecs.base import FixedWidthCodec
 from ..codecs.raw import RawCodec
 from ..errors import InvalidInputError, MissingContextError, NonFiniteError
@@ -105,8 +105,8 @@ class MnemonicsStore(ItemStore):
         selection = Mnemonics() if selection is None else selection
         if not isinstance(selection, Selection):
             raise InvalidInputError(f"selection must be a Selection object (RandomSelection(), ...), got {selection!r}")
-        if per_class is not None and (not isinstance(per_class, int) or isinstance(per_class, bool) or per_class < 1):
-            raise InvalidInputError(f"per_class must be a positive int or None, got {per_class!r}")
+        if per_class is not None:
+            per_class = check_int("per_class", per_class, low=1)
         self.dtype, self.selection, self.per_class = dtype, selection, per_class
         super().__init__(budget, item_shape, num_classes, codec=_CODECS[dtype](check_item_shape(item_shape)),
                          seed=seed, policy=ClassBalanced(), num_tasks=num_tasks)

@@ -116,12 +116,11 @@ class OnlineDVAE:
         if (latents is None) != (classes is None):
             raise InvalidInputError("give both latents and classes, or neither (then they follow the budget)")
         if code_side is not None:
-            check_code_side(code_side)
+            code_side = check_code_side(code_side)
         if latents is None:
             chosen = design(code_side)  # BudgetTooSmallError when no code fits
             latents, classes, code_side = chosen.latents, chosen.classes, chosen.code_side
-        check_int("latents", latents, low=1)
-        check_int("classes", classes, low=2)
+        latents, classes = check_int("latents", latents, low=1), check_int("classes", classes, low=2)
         code_side = 2 if code_side is None else code_side
         self._latent_shape = (latents, classes, check_real("tau", tau, low=0, high=1e3, open_low=True), code_side)
         stabilisation = Stabilisation() if stabilisation is None else stabilisation
@@ -181,7 +180,7 @@ class OnlineDVAE:
         """``n`` recollections decoded with the current decoder (the anchor, when ``anchor_every`` has taken one):
         buffer codes (uniform, without replacement) or, with ``code_sampling``, codes whose every latent is uniform
         (the paper's Table 4 comparison)."""
-        self.check_count(n)  # type: ignore[attr-defined]  # a MemoryStore's, as every OnlineDVAE is one
+        n = self.check_count(n)  # type: ignore[attr-defined]  # a MemoryStore's, as every OnlineDVAE is one
         self.check_generator(generator)  # type: ignore[attr-defined]
         if not isinstance(code_sampling, bool):
             raise InvalidInputError(f"code_sampling must be a bool, got {code_sampling!r}")

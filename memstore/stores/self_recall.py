@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..budget import Budget, Ledger, param_bits
-from ..checks import WEIGHT_MAX, check_int, check_real
+from ..checks import WEIGHT_MAX, check_fields, check_int, check_real
 from ..errors import BudgetTooSmallError, InvalidInputError, MemstoreError, MissingContextError, NonFiniteError
 from ..store import Batch, MemoryStore, RecallContext, TaskContext
 
@@ -67,9 +67,9 @@ class RecallObjective:
     divergence_form: str = "js"
 
     def __post_init__(self) -> None:
-        check_int("RecallObjective.steps", self.steps, low=0)
-        for name in ("rate", "divergence", "old_current", "new_current", "entropy", "sharpen", "l2", "tv"):
-            check_real(f"RecallObjective.{name}", getattr(self, name), low=0, high=WEIGHT_MAX)
+        check_fields(self, check_int, "steps", low=0)
+        check_fields(self, check_real, "rate", "divergence", "old_current", "new_current", "entropy", "sharpen", "l2",
+                     "tv", low=0, high=WEIGHT_MAX)
         if not isinstance(self.clamp, bool):
             raise InvalidInputError(f"RecallObjective.clamp must be a bool, got {self.clamp!r}")
         if self.divergence_form not in DIVERGENCES:
@@ -219,7 +219,7 @@ class SelfRecallStore(MemoryStore):
         generator: torch.Generator | None = None,
     ) -> Batch:
         """M = ``n`` recalled items optimised from the context's real batch (Algorithm 1, lines 6–8)."""
-        self.check_count(n)
+        n = self.check_count(n)
         self.check_generator(generator)
         self.check_generated(n)
         if classes is not None or tasks is not None:

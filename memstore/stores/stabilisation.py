@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..checks import LR_MAX, WEIGHT_MAX, check_int, check_real
+from ..checks import LR_MAX, WEIGHT_MAX, check_fields, check_int, check_real
 from ..errors import InvalidInputError
 from .latent_design import colour_items
 
@@ -44,15 +44,10 @@ class Stabilisation:
     anchor_weight: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.steps is not None:
-            check_int("Stabilisation.steps", self.steps, low=0)
-        check_int("Stabilisation.batch_size", self.batch_size, low=0)
-        if self.warmup_steps is not None:
-            check_int("Stabilisation.warmup_steps", self.warmup_steps, low=0)
-        check_int("Stabilisation.warmup_per_item", self.warmup_per_item, low=0)
-        check_int("Stabilisation.anchor_every", self.anchor_every, low=0)
-        check_real("Stabilisation.lr", self.lr, low=0, high=LR_MAX, open_low=True)
-        check_real("Stabilisation.anchor_weight", self.anchor_weight, low=0, high=WEIGHT_MAX)
+        check_fields(self, check_int, "steps", "warmup_steps", optional=True, low=0)
+        check_fields(self, check_int, "batch_size", "warmup_per_item", "anchor_every", low=0)
+        check_fields(self, check_real, "lr", low=0, high=LR_MAX, open_low=True)
+        check_fields(self, check_real, "anchor_weight", low=0, high=WEIGHT_MAX)
         for name in ("code_sampling", "refresh"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInputError(f"Stabilisation.{name} must be a bool, got {getattr(self, name)!r}")

@@ -15,8 +15,10 @@ randomness, and a hypothesis state machine that interleaves all of these over ra
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 import zarr
@@ -215,6 +217,23 @@ class StoreConformance(CapabilityChecks):
         second = store.sample(5, generator=torch.Generator().manual_seed(3))
         assert first.keys is not None and second.keys is not None
         assert torch.equal(first.keys, second.keys)
+
+    def test_numpy_integers_act_as_the_ints_they_equal(self, tmp_path: Any) -> None:
+        """Task ids and a sample size that come from NumPy give the state, the draw and the saved store that the
+        Python ints give."""
+        stores = (self.store(num_tasks=2), self.store(num_tasks=2))
+        x, y = self.items(20)
+        for store, task in zip(stores, (1, np.int64(1))):
+            store.write(x, y, task=task)
+            context = self.task_context(store)
+            if context is not None:
+                store.end_task(replace(context, task=task))
+        assert state_equal(stores[0].state_dict(), stores[1].state_dict())
+        first, second = (self.draw(store, n, torch.Generator().manual_seed(4))
+                         for store, n in zip(stores, (5, np.int64(5))))
+        assert torch.equal(first.x, second.x) and torch.equal(first.y, second.y)
+        stores[1].save(tmp_path / "store")
+        assert state_equal(stores[0].state_dict(), open_store(tmp_path / "store").state_dict())
 
     # -- persistence -------------------------------------------------------------------------------------------------
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -70,7 +72,7 @@ def test_the_checks_take_good_values_and_report_the_range() -> None:
         check_real("lr", 0, low=0, high=10, open_low=True)
     with pytest.raises(InvalidInputError, match=r"n must be in \[1, 3\], got 4"):
         check_int("n", 4, low=1, high=3)
-    for bad in (True, "1", None, 1.0):
+    for bad in (True, np.bool_(True), "1", None, 1.0, np.float64(1.0)):
         with pytest.raises(InvalidInputError, match="must be an int"):
             check_int("n", bad)
     assert RawStore(B, (1, 8, 8), 10, seed=-1).seed == -1  # torch takes negative seeds; so do stores
@@ -104,3 +106,26 @@ def test_save_targets_are_checked_and_file_urls_are_local(tmp_path: Path) -> Non
     url = f"file://{tmp_path / 'new' / 'store.zarr'}"
     store.save(url)
     assert len(open_store(url)) == 3 and (tmp_path / "new" / "store.zarr" / "zarr.json").exists()
+
+
+def test_numpy_scalars_are_taken_as_the_python_numbers_they_equal() -> None:
+    """A setting computed with NumPy (``np.arange``, ``np.float32``) behaves as its Python value: the store, its
+    config (JSON, as a save writes it) and the dataclasses hold plain ints and floats."""
+    assert type(check_int("n", np.int64(3), low=1)) is int and type(check_real("x", np.float32(0.5))) is float
+    with pytest.raises(InvalidInputError, match=r"x must be finite, got np.float32\(nan\)"):
+        check_real("x", np.float32(NAN))
+    plain = RecollectionStore(B, (1, 8, 8), 10, latents=6, classes=4, tau=0.5, seed=3, num_tasks=2,
+                              stabilisation=Stabilisation(lr=0.5, steps=2, anchor_every=50))
+    numpy = RecollectionStore(Budget.images(np.int64(20), tuple(np.array([1, 8, 8])), np.int64(10)),
+                              tuple(np.array([1, 8, 8])), np.int64(10), latents=np.int64(6), classes=np.int32(4),
+                              tau=np.float64(0.5), seed=np.int64(3), num_tasks=np.int64(2),
+                              stabilisation=Stabilisation(lr=np.float32(0.5), steps=np.int64(2),
+                                                          anchor_every=np.int16(50)))
+    assert json.dumps(numpy.config()) == json.dumps(plain.config())
+    assert numpy.stabilisation == plain.stabilisation and type(numpy.stabilisation.steps) is int
+    assert JPEGStore(B, (1, 8, 8), 10, quality=np.int64(40)).config() == JPEGStore(B, (1, 8, 8), 10,
+                                                                                   quality=40).config()
+    training = GANTraining(iterations=np.int64(5), betas=(np.float32(0.5), 0.9), lambda_ru=np.float64(0.1))
+    assert training == GANTraining(iterations=5, betas=(0.5, 0.9), lambda_ru=0.1)
+    assert type(training.iterations) is int and all(type(beta) is float for beta in training.betas)
+    assert TaskContext(task=np.int64(1)).task == 1 and type(TaskContext(task=np.int64(1)).task) is int
