@@ -44,7 +44,7 @@ class AGEM(Learner):
     ) -> None:
         if store is None:
             raise InvalidInputError("A-GEM needs a store")
-        check_int("reference_size", reference_size, low=1)
+        reference_size = check_int("reference_size", reference_size, low=1)
         super().__init__(model, store, lr=lr, replay_size=0, generator=generator)
         self.reference_size = reference_size
 

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from memstore import Batch, RecallContext, SelfRecallStore
 from memstore.capabilities import RecallsFromModel, require
-from memstore.checks import WEIGHT_MAX, check_real
+from memstore.checks import WEIGHT_MAX, check_real, plain
 
 from .base import Learner, Step
 from .lwf import KeptModel, distillation_loss, frozen_copy
@@ -48,8 +48,9 @@ class ARM(Learner):
         generator: torch.Generator | None = None,
     ) -> None:
         require(store, RecallsFromModel, "ARM")
-        recall_weight = check_real("recall_weight", recall_weight, low=0, high=WEIGHT_MAX)
-        distill_weight = check_real("distill_weight", distill_weight, low=0, high=WEIGHT_MAX)
+        check_real("recall_weight", recall_weight, low=0, high=WEIGHT_MAX)
+        check_real("distill_weight", distill_weight, low=0, high=WEIGHT_MAX)
+        recall_weight, distill_weight = plain(recall_weight), plain(distill_weight)
         super().__init__(model, store, lr=lr, replay_size=replay_size, generator=generator)
         self.recall_store = store
         self.recall_weight = recall_weight

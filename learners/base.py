@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memstore import Batch, MemoryStore, TaskContext
-from memstore.checks import LR_MAX, check_int, check_real, is_int
+from memstore.checks import LR_MAX, check_int, check_real, is_int, plain
 from memstore.errors import DTypeError, LabelError, NonFiniteError
 
 from .metrics import TaskScore, score
@@ -62,8 +62,8 @@ class Learner:
         one_mean: bool = False,
         phase_data: bool = False,
     ) -> None:
-        lr = check_real("lr", lr, low=0, high=LR_MAX, open_low=True)
-        replay_size = check_int("replay_size", replay_size, low=0)
+        check_real("lr", lr, low=0, high=LR_MAX, open_low=True)
+        lr, replay_size = plain(lr), check_int("replay_size", replay_size, low=0)
         MemoryStore.check_generator(generator)
         self.model = model
         self.store = store
@@ -117,7 +117,9 @@ class Learner:
 
     def end_task(self, task: int | None = None) -> None:
         """Close task ``task`` (default: the current one): forward a :class:`TaskContext` to the store."""
-        finished = self.current_task if task is None else task
+        if task is not None and (not is_int(task) or task < 0):
+            raise LabelError(f"task must be a non-negative int or None, got {task!r}")
+        finished = self.current_task if task is None else int(task)
         if self.store is not None:
             self.store.end_task(self._task_context(finished))
         self._phase_batches = []

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from memstore import Batch, MemoryStore
 from memstore.capabilities import MissingCapabilityError
-from memstore.checks import WEIGHT_MAX, check_real
+from memstore.checks import WEIGHT_MAX, check_real, plain
 
 from .base import Learner
 from .lookahead import assign_flat_grad, flat_grad
@@ -66,8 +66,9 @@ class GEM(Learner):
         if store is None or not (store.keeps_items and store.filters_by_task):  # declared, docs/design.md
             raise MissingCapabilityError("GEM needs a store of items that keeps task ids (built with num_tasks; "
                                          f"policy PerTask()), got {store!r}")
-        margin = check_real("margin", margin, low=0, high=WEIGHT_MAX)
-        eps = check_real("eps", eps, low=0, high=WEIGHT_MAX)
+        check_real("margin", margin, low=0, high=WEIGHT_MAX)
+        check_real("eps", eps, low=0, high=WEIGHT_MAX)
+        margin, eps = plain(margin), plain(eps)
         super().__init__(model, store, lr=lr, replay_size=0, generator=generator)
         self.margin = margin
         self.eps = eps

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memstore import Batch, MemoryStore, param_bits
-from memstore.checks import WEIGHT_MAX, check_real
+from memstore.checks import WEIGHT_MAX, check_real, plain
 
 from .base import Learner
 
@@ -58,8 +58,8 @@ class LwF(Learner):
         check_real("temperature", temperature, low=0, high=WEIGHT_MAX, open_low=True)
         check_real("weight", weight, low=0, high=WEIGHT_MAX)
         super().__init__(model, store, lr=lr, replay_size=0, generator=generator)
-        self.temperature = temperature
-        self.weight = weight
+        self.temperature = plain(temperature)
+        self.weight = plain(weight)
         self.old_model: nn.Module | None = None
         self._snapshot_task: int | None = None
 

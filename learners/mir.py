@@ -46,8 +46,9 @@ class MIR(ER):
         replay_past_tasks_only: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
-        check_int("replay_size", replay_size, low=0)
-        if check_int("candidates", candidates, low=0) < replay_size:
+        replay_size = check_int("replay_size", replay_size, low=0)
+        candidates = check_int("candidates", candidates, low=0)
+        if candidates < replay_size:
             raise InvalidInputError(f"candidates ({candidates}) must be at least replay_size ({replay_size})")
         super().__init__(
             model, store, lr=lr, replay_size=replay_size, replay_past_tasks_only=replay_past_tasks_only,

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from .errors import InvalidInputError
 
 __all__ = ["LR_MAX", "MAX_CLASSES", "WEIGHT_MAX", "check_fields", "check_int", "check_item_shape", "check_probe_batch",
-           "check_real", "check_seed", "is_int"]
+           "check_real", "check_seed", "is_int", "plain"]
 
 #: a step size above this diverges every network in memstore; larger values are refused as mistakes
 LR_MAX = 10.0
@@ -57,17 +57,26 @@ def check_int(name: str, value: Any, *, low: int | None = None, high: int | None
     return int(value)
 
 
+def plain(value: Any) -> Any:
+    """A checked number as Python has it: a Python int, float or bool unchanged, a NumPy integer as the int it
+    equals, any other real (a NumPy float) as the float it equals."""
+    if type(value) in (int, float, bool):
+        return value
+    return int(value) if is_int(value) else float(value)
+
+
 def check_fields(config: Any, check: Callable[..., Any], *names: str, optional: bool = False, **bounds: Any) -> None:
     """Check the fields ``names`` of the frozen dataclass ``config`` with ``check`` (:func:`check_int` or
     :func:`check_real`) and ``bounds``, each named ``Class.field`` in the error; ``optional``: None passes. A NumPy
-    scalar is stored back as the Python number it equals, so the config stays JSON and equal to the literal's."""
+    scalar is stored back as :func:`plain` makes it, so the config stays JSON and equal to the one a Python number
+    of the same value gives."""
     for name in names:
         value = getattr(config, name)
         if value is None and optional:
             continue
-        checked = check(f"{type(config).__name__}.{name}", value, **bounds)
+        check(f"{type(config).__name__}.{name}", value, **bounds)
         if type(value) not in (int, float):
-            object.__setattr__(config, name, checked)
+            object.__setattr__(config, name, plain(value))
 
 
 def check_item_shape(item_shape: Any) -> tuple[int, int, int]:

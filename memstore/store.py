@@ -310,7 +310,7 @@ class MemoryStore(ABC):
             raise InvalidInputError(f"{name} is on the meta device: it holds no ids")
         if isinstance(values, (Tensor, np.ndarray)):
             values = values.reshape(-1).tolist()
-        elif is_int(values):
+        elif is_int(values) or isinstance(values, (bool, np.bool_)):  # one id; a bool is refused below, by name
             values = [values]
         if not isinstance(values, Iterable) or isinstance(values, (str, bytes)):
             raise InvalidInputError(f"{name} must be an int or an iterable of ints, got {values!r}")

@@ -27,7 +27,7 @@ from PIL import Image
 from torch import Tensor
 
 from ..budget import index_bits
-from ..checks import is_int
+from ..checks import is_int, plain
 from ..errors import InvalidInputError
 from .base import VariableLengthCodec, float_values
 
@@ -65,9 +65,9 @@ class JPEGCodec(VariableLengthCodec):
         self.item_shape = tuple(int(d) for d in item_shape)
         if not is_int(quality) or not 1 <= quality <= 100:
             raise InvalidInputError(f"quality must be an int in [1, 100], got {quality!r}")
-        if not is_int(subsampling) or subsampling not in (0, 1, 2):
+        if subsampling not in (0, 1, 2):
             raise InvalidInputError(f"subsampling must be 0 (4:4:4), 1 (4:2:2) or 2 (4:2:0), got {subsampling!r}")
-        self.quality, self.subsampling = int(quality), int(subsampling)
+        self.quality, self.subsampling = int(quality), plain(subsampling)
         channels, height, width = self.item_shape
         if max(width, height if channels == 3 else channels * height) > JPEG_MAX_SIDE:
             raise InvalidInputError(f"JPEG images are at most {JPEG_MAX_SIDE} pixels a side; item shape "

@@ -74,9 +74,9 @@ class ACGANSpec:
             values = getattr(self, name)
             if values is None:
                 continue
-            checked = tuple(check_int(f"ACGANSpec.{name}", value, low=1, high=high) for value in values)
+            checked = [check_int(f"ACGANSpec.{name}", value, low=1, high=high) for value in values]
             if any(type(value) is not int for value in values):  # NumPy integers: the ints they equal
-                object.__setattr__(self, name, checked)
+                object.__setattr__(self, name, type(values)(checked))
         for name in ("critic_norm", "signed", "task_norm", "mask_activations"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInputError(f"ACGANSpec.{name} must be a bool, got {getattr(self, name)!r}")

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..checks import LR_MAX, WEIGHT_MAX, check_fields, check_int, check_real
+from ..checks import LR_MAX, WEIGHT_MAX, check_fields, check_int, check_real, plain
 from ..errors import InvalidInputError
 from .acgan import (Discriminator, MaskedGenerator, auxiliary_loss, critic_loss, generator_loss, gradient_penalty,
                     reinitialise)
@@ -77,9 +77,10 @@ class GANTraining:
         check_fields(self, check_real, "mask_lr", optional=True, low=0, high=LR_MAX, open_low=True)
         if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
             raise InvalidInputError(f"GANTraining.betas must be two numbers in [0, 1), got {self.betas!r}")
-        betas = tuple(check_real("GANTraining.betas", beta, low=0, high=1, open_high=True) for beta in self.betas)
-        if any(type(beta) not in (int, float) for beta in self.betas):  # NumPy scalars: the floats they equal
-            object.__setattr__(self, "betas", betas)
+        for beta in self.betas:
+            check_real("GANTraining.betas", beta, low=0, high=1, open_high=True)
+        if any(type(beta) not in (int, float) for beta in self.betas):  # NumPy scalars: the numbers they equal
+            object.__setattr__(self, "betas", type(self.betas)(plain(beta) for beta in self.betas))
         check_fields(self, check_real, "lambda_gp", low=0, high=WEIGHT_MAX)
         check_fields(self, check_real, "lambda_ru", optional=True, low=0, high=WEIGHT_MAX)
         check_fields(self, check_real, "s_max", low=1, high=1e12)

@@ -93,3 +93,19 @@ def test_a_bad_batch_is_refused_before_the_model_learns(with_store: bool, bad: A
         learner.observe(x, y, task=task)
     assert all(torch.equal(p, q) for p, q in zip(learner.model.parameters(), weights))
     assert learner.current_task == 0 and (not with_store or len(learner.store) == 0)
+
+
+def test_numpy_task_ids_and_settings_act_as_python_numbers() -> None:
+    """A task id or a setting from NumPy is taken as the Python number it equals; a plain value stays as given."""
+    import numpy as np
+
+    learner = LwF(make_model(), lr=np.float32(0.5), temperature=np.int64(2))
+    assert type(learner.lr) is float and type(learner.temperature) is int
+    assert type(ER(make_model(), _raw(), lr=1).lr) is int  # a plain int is not turned into a float
+    x, y = make_batch((0, 1))
+    learner.observe(x, y, task=np.int64(0))
+    learner.end_task(np.int64(0))
+    assert learner.current_task == 1 and type(learner.current_task) is int
+    for bad in (np.bool_(True), -1, 1.0):
+        with pytest.raises(LabelError, match="task"):
+            learner.end_task(bad)

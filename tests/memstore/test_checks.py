@@ -26,7 +26,7 @@ from memstore import (
 )
 from memstore import open as open_store
 from memstore.checks import check_int, check_real
-from memstore.errors import NonFiniteError
+from memstore.errors import LabelError, NonFiniteError
 from memstore.nn import GANTraining
 
 NAN, INF = float("nan"), float("inf")
@@ -129,3 +129,14 @@ def test_numpy_scalars_are_taken_as_the_python_numbers_they_equal() -> None:
     assert training == GANTraining(iterations=5, betas=(0.5, 0.9), lambda_ru=0.1)
     assert type(training.iterations) is int and all(type(beta) is float for beta in training.betas)
     assert TaskContext(task=np.int64(1)).task == 1 and type(TaskContext(task=np.int64(1)).task) is int
+    # a NumPy int in a float field is the int a literal would be (the same config, the same cell digest)
+    assert RecallObjective(rate=np.int64(25)) == RecallObjective(rate=25) and type(RecallObjective(
+        rate=np.int64(25)).rate) is int
+    store = RawStore(B, (1, 8, 8), 10, seed=0)
+    store.write(torch.rand(4, 1, 8, 8), torch.arange(4))
+    assert len(store.sample(np.int64(2), classes=np.int64(1))) == 1
+    for one_bool in (True, np.bool_(True)):  # an id, not an iterable: refused as a label, as before
+        with pytest.raises(LabelError, match="classes"):
+            store.sample(2, classes=one_bool)
+    betas = GANTraining(betas=[np.float64(0.5), 0]).betas
+    assert betas == [0.5, 0] and type(betas[0]) is float and type(betas[1]) is int
