@@ -21,6 +21,7 @@ from learners import ARM
 from memstore import Batch, RecallContext
 from memstore.capabilities import RecallsFromModel, require
 
+from .arguments import output_file, positive_int, refusing_bad_input
 from .datasets import load_dataset
 from .learner_specs import ARMSpec
 from .specs import SETTINGS, BudgetSpec, MLPSpec, SelfRecallSpec
@@ -86,14 +87,18 @@ def draw(pairs: list[tuple[Batch, Batch]], path: Path) -> None:
     plt.close(fig)
 
 
+@refusing_bad_input
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.arm_figure", description=__doc__.split("\n\n")[0])
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--tasks", type=int, default=2, help="tasks learned before recall is drawn (1-4)")
-    p.add_argument("--batches", type=int, default=3, help="recalled batches to draw")
+    p.add_argument("--tasks", type=int, choices=range(1, 5), default=2, metavar="{1-4}",
+                   help="tasks learned before recall is drawn (1-4)")
+    p.add_argument("--batches", type=positive_int, default=3, help="recalled batches to draw")
     p.add_argument("--data-root")
-    p.add_argument("--out", type=Path, default=Path("docs/img/arm_recall.png"))
+    p.add_argument("--out", type=output_file, default=Path("docs/img/arm_recall.png"), help="a .png file")
     args = p.parse_args(argv)
+    if args.out.suffix != ".png":
+        p.error(f"--out must name a .png file, got {str(args.out)!r}")
     torch.set_num_threads(1)
     draw(recall_pairs(args.seed, args.tasks, args.batches, args.data_root), args.out)
     print(f"wrote {args.out}")

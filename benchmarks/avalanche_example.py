@@ -17,6 +17,7 @@ import torch
 
 from memstore import Budget, JPEGStore, RawStore
 
+from .arguments import positive_int, refusing_bad_input
 from .datasets import load_digits
 
 SHAPE, CLASSES = (1, 8, 8), 10
@@ -55,10 +56,11 @@ def run(memory: str, images: int, seed: int) -> tuple[float, int, str, float]:
     return accuracy, held, ledger, seconds
 
 
+@refusing_bad_input
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=50, help="the budget in raw images (default 50)")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    parser.add_argument("--images", type=positive_int, default=50, help="the budget in raw images (default 50)")
+    parser.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 (default 3)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+from .arguments import device, non_negative_int, output_file, positive_int, refusing_bad_input
 from .cli import build_parser, grid_from_args
 from .provenance import machine, provenance
 from .runner import CellParts, build_cell
@@ -112,18 +113,39 @@ def dgm_path(device: str, tasks: int) -> dict[str, object]:
     return {"seconds_per_task": seconds, "accuracy": accuracy, "sampled_after_read_back": read_back}
 
 
+def one_cell(flags: str) -> str:
+    """``--cell``: ``python -m benchmarks`` flags that select exactly one cell, checked before anything is timed."""
+    try:
+        cells = grid_from_args(build_parser().parse_args(shlex.split(flags))).cells()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    except SystemExit:  # the grid's parser has printed what it refused
+        raise argparse.ArgumentTypeError(f"{flags!r} are not flags of python -m benchmarks") from None
+    if len(cells) != 1:
+        raise argparse.ArgumentTypeError(f"--cell must select one cell; {flags!r} selects {len(cells)}")
+    return flags
+
+
+def device_list(text: str) -> tuple[str, ...]:
+    """``--devices``: a comma list of devices this machine has."""
+    return tuple(device(name) for name in text.split(","))
+
+
+@refusing_bad_input
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.cell_cost", description=__doc__.split("\n\n")[0])
-    p.add_argument("--cell", action="append", required=True, help="flags selecting one cell (repeatable)")
-    p.add_argument("--devices", default="cpu", help="comma list, e.g. cuda,cpu")
-    p.add_argument("--steps", type=int, default=40)
-    p.add_argument("--crowd", type=int, default=0, help="also time the first cell on the first device in N processes")
-    p.add_argument("--dgm-tasks", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    p.add_argument("--cell", type=one_cell, action="append", required=True,
+                   help="flags selecting one cell (repeatable)")
+    p.add_argument("--devices", type=device_list, default="cpu", help="comma list, e.g. cuda,cpu")
+    p.add_argument("--steps", type=positive_int, default=40)
+    p.add_argument("--crowd", type=non_negative_int, default=0,
+                   help="also time the first cell on the first device in N processes")
+    p.add_argument("--dgm-tasks", type=non_negative_int, default=0)
+    p.add_argument("--threads", type=positive_int, default=1, help="torch threads per process")
     p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a crowd member: print ms only
-    p.add_argument("--out", type=Path, default=None, help="JSON file for the results")
+    p.add_argument("--out", type=output_file, default=None, help="JSON file for the results")
     args = p.parse_args(argv)
-    devices = args.devices.split(",")
+    devices = list(args.devices)
     torch.set_num_threads(args.threads)
     if args.one:
         print(step_ms(args.cell[0], devices[0], args.steps), flush=True)
@@ -139,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(report, indent=1)
     print(text)
     if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
     return 0
 

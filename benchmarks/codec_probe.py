@@ -32,7 +32,8 @@ from torch import Tensor
 from memstore.codecs import JPEGCodec
 from memstore.codecs.dvae import DVAECodec
 
-from .datasets import load_dataset
+from .arguments import non_negative_int, positive_int, refusing_bad_input
+from .datasets import DATASETS, load_dataset
 from .models import MLPSpec
 
 __all__ = ["ProbeResult", "mixed_accuracies", "predictions", "probe", "probe_jpeg"]
@@ -124,17 +125,18 @@ def probe(dataset: str, latents: int, classes: int, code_side: int, ranges: bool
     return _result(recon, x, y, test_x, test_y, num_classes, seed, round(inactive, 3))
 
 
+@refusing_bad_input
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.codec_probe", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", default="colour-mnist")
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="colour-mnist")
     parser.add_argument("--latents", type=int, default=439)
     parser.add_argument("--classes", type=int, default=2)
     parser.add_argument("--code-side", type=int, default=4)
     parser.add_argument("--ranges", action="store_true", help="codes carry their channel ranges (decision 0036)")
     parser.add_argument("--activation", default="elu", help="the dVAE's nonlinearity: elu or relu (decision 0037)")
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--items", type=int, default=5000)
-    parser.add_argument("--tests", type=int, default=2000)
+    parser.add_argument("--steps", type=non_negative_int, default=2000)
+    parser.add_argument("--items", type=positive_int, default=5000)
+    parser.add_argument("--tests", type=positive_int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--jpeg", type=int, default=None, metavar="QUALITY",

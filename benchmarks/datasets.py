@@ -27,13 +27,17 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    "Dataset", "DATASETS", "load_colour", "load_colour_mnist", "load_dataset", "load_digits", "load_mnist",
-    "load_mnist_inverted", "resolve_data_root",
+    "DataNotFoundError", "Dataset", "DATASETS", "load_colour", "load_colour_mnist", "load_dataset", "load_digits",
+    "load_mnist", "load_mnist_inverted", "resolve_data_root",
 ]
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 _DIGITS_TEST_FRACTION = 0.25
 _DIGITS_SPLIT_SEED = 0
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A data set is not where the command line, ``MEMSTORE_DATA`` or the default pointed: the caller's to fix."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,7 +68,7 @@ def resolve_data_root(root: str | os.PathLike[str] | None = None) -> Path:
     sibling = _REPO_ROOT.parent / "shared" / "data"
     if sibling.is_dir():
         return sibling
-    raise FileNotFoundError("no data root: pass --data-root or set MEMSTORE_DATA to a folder holding MNIST/raw/*")
+    raise DataNotFoundError("no data root: pass --data-root or set MEMSTORE_DATA to a folder holding MNIST/raw/*")
 
 
 def load_digits(data_root: str | os.PathLike[str] | None = None) -> Dataset:
@@ -91,7 +95,7 @@ def load_mnist(data_root: str | os.PathLike[str] | None = None) -> Dataset:
         train = datasets.MNIST(str(root), train=True, download=False)
         test = datasets.MNIST(str(root), train=False, download=False)
     except RuntimeError as exc:
-        raise FileNotFoundError(f"MNIST not found under {root} (expected {root}/MNIST/raw/*): {exc}") from exc
+        raise DataNotFoundError(f"MNIST not found under {root} (expected {root}/MNIST/raw/*): {exc}") from exc
 
     def images(data: Tensor) -> Tensor:
         return data.to(torch.float32).unsqueeze(1) / 255.0

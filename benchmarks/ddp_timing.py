@@ -28,6 +28,7 @@ from torch.nn.parallel import DistributedDataParallel
 from memstore import Budget, RawStore
 from memstore.distributed import ReplicatedMemory, ShardedMemory, shard_budget
 
+from .arguments import output_file, positive_int, refusing_bad_input
 from .models import MLPSpec
 from .provenance import provenance
 
@@ -87,11 +88,12 @@ def _ranks(mode: str, args: argparse.Namespace) -> dict:
             "memory_bytes_sent_per_step_per_rank": ranks[0]["sent_per_step"]}
 
 
+@refusing_bad_input
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--images", type=int, default=500)
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--steps", type=positive_int, default=300)
+    parser.add_argument("--images", type=positive_int, default=500)
+    parser.add_argument("--out", type=output_file, default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     budget = Budget.images(args.images, SHAPE, CLASSES)

@@ -35,11 +35,16 @@ def a_t(matrix: list[list[float]], t: int) -> float | None:
 
 
 def cells(folder: Path) -> list[dict]:
-    """The finished cells of the DGM config under ``folder``, with the kept store's path when there is one."""
+    """The finished cells of the DGM config under ``folder``, with the kept store's path when there is one;
+    ValueError naming a file that is not a cell result."""
     found = []
     for path in sorted(folder.glob("*.json")):
-        cell = json.loads(path.read_text())
-        if cell["config"]["setting"]["name"] == "dgm":
+        try:
+            cell = json.loads(path.read_text())
+            setting = cell["config"]["setting"]["name"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path} is not a cell result ({type(exc).__name__}: {exc})") from None
+        if setting == "dgm":
             store = path.with_suffix(".store")
             found.append({**cell, "store_path": store if store.exists() else None})
     return found
@@ -186,7 +191,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not (args.report or args.plot or args.curve):
         parser.error("give --report, --plot or --curve (the runs are `python -m benchmarks --config dgm-split-mnist`)")
-    if not cells(args.cells):  # before any figure is drawn: an empty one would replace the recorded one
+    try:
+        found = cells(args.cells)
+    except ValueError as exc:  # a file there that is not a cell result
+        parser.error(str(exc))
+    if not found:  # before any figure is drawn: an empty one would replace the recorded one
         parser.error(f"no DGM cells in {args.cells} (the runner writes them to OUT/cells: "
                      "`python -m benchmarks --config dgm-split-mnist --out OUT`)")
     if args.curve and not curve(args.cells):

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from memstore import open as open_store
 
+from .arguments import refusing_bad_input
 from .datasets import load_dataset
 from .dgm import cells
 from .models import MLPSpec
@@ -120,16 +121,22 @@ def _counts(predicted: Tensor, seen: list[int]) -> tuple[int, ...]:
     return tuple(int((predicted == label).sum()) for label in range(max(seen) + 1))
 
 
+@refusing_bad_input
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cells", type=Path, required=True, help="a DGM config's cells, kept with --keep-stores")
     parser.add_argument("--data-root", default=None, help="MNIST's root (torchvision layout)")
     parser.add_argument("--seed", type=int, default=0, help="the reference classifier's and the draws' seed")
     args = parser.parse_args(argv)
-    kept = [cell for cell in cells(args.cells) if cell["store_path"] is not None
-            and str(cell["config"]["learner"]).startswith("dgm")]
+    if not args.cells.is_dir():
+        parser.error(f"--cells {args.cells} is not a folder")
+    try:
+        kept = [cell for cell in cells(args.cells) if cell["store_path"] is not None
+                and str(cell["config"].get("learner")).startswith("dgm")]
+    except ValueError as exc:
+        parser.error(str(exc))
     if not kept:
-        raise SystemExit(f"no kept stores under {args.cells}: run the config with --keep-stores")
+        parser.error(f"no kept stores under {args.cells}: run the config with --keep-stores")
     data = load_dataset(kept[0]["config"]["dataset"], args.data_root)
     references: dict[int, nn.Module] = {}
     print("| cell | class | generated, recognised by an independent MLP | the same, units outside the mask at 0 | "

@@ -41,6 +41,7 @@ from memstore.nn import GANTraining
 from memstore.testing.corruption import FuzzCounts, flip_bits, fuzz_positions, saved_keys
 from memstore.testing.stress import is_prefix_store, kill_a_save, read_loop, resave_loop, sequence_store
 
+from .arguments import choice_list, non_negative_int, positive_int, positive_real, refusing_bad_input
 from .datasets import load_digits
 from .models import MLPSpec
 
@@ -114,18 +115,20 @@ def killed_saves(folder: Path, kills: int) -> tuple[int, dict[str, int]]:
     return loadable, dict(failures)
 
 
+@refusing_bad_input
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chunk-bytes", type=int, default=64, help="bytes flipped per chunk (default 64)")
-    parser.add_argument("--readers", type=int, default=4, help="reader processes (default 4)")
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of the reader test (default 20)")
-    parser.add_argument("--kills", type=int, default=100, help="saves killed (default 100)")
-    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma list of backends to fuzz")
+    parser.add_argument("--chunk-bytes", type=positive_int, default=64, help="bytes flipped per chunk (default 64)")
+    parser.add_argument("--readers", type=positive_int, default=4, help="reader processes (default 4)")
+    parser.add_argument("--seconds", type=positive_real, default=20.0, help="length of the reader test (default 20)")
+    parser.add_argument("--kills", type=non_negative_int, default=100, help="saves killed (default 100)")
+    parser.add_argument("--backends", type=choice_list(BACKENDS), default=",".join(BACKENDS),
+                        help="comma list of backends to fuzz")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     print("| backend | flips | refused | identical | raw errors | changed | seconds |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for name in args.backends.split(","):
+    for name in args.backends:
         counts, seconds = fuzz(name, args.chunk_bytes)
         raw = sum(counts.raw.values())
         print(f"| {name} | {counts.total} | {counts.refused} | {counts.identical} | {raw} {counts.raw or ''} | "

@@ -30,8 +30,9 @@ import torch
 from memstore.stores.entropy_recollection import EntropyCodedRecollectionStore
 from memstore.stores.recollection import OnlineDVAE
 
+from .arguments import positive_int, refusing_bad_input
 from .codec_probe import mixed_accuracies, predictions
-from .datasets import load_dataset
+from .datasets import DATASETS, load_dataset
 from .parameters import resolve
 from .specs import STORES, BudgetSpec
 from .streams import Split
@@ -140,13 +141,27 @@ def _probe_accuracies(held: torch.Tensor, written: torch.Tensor, fresh: torch.Te
             "mixed_newest_two": new}
 
 
+def recollection_spec(text: str) -> str:
+    """``--store``: a spec of the recollection store (``recollection:refresh=true``), its values parsed here."""
+    try:
+        resolve(text, STORES, "store")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if text.partition(":")[0] != "recollection":
+        raise argparse.ArgumentTypeError(f"expected a store of dVAE codes (recollection:...), got {text!r}")
+    return text
+
+
+@refusing_bad_input
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="digits", help="digits (embedded), colour, mnist (from the data root)")
-    parser.add_argument("--budget", type=int, default=200, help="raw images' worth of bits")
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="digits",
+                        help="digits (embedded), colour, mnist (from the data root)")
+    parser.add_argument("--budget", type=positive_int, default=200, help="raw images' worth of bits")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--store", default="recollection", help="a recollection spec, e.g. recollection:refresh=true")
-    parser.add_argument("--examples-per-task", type=int, default=None, help="images a task (default: all)")
+    parser.add_argument("--store", type=recollection_spec, default="recollection",
+                        help="a recollection spec, e.g. recollection:refresh=true")
+    parser.add_argument("--examples-per-task", type=positive_int, default=None, help="images a task (default: all)")
     parser.add_argument("--classify", action="store_true", help="also train and test the probe's MLPs on them")
     parser.add_argument("--data-root", default=None)
     args = parser.parse_args(argv)

@@ -27,6 +27,7 @@ import torch
 
 from memstore import EntropyCodedRecollectionStore
 
+from .arguments import pairs, refusing_bad_input
 from .datasets import load_dataset
 from .recollection_frontier import coded_sizes
 from .specs import BudgetSpec
@@ -89,15 +90,16 @@ def held_out_bits(codes: np.ndarray, labels: np.ndarray, l: int) -> HeldOutBits:
     return HeldOutBits(marginal, given_label, given_parent)
 
 
+@refusing_bad_input
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shapes", default="48x10,6x20,38x2,121x2", help="comma-separated CxL code shapes")
+    parser.add_argument("--shapes", type=pairs, default="48x10,6x20,38x2,121x2",
+                        help="comma-separated CxL code shapes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-root", default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    for shape in args.shapes.split(","):
-        c, l = (int(part) for part in shape.split("x"))
+    for c, l in args.shapes:
         codes, labels, l1 = online_codes(c, l, args.seed, args.data_root)
         fixed = c * int(np.ceil(np.log2(l)))
         row: dict[str, Any] = {"c": c, "l": l, "seed": args.seed, "l1": round(l1, 4), "fixed_bits": fixed}

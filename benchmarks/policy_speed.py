@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-from pathlib import Path
 
 import torch
 
 from memstore import Budget, ClassBalanced, RawStore, Reservoir, Ring
 from memstore.policies import Policy
 
+from .arguments import output_file, positive_int, positive_ints, refusing_bad_input
 from .speed import ITEM_SHAPE, NUM_CLASSES, stream, time_steps
 
 POLICIES: dict[str, Policy] = {"reservoir": Reservoir(), "class_balanced": ClassBalanced(), "ring": Ring()}
@@ -50,19 +50,22 @@ def run(capacities: list[int], steps: int, rounds: int) -> dict[str, object]:
     return {"rows": rows}
 
 
+@refusing_bad_input
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--capacities", default="500,5000,50000", help="comma list of store capacities in items")
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
+    parser.add_argument("--capacities", type=positive_ints, default="500,5000,50000",
+                        help="comma list of store capacities in items")
+    parser.add_argument("--steps", type=positive_int, default=1000)
+    parser.add_argument("--rounds", type=positive_int, default=3)
+    parser.add_argument("--out", type=output_file, default=None, help="write the result as JSON here")
     args = parser.parse_args(argv)
-    result = run([int(c) for c in args.capacities.split(",")], args.steps, args.rounds)
+    result = run(list(args.capacities), args.steps, args.rounds)
     print("| capacity | " + " | ".join(f"{name} (µs/step)" for name in POLICIES) + " |")
     print("|---:|" + "---:|" * len(POLICIES))
     for row in result["rows"]:
         print(f"| {row['capacity']:,} | " + " | ".join(f"{row[f'{n}_us_per_step']:.1f}" for n in POLICIES) + " |")
     if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1))
 
 

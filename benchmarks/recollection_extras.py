@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -27,11 +26,16 @@ from torch import nn
 from memstore import Budget, RecollectionStore, Stabilisation
 from memstore.nn import DiscreteVAE, DVAEConfig, pretrain
 
+from .arguments import device, non_negative_int, output_file, pairs, positive_int, refusing_bad_input
 from .datasets import load_dataset
 from .models import MLPSpec
 from .recollection_frontier import distortion
 
 __all__ = ["main", "nearest_l1", "speed", "table4"]
+
+
+#: the MNIST training images the speed run writes from
+SPEED_ITEMS = 5000
 
 
 def nearest_l1(samples: torch.Tensor, reference: torch.Tensor, batch: int = 250) -> float:
@@ -70,10 +74,9 @@ def _timed(call) -> float:
 
 def speed(args: argparse.Namespace) -> list[dict]:
     data = load_dataset("mnist", args.data_root)
-    x, y = data.train_x[:5000], data.train_y[:5000]
+    x, y = data.train_x[:SPEED_ITEMS], data.train_y[:SPEED_ITEMS]
     rows = []
-    for shape in args.shapes.split(","):
-        c, l = (int(v) for v in shape.split("x"))
+    for c, l in args.shapes:
         store = RecollectionStore(Budget.images(100, (1, 28, 28), 10), (1, 28, 28), 10, latents=c, classes=l,
                                   seed=0, device=args.device)
         for start in range(0, args.fill, 10):
@@ -105,22 +108,26 @@ def speed(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+@refusing_bad_input
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=("table4", "speed"))
     parser.add_argument("--latents", type=int, default=38)
     parser.add_argument("--classes", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--images", type=int, default=10000)
-    parser.add_argument("--samples", type=int, default=2000)
-    parser.add_argument("--shapes", default="38x2,104x4,139x8")
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--fill", type=int, default=1000)
+    parser.add_argument("--epochs", type=non_negative_int, default=10)
+    parser.add_argument("--images", type=positive_int, default=10000)
+    parser.add_argument("--samples", type=positive_int, default=2000)
+    parser.add_argument("--shapes", type=pairs, default="38x2,104x4,139x8")
+    parser.add_argument("--steps", type=positive_int, default=50)
+    parser.add_argument("--fill", type=positive_int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu", help="where the dVAE computes, e.g. cuda")
+    parser.add_argument("--device", type=device, default="cpu", help="where the dVAE computes, e.g. cuda")
     parser.add_argument("--data-root", default=None)
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--out", type=output_file, default=None)
     args = parser.parse_args(argv)
+    if args.what == "speed" and args.fill + 10 * args.steps > SPEED_ITEMS:
+        parser.error(f"speed writes --fill + 10 x --steps items of the first {SPEED_ITEMS} MNIST images; "
+                     f"{args.fill} + 10 x {args.steps} is more")
     torch.set_num_threads(1)
     result = table4(args) if args.what == "table4" else speed(args)
     print(json.dumps(result, indent=1))

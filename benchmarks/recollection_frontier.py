@@ -31,6 +31,7 @@ from memstore.codecs.entropy import CategoricalRangeCoder
 from memstore.codecs.prefix import CategoricalPrefixCoder
 from memstore.nn import DiscreteVAE, DVAEConfig, pretrain
 
+from .arguments import device, output_file, pairs, positive_int, positive_real, refusing_bad_input
 from .datasets import load_dataset
 from .frontier import plot
 
@@ -112,32 +113,47 @@ def fit_point(x: torch.Tensor, c: int, l: int, epochs: int, args: argparse.Names
     return point
 
 
+def code_points(text: str) -> tuple[tuple[int, int, int], ...]:
+    """``--points``: a comma list of ``CxL:EPOCHS``, each an int >= 1."""
+    try:
+        return tuple((*pairs(shape)[0], positive_int(epochs))
+                     for shape, epochs in (item.split(":") for item in text.split(",")))
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(f"expected a comma list of CxL:EPOCHS such as 38x2:10, got {text!r}") from None
+
+
+@refusing_bad_input
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--points", default="38x2:10,6x20:10,48x10:4", help="cxl:epochs, comma separated")
-    parser.add_argument("--images", type=int, default=10000)
-    parser.add_argument("--epochs-scale", type=float, default=1.0)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--points", type=code_points, default="38x2:10,6x20:10,48x10:4",
+                        help="cxl:epochs, comma separated")
+    parser.add_argument("--images", type=positive_int, default=10000)
+    parser.add_argument("--epochs-scale", type=positive_real, default=1.0)
+    parser.add_argument("--lr", type=positive_real, default=1e-3)
+    parser.add_argument("--batch", type=positive_int, default=50)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu", help="where the dVAE trains, e.g. cuda")
+    parser.add_argument("--device", type=device, default="cpu", help="where the dVAE trains, e.g. cuda")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--entropy", action="store_true",
                         help="also range-code the codes (series recollection-entropy)")
     parser.add_argument("--series", default="recollection", help="name of the series the points go to")
-    parser.add_argument("--json", type=Path, default=Path("docs/results/frontier.json"))
-    parser.add_argument("--png", type=Path, default=Path("docs/img/frontier.png"))
+    parser.add_argument("--json", type=output_file, default=Path("docs/results/frontier.json"),
+                        help="the frontier's series; points are merged into it")
+    parser.add_argument("--png", type=output_file, default=Path("docs/img/frontier.png"))
     args = parser.parse_args(argv)
+    try:  # before any training: the points are merged into this file's series at the end
+        series = json.loads(args.json.read_text())["series"] if args.json.exists() else {}
+        if not isinstance(series, dict):
+            raise TypeError(type(series).__name__)
+    except (ValueError, KeyError, TypeError):
+        parser.error(f"--json {args.json} is not a frontier file (JSON with a 'series' object)")
     torch.set_num_threads(1)
     data = load_dataset("mnist", args.data_root)
     x, y = data.train_x[: args.images], data.train_y[: args.images]
     print(json.dumps({"baselines": baselines(x, y)}), flush=True)
     points = []
-    for item in args.points.split(","):
-        shape, epochs = item.split(":")
-        c, l = (int(v) for v in shape.split("x"))
+    for c, l, epochs in args.points:
         points.append(fit_point(x, c, l, max(1, round(int(epochs) * args.epochs_scale)), args))
-    series = json.loads(args.json.read_text())["series"] if args.json.exists() else {}
     entropy = [point.pop("entropy") for point in points if "entropy" in point]
     if entropy:
         series[f"{args.series}-entropy"] = {"images": int(x.shape[0]), "points": merge_points(
@@ -147,6 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     series["recollection-paper"] = {"points": [
         {"label": f"({c},{l})", "bits_per_image_no_header": c * index_bits(l), "l1_distortion": value}
         for (c, l), value in PAPER.items() if value is not None]}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"dataset": "mnist-train-first", "series": series}, indent=1) + "\n")
     plot(series, args.png)
 

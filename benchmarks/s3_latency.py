@@ -24,6 +24,8 @@ import torch
 from memstore import Budget, MemoryStore, RawStore, RecollectionStore, Stabilisation
 from memstore import open as open_store
 
+from .arguments import positive_int, refusing_bad_input
+
 SHAPE = (1, 28, 28)
 
 
@@ -44,10 +46,13 @@ def median_seconds(action: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
+@refusing_bad_input
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5, help="saves and opens timed per store (default 5)")
-    parser.add_argument("--draws", type=int, default=50, help="sample(10) calls timed per payload (default 50)")
+    parser.add_argument("--repeats", type=positive_int, default=5,
+                        help="saves and opens timed per store (default 5)")
+    parser.add_argument("--draws", type=positive_int, default=50,
+                        help="sample(10) calls timed per payload (default 50)")
     args = parser.parse_args(argv)
     import boto3
     from moto.server import ThreadedMotoServer

@@ -35,6 +35,8 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from .arguments import choice_list, output_file, positive_int, refusing_bad_input
+
 SHAPE = (1, 28, 28)
 MIB = 1 << 20
 
@@ -197,23 +199,27 @@ def table(rows: list[Any]) -> str:
     return "\n".join([*lines, *("| " + " | ".join(str(v) for v in asdict(row).values()) + " |" for row in rows)])
 
 
+@refusing_bad_input
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("kind", choices=("memory", "disk", "save"))
-    parser.add_argument("--stores", default="raw,jpeg,recollection", help="memory: comma list (raw, jpeg, "
-                        "recollection)")
-    parser.add_argument("--budget-images", type=int, default=10_000_000, help="memory: the budget in raw images")
-    parser.add_argument("--items", type=int, default=None,
+    parser.add_argument("--stores", type=choice_list(("raw", "jpeg", "recollection")), default="raw,jpeg,recollection",
+                        help="memory: comma list (raw, jpeg, recollection)")
+    parser.add_argument("--budget-images", type=positive_int, default=10_000_000,
+                        help="memory: the budget in raw images")
+    parser.add_argument("--items", type=positive_int, default=None,
                         help="items written (memory: 20,000; disk: 10,000,000; save: 1,000,000)")
-    parser.add_argument("--draws", type=int, default=200, help="disk: sample(10) calls timed per checkpoint")
-    parser.add_argument("--latents", type=int, default=None, help="disk: c (default: the budget's design)")
-    parser.add_argument("--classes", type=int, default=None, help="disk: l (with --latents)")
-    parser.add_argument("--out", type=Path, default=None, help="write the rows here as JSON")
+    parser.add_argument("--draws", type=positive_int, default=200, help="disk: sample(10) calls timed per checkpoint")
+    parser.add_argument("--latents", type=positive_int, default=None, help="disk: c (default: the budget's design)")
+    parser.add_argument("--classes", type=positive_int, default=None, help="disk: l (with --latents)")
+    parser.add_argument("--out", type=output_file, default=None, help="write the rows here as JSON")
     args = parser.parse_args(argv)
+    if (args.latents is None) != (args.classes is None):
+        parser.error("give --latents and --classes together, or neither")
     if args.kind == "memory":
         items = 20_000 if args.items is None else args.items
         with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
-            rows = [pool.apply(memory_row, (name, args.budget_images, items)) for name in args.stores.split(",")]
+            rows = [pool.apply(memory_row, (name, args.budget_images, items)) for name in args.stores]
     elif args.kind == "save":
         with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
             rows = [pool.apply(save_row, (1_000_000 if args.items is None else args.items,))]
@@ -226,7 +232,9 @@ def main(argv: list[str] | None = None) -> None:
 
         # each measuring process sets one thread: both records of the count say so, not this parent's count
         made = {**provenance(), **machine("cpu"), "threads": 1, "torch_threads": 1}
-        args.out.write_text(json.dumps({"kind": args.kind, "arguments": vars(args) | {"out": str(args.out)},
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        arguments = vars(args) | {"out": str(args.out), "stores": ",".join(args.stores)}  # as recorded before
+        args.out.write_text(json.dumps({"kind": args.kind, "arguments": arguments,
                                         "provenance": made, "rows": [asdict(row) for row in rows]},
                                        indent=1) + "\n")
 

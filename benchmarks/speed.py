@@ -19,13 +19,13 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from memstore import Budget, RawStore
 
+from .arguments import output_file, pairs, positive_int, refusing_bad_input
 from .provenance import machine, provenance
 
 ITEM_SHAPE, NUM_CLASSES = (1, 28, 28), 10
@@ -194,16 +194,16 @@ def run(sizes: list[tuple[int, int]], steps: int, rounds: int) -> dict[str, obje
             "provenance": {**provenance(), **machine()}}  # after set_num_threads(1): both record one thread
 
 
+@refusing_bad_input
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="500x10,5000x10,50000x10,500x128",
+    parser.add_argument("--sizes", type=pairs, default="500x10,5000x10,50000x10,500x128",
                         help="comma list of CAPACITYxBATCH (default: 500x10,5000x10,50000x10,500x128)")
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
+    parser.add_argument("--steps", type=positive_int, default=3000)
+    parser.add_argument("--rounds", type=positive_int, default=5)
+    parser.add_argument("--out", type=output_file, default=None, help="write the result as JSON here")
     args = parser.parse_args(argv)
-    sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
-    result = run(sizes, args.steps, args.rounds)  # type: ignore[arg-type]
+    result = run(list(args.sizes), args.steps, args.rounds)
     rows = result["rows"]
     print("| capacity | batch | memstore µs | unchecked µs | Mammoth-style µs | vectorised uint8 µs "
           "| checked numpy µs | vs Mammoth | vs uint8 | checked numpy vs Mammoth |\n"

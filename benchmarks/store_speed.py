@@ -14,12 +14,12 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
 from memstore import Budget, JPEGStore, MemoryStore, RawStore
 
+from .arguments import output_file, positive_int, refusing_bad_input
 from .datasets import load_dataset
 
 BATCH = 10
@@ -72,13 +72,14 @@ def run(steps: int, rounds: int, budget_images: int, quality: int) -> dict[str, 
     return result
 
 
+@refusing_bad_input
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--budget", type=int, default=500, help="budget in raw MNIST images")
-    parser.add_argument("--quality", type=int, default=50)
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--steps", type=positive_int, default=2000)
+    parser.add_argument("--rounds", type=positive_int, default=3)
+    parser.add_argument("--budget", type=positive_int, default=500, help="budget in raw MNIST images")
+    parser.add_argument("--quality", type=int, choices=range(1, 101), default=50, metavar="{1-100}")
+    parser.add_argument("--out", type=output_file, default=None)
     args = parser.parse_args(argv)
     result = run(args.steps, args.rounds, args.budget, args.quality)
     print(json.dumps(result, indent=1))
