@@ -104,8 +104,7 @@ class Learner:
         if self.store is not None and self.writes_store:  # the store's checks include the task id's
             self.store.check_write(x, y, self._task if task is None else task)
             return
-        if task is not None and (not is_int(task) or task < 0):
-            raise LabelError(f"task must be a non-negative int or None, got {task!r}")
+        _task_id(task)
         if not isinstance(x, Tensor) or x.dtype != torch.float32 or x.ndim < 1 or x.is_meta:
             raise DTypeError(f"x must be a float32 tensor of items, got {getattr(x, 'dtype', type(x))}")
         if not isinstance(y, Tensor) or y.dtype != torch.int64 or y.is_meta:
@@ -117,9 +116,7 @@ class Learner:
 
     def end_task(self, task: int | None = None) -> None:
         """Close task ``task`` (default: the current one): forward a :class:`TaskContext` to the store."""
-        if task is not None and (not is_int(task) or task < 0):
-            raise LabelError(f"task must be a non-negative int or None, got {task!r}")
-        finished = self.current_task if task is None else int(task)
+        finished = self.current_task if task is None else _task_id(task)
         if self.store is not None:
             self.store.end_task(self._task_context(finished))
         self._phase_batches = []
@@ -164,3 +161,10 @@ class Learner:
         """Offer the stream batch to the store (after the update); a no-op without a store."""
         if self.store is not None:
             self.store.write(x, y, task=self._task)
+
+
+def _task_id(task: object) -> int | None:
+    """``task`` as a Python int (NumPy's integers included), or None; LabelError for anything else."""
+    if task is not None and (not is_int(task) or task < 0):  # type: ignore[operator]
+        raise LabelError(f"task must be a non-negative int or None, got {task!r}")
+    return None if task is None else int(task)  # type: ignore[call-overload]
