@@ -229,8 +229,8 @@ def _frontier() -> dict[str, Grid]:
     with ARM and DGM as points, and on Split MNIST the exemplar stores (herding, mnemonics) as points of a
     task-aware ER that hands them each task's batches.
     Split MNIST (5 x 1,000, full test set), Rotated MNIST (20 x 1,000, a fixed random 1,000 test images per task),
-    and Split on the synthetic ``colour`` images (3x32x32, 5 x 1,000, full test set), on inverted MNIST and on
-    two-colour MNIST (``colour-mnist``, 3x32x32)."""
+    and Split on the synthetic ``colour`` images (3x32x32, 5 x 1,000, full test set), on inverted MNIST, on
+    two-colour MNIST (``colour-mnist``, 3x32x32) and on crops of natural photographs (``photos``, 3x32x32)."""
     from .streams import Rotated
 
     budgets = tuple(BudgetSpec(images=n) for n in (10, 20, 50, 100, 200, 500))
@@ -255,6 +255,8 @@ def _frontier() -> dict[str, Grid]:
         "frontier-split-mnist-inverted": Grid(stream=split,
                                               **{**common, "dataset": "mnist-inverted", "model": centred}),
         "frontier-split-colour-mnist": Grid(stream=split, **{**common, "dataset": "colour-mnist", "model": centred}),
+        # crops of natural photographs (3x32x32, 10 classes, 600 a class): the stream takes 5 x 1,000 of them
+        "frontier-split-photos": Grid(stream=split, **{**common, "dataset": "photos", "model": centred}),
     }
 
 

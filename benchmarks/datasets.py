@@ -10,6 +10,9 @@
 - ``colour-mnist``: MNIST's digits on 3×32×32, each in its own foreground and background colour
   (:func:`load_colour_mnist`): colour images with the structure of real ones (strokes and flat regions), where
   ``colour``'s are smooth noise.
+- ``photos``: 3×32×32 crops of ten natural colour photographs that scikit-image and scikit-learn ship
+  (:func:`load_photos`), one class a photograph: the textures, edges and colour gradients of real photographs,
+  which neither synthetic set has, on a machine without CIFAR.
 
 The data root is, in order: the explicit argument, the ``MEMSTORE_DATA`` variable, or a ``shared/data`` folder beside
 this checkout when it exists (where this repository's checkouts keep real MNIST).
@@ -23,12 +26,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
 __all__ = [
-    "DataNotFoundError", "Dataset", "DATASETS", "load_colour", "load_colour_mnist", "load_dataset", "load_digits",
-    "load_mnist", "load_mnist_inverted", "resolve_data_root",
+    "DataNotFoundError", "Dataset", "DATASETS", "PHOTOS", "load_colour", "load_colour_mnist", "load_dataset",
+    "load_digits", "load_mnist", "load_mnist_inverted", "load_photos", "resolve_data_root",
 ]
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -152,9 +156,75 @@ def load_colour_mnist(data_root: str | os.PathLike[str] | None = None) -> Datase
     return Dataset("colour-mnist", images(mnist.train_x), mnist.train_y, images(mnist.test_x), mnist.test_y, 10)
 
 
+#: the ``photos`` classes, in label order: scikit-image's test photographs and scikit-learn's two sample images
+PHOTOS = ("astronaut", "chelsea", "china", "coffee", "flower", "hubble_deep_field", "immunohistochemistry",
+          "stereo_motorcycle", "retina", "rocket")
+_PHOTO_SIDE, _PHOTO_BLOCK, _PHOTO_CROP = 192, 48, 32  # shorter side after downscaling; block and crop sides
+_PHOTO_TEST_SHARE = 5  # one block in five is held out for test
+_PHOTO_TRAIN, _PHOTO_TEST = 600, 100  # crops a class
+
+
+def _photograph(name: str) -> Tensor:
+    """One of :data:`PHOTOS` as uint8 (3, H, W), its shorter side downscaled to 192 pixels (Pillow's Lanczos)."""
+    from PIL import Image
+
+    if name in ("china", "flower"):
+        from sklearn.datasets import load_sample_image
+
+        pixels = load_sample_image(f"{name}.jpg")
+    else:
+        import skimage.data
+
+        pixels = getattr(skimage.data, name)()
+        pixels = pixels[0] if name == "stereo_motorcycle" else pixels  # the left view of a stereo pair
+    image = Image.fromarray(pixels)
+    scale = _PHOTO_SIDE / min(image.size)
+    image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1).contiguous()
+
+
+def _crops(photo: Tensor, blocks: Tensor, count: int, generator: torch.Generator) -> Tensor:
+    """``count`` 32×32 crops of ``photo``, each inside one of ``blocks`` (their top-left corners, (n, 2)), at a
+    random offset in it, mirrored left to right at random."""
+    chosen = blocks[torch.randint(len(blocks), (count,), generator=generator)]
+    offsets = torch.randint(_PHOTO_BLOCK - _PHOTO_CROP + 1, (count, 2), generator=generator)
+    mirrored = torch.rand(count, generator=generator) < 0.5
+    rows, cols = (chosen + offsets).unbind(1)
+    crops = [photo[:, r:r + _PHOTO_CROP, c:c + _PHOTO_CROP] for r, c in zip(rows.tolist(), cols.tolist())]
+    x = torch.stack(crops)
+    x[mirrored] = x[mirrored].flip(-1)
+    return x
+
+
+def load_photos(data_root: str | os.PathLike[str] | None = None) -> Dataset:
+    """3×32×32 crops of the ten photographs of :data:`PHOTOS`, one class each, the same on every machine (a fixed
+    generator). Each photograph, downscaled to a shorter side of 192 pixels, is cut into 48×48 blocks; one block in
+    five, drawn at random, is held out, and a crop lies inside one block: so no test pixel is ever trained on.
+    600 training and 100 test crops a class, at random offsets in their blocks, half of them mirrored; on the 1/255
+    grid. ``data_root`` is ignored (the photographs ship with scikit-image and scikit-learn)."""
+    try:
+        import skimage.data  # noqa: F401
+    except ImportError as exc:  # an optional dependency: say which extra brings it
+        raise DataNotFoundError("the photos data set needs scikit-image: pip install 'memstore[photos]'") from exc
+    generator = torch.Generator().manual_seed(_COLOUR_SEED)
+    parts: dict[str, list[Tensor]] = {"train": [], "test": []}
+    for name in PHOTOS:
+        photo = _photograph(name)
+        rows, cols = (side // _PHOTO_BLOCK for side in photo.shape[1:])
+        corners = torch.cartesian_prod(torch.arange(rows), torch.arange(cols)) * _PHOTO_BLOCK
+        order = torch.randperm(len(corners), generator=generator)
+        held_out = len(corners) // _PHOTO_TEST_SHARE
+        parts["test"].append(_crops(photo, corners[order[:held_out]], _PHOTO_TEST, generator))
+        parts["train"].append(_crops(photo, corners[order[held_out:]], _PHOTO_TRAIN, generator))
+    train_x, test_x = (torch.cat(parts[split]).to(torch.float32) / 255 for split in ("train", "test"))
+    train_y = torch.arange(len(PHOTOS)).repeat_interleave(_PHOTO_TRAIN)
+    test_y = torch.arange(len(PHOTOS)).repeat_interleave(_PHOTO_TEST)
+    return Dataset("photos", train_x, train_y, test_x, test_y, len(PHOTOS))
+
+
 DATASETS: dict[str, Callable[[str | None], Dataset]] = {
     "colour": load_colour, "colour-mnist": load_colour_mnist, "digits": load_digits, "mnist": load_mnist,
-    "mnist-inverted": load_mnist_inverted,
+    "mnist-inverted": load_mnist_inverted, "photos": load_photos,
 }
 
 
