@@ -113,10 +113,13 @@ class RawSpec:
 class JPEGSpec:
     """``JPEGStore`` with reservoir admission at ``quality`` (50: what ``choose_quality`` picks on Split MNIST's first
     task at epsilon 0.05, docs/backends/jpeg.md), or ``jpeg:quality=auto``: ``JPEGStore.auto`` on the cell's own
-    first task (the quality chosen for this budget and data)."""
+    first task (the quality chosen for this budget and data); with ``expected_items``, the stream length, no
+    quality is credited with more items than the stream holds (decision 0046):
+    ``jpeg:quality=auto,expected_items=5000``."""
 
     name: ClassVar[str] = "jpeg"
     quality: int | str = 50
+    expected_items: int | None = None
 
     def __post_init__(self) -> None:
         if self.quality != "auto" and not isinstance(self.quality, int):
@@ -130,9 +133,13 @@ class JPEGSpec:
 
         options = dict(seed=seed, policy=Reservoir(), num_tasks=num_tasks)
         if self.quality != "auto":
+            if self.expected_items is not None:
+                raise ValueError("expected_items guides the automatic quality: give it with jpeg:quality=auto")
             return JPEGStore(budget, item_shape, num_classes, quality=int(self.quality), **options)
         if calibration is None:
             raise ValueError("jpeg:quality=auto needs the first task's inputs (calibration)")
+        if self.expected_items is not None:
+            options["expected_items"] = self.expected_items
         return JPEGStore.auto(budget, item_shape, num_classes, calibration, **options)
 
 

@@ -85,10 +85,11 @@ class JPEGStore(VariableItemStore):
     ) -> JPEGStore:
         """A store at the quality :func:`choose_quality` picks for ``budget`` from the first task's inputs ``x``.
 
-        ``options`` go to the constructor, except ``candidates``, ``epsilon``, ``probe`` and ``features`` which go to
-        :func:`choose_quality`; the choice is kept as ``store.quality_choice``.
+        ``options`` go to the constructor, except ``candidates``, ``epsilon``, ``probe``, ``features`` and
+        ``expected_items`` (the stream length, when known) which go to :func:`choose_quality`; the choice is kept as
+        ``store.quality_choice``.
         """
-        keys = ("candidates", "epsilon", "probe", "features")
+        keys = ("candidates", "epsilon", "probe", "features", "expected_items")
         search = {key: options.pop(key) for key in keys if key in options}
         seed = check_seed(options.get("seed"))
         check_probe_batch("JPEGStore.auto", x, min_items=2, item_shape=tuple(item_shape))
@@ -142,6 +143,7 @@ def choose_quality(
     generator: torch.Generator | None = None,
     num_tasks: int | None = None,
     subsampling: int = 0,
+    expected_items: int | None = None,
 ) -> QualityChoice:
     """MRDC's quantity–quality trade-off, volume form (docs/backends/jpeg.md).
 
@@ -149,6 +151,8 @@ def choose_quality(
     mean size that fit in ``budget``; ``R_q = logvol(f(decode_q(x))) / logvol(f(x))`` with ``logvol`` the
     log-determinant of ``I + K`` over the cosine kernel of features ``f`` (pixels by default). The choice maximises
     ``N_q`` subject to ``|R_q − 1| <= epsilon`` (ties: the higher quality); if no quality passes, the highest.
+    ``expected_items``, the stream length when the caller knows it, caps ``N_q``: a store holds no more items than
+    it is given, so among the qualities that would hold the whole stream the highest wins (decision 0046).
     Arguments in :meth:`JPEGStore.auto`'s order (budget, classes, the first task's inputs).
     """
     if not isinstance(budget, Budget):
@@ -157,6 +161,7 @@ def choose_quality(
     check_probe_batch("choose_quality", x, min_items=2)
     probe = check_int("probe", probe, low=2)
     epsilon = check_real("epsilon", epsilon, low=0)
+    cap = math.inf if expected_items is None else check_int("expected_items", expected_items, low=1)
     MemoryStore.check_generator(generator)
     candidates = list(candidates)  # once: an iterator is read here only
     if not candidates:
@@ -176,5 +181,5 @@ def choose_quality(
                       _volume_ratio(_log_volume(featurise(decoded)), reference),
                       float((decoded - sample).abs().mean())))
     passing = [row for row in table if abs(row[2] - 1) <= epsilon] or [table[-1]]
-    best = max(passing, key=lambda row: (row[1], row[0]))
+    best = max(passing, key=lambda row: (min(row[1], cap), row[0]))
     return QualityChoice(best[0], *map(tuple, zip(*table)), epsilon=epsilon)  # type: ignore[arg-type]

@@ -94,6 +94,14 @@ def test_jpeg_auto_quality_is_chosen_from_the_first_task() -> None:
         spec.build(budget, (1, 8, 8), 10, seed=0, num_tasks=None)
     with pytest.raises(ValueError, match="'auto'"):
         resolve("jpeg:quality=best", STORES, "store")
+    big = Budget.images(400, (1, 8, 8), 10)  # q25 fits about 1,300 digits here, q95 about 400
+    streamed = resolve("jpeg:quality=auto,expected_items=200", STORES, "store")
+    capped = streamed.build(big, (1, 8, 8), 10, seed=0, num_tasks=None, calibration=x)
+    uncapped = spec.build(big, (1, 8, 8), 10, seed=0, num_tasks=None, calibration=x)
+    assert capped.quality == 95 and uncapped.quality < 95  # every quality holds the 200 items: the best one
+    with pytest.raises(ValueError, match="with jpeg:quality=auto"):
+        resolve("jpeg:quality=30,expected_items=200", STORES, "store").build(big, (1, 8, 8), 10, seed=0,
+                                                                             num_tasks=None)
 
 
 def test_gmed_specs_name_their_direction_and_sign():

@@ -152,6 +152,28 @@ def test_auto_quality_trades_quantity_for_volume() -> None:
         choose_quality(x, budget, 10)  # type: ignore[arg-type]  # the old argument order
 
 
+def test_the_stream_length_caps_the_items_a_quality_is_credited_with() -> None:
+    """With ``expected_items``, qualities that would hold more than the stream tie on it, and the highest of them wins;
+    the table still reports what each quality fits."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.nn.functional.avg_pool2d(torch.rand(128, 1, 28, 28, generator=generator), 3, 1, 1)
+    budget, candidates = Budget.images(400, (1, 28, 28), 10), (1, 25, 50, 75, 95)
+    free = choose_quality(budget, 10, x, candidates=candidates, probe=64, epsilon=1.0)  # every quality passes
+    assert free.quality == 1 and free.items[0] > free.items[2] > 1000
+    capped = choose_quality(budget, 10, x, candidates=candidates, probe=64, epsilon=1.0, expected_items=1000)
+    assert capped.items == free.items  # what fits is measured as before
+    holding_all = [q for q, n in zip(capped.candidates, capped.items) if n >= 1000]
+    assert capped.quality == max(holding_all) and capped.quality > 1
+    short = choose_quality(budget, 10, x, candidates=candidates, probe=64, epsilon=1.0, expected_items=10**9)
+    assert short.quality == 1  # a stream no quality can hold: the most items, as without the cap
+    store = JPEGStore.auto(budget, (1, 28, 28), 10, x, seed=0, candidates=candidates, probe=64, epsilon=1.0,
+                           expected_items=1000)
+    assert store.quality == capped.quality and "expected_items" not in json.dumps(store.config())
+    for bad in (0, 1.5, True):
+        with pytest.raises(InvalidInputError, match="expected_items"):
+            choose_quality(budget, 10, x, expected_items=bad)
+
+
 # -- golden file -------------------------------------------------------------------------------------------------------
 
 
