@@ -41,7 +41,8 @@ _DIGITS_SPLIT_SEED = 0
 
 
 class DataNotFoundError(FileNotFoundError):
-    """A data set is not where the command line, ``MEMSTORE_DATA`` or the default pointed: the caller's to fix."""
+    """A data set is not where the command line, ``MEMSTORE_DATA`` or the default pointed, or the package that ships
+    it is not installed: the caller's to fix."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,8 +161,9 @@ def load_colour_mnist(data_root: str | os.PathLike[str] | None = None) -> Datase
 PHOTOS = ("astronaut", "chelsea", "china", "coffee", "flower", "hubble_deep_field", "immunohistochemistry",
           "stereo_motorcycle", "retina", "rocket")
 _PHOTO_SIDE, _PHOTO_BLOCK, _PHOTO_CROP = 192, 48, 32  # shorter side after downscaling; block and crop sides
-_PHOTO_TEST_SHARE = 5  # one block in five is held out for test
+_PHOTO_TEST_ONE_IN = 5  # one block in five (rounded down) is held out for test
 _PHOTO_TRAIN, _PHOTO_TEST = 600, 100  # crops a class
+_PHOTO_SEED = 0
 
 
 def _photograph(name: str) -> Tensor:
@@ -198,22 +200,26 @@ def _crops(photo: Tensor, blocks: Tensor, count: int, generator: torch.Generator
 
 def load_photos(data_root: str | os.PathLike[str] | None = None) -> Dataset:
     """3×32×32 crops of the ten photographs of :data:`PHOTOS`, one class each, the same on every machine (a fixed
-    generator). Each photograph, downscaled to a shorter side of 192 pixels, is cut into 48×48 blocks; one block in
-    five, drawn at random, is held out, and a crop lies inside one block: so no test pixel is ever trained on.
-    600 training and 100 test crops a class, at random offsets in their blocks, half of them mirrored; on the 1/255
-    grid. ``data_root`` is ignored (the photographs ship with scikit-image and scikit-learn)."""
+    generator). Each photograph, downscaled to a shorter side of 192 pixels, is cut into 48×48 blocks (16–24 a
+    photograph); one block in five, rounded down and drawn at random, is held out (3–4 a photograph), and a crop
+    lies inside one block: so no test pixel is ever trained on. 600 training and 100 test crops a class, each in a
+    block, at an offset and mirrored left to right or not, all three drawn at random with replacement (about 580
+    of the 600 training crops are distinct); on the 1/255 grid. ``data_root`` is ignored (the photographs ship with
+    scikit-image and scikit-learn; the pixels are those of the Pillow that decodes and resizes them, which
+    ``tests/benchmarks/test_photos.py`` pins by digest)."""
     try:
         import skimage.data  # noqa: F401
     except ImportError as exc:  # an optional dependency: say which extra brings it
-        raise DataNotFoundError("the photos data set needs scikit-image: pip install 'memstore[photos]'") from exc
-    generator = torch.Generator().manual_seed(_COLOUR_SEED)
+        raise DataNotFoundError(f"the photos data set needs scikit-image (pip install -e '.[photos]' in the "
+                                f"checkout): {exc}") from exc
+    generator = torch.Generator().manual_seed(_PHOTO_SEED)
     parts: dict[str, list[Tensor]] = {"train": [], "test": []}
     for name in PHOTOS:
         photo = _photograph(name)
         rows, cols = (side // _PHOTO_BLOCK for side in photo.shape[1:])
         corners = torch.cartesian_prod(torch.arange(rows), torch.arange(cols)) * _PHOTO_BLOCK
         order = torch.randperm(len(corners), generator=generator)
-        held_out = len(corners) // _PHOTO_TEST_SHARE
+        held_out = len(corners) // _PHOTO_TEST_ONE_IN
         parts["test"].append(_crops(photo, corners[order[:held_out]], _PHOTO_TEST, generator))
         parts["train"].append(_crops(photo, corners[order[held_out:]], _PHOTO_TRAIN, generator))
     train_x, test_x = (torch.cat(parts[split]).to(torch.float32) / 255 for split in ("train", "test"))

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from learners import ER, Learner, Naive
 from memstore import Budget, MemoryStore
+from memstore.checks import check_fields, check_int
 
 from .models import MLPSpec  # the model spec lives in models.py; re-exported here for callers
 from .settings import SETTINGS, Metric, Setting  # likewise the protocol settings
@@ -124,6 +125,9 @@ class JPEGSpec:
     def __post_init__(self) -> None:
         if self.quality != "auto" and not isinstance(self.quality, int):
             raise ValueError(f"jpeg quality must be an int in [1, 100] or 'auto', got {self.quality!r}")
+        if self.expected_items is not None and self.quality != "auto":
+            raise ValueError("expected_items guides the automatic quality: give it with jpeg:quality=auto")
+        check_fields(self, check_int, "expected_items", optional=True, low=1)
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
@@ -133,8 +137,6 @@ class JPEGSpec:
 
         options = dict(seed=seed, policy=Reservoir(), num_tasks=num_tasks)
         if self.quality != "auto":
-            if self.expected_items is not None:
-                raise ValueError("expected_items guides the automatic quality: give it with jpeg:quality=auto")
             return JPEGStore(budget, item_shape, num_classes, quality=int(self.quality), **options)
         if calibration is None:
             raise ValueError("jpeg:quality=auto needs the first task's inputs (calibration)")

@@ -103,7 +103,8 @@ class JPEGStore(VariableItemStore):
 
 @dataclass(frozen=True)
 class QualityChoice:
-    """What :func:`choose_quality` measured: per candidate, items that fit, volume ratio and L1 distortion."""
+    """What :func:`choose_quality` measured: per candidate, items that fit, volume ratio and L1 distortion; and the
+    ``epsilon`` and ``expected_items`` (None: not given) the choice was made under."""
 
     quality: int
     candidates: tuple[int, ...]
@@ -111,6 +112,7 @@ class QualityChoice:
     volume_ratio: tuple[float, ...]
     distortion: tuple[float, ...]
     epsilon: float
+    expected_items: int | None = None
 
 
 def _volume_ratio(decoded: float, reference: float) -> float:
@@ -161,7 +163,8 @@ def choose_quality(
     check_probe_batch("choose_quality", x, min_items=2)
     probe = check_int("probe", probe, low=2)
     epsilon = check_real("epsilon", epsilon, low=0)
-    cap = math.inf if expected_items is None else check_int("expected_items", expected_items, low=1)
+    if expected_items is not None:
+        expected_items = check_int("expected_items", expected_items, low=1)
     MemoryStore.check_generator(generator)
     candidates = list(candidates)  # once: an iterator is read here only
     if not candidates:
@@ -181,5 +184,7 @@ def choose_quality(
                       _volume_ratio(_log_volume(featurise(decoded)), reference),
                       float((decoded - sample).abs().mean())))
     passing = [row for row in table if abs(row[2] - 1) <= epsilon] or [table[-1]]
+    cap = math.inf if expected_items is None else expected_items
     best = max(passing, key=lambda row: (min(row[1], cap), row[0]))
-    return QualityChoice(best[0], *map(tuple, zip(*table)), epsilon=epsilon)  # type: ignore[arg-type]
+    return QualityChoice(best[0], *map(tuple, zip(*table)), epsilon=epsilon,  # type: ignore[arg-type]
+                         expected_items=expected_items)

@@ -99,9 +99,11 @@ def test_jpeg_auto_quality_is_chosen_from_the_first_task() -> None:
     capped = streamed.build(big, (1, 8, 8), 10, seed=0, num_tasks=None, calibration=x)
     uncapped = spec.build(big, (1, 8, 8), 10, seed=0, num_tasks=None, calibration=x)
     assert capped.quality == 95 and uncapped.quality < 95  # every quality holds the 200 items: the best one
-    with pytest.raises(ValueError, match="with jpeg:quality=auto"):
-        resolve("jpeg:quality=30,expected_items=200", STORES, "store").build(big, (1, 8, 8), 10, seed=0,
-                                                                             num_tasks=None)
+    assert capped.quality_choice.expected_items == 200
+    with pytest.raises(ValueError, match="with jpeg:quality=auto"):  # refused as the spec is read, before any cell
+        resolve("jpeg:quality=30,expected_items=200", STORES, "store")
+    with pytest.raises(ValueError, match="expected_items must be in"):
+        resolve("jpeg:quality=auto,expected_items=0", STORES, "store")
 
 
 def test_gmed_specs_name_their_direction_and_sign():

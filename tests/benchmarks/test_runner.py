@@ -460,7 +460,9 @@ def test_the_frontier_centres_its_learner_on_bright_inputs_only():
     from benchmarks.configs import CONFIGS
 
     frontier = {name: grid for name, grid in CONFIGS.items() if name.startswith("frontier-")}
-    bright = {name for name, grid in frontier.items() if grid.dataset in ("colour", "colour-mnist", "mnist-inverted")}
-    assert bright == {"frontier-split-colour", "frontier-split-colour-mnist", "frontier-split-mnist-inverted"}
+    bright = {name for name, grid in frontier.items()
+              if grid.dataset in ("colour", "colour-mnist", "mnist-inverted", "photos")}
+    assert bright == {"frontier-split-colour", "frontier-split-colour-mnist", "frontier-split-mnist-inverted",
+                      "frontier-split-photos"}
     # decisions 0034 and 0040: centred on bright inputs; GMED's uncentred learner on MNIST, whose cells it recorded
     assert all(grid.model.centre == (name in bright) for name, grid in frontier.items())

@@ -164,14 +164,32 @@ def test_the_stream_length_caps_the_items_a_quality_is_credited_with() -> None:
     assert capped.items == free.items  # what fits is measured as before
     holding_all = [q for q, n in zip(capped.candidates, capped.items) if n >= 1000]
     assert capped.quality == max(holding_all) and capped.quality > 1
-    short = choose_quality(budget, 10, x, candidates=candidates, probe=64, epsilon=1.0, expected_items=10**9)
-    assert short.quality == 1  # a stream no quality can hold: the most items, as without the cap
+    assert capped.expected_items == 1000 and free.expected_items is None  # the table says what it was chosen under
+    long = choose_quality(budget, 10, x, candidates=candidates, probe=64, epsilon=1.0, expected_items=10**9)
+    assert long.quality == 1  # a stream no quality can hold: the most items, as without the cap
+    assert choose_quality(budget, 10, x, candidates=candidates, probe=64, epsilon=1.0,
+                          expected_items=np.int64(1000)).quality == capped.quality
     store = JPEGStore.auto(budget, (1, 28, 28), 10, x, seed=0, candidates=candidates, probe=64, epsilon=1.0,
                            expected_items=1000)
     assert store.quality == capped.quality and "expected_items" not in json.dumps(store.config())
-    for bad in (0, 1.5, True):
+    for bad in (0, -5, 1.5, True):
         with pytest.raises(InvalidInputError, match="expected_items"):
             choose_quality(budget, 10, x, expected_items=bad)
+
+
+def test_the_stream_length_never_picks_a_quality_that_fails_the_volume_check() -> None:
+    """The cap ranks only the qualities that keep the volume: a failing quality that would hold the whole stream
+    loses to a passing one that holds less."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.nn.functional.avg_pool2d(torch.rand(128, 1, 28, 28, generator=generator), 3, 1, 1)
+    budget, candidates = Budget.images(400, (1, 28, 28), 10), (1, 25, 50, 75, 95)
+    table = choose_quality(budget, 10, x, candidates=candidates, probe=64, epsilon=1.0)
+    ratios = sorted(abs(r - 1) for r in table.volume_ratio)
+    epsilon = (ratios[-2] + ratios[-1]) / 2  # every quality passes but the farthest from the originals' volume
+    worst = candidates[max(range(len(candidates)), key=lambda i: abs(table.volume_ratio[i] - 1))]
+    holding = table.items[candidates.index(worst)]  # a stream exactly as long as the failing quality holds
+    choice = choose_quality(budget, 10, x, candidates=candidates, probe=64, epsilon=epsilon, expected_items=holding)
+    assert choice.quality != worst and abs(choice.volume_ratio[candidates.index(choice.quality)] - 1) <= epsilon
 
 
 # -- golden file -------------------------------------------------------------------------------------------------------
