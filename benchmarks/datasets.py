@@ -175,8 +175,11 @@ def _photograph(name: str) -> Tensor:
 
         pixels = load_sample_image(f"{name}.jpg")
     else:
-        import skimage.data
-
+        try:
+            import skimage.data
+        except ImportError as exc:  # an optional dependency: say which extra brings it
+            raise DataNotFoundError(f"the photos data set needs scikit-image (pip install -e '.[photos]' in the "
+                                    f"checkout): {exc}") from exc
         pixels = getattr(skimage.data, name)()
         pixels = pixels[0] if name == "stereo_motorcycle" else pixels  # the left view of a stereo pair
     image = Image.fromarray(pixels)
@@ -207,11 +210,6 @@ def load_photos(data_root: str | os.PathLike[str] | None = None) -> Dataset:
     of the 600 training crops are distinct); on the 1/255 grid. ``data_root`` is ignored (the photographs ship with
     scikit-image and scikit-learn; the pixels are those of the Pillow that decodes and resizes them, which
     ``tests/benchmarks/test_photos.py`` pins by digest)."""
-    try:
-        import skimage.data  # noqa: F401
-    except ImportError as exc:  # an optional dependency: say which extra brings it
-        raise DataNotFoundError(f"the photos data set needs scikit-image (pip install -e '.[photos]' in the "
-                                f"checkout): {exc}") from exc
     generator = torch.Generator().manual_seed(_PHOTO_SEED)
     parts: dict[str, list[Tensor]] = {"train": [], "test": []}
     for name in PHOTOS:

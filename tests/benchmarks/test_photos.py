@@ -53,7 +53,6 @@ def _placement(crop: torch.Tensor) -> tuple[int, int, int, bool]:
     return int(pixels[2, 0, 0]), int(rows[0]), int(cols[0]), mirrored
 
 
-@needs_skimage  # load_photos checks for it first
 def test_each_crop_lies_in_one_block_and_no_test_block_is_trained_on(monkeypatch):
     monkeypatch.setattr(datasets, "_photograph", _coordinates)
     photos = load_photos()
