@@ -134,9 +134,14 @@ def test_same_budget_holds_more_jpeg_items_than_raw() -> None:
 # -- automatic quality -------------------------------------------------------------------------------------------------
 
 
+def _smooth_items() -> torch.Tensor:
+    """128 smooth 28×28 images (uniform noise averaged over 3×3), the same every call."""
+    noise = torch.rand(128, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    return torch.nn.functional.avg_pool2d(noise, 3, 1, 1)
+
+
 def test_auto_quality_trades_quantity_for_volume() -> None:
-    generator = torch.Generator().manual_seed(0)
-    x = torch.nn.functional.avg_pool2d(torch.rand(128, 1, 28, 28, generator=generator), 3, 1, 1)  # smooth images
+    x = _smooth_items()
     budget = Budget.images(50, (1, 28, 28), 10)
     choice = choose_quality(budget, 10, x, candidates=(1, 25, 95), probe=64, epsilon=0.05)
     assert list(choice.items) == sorted(choice.items, reverse=True)  # lower quality, more items
@@ -155,9 +160,7 @@ def test_auto_quality_trades_quantity_for_volume() -> None:
 def test_the_stream_length_caps_the_items_a_quality_is_credited_with() -> None:
     """With ``expected_items``, qualities that would hold more than the stream tie on it, and the highest of them wins;
     the table still reports what each quality fits."""
-    generator = torch.Generator().manual_seed(0)
-    x = torch.nn.functional.avg_pool2d(torch.rand(128, 1, 28, 28, generator=generator), 3, 1, 1)
-    budget, candidates = Budget.images(400, (1, 28, 28), 10), (1, 25, 50, 75, 95)
+    x, budget, candidates = _smooth_items(), Budget.images(400, (1, 28, 28), 10), (1, 25, 50, 75, 95)
     free = choose_quality(budget, 10, x, candidates=candidates, probe=64, epsilon=1.0)  # every quality passes
     assert free.quality == 1 and free.items[0] > free.items[2] > 1000
     capped = choose_quality(budget, 10, x, candidates=candidates, probe=64, epsilon=1.0, expected_items=1000)
@@ -180,9 +183,7 @@ def test_the_stream_length_caps_the_items_a_quality_is_credited_with() -> None:
 def test_the_stream_length_never_picks_a_quality_that_fails_the_volume_check() -> None:
     """The cap ranks only the qualities that keep the volume: a failing quality that would hold the whole stream
     loses to a passing one that holds less."""
-    generator = torch.Generator().manual_seed(0)
-    x = torch.nn.functional.avg_pool2d(torch.rand(128, 1, 28, 28, generator=generator), 3, 1, 1)
-    budget, candidates = Budget.images(400, (1, 28, 28), 10), (1, 25, 50, 75, 95)
+    x, budget, candidates = _smooth_items(), Budget.images(400, (1, 28, 28), 10), (1, 25, 50, 75, 95)
     table = choose_quality(budget, 10, x, candidates=candidates, probe=64, epsilon=1.0)
     ratios = sorted(abs(r - 1) for r in table.volume_ratio)
     epsilon = (ratios[-2] + ratios[-1]) / 2  # every quality passes but the farthest from the originals' volume
