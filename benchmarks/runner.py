@@ -31,7 +31,7 @@ from .datasets import load_dataset
 from .executors import run_with_threads
 from .parameters import resolve
 from .provenance import accelerator, provenance
-from .specs import LEARNERS, SETTINGS, STORES, BudgetSpec, MLPSpec, Setting
+from .specs import LEARNERS, SETTINGS, STORES, BudgetSpec, MLPSpec, Setting, with_stream_length
 from .streams import Stream, StreamSpec
 
 __all__ = [
@@ -193,7 +193,7 @@ def _build_store(cell: Cell, stream: Stream, device: str) -> MemoryStore | None:
         return None
     num_tasks = len(stream) if cell.setting.task_aware else None
     budget = cell.budget.resolve(stream.item_shape, stream.num_classes, num_tasks)
-    spec = resolve(cell.store, STORES, "store")
+    spec = with_stream_length(resolve(cell.store, STORES, "store"), sum(len(task.train_y) for task in stream.tasks))
     return spec.build(budget, stream.item_shape, stream.num_classes, seed=cell.seed, num_tasks=num_tasks,
                       device=device, calibration=stream.tasks[0].train_x)
 

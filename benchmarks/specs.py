@@ -7,8 +7,8 @@ nothing else in the runner branches on names.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
-from typing import ClassVar, Protocol
+from dataclasses import dataclass, field, fields, replace
+from typing import ClassVar, Protocol, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -34,7 +34,11 @@ __all__ = [
     "STORES",
     "Setting",
     "StoreSpec",
+    "STREAM_LENGTH",
+    "with_stream_length",
 ]
+
+T = TypeVar("T")
 
 
 # -- budgets ---------------------------------------------------------------------------------------------------
@@ -110,24 +114,46 @@ class RawSpec:
         return RawStore(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks)
 
 
+STREAM_LENGTH = "stream"  # ``expected_items=stream``: the runner gives the store the length of the cell's stream
+
+
+def _check_expected_items(spec: object) -> None:
+    """``expected_items``: None, a positive int, or ``stream`` (the runner's stream length,
+    :func:`with_stream_length`)."""
+    value = getattr(spec, "expected_items")
+    if isinstance(value, str) and value != STREAM_LENGTH:
+        raise ValueError(f"{type(spec).__name__}.expected_items is a positive int or {STREAM_LENGTH!r} (the length "
+                         f"of the cell's stream), got {value!r}")
+    if value != STREAM_LENGTH:
+        check_fields(spec, check_int, "expected_items", optional=True, low=1)
+
+
+def with_stream_length(spec: T, stream_items: int) -> T:
+    """``spec`` with ``expected_items=stream`` replaced by ``stream_items``, the training items of the cell's stream;
+    any other spec as it is."""
+    if getattr(spec, "expected_items", None) != STREAM_LENGTH:
+        return spec
+    return replace(spec, expected_items=stream_items)  # type: ignore[type-var]
+
+
 @dataclass(frozen=True)
 class JPEGSpec:
     """``JPEGStore`` with reservoir admission at ``quality`` (50: what ``choose_quality`` picks on Split MNIST's first
     task at epsilon 0.05, docs/backends/jpeg.md), or ``jpeg:quality=auto``: ``JPEGStore.auto`` on the cell's own
     first task (the quality chosen for this budget and data); with ``expected_items``, the stream length, no
     quality is credited with more items than the stream holds (decision 0046):
-    ``jpeg:quality=auto,expected_items=5000``."""
+    ``jpeg:quality=auto,expected_items=5000``, or ``expected_items=stream``, the length of the cell's own stream."""
 
     name: ClassVar[str] = "jpeg"
     quality: int | str = 50
-    expected_items: int | None = None
+    expected_items: int | str | None = None
 
     def __post_init__(self) -> None:
         if self.quality != "auto" and not isinstance(self.quality, int):
             raise ValueError(f"jpeg quality must be an int in [1, 100] or 'auto', got {self.quality!r}")
         if self.expected_items is not None and self.quality != "auto":
             raise ValueError("expected_items guides the automatic quality: give it with jpeg:quality=auto")
-        check_fields(self, check_int, "expected_items", optional=True, low=1)
+        _check_expected_items(self)
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
@@ -141,7 +167,7 @@ class JPEGSpec:
         if calibration is None:
             raise ValueError("jpeg:quality=auto needs the first task's inputs (calibration)")
         if self.expected_items is not None:
-            options["expected_items"] = self.expected_items
+            options["expected_items"] = _stream_length_given(self.expected_items)
         return JPEGStore.auto(budget, item_shape, num_classes, calibration, **options)
 
 
@@ -176,6 +202,12 @@ class LosslessSpec:
                              policy=Reservoir(), num_tasks=num_tasks)
 
 
+def _stream_length_given(expected_items: int | str) -> int:
+    if expected_items == STREAM_LENGTH:
+        raise ValueError("expected_items=stream is the runner's to fill in (with_stream_length) before a build")
+    return int(expected_items)
+
+
 STORES: dict[str, StoreSpec] = {RawSpec.name: RawSpec(), JPEGSpec.name: JPEGSpec(), LosslessSpec.name: LosslessSpec()}
 
 
@@ -188,7 +220,8 @@ def _cpu_only(store: str, device: str) -> None:
 class RecollectionSpec:
     """``RecollectionStore`` (Riemer et al.) with reservoir admission: codes of ``latents`` (c) variables of ``classes``
     (l) values; their Algorithm 1 on every write with ``steps`` (N) recollection batches of ``batch_size``, Adam ``lr``.
-    ``recollection`` is the store's defaults: (c, l) from the budget (and ``expected_items`` when given), one step
+    ``recollection`` is the store's defaults: (c, l) from the budget (and ``expected_items`` when given, a count or
+    ``stream``, the length of the cell's stream), one step
     per incoming item, recollections anchored every 100 items and not refreshed (decision 0028; ``refresh``,
     ``warmup_steps``, ``warmup_per_item``, ``anchor_every`` and ``anchor_weight`` (decision 0041) are
     :class:`~memstore.Stabilisation`'s; cells recorded before 0028 are ``recollection:refresh=true,anchor_every=0``).
@@ -208,7 +241,7 @@ class RecollectionSpec:
     name: ClassVar[str] = "recollection"
     latents: int | None = None
     classes: int | None = None
-    expected_items: int | None = None
+    expected_items: int | str | None = None
     steps: int | None = None
     batch_size: int = 10
     lr: float = 1e-3
@@ -224,6 +257,9 @@ class RecollectionSpec:
     ranges: bool | None = field(default=None, metadata={"since": "2026-12-05"})
     activation: str = field(default="elu", metadata={"since": "2026-12-05"})
 
+    def __post_init__(self) -> None:
+        _check_expected_items(self)
+
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
         device: str = "cpu", calibration: Tensor | None = None,
@@ -234,8 +270,9 @@ class RecollectionSpec:
         if self.coder is not None and not self.entropy:
             raise ValueError("coder= chooses how entropy-coded codes are coded: give entropy=true with it")
         coding = {} if self.coder is None else {"coder": self.coder}
+        expected = None if self.expected_items is None else _stream_length_given(self.expected_items)
         return store_type(budget, item_shape, num_classes, latents=self.latents, classes=self.classes,
-                          expected_items=self.expected_items, code_side=self.code_side, ranges=self.ranges,
+                          expected_items=expected, code_side=self.code_side, ranges=self.ranges,
                           activation=self.activation,
                           stabilisation=Stabilisation(self.steps, self.batch_size, self.lr, refresh=self.refresh,
                                                       warmup_steps=self.warmup_steps,

@@ -6,7 +6,8 @@ import pytest
 
 from benchmarks.parameters import resolve, split_names
 from benchmarks.runner import Grid, key_fields
-from benchmarks.specs import LEARNERS, SETTINGS, STORES, BudgetSpec, LosslessSpec, MLPSpec, RecollectionSpec
+from benchmarks.specs import (LEARNERS, SETTINGS, STORES, BudgetSpec, LosslessSpec, MLPSpec, RecollectionSpec,
+                              with_stream_length)
 from benchmarks.streams import Split
 
 
@@ -104,6 +105,24 @@ def test_jpeg_auto_quality_is_chosen_from_the_first_task() -> None:
         resolve("jpeg:quality=30,expected_items=200", STORES, "store")
     with pytest.raises(ValueError, match="expected_items must be in"):
         resolve("jpeg:quality=auto,expected_items=0", STORES, "store")
+
+
+@pytest.mark.parametrize("name", ["jpeg:quality=auto", "recollection"])
+def test_expected_items_stream_is_read_as_the_runners_to_fill_in(name) -> None:
+    from benchmarks.datasets import load_digits
+    from memstore import Budget
+
+    spec = resolve(f"{name},expected_items=stream" if ":" in name else f"{name}:expected_items=stream", STORES,
+                   "store")
+    assert spec.expected_items == "stream"
+    assert with_stream_length(spec, 5000).expected_items == 5000
+    assert with_stream_length(STORES["raw"], 5000) is STORES["raw"]  # a store without the field is left alone
+    budget = Budget.images(20, (1, 8, 8), 10)
+    with pytest.raises(ValueError, match="runner's to fill in"):  # built outside the runner: said, not guessed
+        spec.build(budget, (1, 8, 8), 10, seed=0, num_tasks=None, calibration=load_digits().train_x[:100])
+    with pytest.raises(ValueError, match="positive int or 'stream'"):
+        resolve(f"{name},expected_items=streams" if ":" in name else f"{name}:expected_items=streams", STORES,
+                "store")
 
 
 def test_gmed_specs_name_their_direction_and_sign():

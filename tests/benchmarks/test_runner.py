@@ -8,7 +8,7 @@ import torch
 
 from benchmarks.parameters import resolve
 from benchmarks.report import markdown_table, summarise, write_report
-from benchmarks.runner import Cell, CellResult, Grid, run_cell, run_grid
+from benchmarks.runner import Cell, CellResult, Grid, build_cell, run_cell, run_grid
 from benchmarks.specs import SETTINGS, BudgetSpec, Metric, MLPSpec
 from benchmarks.streams import Split
 from learners import AccuracyMatrix
@@ -466,3 +466,22 @@ def test_the_frontier_centres_its_learner_on_bright_inputs_only():
                       "frontier-split-photos"}
     # decisions 0034 and 0040: centred on bright inputs; GMED's uncentred learner on MNIST, whose cells it recorded
     assert all(grid.model.centre == (name in bright) for name, grid in frontier.items())
+
+
+def test_expected_items_stream_gives_a_store_the_length_of_its_cells_stream():
+    grid = dataclasses.replace(TINY, stream=Split(examples_per_task=20, test_cap=30),
+                               stores=("jpeg:quality=auto,expected_items=stream",
+                                             "recollection:expected_items=stream"), learners=("er",), seeds=(0,))
+    jpeg, recollection = (next(c for c in grid.cells() if c.store.startswith(name) and c.budget.images == 20)
+                          for name in ("jpeg", "recollection"))
+    parts = build_cell(jpeg)
+    length = sum(len(task.train_y) for task in parts.stream.tasks)
+    assert length == 100 and parts.store.quality_choice.expected_items == length
+
+    def code_shape(cell):
+        store = build_cell(cell).store
+        return store.latents, store.classes
+
+    given = dataclasses.replace(recollection, store=f"recollection:expected_items={length}")
+    unknown = dataclasses.replace(recollection, store="recollection")
+    assert code_shape(recollection) == code_shape(given) != code_shape(unknown)  # 100 items: wider codes than 151
