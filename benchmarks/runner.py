@@ -31,7 +31,8 @@ from .datasets import load_dataset
 from .executors import run_with_threads
 from .parameters import resolve
 from .provenance import accelerator, provenance
-from .specs import LEARNERS, SETTINGS, STORES, BudgetSpec, MLPSpec, Setting, with_stream_length
+from .specs import LEARNERS, SETTINGS, STORES, BudgetSpec, MLPSpec, Setting
+from .stream_length import with_stream_length
 from .streams import Stream, StreamSpec
 
 __all__ = [

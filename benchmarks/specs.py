@@ -7,18 +7,18 @@ nothing else in the runner branches on names.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields, replace
-from typing import ClassVar, Protocol, TypeVar
+from dataclasses import dataclass, field, fields
+from typing import ClassVar, Protocol
 
 import torch
 from torch import Tensor, nn
 
 from learners import ER, Learner, Naive
 from memstore import Budget, MemoryStore
-from memstore.checks import check_fields, check_int
 
 from .models import MLPSpec  # the model spec lives in models.py; re-exported here for callers
 from .settings import SETTINGS, Metric, Setting  # likewise the protocol settings
+from .stream_length import check_expected_items, stream_length_given
 
 __all__ = [
     "BudgetSpec",
@@ -34,11 +34,7 @@ __all__ = [
     "STORES",
     "Setting",
     "StoreSpec",
-    "STREAM_LENGTH",
-    "with_stream_length",
 ]
-
-T = TypeVar("T")
 
 
 # -- budgets ---------------------------------------------------------------------------------------------------
@@ -114,28 +110,6 @@ class RawSpec:
         return RawStore(budget, item_shape, num_classes, seed=seed, policy=policy, num_tasks=num_tasks)
 
 
-STREAM_LENGTH = "stream"  # ``expected_items=stream``: the runner gives the store the length of the cell's stream
-
-
-def _check_expected_items(spec: object) -> None:
-    """``expected_items``: None, a positive int, or ``stream`` (the runner's stream length,
-    :func:`with_stream_length`)."""
-    value = getattr(spec, "expected_items")
-    if isinstance(value, str) and value != STREAM_LENGTH:
-        raise ValueError(f"{type(spec).__name__}.expected_items is a positive int or {STREAM_LENGTH!r} (the length "
-                         f"of the cell's stream), got {value!r}")
-    if value != STREAM_LENGTH:
-        check_fields(spec, check_int, "expected_items", optional=True, low=1)
-
-
-def with_stream_length(spec: T, stream_items: int) -> T:
-    """``spec`` with ``expected_items=stream`` replaced by ``stream_items``, the training items of the cell's stream;
-    any other spec as it is."""
-    if getattr(spec, "expected_items", None) != STREAM_LENGTH:
-        return spec
-    return replace(spec, expected_items=stream_items)  # type: ignore[type-var]
-
-
 @dataclass(frozen=True)
 class JPEGSpec:
     """``JPEGStore`` with reservoir admission at ``quality`` (50: what ``choose_quality`` picks on Split MNIST's first
@@ -153,7 +127,7 @@ class JPEGSpec:
             raise ValueError(f"jpeg quality must be an int in [1, 100] or 'auto', got {self.quality!r}")
         if self.expected_items is not None and self.quality != "auto":
             raise ValueError("expected_items guides the automatic quality: give it with jpeg:quality=auto")
-        _check_expected_items(self)
+        check_expected_items(self)
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
@@ -167,7 +141,7 @@ class JPEGSpec:
         if calibration is None:
             raise ValueError("jpeg:quality=auto needs the first task's inputs (calibration)")
         if self.expected_items is not None:
-            options["expected_items"] = _stream_length_given(self.expected_items)
+            options["expected_items"] = stream_length_given(self.expected_items)
         return JPEGStore.auto(budget, item_shape, num_classes, calibration, **options)
 
 
@@ -200,12 +174,6 @@ class LosslessSpec:
             raise ValueError(f"lossless codec must be zstd or png (a level needs one of them), got {self.codec!r}")
         return LosslessStore(budget, item_shape, num_classes, codec=codec, quantise=self.quantise, seed=seed,
                              policy=Reservoir(), num_tasks=num_tasks)
-
-
-def _stream_length_given(expected_items: int | str) -> int:
-    if expected_items == STREAM_LENGTH:
-        raise ValueError("expected_items=stream is the runner's to fill in (with_stream_length) before a build")
-    return int(expected_items)
 
 
 STORES: dict[str, StoreSpec] = {RawSpec.name: RawSpec(), JPEGSpec.name: JPEGSpec(), LosslessSpec.name: LosslessSpec()}
@@ -258,7 +226,7 @@ class RecollectionSpec:
     activation: str = field(default="elu", metadata={"since": "2026-12-05"})
 
     def __post_init__(self) -> None:
-        _check_expected_items(self)
+        check_expected_items(self)
 
     def build(
         self, budget: Budget, item_shape: tuple[int, ...], num_classes: int, *, seed: int, num_tasks: int | None,
@@ -270,7 +238,7 @@ class RecollectionSpec:
         if self.coder is not None and not self.entropy:
             raise ValueError("coder= chooses how entropy-coded codes are coded: give entropy=true with it")
         coding = {} if self.coder is None else {"coder": self.coder}
-        expected = None if self.expected_items is None else _stream_length_given(self.expected_items)
+        expected = None if self.expected_items is None else stream_length_given(self.expected_items)
         return store_type(budget, item_shape, num_classes, latents=self.latents, classes=self.classes,
                           expected_items=expected, code_side=self.code_side, ranges=self.ranges,
                           activation=self.activation,

@@ -51,3 +51,9 @@ def test_classify_trains_the_probe_mlps_on_the_held_recollections() -> None:
     # four binary latents of a random dVAE carry almost no class; the real images and the newest task's do
     assert max(report["mlp_on_held"], report["mlp_on_fresh"]) < 40 < report["mlp_on_real"]
     assert report["mixed_old_classes"] < 40 < report["mixed_newest_two"]
+
+
+@pytest.mark.filterwarnings("ignore::memstore.distortion.CollapseWarning")
+def test_expected_items_stream_is_the_length_of_the_stream_the_codes_come_from() -> None:
+    report = held_and_fresh("digits", 200, 0, "recollection:expected_items=stream,steps=0")
+    assert sum(report["held_items"]) == 1347  # designed for the whole stream, and holding it

@@ -6,8 +6,8 @@ import pytest
 
 from benchmarks.parameters import resolve, split_names
 from benchmarks.runner import Grid, key_fields
-from benchmarks.specs import (LEARNERS, SETTINGS, STORES, BudgetSpec, LosslessSpec, MLPSpec, RecollectionSpec,
-                              with_stream_length)
+from benchmarks.specs import LEARNERS, SETTINGS, STORES, BudgetSpec, LosslessSpec, MLPSpec, RecollectionSpec
+from benchmarks.stream_length import with_stream_length
 from benchmarks.streams import Split
 
 
