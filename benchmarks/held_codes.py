@@ -95,7 +95,7 @@ def held_and_fresh(dataset: str, budget_images: int, seed: int, store_spec: str,
     data = load_dataset(dataset, data_root)
     stream = Split(examples_per_task=examples_per_task).build(data, torch.Generator().manual_seed(seed))
     budget = BudgetSpec(images=budget_images).resolve(data.item_shape, data.num_classes)
-    spec = with_stream_length(resolve(store_spec, STORES, "store"), sum(len(task.train_y) for task in stream.tasks))
+    spec = with_stream_length(resolve(store_spec, STORES, "store"), stream.train_items)
     store = spec.build(budget, data.item_shape, data.num_classes, seed=seed, num_tasks=None)
     if not isinstance(store, OnlineDVAE):
         raise ValueError(f"{store_spec!r} is not a store of dVAE codes")

@@ -50,7 +50,7 @@ def online_codes(c: int, l: int, seed: int, data_root: str | None = None, *, dat
     """The codes (N, c), their labels and the write-time L1 of a (c, l) store that holds the whole stream."""
     data = load_dataset(dataset, data_root)
     stream = Split(examples_per_task=examples_per_task).build(data, torch.Generator().manual_seed(seed))
-    total = sum(len(task.train_y) for task in stream)
+    total = stream.train_items
     budget = BudgetSpec(images=total).resolve(data.item_shape, data.num_classes)
     store = EntropyCodedRecollectionStore(budget, data.item_shape, data.num_classes, latents=c, classes=l, seed=seed)
     for task in stream:

@@ -194,7 +194,7 @@ def _build_store(cell: Cell, stream: Stream, device: str) -> MemoryStore | None:
         return None
     num_tasks = len(stream) if cell.setting.task_aware else None
     budget = cell.budget.resolve(stream.item_shape, stream.num_classes, num_tasks)
-    spec = with_stream_length(resolve(cell.store, STORES, "store"), sum(len(task.train_y) for task in stream.tasks))
+    spec = with_stream_length(resolve(cell.store, STORES, "store"), stream.train_items)
     return spec.build(budget, stream.item_shape, stream.num_classes, seed=cell.seed, num_tasks=num_tasks,
                       device=device, calibration=stream.tasks[0].train_x)
 

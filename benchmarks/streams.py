@@ -64,6 +64,11 @@ class Stream:
         return iter(self.tasks)
 
     @property
+    def train_items(self) -> int:
+        """The training examples over every task: the stream's length in items."""
+        return sum(int(t.train_y.shape[0]) for t in self.tasks)
+
+    @property
     def test_sizes(self) -> tuple[int, ...]:
         return tuple(int(t.test_y.shape[0]) for t in self.tasks)
 

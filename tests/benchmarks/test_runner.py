@@ -475,7 +475,7 @@ def test_expected_items_stream_gives_a_store_the_length_of_its_cells_stream():
     jpeg, recollection = (next(c for c in grid.cells() if c.store.startswith(name) and c.budget.images == 20)
                           for name in ("jpeg", "recollection"))
     parts = build_cell(jpeg)
-    length = sum(len(task.train_y) for task in parts.stream.tasks)
+    length = parts.stream.train_items
     assert length == 100 and parts.store.quality_choice.expected_items == length
 
     def code_shape(cell):
