@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from pathlib import Path
 import torch
 
 from .arguments import device, non_negative_int, output_file, positive_int, refusing_bad_input
-from .cli import build_parser, grid_from_args
+from .cli import grid_from_args, parse_flags
 from .provenance import machine, provenance
 from .runner import CellParts, build_cell
 from .specs import Setting
@@ -57,7 +56,7 @@ def _synchronise(device: str) -> None:
 
 
 def _built(flags: str, device: str) -> tuple[Setting, CellParts]:
-    cells = list(grid_from_args(build_parser().parse_args(shlex.split(flags))).cells())
+    cells = list(grid_from_args(parse_flags(flags)).cells())
     if len(cells) != 1:
         raise SystemExit(f"--cell must select one cell; {flags!r} selects {len(cells)}")
     return cells[0].setting, build_cell(cells[0], device=device)
@@ -116,11 +115,9 @@ def dgm_path(device: str, tasks: int) -> dict[str, object]:
 def one_cell(flags: str) -> str:
     """``--cell``: ``python -m benchmarks`` flags that select exactly one cell, checked before anything is timed."""
     try:
-        cells = grid_from_args(build_parser().parse_args(shlex.split(flags))).cells()
+        cells = grid_from_args(parse_flags(flags)).cells()
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-    except SystemExit:  # the grid's parser has printed what it refused
-        raise argparse.ArgumentTypeError(f"{flags!r} are not flags of python -m benchmarks") from None
     if len(cells) != 1:
         raise argparse.ArgumentTypeError(f"--cell must select one cell; {flags!r} selects {len(cells)}")
     return flags

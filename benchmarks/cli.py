@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +29,7 @@ from .settings import SETTING_HELP
 from .specs import LEARNERS, SETTINGS, STORES, BudgetSpec, MLPSpec
 from .streams import STREAMS
 
-__all__ = ["build_parser", "config_name", "grid_from_args", "main", "parse_seeds"]
+__all__ = ["build_parser", "config_name", "grid_from_args", "main", "parse_flags", "parse_seeds"]
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -94,6 +95,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-stores", action="store_true",
                    help="also save each computed cell's trained store as OUT/cells/<cell>.store (memstore.open)")
     return p
+
+
+def parse_flags(text: str) -> argparse.Namespace:
+    """The ``python -m benchmarks`` flags in ``text``, as another script's option names runner cells
+    (``benchmarks.cell_cost --cell``, ``benchmarks.lease --job``); ValueError saying what the runner refuses."""
+    parser = build_parser()
+    parser.exit_on_error = False
+    try:
+        args, unknown = parser.parse_known_args(shlex.split(text))
+    except argparse.ArgumentError as exc:
+        raise ValueError(f"{text!r} are not flags of python -m benchmarks ({exc})") from None
+    except SystemExit:  # an error argparse reports only by exiting, after printing it
+        raise ValueError(f"{text!r} are not flags of python -m benchmarks") from None
+    if unknown:
+        raise ValueError(f"python -m benchmarks does not take {unknown} ({text!r})")
+    return args
 
 
 _MNIST_LAYOUT = (

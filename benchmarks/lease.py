@@ -173,27 +173,22 @@ def run_jobs(jobs: Sequence[Job], command: Callable[[Job], list[str]], *, second
 def _refused(jobs: Sequence[Job]) -> str | None:
     """Why the jobs cannot run (a label twice, flags the lease sets, flags that select no cell), checked before any
     starts; None if they can."""
-    from .cli import build_parser, grid_from_args
+    from .cli import build_parser, grid_from_args, parse_flags
 
     labels = [job.label for job in jobs]
     if len(set(labels)) != len(labels):
         return f"every job needs its own label (its output folder), got {labels}"
-    parser = build_parser()
-    parser.exit_on_error = False
+    defaults = build_parser()
     for job in jobs:
         try:
-            parsed, unknown = parser.parse_known_args(shlex.split(job.flags))
-            if unknown:
-                return f"job {job.label}: python -m benchmarks does not take {unknown} ({job.flags!r})"
-            reserved = [name for name in _RESERVED if getattr(parsed, name) != parser.get_default(name)]
+            parsed = parse_flags(job.flags)
+            reserved = [name for name in _RESERVED if getattr(parsed, name) != defaults.get_default(name)]
             if reserved:
                 return f"job {job.label}: {', '.join(reserved)} are the lease's to set, not a job's ({job.flags!r})"
             if not grid_from_args(parsed).cells():
                 return f"job {job.label} selects no cell: {job.flags!r}"
-        except (argparse.ArgumentError, ValueError, KeyError) as exc:
-            return f"job {job.label}: {job.flags!r} are not flags of python -m benchmarks ({exc})"
-        except SystemExit:  # the runner's parser has printed what it refused
-            return f"job {job.label}: {job.flags!r} are not flags of python -m benchmarks"
+        except (ValueError, KeyError) as exc:
+            return f"job {job.label}: {exc}"
     return None
 
 
