@@ -3,6 +3,7 @@
     python -m benchmarks --config mnemonics-mnist --seeds 0-4                 # Table 2's four rows (resumable)
     python -m benchmarks --config mnemonics-mnist --stores "mnemonics:dtype=uint8,per_class=80,masked=false"  # a row
     python -m benchmarks --config mnemonics-mnist-pairs                      # 2 + 4x2, masked, the code variant
+    python -m benchmarks --config mnemonics-photos-pairs                     # the same on crops of photographs
     python -m benchmarks.mnemonics --figure docs/img/mnemonics_pca.png        # the PCA and exemplar pictures
 
 The protocol is the runner's phase protocol (``benchmarks/phase_specs.py``, config ``mnemonics-mnist``): a seeded

@@ -252,16 +252,20 @@ def test_the_mnemonics_variants_build_and_refuse_settings_they_do_not_read():
             resolve(bad, STORES, "store")
 
 
-def test_the_mnemonics_config_holds_20_float32_exemplars_per_class():
+@pytest.mark.parametrize(("name", "shape", "phases"), [("mnemonics-mnist", (1, 28, 28), 6),
+                                                     ("mnemonics-mnist-pairs", (1, 28, 28), 5),
+                                                     ("mnemonics-photos-pairs", (3, 32, 32), 5)])
+def test_the_mnemonics_configs_hold_20_float32_exemplars_per_class(name, shape, phases):
     from benchmarks.configs import CONFIGS
     from benchmarks.parameters import resolve
     from benchmarks.specs import STORES
 
-    grid = CONFIGS["mnemonics-mnist"]
-    assert grid.setting.task_aware and grid.learners == ("phases",)
-    for cell in grid.cells()[:: len(grid.seeds)]:  # as the runner builds it: a task-aware store of 6 phases
-        budget = cell.budget.resolve((1, 28, 28), 10, 6)
-        store = resolve(cell.store, STORES, "store").build(budget, (1, 28, 28), 10, seed=0, num_tasks=6)
+    grid = CONFIGS[name]
+    assert grid.setting.task_aware and grid.learners == ("phases",) and grid.stream.phases + 1 == phases
+    assert grid.model.centre == (grid.dataset == "photos")  # bright photographs: the centred MLP (decision 0040)
+    for cell in grid.cells()[:: len(grid.seeds)]:  # as the runner builds it: a task-aware store of its phases
+        budget = cell.budget.resolve(shape, 10, phases)
+        store = resolve(cell.store, STORES, "store").build(budget, shape, 10, seed=0, num_tasks=phases)
         assert store.capacity == 200 and store.quota(10) == 20
 
 
