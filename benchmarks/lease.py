@@ -2,9 +2,9 @@
 
 A lease gives a session one GPU for about ten minutes of compute in one command. Cells are the unit of work: the
 runner writes a cell's JSON when the cell finishes, so a cell stopped at the deadline leaves nothing and one that
-finished is kept, whatever else happens. The script runs :data:`PLAN`, cells the CPU cannot afford: DGM's A10
-under the released code's settings at 5 epochs a task (issue 16), which no CPU session has measured, DGMw and both
-DGMa mask placements, seeds 0 to 2, in that order.
+finished is kept, whatever else happens. The script runs :data:`PLAN`, cells the CPU can hardly afford: DGM's A10
+under the released code's settings at 5 epochs a task (issue 16), DGMw and both DGMa mask placements, seeds 0 to 2,
+in that order. On this project's 2-core CPU one such cell takes 1.3 hours or more (seed 0, session 37).
 
 Each job is one ``python -m benchmarks`` command with ``--device DEVICE``, run as its own process group with its own
 output folder and log (``OUT/<label>/``), up to ``--lanes`` at once, in order. A job starts only while its estimated
