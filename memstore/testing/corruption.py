@@ -8,7 +8,7 @@ Every outcome falls in one of four bins; a sound format has only the first two::
     changed     it opened with other contents (a bug: the checks missed a change)
 
 The conformance suite flips every byte of the store's own attributes (the root's and the generation's
-``zarr.json``) and a sample of the other bytes; ``benchmarks/format_fuzz.py`` flips every metadata byte.
+``zarr.json``) and a sample of the other bytes; ``benchmarks/format_reliability.py`` flips every metadata byte.
 """
 
 from __future__ import annotations

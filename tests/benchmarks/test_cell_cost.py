@@ -27,6 +27,7 @@ def test_flags_that_select_more_than_one_cell_are_refused() -> None:
         cell_cost.step_ms("--seeds 0,1 --budgets 10 --stores raw --learners er", "cpu", 1)
 
 
+@pytest.mark.usefixtures("mnist_root")
 def test_the_dgm_path_trains_scores_saves_and_reads_back() -> None:
     result = cell_cost.dgm_path("cpu", tasks=1)
     assert len(result["seconds_per_task"]) == 1 and result["sampled_after_read_back"] == 8

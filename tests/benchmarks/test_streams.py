@@ -118,15 +118,7 @@ def test_missing_mnist_is_a_clear_error(tmp_path):
         load_mnist(tmp_path)
 
 
-def _mnist_root():
-    try:
-        root = resolve_data_root()
-    except FileNotFoundError:
-        return None
-    return root if (root / "MNIST" / "raw" / "t10k-images-idx3-ubyte").exists() else None
-
-
-@pytest.mark.skipif(_mnist_root() is None, reason="real MNIST not available")
+@pytest.mark.usefixtures("mnist_root")
 def test_mnist_split_uses_1010_images_per_task_when_asked():
     mnist = load_dataset("mnist")
     assert mnist.train_x.shape == (60000, 1, 28, 28) and len(mnist.test_y) == 10000
@@ -148,13 +140,13 @@ def test_colour_images_are_the_same_everywhere_and_on_the_uint8_grid():
     assert stream.item_shape == (3, 32, 32) and [t.classes for t in stream] == [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
 
 
-@pytest.mark.skipif(_mnist_root() is None, reason="real MNIST not available")
+@pytest.mark.usefixtures("mnist_root")
 def test_inverted_mnist_is_one_minus_mnist():
     mnist, inverted = load_dataset("mnist"), load_dataset("mnist-inverted")
     assert torch.equal(inverted.train_x[:100], 1 - mnist.train_x[:100]) and torch.equal(inverted.test_y, mnist.test_y)
 
 
-@pytest.mark.skipif(_mnist_root() is None, reason="real MNIST not available")
+@pytest.mark.usefixtures("mnist_root")
 def test_colour_mnist_is_each_digit_in_two_colours_of_its_own():
     mnist, colour = load_dataset("mnist"), load_dataset("colour-mnist")
     assert colour.train_x.shape == (60000, 3, 32, 32) and torch.equal(colour.test_y, mnist.test_y)
