@@ -9,6 +9,12 @@ seen, then reports per class::
     store.sample(n, classes=[k]) ──independent MLP──▶ % recognised as k        (the generator's replay of k)
     real test items of k ──the same MLP──▶ % classified as k                   (the judge's own accuracy)
     real test items of k ──store.discriminator.classify──▶ % classified as k   (the solver, as the cell scores it)
+    real test items of k ──the solver, its batch norms' statistics recomputed──▶ % classified as k
+
+The last column asks whether a solver's miss is its batch norms' running statistics. Those are a moving average
+over every batch the discriminator saw while it trained as a critic too: real items, the generator's fakes and
+their interpolations. The check recomputes them (a plain average over batches) on the store's own replay,
+``per_class`` items of every class it has seen; no weight changes and no real training item is used.
 
 and, for a DGMa store with the released code's mask placement, its replay of k again with every unit outside k's
 task mask set to 0 after the batch norm (``mask_activations``, decision 0042): how much of that replay reaches the
@@ -35,7 +41,7 @@ from .datasets import load_dataset
 from .dgm import cells
 from .models import MLPSpec
 
-__all__ = ["ClassCheck", "check_store", "main", "train_reference"]
+__all__ = ["ClassCheck", "check_store", "main", "renormalised_solver", "train_reference"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class ClassCheck:
     solver_as: tuple[int, ...]
     reference_as: tuple[int, ...]
     masked_as: tuple[int, ...] | None = None  # generated with units outside the class's mask at 0 (DGMa only)
+    renormed_as: tuple[int, ...] | None = None  # by the solver with its batch norms' statistics recomputed
 
     @property
     def generated_recognised(self) -> float:
@@ -57,6 +64,11 @@ class ClassCheck:
     def masked_recognised(self) -> float | None:
         """% of the items generated with units outside the mask at 0 that the classifier puts in their class."""
         return None if self.masked_as is None else 100 * self.masked_as[self.label] / sum(self.masked_as)
+
+    @property
+    def renormed_recognised(self) -> float | None:
+        """% of the real test items the solver puts in their class with its batch norms' statistics recomputed."""
+        return None if self.renormed_as is None else 100 * self.renormed_as[self.label] / sum(self.renormed_as)
 
     @property
     def reference_recognised(self) -> float:
@@ -88,8 +100,10 @@ def train_reference(x: Tensor, y: Tensor, classes: int, generator: torch.Generat
 def check_store(store, reference: nn.Module, test_x: Tensor, test_y: Tensor, *, per_class: int = 500,
                 seed: int = 0) -> list[ClassCheck]:
     """Per class the store has seen: ``per_class`` generated items judged by ``reference``, and the real test
-    items of that class judged by the store's solver (logits over the seen classes only, as a cell scores them)."""
+    items of that class judged by the store's solver (logits over the seen classes only, as a cell scores them),
+    as it is and with its batch norms renormalised on the store's replay (:func:`renormalised_solver`)."""
     seen = torch.nonzero(store.class_slot >= 0).flatten().tolist()
+    renormed = renormalised_solver(store, seen, per_class, seed)
     store.discriminator.eval()
     masked = activation_masked(store)
     rows = []
@@ -98,13 +112,36 @@ def check_store(store, reference: nn.Module, test_x: Tensor, test_y: Tensor, *, 
         generated = reference(drawn).argmax(1)
         real = test_x[test_y == label]
         solver = torch.tensor(seen)[store.discriminator.classify(real)[:, seen].argmax(1)]
+        renormed_as = None
+        if renormed is not None:
+            renormed_as = _counts(torch.tensor(seen)[renormed.classify(real)[:, seen].argmax(1)], seen)
         masked_as = None
         if masked is not None:  # the same noise, through the same weights, off units at 0
             again = masked.sample(per_class, classes=[label], generator=torch.Generator().manual_seed(seed + label))
             masked_as = _counts(reference(again.x).argmax(1), seen)
         rows.append(ClassCheck(label, _counts(generated, seen), _counts(solver, seen),
-                               _counts(reference(real).argmax(1), seen), masked_as))
+                               _counts(reference(real).argmax(1), seen), masked_as, renormed_as))
     return rows
+
+
+@torch.no_grad()
+def renormalised_solver(store, seen: list[int], per_class: int, seed: int, batch: int = 64) -> nn.Module | None:
+    """A copy of the store's discriminator whose batch norms' running statistics are the plain average over
+    batches of the store's own replay (``per_class`` items of each class in ``seen``, shuffled), in eval mode;
+    None when it has no batch norm. The store and its discriminator are left as they were."""
+    solver = copy.deepcopy(store.discriminator)
+    norms = [layer for layer in solver.modules() if isinstance(layer, nn.BatchNorm2d)]
+    if not norms:
+        return None
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average over the batches below
+    generator = torch.Generator().manual_seed(seed + 1_000_003)
+    replay = torch.cat([store.sample(per_class, classes=[label], generator=generator).x for label in seen])
+    solver.train()
+    for rows in torch.randperm(len(replay), generator=generator).split(batch):
+        solver.classify(replay[rows])
+    return solver.eval()
 
 
 def activation_masked(store):
@@ -140,8 +177,8 @@ def main(argv: list[str] | None = None) -> None:
     data = load_dataset(kept[0]["config"]["dataset"], args.data_root)
     references: dict[int, nn.Module] = {}
     print("| cell | class | generated, recognised by an independent MLP | the same, units outside the mask at 0 | "
-          "real test, by that MLP | real test, by the store's solver |")
-    print("|---|---:|---:|---:|---:|---:|")
+          "real test, by that MLP | real test, by the store's solver | the same, batch norms renormalised on replay |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for cell in kept:
         store = open_store(cell["store_path"])
         classes = int((store.class_slot >= 0).sum())
@@ -151,8 +188,9 @@ def main(argv: list[str] | None = None) -> None:
                                                   torch.Generator().manual_seed(args.seed))
         for row in check_store(store, references[classes], data.test_x, data.test_y, seed=args.seed):
             masked = "—" if row.masked_recognised is None else f"{row.masked_recognised:.1f} %"
+            renormed = "—" if row.renormed_recognised is None else f"{row.renormed_recognised:.1f} %"
             print(f"| {cell['store_path'].stem} | {row.label} | {row.generated_recognised:.1f} % | {masked} | "
-                  f"{row.reference_recognised:.1f} % | {row.solver_recognised:.1f} % |")
+                  f"{row.reference_recognised:.1f} % | {row.solver_recognised:.1f} % | {renormed} |")
 
 
 if __name__ == "__main__":
