@@ -58,27 +58,27 @@ class ClassCheck:
     @property
     def generated_recognised(self) -> float:
         """% of the generated items the independent classifier puts in their own class."""
-        return 100 * self.generated_as[self.label] / sum(self.generated_as)
+        return _share(self.generated_as, self.label)
 
     @property
     def masked_recognised(self) -> float | None:
         """% of the items generated with units outside the mask at 0 that the classifier puts in their class."""
-        return None if self.masked_as is None else 100 * self.masked_as[self.label] / sum(self.masked_as)
+        return None if self.masked_as is None else _share(self.masked_as, self.label)
 
     @property
     def renormed_recognised(self) -> float | None:
         """% of the real test items the solver puts in their class with its batch norms' statistics recomputed."""
-        return None if self.renormed_as is None else 100 * self.renormed_as[self.label] / sum(self.renormed_as)
+        return None if self.renormed_as is None else _share(self.renormed_as, self.label)
 
     @property
     def reference_recognised(self) -> float:
         """% of the real test items the independent classifier puts in their own class: the judge's own accuracy."""
-        return 100 * self.reference_as[self.label] / sum(self.reference_as)
+        return _share(self.reference_as, self.label)
 
     @property
     def solver_recognised(self) -> float:
         """% of the real test items the store's solver puts in their own class."""
-        return 100 * self.solver_as[self.label] / sum(self.solver_as)
+        return _share(self.solver_as, self.label)
 
 
 def train_reference(x: Tensor, y: Tensor, classes: int, generator: torch.Generator, epochs: int = 2) -> nn.Module:
@@ -111,15 +111,15 @@ def check_store(store, reference: nn.Module, test_x: Tensor, test_y: Tensor, *, 
         drawn = store.sample(per_class, classes=[label], generator=torch.Generator().manual_seed(seed + label)).x
         generated = reference(drawn).argmax(1)
         real = test_x[test_y == label]
-        solver = torch.tensor(seen)[store.discriminator.classify(real)[:, seen].argmax(1)]
+        solver_as = _classified(store.discriminator, real, seen)
         renormed_as = None
         if renormed is not None:
-            renormed_as = _counts(torch.tensor(seen)[renormed.classify(real)[:, seen].argmax(1)], seen)
+            renormed_as = _classified(renormed, real, seen)
         masked_as = None
         if masked is not None:  # the same noise, through the same weights, off units at 0
             again = masked.sample(per_class, classes=[label], generator=torch.Generator().manual_seed(seed + label))
             masked_as = _counts(reference(again.x).argmax(1), seen)
-        rows.append(ClassCheck(label, _counts(generated, seen), _counts(solver, seen),
+        rows.append(ClassCheck(label, _counts(generated, seen), solver_as,
                                _counts(reference(real).argmax(1), seen), masked_as, renormed_as))
     return rows
 
@@ -156,6 +156,17 @@ def activation_masked(store):
 
 def _counts(predicted: Tensor, seen: list[int]) -> tuple[int, ...]:
     return tuple(int((predicted == label).sum()) for label in range(max(seen) + 1))
+
+
+def _classified(solver: nn.Module, real: Tensor, seen: list[int]) -> tuple[int, ...]:
+    """Counts by class of ``solver``'s calls on ``real``, its logits restricted to the classes seen (as a cell
+    scores them)."""
+    return _counts(torch.tensor(seen)[solver.classify(real)[:, seen].argmax(1)], seen)
+
+
+def _share(counts: tuple[int, ...], label: int) -> float:
+    """% of the items counted that went to ``label``."""
+    return 100 * counts[label] / sum(counts)
 
 
 @refusing_bad_input
