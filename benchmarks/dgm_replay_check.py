@@ -41,7 +41,9 @@ from .datasets import load_dataset
 from .dgm import cells
 from .models import MLPSpec
 
-__all__ = ["ClassCheck", "check_store", "main", "renormalised_solver", "train_reference"]
+__all__ = ["RENORM_SEED_OFFSET", "ClassCheck", "check_store", "main", "renormalised_solver", "train_reference"]
+
+RENORM_SEED_OFFSET = 1_000_003  # the renormalising replay's draws: seed + this, apart from the per-class draws
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def renormalised_solver(store, seen: list[int], per_class: int, seed: int, batch
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None  # a cumulative average over the batches below
-    generator = torch.Generator().manual_seed(seed + 1_000_003)
+    generator = torch.Generator().manual_seed(seed + RENORM_SEED_OFFSET)
     replay = torch.cat([store.sample(per_class, classes=[label], generator=generator).x for label in seen])
     solver.train()
     for rows in torch.randperm(len(replay), generator=generator).split(batch):

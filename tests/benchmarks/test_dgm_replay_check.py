@@ -7,7 +7,13 @@ from types import SimpleNamespace
 import torch
 
 from benchmarks.datasets import load_dataset
-from benchmarks.dgm_replay_check import activation_masked, check_store, renormalised_solver, train_reference
+from benchmarks.dgm_replay_check import (
+    RENORM_SEED_OFFSET,
+    activation_masked,
+    check_store,
+    renormalised_solver,
+    train_reference,
+)
 from memstore import Batch, Budget, GenerativeStore, TaskContext
 from memstore.nn import DGMa, DGMw, GANTraining
 
@@ -80,7 +86,7 @@ def test_the_renormalised_solver_averages_the_replays_statistics_and_leaves_the_
     norm = next(layer for layer in store.discriminator.modules() if isinstance(layer, torch.nn.BatchNorm2d))
     kept = (norm.running_mean.clone(), norm.running_var.clone(), int(norm.num_batches_tracked))
     solver = renormalised_solver(store, [0], per_class=64, seed=3)  # one batch of 64: its mean is the average
-    replay = store.sample(64, classes=[0], generator=torch.Generator().manual_seed(3 + 1_000_003)).x
+    replay = store.sample(64, classes=[0], generator=torch.Generator().manual_seed(3 + RENORM_SEED_OFFSET)).x
     layers = list(store.discriminator.features)
     before_norm = torch.nn.Sequential(*layers[:layers.index(norm)])
     with torch.no_grad():
