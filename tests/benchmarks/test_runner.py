@@ -193,6 +193,8 @@ def test_stores_whose_network_cannot_move_refuse_another_device_and_the_rest_ign
     if not torch.cuda.is_available():  # the generative store moves: it refuses only a device this machine lacks
         with pytest.raises(InvalidInputError, match="device"):
             STORES["dgmw"].build(budget, (1, 8, 8), 10, seed=0, num_tasks=5, device="cuda")
+    else:
+        assert STORES["dgmw"].build(budget, (1, 8, 8), 10, seed=0, num_tasks=5, device="cuda").device.type == "cuda"
     raw = STORES["raw"].build(Budget.images(5, (1, 8, 8), 10), (1, 8, 8), 10, seed=0, num_tasks=None, device="cuda")
     assert raw.capacity == 5
 

@@ -12,6 +12,7 @@ from memstore import Budget, ClassBalanced, PerTask, RawStore, Reservoir, Ring
 from memstore.budget import index_bits
 from memstore.errors import InvalidInputError, LabelError
 from memstore.testing import StoreConformance, random_items
+from memstore.testing.strategies import state_equal
 
 
 class TestRawStore(StoreConformance):
@@ -199,4 +200,6 @@ def test_end_task_takes_a_task_context_only() -> None:
             store.end_task(bad)  # type: ignore[arg-type]
     with pytest.raises(LabelError):
         store.end_task(TaskContext(task=2))
-    store.end_task(TaskContext(task=1))
+    before = store.state_dict()
+    store.end_task(TaskContext(task=1))  # accepted, and a store of raw items has nothing to do at a task's end
+    assert state_equal(store.state_dict(), before)

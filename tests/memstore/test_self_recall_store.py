@@ -185,8 +185,11 @@ def test_unclamped_recall_leaves_the_unit_box_at_a_large_rate() -> None:
 
 def test_more_items_than_the_batch_are_drawn_with_replacement() -> None:
     store, old = store_with_old_model(objective=RecallObjective(steps=0))
-    batch = store.sample(25, context=RecallContext(old, None, real_batch(4)))
+    real = real_batch(4)
+    batch = store.sample(25, context=RecallContext(old, None, real))
     assert len(batch) == 25
+    is_real = (batch.x.flatten(1)[:, None] == real.x.flatten(1)[None]).all(-1)  # steps=0 leaves each item as drawn
+    assert bool(is_real.any(1).all())  # 25 items, every one of them one of the 4 real ones
 
 
 def test_unit_lag_uses_the_contexts_old_model_and_keeps_nothing() -> None:
