@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print every store and learner with the parameters it takes (name:key=value,...) and exit")
     p.add_argument("--dataset", choices=sorted(DATASETS),
                    help="digits (embedded), colour (synthetic 3x32x32), photos (crops of photographs, 3x32x32), "
-                        "mnist, mnist-inverted or colour-mnist (from --data-root)")
+                        "mnist, mnist-inverted, colour-mnist or fashion-mnist (from --data-root)")
     p.add_argument("--data-root", help="folder holding MNIST/raw/* (default: $MEMSTORE_DATA, else a shared/data "
                                        "folder beside the checkout)")
     p.add_argument("--stream", choices=sorted(STREAMS), help="split, permuted or rotated")

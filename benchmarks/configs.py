@@ -236,6 +236,7 @@ def _frontier() -> dict[str, Grid]:
     with ARM and DGM as points, and on Split MNIST the exemplar stores (herding, mnemonics) as points of a
     task-aware ER that hands them each task's batches.
     Split MNIST (5 x 1,000, full test set), Rotated MNIST (20 x 1,000, a fixed random 1,000 test images per task),
+    Split Fashion-MNIST (5 x 1,000, full test set),
     and Split on the synthetic ``colour`` images (3x32x32, 5 x 1,000, full test set), on inverted MNIST, on
     two-colour MNIST (``colour-mnist``, 3x32x32) and on crops of natural photographs (``photos``, 3x32x32)."""
     from .streams import Rotated
@@ -256,6 +257,9 @@ def _frontier() -> dict[str, Grid]:
     return {
         "frontier-split-mnist": Grid(stream=split, **{**common, "points": points + exemplar_points}),
         "frontier-rotated-mnist": Grid(stream=Rotated(num_tasks=20, examples_per_task=1000, test_cap=1000), **common),
+        # greyscale clothes (torchvision's Fashion-MNIST from the data root): the data and protocol of issue 14's
+        # first measurements, with the learner uncentred as on MNIST
+        "frontier-split-fashion-mnist": Grid(stream=split, **{**common, "dataset": "fashion-mnist"}),
         # bright inputs: the learner centres them on the first task's mean image (MLPSpec.centre), or stays at chance
         # (inverted, two-colour MNIST) or learns chaotically (synthetic colour: decision 0040)
         "frontier-split-colour": Grid(stream=split, **{**common, "dataset": "colour", "model": centred}),

