@@ -3,10 +3,10 @@
 - ``digits``: scikit-learn's bundled 8x8 handwritten digits (values 0..16, divided by 16), split into train and test
   deterministically (a stratified quarter for test, fixed seed): the embedded default, works offline anywhere.
 - ``mnist``: torchvision's MNIST from a data root (never downloaded), x / 255 without normalisation.
-- ``fashion-mnist``: torchvision's Fashion-MNIST from a data root, as MNIST: greyscale clothes on 28×28, whose
-  textures and filled shapes compress unlike strokes (the data set of issue 14's first measurements).
 - ``mnist-inverted``: the same, ``1 - x`` (white digits on black become black on white: a store tuned to sparse
   dark images meets dense bright ones).
+- ``fashion-mnist``: torchvision's Fashion-MNIST from a data root, as MNIST: greyscale clothes on 28×28, whose
+  textures and filled shapes compress unlike strokes (the data set of issue 14's first measurements).
 - ``colour``: synthetic 3×32×32 colour images made here (:func:`load_colour`), 10 classes, for the stores' colour
   path where no colour data set is on the machine.
 - ``colour-mnist``: MNIST's digits on 3×32×32, each in its own foreground and background colour
