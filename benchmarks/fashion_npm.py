@@ -22,6 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from memstore.checks import check_int
+
+from .arguments import positive_int
+
 __all__ = ["CLASSES", "convert", "main"]
 
 CLASSES = 10
@@ -49,8 +53,7 @@ def _write_idx(path: Path, magic: int, array: np.ndarray) -> None:
 def convert(package: str | Path, root: str | Path, test_per_class: int = 1000) -> tuple[int, int]:
     """Write ``root/FashionMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte`` from the unpacked npm package
     at ``package``; each class's last ``test_per_class`` images are its test images. Returns (train, test) sizes."""
-    if isinstance(test_per_class, bool) or not isinstance(test_per_class, int) or test_per_class < 1:
-        raise ValueError(f"test_per_class must be a positive int, got {test_per_class!r}")
+    test_per_class = check_int("test_per_class", test_per_class, low=1)
     classes = [_read_class(Path(package), label) for label in range(CLASSES)]  # all read before anything is written
     parts: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {"train": ([], []), "t10k": ([], [])}
     for label, images in enumerate(classes):
@@ -63,9 +66,10 @@ def convert(package: str | Path, root: str | Path, test_per_class: int = 1000) -
     raw.mkdir(parents=True, exist_ok=True)
     sizes = []
     for part, (images, labels) in parts.items():
+        labels = np.concatenate(labels)
         _write_idx(raw / f"{part}-images-idx3-ubyte", _IMAGES_MAGIC, np.concatenate(images))
-        _write_idx(raw / f"{part}-labels-idx1-ubyte", _LABELS_MAGIC, np.concatenate(labels))
-        sizes.append(sum(len(block) for block in labels))
+        _write_idx(raw / f"{part}-labels-idx1-ubyte", _LABELS_MAGIC, labels)
+        sizes.append(len(labels))
     return sizes[0], sizes[1]
 
 
@@ -73,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fashion_npm", description=__doc__.splitlines()[0])
     parser.add_argument("package", help="the unpacked npm package (the folder holding src/clothes/)")
     parser.add_argument("root", help="the data root to write FashionMNIST/raw/ under (--data-root of the benchmarks)")
-    parser.add_argument("--test-per-class", type=int, default=1000)
+    parser.add_argument("--test-per-class", type=positive_int, default=1000)
     args = parser.parse_args(argv)
     train, test = convert(args.package, args.root, args.test_per_class)
     print(f"wrote {train:,} training and {test:,} test images under {Path(args.root) / 'FashionMNIST' / 'raw'}")

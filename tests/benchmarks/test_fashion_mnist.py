@@ -49,6 +49,14 @@ def test_the_command_line_writes_torchvisions_raw_files(tmp_path, capsys):
     assert "wrote 10 training and 10 test images" in capsys.readouterr().out
 
 
+def test_the_command_line_refuses_a_test_share_below_one(tmp_path, capsys):
+    package = _fake_package(tmp_path)
+    with pytest.raises(SystemExit):
+        main([str(package), str(tmp_path / "data"), "--test-per-class", "0"])
+    assert "--test-per-class" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
+
+
 def test_a_missing_class_file_names_what_was_expected(tmp_path):
     package = _fake_package(tmp_path)
     (package / "src" / "clothes" / "7.json").unlink()
@@ -61,8 +69,10 @@ def test_bad_rows_and_splits_are_refused(tmp_path):
     package = _fake_package(tmp_path)
     with pytest.raises(ValueError, match="class 0 has 3 images, not more than test_per_class=3"):
         convert(package, tmp_path / "data", test_per_class=3)
-    for bad in (0, True, 1.5):
-        with pytest.raises(ValueError, match="test_per_class must be a positive int"):
+    with pytest.raises(ValueError, match=r"test_per_class must be in \[1, "):
+        convert(package, tmp_path / "data", test_per_class=0)
+    for bad in (True, 1.5):
+        with pytest.raises(ValueError, match="test_per_class must be an int"):
             convert(package, tmp_path / "data", test_per_class=bad)
     (package / "src" / "clothes" / "4.json").write_text(json.dumps({"data": [[0] * 783] * 3}))
     with pytest.raises(ValueError, match=r"rows of 784 values in 0\.\.255"):
